@@ -4,6 +4,10 @@ go 1.26.8
 
 require github.com/cilium/ebpf v0.22.0
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/gopacket/gopacket v1.7.7 // indirect
+	golang.org/x/net v0.55.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
 
 tool github.com/cilium/ebpf/cmd/bpf2go
