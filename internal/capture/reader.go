@@ -63,7 +63,7 @@ type Stats struct {
 // returns its packets as Ethernet frames. It is not safe for concurrent use.
 type Reader struct {
 	file *os.File     // set by Open, closed by Close
-	gz   *gzip.Reader // set when the input is gzip-compressed
+	gz   *gzipSource  // set when the input is gzip-compressed
 
 	pcap *pcapgo.Reader   // classic pcap, or
 	ng   *pcapgo.NgReader // pcapng
@@ -149,14 +149,16 @@ func NewReader(r io.Reader) (*Reader, error) {
 			}
 			return nil, fmt.Errorf("capture: gzip: %w", err)
 		}
-		rd.gz = gz
-		br = bufio.NewReader(gz)
+		rd.gz = &gzipSource{zr: gz}
+		br = bufio.NewReader(rd.gz)
 	}
 
 	head, err = br.Peek(4)
 	switch {
 	case err != nil && !isEOF(err):
 		return nil, fmt.Errorf("capture: %w", err)
+	case len(head) < 4 && rd.gz != nil && rd.gz.cut:
+		return nil, fmt.Errorf("%w: file header: %w", ErrTruncated, io.ErrUnexpectedEOF)
 	case len(head) == 0:
 		return nil, fmt.Errorf("capture: empty input: %w", errNotCapture)
 	case len(head) < 4:
@@ -183,7 +185,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 func (r *Reader) openPcap(br *bufio.Reader) error {
 	p, err := pcapgo.NewReader(br)
 	if err != nil {
-		if isEOF(err) {
+		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcap file header: %w", ErrTruncated, err)
 		}
 		return fmt.Errorf("capture: pcap file header: %w", err)
@@ -203,7 +205,7 @@ func (r *Reader) openNg(br *bufio.Reader) error {
 	// their link type, so unsupported ones can be counted.
 	ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 	if err != nil {
-		if isEOF(err) {
+		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcapng section header: %w", ErrTruncated, err)
 		}
 		return fmt.Errorf("capture: pcapng section header: %w", err)
@@ -265,13 +267,44 @@ func (r *Reader) read() ([]byte, gopacket.CaptureInfo, linkKind, error) {
 // fail turns a read error into the error Next returns.
 func (r *Reader) fail(err error) error {
 	switch {
+	case r.inputCut():
+		// The compressed stream was cut, maybe exactly between two
+		// records of the capture inside: report that as truncation too.
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 	case err == io.EOF:
 		return io.EOF
-	case isEOF(err):
-		r.stats.Truncated = true
-		return fmt.Errorf("%w: frame %d: %w", ErrTruncated, r.records+1, err)
+	case !isEOF(err):
+		return fmt.Errorf("capture: frame %d: %w", r.records+1, err)
 	}
-	return fmt.Errorf("capture: frame %d: %w", r.records+1, err)
+	r.stats.Truncated = true
+	return fmt.Errorf("%w: frame %d: %w", ErrTruncated, r.records+1, err)
+}
+
+// inputCut reports whether the gzip stream under the capture ended early.
+func (r *Reader) inputCut() bool {
+	return r.gz != nil && r.gz.cut
+}
+
+// gzipSource is the decompressed stream of a gzip-compressed capture. A
+// compressed stream that ends early makes gzip.Reader fail with
+// io.ErrUnexpectedEOF, which the pcap readers do not always pass on
+// recognizably. gzipSource notes the cut and reports a plain io.EOF
+// instead, so the pcap readers see the same end of input as for an
+// uncompressed file cut at that point.
+type gzipSource struct {
+	zr  *gzip.Reader
+	cut bool
+}
+
+func (g *gzipSource) Read(p []byte) (int, error) {
+	n, err := g.zr.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		g.cut = true
+		err = io.EOF
+	}
+	return n, err
 }
 
 // convert turns one record into an Ethernet frame.
@@ -330,7 +363,7 @@ func (r *Reader) Close() error {
 	}
 	var err error
 	if r.gz != nil {
-		err = r.gz.Close()
+		err = r.gz.zr.Close()
 		r.gz = nil
 	}
 	if r.file != nil {
