@@ -62,8 +62,8 @@ type Stats struct {
 // Reader reads a pcap or pcapng capture, optionally gzip-compressed, and
 // returns its packets as Ethernet frames. It is not safe for concurrent use.
 type Reader struct {
-	file *os.File     // set by Open, closed by Close
-	gz   *gzipSource  // set when the input is gzip-compressed
+	file *os.File    // set by Open, closed by Close
+	gz   *gzipSource // set when the input is gzip-compressed
 
 	pcap *pcapgo.Reader   // classic pcap, or
 	ng   *pcapgo.NgReader // pcapng
@@ -81,7 +81,7 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	r, err := NewReader(f)
+	r, err := newReader(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s: %w", path, err)
@@ -134,12 +134,22 @@ func isEOF(err error) bool {
 // rejected. In pcapng the link type is per interface, so records of
 // unsupported interfaces are skipped and counted instead.
 func NewReader(r io.Reader) (*Reader, error) {
+	rd, err := newReader(r)
+	if err != nil && !errors.Is(err, ErrTruncated) {
+		err = fmt.Errorf("capture: %w", err)
+	}
+	return rd, err
+}
+
+// newReader is NewReader with errors that do not say "capture" yet, so
+// that Open can add the path.
+func newReader(r io.Reader) (*Reader, error) {
 	br := bufio.NewReader(r)
 	rd := &Reader{}
 
 	head, err := br.Peek(len(gzipMagic))
 	if err != nil && !isEOF(err) {
-		return nil, fmt.Errorf("capture: %w", err)
+		return nil, err
 	}
 	if bytes.Equal(head, gzipMagic) {
 		gz, err := gzip.NewReader(br)
@@ -147,7 +157,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 			if isEOF(err) {
 				return nil, fmt.Errorf("%w: gzip header: %w", ErrTruncated, err)
 			}
-			return nil, fmt.Errorf("capture: gzip: %w", err)
+			return nil, err // gzip errors say "gzip: ..."
 		}
 		rd.gz = &gzipSource{zr: gz}
 		br = bufio.NewReader(rd.gz)
@@ -156,16 +166,16 @@ func NewReader(r io.Reader) (*Reader, error) {
 	head, err = br.Peek(4)
 	switch {
 	case err != nil && !isEOF(err):
-		return nil, fmt.Errorf("capture: %w", err)
+		return nil, err
 	case len(head) < 4 && rd.gz != nil && rd.gz.cut:
 		return nil, fmt.Errorf("%w: file header: %w", ErrTruncated, io.ErrUnexpectedEOF)
 	case len(head) == 0:
-		return nil, fmt.Errorf("capture: empty input: %w", errNotCapture)
+		return nil, fmt.Errorf("empty input: %w", errNotCapture)
 	case len(head) < 4:
 		if magicPrefix(head, rd.gz == nil) {
 			return nil, fmt.Errorf("%w: file header: %w", ErrTruncated, io.ErrUnexpectedEOF)
 		}
-		return nil, fmt.Errorf("capture: %w", errNotCapture)
+		return nil, errNotCapture
 	}
 
 	if bytes.Equal(head, magics[len(magics)-1]) {
@@ -173,7 +183,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	} else if magicPrefix(head, false) {
 		err = rd.openPcap(br)
 	} else {
-		err = fmt.Errorf("capture: %w (starts with % x)", errNotCapture, head)
+		err = fmt.Errorf("%w (starts with % x)", errNotCapture, head)
 	}
 	if err != nil {
 		return nil, err
@@ -188,12 +198,12 @@ func (r *Reader) openPcap(br *bufio.Reader) error {
 		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcap file header: %w", ErrTruncated, err)
 		}
-		return fmt.Errorf("capture: pcap file header: %w", err)
+		return fmt.Errorf("pcap file header: %w", err)
 	}
 	lt := p.LinkType()
 	r.kind = kindOf(lt)
 	if r.kind == kindUnsupported {
-		return fmt.Errorf("capture: unsupported link type %d (%s): cannot convert to Ethernet", uint32(lt), lt)
+		return fmt.Errorf("unsupported link type %d (%s): cannot convert to Ethernet", uint32(lt), lt)
 	}
 	r.pcap = p
 	return nil
@@ -208,7 +218,7 @@ func (r *Reader) openNg(br *bufio.Reader) error {
 		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcapng section header: %w", ErrTruncated, err)
 		}
-		return fmt.Errorf("capture: pcapng section header: %w", err)
+		return fmt.Errorf("pcapng section header: %w", err)
 	}
 	r.ng = ng
 	return nil

@@ -292,6 +292,10 @@ func (l *Lab) Link(a, b *Host, cfg LinkConfig) (*Veth, error) {
 // started with Exec), closes all handles and unmounts and removes the
 // namespaces, which destroys the veths in them. It is idempotent: later
 // calls return nil. Errors are collected with errors.Join.
+//
+// Sockets created through Do hold a reference to their namespace: until they
+// are closed the kernel keeps it (and its interfaces) alive, nameless. Close
+// them before Close.
 func (l *Lab) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

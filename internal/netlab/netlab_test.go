@@ -5,7 +5,9 @@ package netlab
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,8 +133,10 @@ func openNSFiles(t *testing.T) int {
 	}
 	n := 0
 	for _, fd := range fds {
-		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.HasPrefix(target, "net:[") {
+		// Through a /run/netns bind mount the link reads as that path,
+		// so look at the file system type of the target instead.
+		var fs unix.Statfs_t
+		if unix.Statfs(filepath.Join("/proc/self/fd", fd.Name()), &fs) == nil && fs.Type == unix.NSFS_MAGIC {
 			n++
 		}
 	}
@@ -257,6 +262,9 @@ func TestTwoHostsTCP(t *testing.T) {
 		t.Errorf("threads left in a lab namespace: %v", s)
 	}
 
+	// An open socket would keep B's namespace (and its veth end) alive in
+	// the kernel after Close, though nameless; close it first.
+	ln.Close()
 	id := l.ID()
 	if n := openNSFiles(t); n < 2 {
 		t.Errorf("before Close: %d open netns fds, want >= 2", n)
@@ -385,12 +393,7 @@ func TestExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(pidsIn(id)) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("sleep never appeared in namespace %s", a.NsName)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForProcs(t, id, a.NsName)
 	start := time.Now()
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -473,6 +476,19 @@ func TestValidation(t *testing.T) {
 	a := mustHost(t, l, "a")
 	if _, err := l.AddHost("a"); err == nil {
 		t.Errorf("duplicate AddHost succeeded")
+	}
+	// Someone else's /run/netns entry with our name: AddHost fails and
+	// leaves the entry alone.
+	foreign := filepath.Join(runDir, l.ID()+"-f")
+	if err := os.WriteFile(foreign, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(foreign)
+	if _, err := l.AddHost("f"); err == nil {
+		t.Errorf("AddHost over an existing entry succeeded")
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("AddHost removed a foreign entry: %v", err)
 	}
 	other := newLab(t, "nlt")
 	o := mustHost(t, other, "o")
@@ -558,12 +574,7 @@ func TestCleanup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(5 * time.Second); len(pidsIn(id)) == 0; {
-			if time.Now().After(deadline) {
-				t.Fatalf("sleep never appeared in namespace %s", a.NsName)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitForProcs(t, id, a.NsName)
 	}
 	l.abandon()
 
@@ -593,5 +604,134 @@ func TestCleanup(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("Close after Cleanup: %v", err)
+	}
+}
+
+// TestHelperLab is not a test: TestCleanupAfterKill runs the test binary
+// with NETLAB_HELPER_PREFIX set to build a lab in a separate process that
+// it then kills with SIGKILL.
+func TestHelperLab(t *testing.T) {
+	prefix := os.Getenv("NETLAB_HELPER_PREFIX")
+	if prefix == "" {
+		t.Skip("helper process only")
+	}
+	l, err := New(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustHost(t, l, "a")
+	b := mustHost(t, l, "b")
+	if _, err := l.Link(a, b, LinkConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	sleeper := a.Exec(context.Background(), "sleep", "60")
+	sleeper.SysProcAttr.Pdeathsig = 0 // survive us, as a stray daemon would
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := netns.GetFromName(a.NsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := nsIDOf(ns)
+	ns.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForProcs(t, id, a.NsName)
+	fmt.Printf("ready %d\n", sleeper.Process.Pid)
+	time.Sleep(time.Minute)
+}
+
+func TestCleanupAfterKill(t *testing.T) {
+	RequireRoot(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip not installed")
+	}
+	prefix, err := randomSuffix(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix = "k" + prefix
+	t.Cleanup(func() { _ = Cleanup(prefix) })
+
+	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperLab$", "-test.v")
+	child.Env = append(os.Environ(), "NETLAB_HELPER_PREFIX="+prefix)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ready ") {
+				lines <- sc.Text()
+			}
+		}
+		close(lines)
+	}()
+	var sleepPid int
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			_ = child.Wait()
+			t.Fatal("helper exited without getting ready")
+		}
+		sleepPid, err = strconv.Atoi(strings.TrimPrefix(line, "ready "))
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = child.Process.Kill()
+		t.Fatal("helper not ready after 20s")
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+
+	if got := runEntries(t, prefix); len(got) != 2 {
+		t.Fatalf("leftovers before Cleanup: %v, want 2 entries", got)
+	}
+	if !alive(sleepPid) {
+		t.Fatalf("stray process %d already gone before Cleanup", sleepPid)
+	}
+	if err := Cleanup(prefix); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if got := runEntries(t, prefix); len(got) != 0 {
+		t.Errorf("after Cleanup: %v", got)
+	}
+	if got := rootVeths(t, prefix); len(got) != 0 {
+		t.Errorf("after Cleanup: root veths %v", got)
+	}
+	if alive(sleepPid) {
+		t.Errorf("stray process %d still running after Cleanup", sleepPid)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// waitForProcs waits (bounded) until some process is inside namespace id.
+func waitForProcs(t *testing.T, id nsID, label string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(pidsIn(id)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no process appeared in namespace %s", label)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

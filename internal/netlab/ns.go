@@ -58,7 +58,7 @@ func onThread(enter, fn func() error) error {
 					res.err = errors.Join(res.err, errors.New("netlab: function exited via runtime.Goexit (FailNow/SkipNow outside the test goroutine?)"))
 				}
 			}
-			if err := netns.Set(orig); err != nil {
+			if err := restoreNS(orig); err != nil {
 				// Deliberately no UnlockOSThread: the thread must die.
 				res.err = errors.Join(res.err, fmt.Errorf("netlab: restore thread netns (thread discarded): %w", err))
 			} else {
@@ -80,6 +80,19 @@ func onThread(enter, fn func() error) error {
 		panic(res.value)
 	}
 	return res.err
+}
+
+// restoreNS switches the calling thread back to orig unless it is already
+// there (e.g. because entering failed; setns back needs CAP_SYS_ADMIN too).
+func restoreNS(orig netns.NsHandle) error {
+	if cur, err := netns.Get(); err == nil {
+		same := cur.Equal(orig)
+		cur.Close()
+		if same {
+			return nil
+		}
+	}
+	return netns.Set(orig)
 }
 
 // inNS runs fn on a thread switched into ns (see onThread).
