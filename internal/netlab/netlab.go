@@ -63,7 +63,7 @@ type Host struct {
 }
 
 // LinkConfig describes a veth pair for Lab.Link. Empty names default to
-// ethN (the lowest N not in use in that host). Addresses are assigned with
+// ethN, N counting up per host and skipping names in use. Addresses are assigned with
 // the prefix length given (e.g. 10.0.0.1/24, fd00::1/64); IPv6 addresses get
 // IFA_F_NODAD so they are usable at once. Nil MACs let the kernel choose a
 // random one. MTU 0 keeps the kernel default (1500).

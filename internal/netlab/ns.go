@@ -133,7 +133,18 @@ func ensureRunDir() error {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return fmt.Errorf("netlab: create %s: %w", runDir, err)
 	}
-	err := unix.Mount("", runDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	// Serialise with other processes doing the same, so two of them do not
+	// both bind-mount the directory onto itself.
+	dir, err := unix.Open(runDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("netlab: open %s: %w", runDir, err)
+	}
+	defer unix.Close(dir)
+	if err := unix.Flock(dir, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("netlab: lock %s: %w", runDir, err)
+	}
+	defer unix.Flock(dir, unix.LOCK_UN)
+	err = unix.Mount("", runDir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if errors.Is(err, unix.EINVAL) {
 		// Not a mount point yet: bind it onto itself first.
 		if err := unix.Mount(runDir, runDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+)
+
+func newDetachCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "detach --iface IF",
+		Short: "Remove what a sensor that was killed (kill -9) left behind: its pinned link keeps the program attached",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			iface := v.GetString("iface")
+			if iface == "" {
+				return fmt.Errorf("--iface is required")
+			}
+			dir := filepath.Join(v.GetString("pin-dir"), iface)
+			if _, err := dataplane.OpenPinned(dir); err != nil {
+				return err
+			}
+			if err := dataplane.RemovePinned(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed sensor state in %s\n", dir)
+			return nil
+		},
+	}
+	cmd.Flags().String("iface", "", "interface of the sensor")
+	cmd.Flags().String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory the sensor pinned under")
+	return cmd
+}

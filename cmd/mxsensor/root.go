@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "mxsensor",
+		Short:         "Sensor MX: record and reject every SMTP SYN in XDP, measure abusive IPv6 SMTP",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().String("log-format", "console", "log format: console or json")
+	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd())
+	return root
+}
+
+// newViper binds a command's flags and MXSENSOR_* environment variables
+// (MXSENSOR_XDP_MODE for --xdp-mode, ...). Flags win over the environment.
+func newViper(cmd *cobra.Command) (*viper.Viper, error) {
+	v := viper.New()
+	v.SetEnvPrefix("MXSENSOR")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := v.BindPFlags(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func newLogger(v *viper.Viper) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(v.GetString("log-level"))
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var enc zapcore.Encoder
+	switch v.GetString("log-format") {
+	case "json":
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	case "console", "":
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.RFC3339TimeEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	default:
+		return nil, fmt.Errorf("--log-format: unknown format %q (want console or json)", v.GetString("log-format"))
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)), nil
+}

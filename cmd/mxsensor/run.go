@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/sensor"
+)
+
+func newRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run --iface IF",
+		Short: "Attach the XDP sensor to an interface and record SYN events until stopped",
+		Long: `Loads the XDP program, attaches it to --iface (native mode, falling back to
+generic), pins its maps and link under --pin-dir/IF, and writes one JSON line
+per SYN to --events until SIGINT or SIGTERM, then detaches.
+
+Needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (and CAP_SYS_ADMIN only if bpffs
+must be mounted).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(v)
+			if err != nil {
+				return err
+			}
+			defer log.Sync() //nolint:errcheck
+			cfg := sensor.DefaultConfig()
+			cfg.Iface = v.GetString("iface")
+			if cfg.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
+				return err
+			}
+			cfg.PinRoot = v.GetString("pin-dir")
+			cfg.ReadyFile = v.GetString("ready-file")
+			cfg.FlushInterval = v.GetDuration("flush-interval")
+			if cfg.Dataplane, err = dataplaneConfig(v, true); err != nil {
+				return err
+			}
+			var sinks []sensor.Sink
+			if p := v.GetString("events"); p != "" {
+				j, err := sensor.NewJSONLines(p)
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, j)
+			}
+			if p := v.GetString("pcap-out"); p != "" {
+				size, err := parseSize(v.GetString("pcap-rotate-size"))
+				if err != nil {
+					return err
+				}
+				ps, err := sensor.NewPcapSink(p, int64(size), v.GetInt("pcap-keep"))
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, ps)
+			}
+			s, err := sensor.New(cfg, log, sinks...)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return s.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.String("iface", "", "network interface to attach to (required)")
+	f.String("xdp-mode", "auto", "XDP attach mode: native, generic or auto (native, falling back to generic)")
+	f.String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory for the pinned maps and link (one subdirectory per interface)")
+	f.String("events", "-", `write SYN events as JSON lines to this file ("-" = stdout, "" = nowhere)`)
+	f.String("pcap-out", "", "also write matched SYNs (rebuilt from their records) to this pcap file")
+	f.String("pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size")
+	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
+	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
+	f.String("ready-file", "", "create this file once the program is attached")
+	_ = f.MarkHidden("ready-file")
+	addDataplaneFlags(cmd, true)
+	return cmd
+}
