@@ -197,6 +197,9 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader) error {
 	var ev synevent.Event
 	lastFlush, lastSync := time.Now(), time.Now()
 	dirty := false
+	// A deadline is always armed: Next returns at least every FlushInterval,
+	// which both flushes idle sinks and notices a stop request.
+	ring.SetDeadline(time.Now().Add(s.cfg.FlushInterval))
 	for {
 		rec, err := ring.Next()
 		if err != nil {

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/netlab"
+	"github.com/mxsensor/mxsensor/internal/synevent"
+)
+
+// buildBinary builds mxsensor once for the integration tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mxsensor")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// mountBPFFS mounts a private bpffs for the test's pins; `ip netns exec`
+// remounts /sys, so the sensor and stats would not share /sys/fs/bpf.
+func mountBPFFS(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatalf("mounting bpffs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting bpffs: %v", err)
+		}
+	})
+	return dir
+}
+
+// attachPass attaches an XDP_PASS program to ifname inside host: native-mode
+// XDP_TX on a veth is only delivered when the peer has an XDP program.
+func attachPass(t *testing.T, h *netlab.Host, ifname string) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, int32(dataplane.XDPPass)), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	var l link.Link
+	err = h.Do(func() error {
+		idx, err := h.LinkIndex(ifname)
+		if err != nil {
+			return err
+		}
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("attaching pass program to the peer: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+}
+
+type agent struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, args ...string) *agent {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := h.Exec(ctx, bin, append([]string{"run", "--ready-file", ready}, args...)...)
+	a := &agent{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = a.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-a.done
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			return a
+		}
+		select {
+		case err := <-a.done:
+			t.Fatalf("agent exited before it was ready: %v\n%s", err, a.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not ready after 20s\n%s", a.stderr)
+		}
+	}
+}
+
+// stop sends SIGTERM to the agent (through `ip netns exec`, which execs it,
+// so the process is the agent itself) and waits for a clean exit.
+func (a *agent) stop(t *testing.T) {
+	t.Helper()
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Fatalf("agent exit: %v\n%s", err, a.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("agent did not stop on SIGTERM\n%s", a.stderr)
+	}
+}
+
+func TestSensorIntegration(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildBinary(t)
+	for _, mode := range []string{"generic", "native"} {
+		t.Run(mode, func(t *testing.T) { testSensor(t, bin, mode) })
+	}
+}
+
+func testSensor(t *testing.T, bin, mode string) {
+	lab, err := netlab.New("mxit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	sensorHost, err := lab.AddHost("sens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := lab.AddHost("cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s4, s6 := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("fd77::1")
+	c4, c6 := netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("fd77::2")
+	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
+		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24), netip.PrefixFrom(s6, 64)},
+		BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24), netip.PrefixFrom(c6, 64)}}); err != nil {
+		t.Fatal(err)
+	}
+	if mode == "native" {
+		attachPass(t, client, "eth0")
+	}
+	pins := mountBPFFS(t)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", mode, "--pin-dir", pins,
+		"--events", events, "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json")
+
+	// Real Linux clients: connect() from fixed source ports so events can be matched.
+	type try struct {
+		dst   netip.Addr
+		sport int
+		port  int
+	}
+	var tries []try
+	for i := 0; i < 5; i++ {
+		tries = append(tries, try{s4, 41000 + i, 25}, try{s6, 42000 + i, 25})
+	}
+	tries = append(tries, try{s4, 43000, 26}, try{s6, 43001, 26}) // not ours: the kernel answers
+	var lat []time.Duration
+	err = client.Do(func() error {
+		for _, tr := range tries {
+			src := c4
+			if tr.dst.Is6() {
+				src = c6
+			}
+			d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: tr.sport}}
+			start := time.Now()
+			conn, err := d.Dial("tcp", netip.AddrPortFrom(tr.dst, uint16(tr.port)).String())
+			el := time.Since(start)
+			if err == nil {
+				conn.Close()
+				return fmt.Errorf("connect to %v:%d succeeded: the sensor must never accept", tr.dst, tr.port)
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return fmt.Errorf("connect to %v:%d: %v, want ECONNREFUSED", tr.dst, tr.port, err)
+			}
+			if tr.port == 25 {
+				lat = append(lat, el)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("%s mode: connect() refused in min %v, median %v, max %v", mode, lat[0], lat[len(lat)/2], lat[len(lat)-1])
+	if lat[len(lat)/2] > 10*time.Millisecond {
+		t.Errorf("median time to ECONNREFUSED %v, want within 10ms", lat[len(lat)/2])
+	}
+
+	// stats reads the pinned maps of the running agent.
+	var st statsReport
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins, "--iface", "eth0", "--json").Output()
+		if err != nil {
+			t.Fatalf("stats: %v", err)
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			t.Fatalf("stats output %q: %v", out, err)
+		}
+		if st.Counters["records"] >= 10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := st.Counters
+	if !st.Running || !st.XDPAttached || st.AttachMode != mode || st.ReplyMode != "reject" {
+		t.Errorf("stats header: %+v", st)
+	}
+	if c["syn_matched"] != 10 || c["rst_sent"] != 10 || c["records"] != 10 || c["records_lost"] != 0 {
+		t.Errorf("stats counters: %v", c)
+	}
+	if c["pass_other_port"] < 2 {
+		t.Errorf("SYNs to port 26 not counted as passed: %v", c)
+	}
+	text, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins).Output()
+	if err != nil || !strings.Contains(string(text), "rst_sent") || !strings.Contains(string(text), "running") {
+		t.Errorf("stats text: %v\n%s", err, text)
+	}
+
+	a.stop(t)
+
+	// The events the agent wrote.
+	f, err := os.Open(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[int]synevent.Event{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev synevent.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("event line %q: %v", sc.Text(), err)
+		}
+		got[int(ev.SrcPort)] = ev
+	}
+	if len(got) != 10 {
+		t.Errorf("%d events, want 10", len(got))
+	}
+	for _, tr := range tries[:10] {
+		ev, ok := got[tr.sport]
+		if !ok {
+			t.Errorf("no event for source port %d", tr.sport)
+			continue
+		}
+		wantSrc, mss := c4, []byte{2, 4, 0x05, 0xb4}
+		if tr.dst.Is6() {
+			wantSrc, mss = c6, []byte{2, 4, 0x05, 0xa0}
+		}
+		if ev.Src != wantSrc || ev.Dst != tr.dst || ev.DstPort != 25 || ev.Action != dataplane.ActionRST {
+			t.Errorf("event %+v", ev)
+		}
+		// Linux: mss, sackOK, timestamps, nop, wscale.
+		opts := ev.TCPOptions()
+		if len(opts) != 20 || !bytes.Equal(opts[:4], mss) || opts[4] != 4 || opts[6] != 8 || opts[16] != 1 || opts[17] != 3 {
+			t.Errorf("options % x: not a Linux SYN", opts)
+		}
+		if ev.TTL != 64 || time.Since(ev.Time) > time.Minute || time.Since(ev.Time) < 0 {
+			t.Errorf("ttl %d time %v", ev.TTL, ev.Time)
+		}
+	}
+
+	// After the agent stops: no XDP program, no pins, and stats says so.
+	err = sensorHost.Do(func() error {
+		att, _, err := dataplane.XDPAttached("eth0")
+		if err != nil {
+			return err
+		}
+		if att {
+			return errors.New("XDP program still attached after the agent stopped")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(pins, "eth0")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pin directory left behind: %v", err)
+	}
+	out, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no sensor running") {
+		t.Errorf("stats with no sensor: %v %s", err, out)
+	}
+}
+
+// TestSensorKill9: a killed agent leaves its pinned link (the program keeps
+// answering); `mxsensor detach` removes it, and a new agent takes over.
+func TestSensorKill9(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildBinary(t)
+	lab, err := netlab.New("mxk9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	sensorHost, _ := lab.AddHost("sens")
+	client, _ := lab.AddHost("cli")
+	if sensorHost == nil || client == nil {
+		t.Fatal("adding hosts failed")
+	}
+	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
+		AAddrs: []netip.Prefix{netip.MustParsePrefix("10.78.0.1/24")}, BAddrs: []netip.Prefix{netip.MustParsePrefix("10.78.0.2/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	pins := mountBPFFS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	attached := func() bool {
+		var att bool
+		if err := sensorHost.Do(func() (err error) { att, _, err = dataplane.XDPAttached("eth0"); return }); err != nil {
+			t.Fatal(err)
+		}
+		return att
+	}
+	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins, "--events", "")
+	_ = a.cmd.Process.Kill()
+	<-a.done
+	if !attached() {
+		t.Fatal("after kill -9 the pinned link should keep the program attached")
+	}
+	out, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "AGENT NOT RUNNING") {
+		t.Errorf("stats of a killed sensor: %v\n%s", err, out)
+	}
+	// A new agent takes over the stale state, then stops cleanly.
+	b := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins, "--events", "")
+	b.stop(t)
+	if attached() {
+		t.Error("program attached after the second agent stopped")
+	}
+	// Kill again and use detach.
+	c := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins, "--events", "")
+	_ = c.cmd.Process.Kill()
+	<-c.done
+	if out, err := sensorHost.Exec(ctx, bin, "detach", "--pin-dir", pins, "--iface", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("detach: %v\n%s", err, out)
+	}
+	if attached() {
+		t.Error("program still attached after detach")
+	}
+}
