@@ -1,0 +1,89 @@
+// Command gensyns writes a small, deterministic pcap of SYNs to a sensor MX
+// (and some traffic it must ignore), for trying `mxsensor read` and for tests:
+//
+//	go run ./tools/gensyns -o testdata/syns.pcap
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/synframe"
+)
+
+func main() {
+	out := flag.String("o", "syns.pcap", "output pcap file")
+	flag.Parse()
+	if err := run(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "gensyns:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	_ = os.Remove(path)
+	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	t := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	sensor4 := netip.MustParseAddr("198.51.100.25")
+	sensor6 := netip.MustParseAddr("2001:db8:25::25")
+	var frames []struct {
+		at time.Duration
+		s  synframe.Spec
+	}
+	add := func(at time.Duration, s synframe.Spec) {
+		frames = append(frames, struct {
+			at time.Duration
+			s  synframe.Spec
+		}{at, s})
+	}
+	// A dual-stack Linux MTA with native IPv6: IPv6 first, IPv4 within ms (RFC 6724).
+	add(0, synframe.Spec{Src: netip.MustParseAddr("2001:db8:a::10"), Dst: sensor6, SrcPort: 53562, Seq: 1000, TTL: 58, FlowLabel: 0x12345, Window: 64800, TCPOptions: linux6()})
+	add(2*time.Millisecond, synframe.Spec{Src: netip.MustParseAddr("192.0.2.10"), Dst: sensor4, SrcPort: 35638, Seq: 2000, TTL: 58, DF: true, ID: 0x1c46, Window: 64240, TCPOptions: synframe.LinuxOptions})
+	// A Windows host: three SYNs per connect() on the same port (~0.5 s apart), IPv6 then IPv4 on the next port.
+	win6 := synframe.Spec{Src: netip.MustParseAddr("2001:db8:b::20"), Dst: sensor6, SrcPort: 50673, Seq: 3000, TTL: 118, Window: 64800, TCPOptions: windows6()}
+	win4 := synframe.Spec{Src: netip.MustParseAddr("192.0.2.20"), Dst: sensor4, SrcPort: 50674, Seq: 4000, TTL: 118, DF: true, ID: 0x5a5a, Window: 64240, TCPOptions: synframe.WindowsOptions}
+	for i := 0; i < 3; i++ {
+		add(time.Second+time.Duration(i)*500*time.Millisecond, win6)
+	}
+	for i := 0; i < 3; i++ {
+		add(2600*time.Millisecond+time.Duration(i)*500*time.Millisecond, win4)
+	}
+	// A 6to4 host (gateway 192.0.2.30): IPv4 first, then 6to4.
+	add(5*time.Second, synframe.Spec{Src: netip.MustParseAddr("192.0.2.30"), Dst: sensor4, SrcPort: 40001, Seq: 5000, TTL: 50, DF: true, Window: 64240, TCPOptions: synframe.LinuxOptions})
+	add(5*time.Second+3*time.Millisecond, synframe.Spec{Src: netip.MustParseAddr("2002:c000:21e::c000:21e"), Dst: sensor6, SrcPort: 40002, Seq: 6000, TTL: 50, Window: 64800, TCPOptions: linux6()})
+	// VLAN-tagged SYN and an IPv6 SYN behind a hop-by-hop header.
+	add(6*time.Second, synframe.Spec{VLANs: []synframe.VLAN{{TPID: 0x8100, TCI: 100}}, Src: netip.MustParseAddr("192.0.2.40"), Dst: sensor4, SrcPort: 40003, Seq: 7000, TTL: 61, Window: 29200, TCPOptions: synframe.LinuxOptions})
+	add(6*time.Second+time.Millisecond, synframe.Spec{Src: netip.MustParseAddr("2001:db8:c::40"), Dst: sensor6, SrcPort: 40004, Seq: 8000, TTL: 61, Window: 64800, TCPOptions: linux6(),
+		Ext: []synframe.ExtHeader{{Type: 0, Body: []byte{1, 4, 0, 0, 0, 0}}}})
+	// Traffic the sensor must ignore: HTTPS data, a SYN-ACK, a fragment.
+	add(7*time.Second, synframe.Spec{Src: netip.MustParseAddr("192.0.2.50"), Dst: sensor4, SrcPort: 443, DstPort: 50000, Flags: synframe.ACK | synframe.PSH, Payload: []byte("not smtp")})
+	add(7*time.Second+time.Millisecond, synframe.Spec{Src: netip.MustParseAddr("192.0.2.50"), Dst: sensor4, SrcPort: 40005, Flags: synframe.SYN | synframe.ACK})
+	add(7*time.Second+2*time.Millisecond, synframe.Spec{Src: netip.MustParseAddr("192.0.2.50"), Dst: sensor4, SrcPort: 40006, MF: true})
+	for _, f := range frames {
+		if err := w.WriteFrame(t.Add(f.at), f.s.Build()); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// linux6 is a Linux SYN's options over IPv6 (MSS 1440).
+func linux6() []byte {
+	o := append([]byte(nil), synframe.LinuxOptions...)
+	o[2], o[3] = 0x05, 0xa0
+	return o
+}
+
+// windows6 is a Windows SYN's options over IPv6 (MSS 1440).
+func windows6() []byte {
+	o := append([]byte(nil), synframe.WindowsOptions...)
+	o[2], o[3] = 0x05, 0xa0
+	return o
+}
