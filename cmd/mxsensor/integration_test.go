@@ -171,10 +171,12 @@ func testSensor(t *testing.T, bin, mode string) {
 	}
 	pins := mountBPFFS(t)
 	events := filepath.Join(t.TempDir(), "events.jsonl")
+	pcapOut := filepath.Join(t.TempDir(), "syns.pcap")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", mode, "--pin-dir", pins,
-		"--events", events, "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json")
+		"--events", events, "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json",
+		"--pcap-out", pcapOut)
 
 	// Real Linux clients: connect() from fixed source ports so events can be matched.
 	type try struct {
@@ -251,7 +253,18 @@ func testSensor(t *testing.T, bin, mode string) {
 		t.Errorf("stats text: %v\n%s", err, text)
 	}
 
+	watch, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins, "--watch", "--interval", "50ms", "--count", "2").Output()
+	if err != nil || !strings.Contains(string(watch), "per sec") || strings.Count(string(watch), "sensor on eth0") != 2 {
+		t.Errorf("stats --watch: %v\n%s", err, watch)
+	}
+
 	a.stop(t)
+
+	// The pcap written beside the events reads back as the same SYNs.
+	out, errOut, err := runCLI(t, "read", pcapOut)
+	if err != nil || strings.Count(out, "\n") != 10 {
+		t.Errorf("reading --pcap-out: %v, %d events\n%s", err, strings.Count(out, "\n"), errOut)
+	}
 
 	// The events the agent wrote.
 	f, err := os.Open(events)
@@ -311,9 +324,9 @@ func testSensor(t *testing.T, bin, mode string) {
 	if _, err := os.Stat(filepath.Join(pins, "eth0")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pin directory left behind: %v", err)
 	}
-	out, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no sensor running") {
-		t.Errorf("stats with no sensor: %v %s", err, out)
+	out2, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins).CombinedOutput()
+	if err == nil || !strings.Contains(string(out2), "no sensor running") {
+		t.Errorf("stats with no sensor: %v %s", err, out2)
 	}
 }
 
@@ -371,5 +384,29 @@ func TestSensorKill9(t *testing.T) {
 	}
 	if attached() {
 		t.Error("program still attached after detach")
+	}
+}
+
+// TestRunWithoutPrivileges: an unprivileged agent fails with an error that
+// names the capabilities it lacks, and leaves nothing behind.
+func TestRunWithoutPrivileges(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildBinary(t)
+	// The test's temporary directories are 0700; nobody must be able to exec the binary.
+	for d := filepath.Dir(bin); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, "run", "--iface", "lo", "--events", "")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("unprivileged run succeeded")
+	}
+	for _, want := range []string{"CAP_BPF", "CAP_NET_ADMIN"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("error does not name %s (%v):\n%s", want, err, out)
+		}
 	}
 }

@@ -92,6 +92,13 @@ func (s *Sensor) Stats() Stats { return s.stats }
 // then detaches, unpins and flushes. It returns the first fatal error.
 func (s *Sensor) Run(ctx context.Context) (err error) {
 	dir := s.PinDir()
+	// Load first: without CAP_BPF this is where it fails, with an error
+	// naming the capabilities, before anything touches bpffs or the NIC.
+	objs, err := dataplane.Load(s.cfg.Dataplane)
+	if err != nil {
+		return err
+	}
+	defer objs.Close()
 	if err := dataplane.EnsureBPFFS(s.cfg.PinRoot); err != nil {
 		return err
 	}
@@ -103,12 +110,6 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		}
 		s.log.Warn("removed the pinned state of a sensor that did not shut down cleanly", zap.String("dir", dir))
 	}
-
-	objs, err := dataplane.Load(s.cfg.Dataplane)
-	if err != nil {
-		return err
-	}
-	defer objs.Close()
 
 	att, err := dataplane.Attach(objs.Program(), s.cfg.Iface, s.cfg.XDPMode, s.log)
 	if err != nil {
