@@ -189,27 +189,50 @@ func testSensor(t *testing.T, bin, mode string) {
 		tries = append(tries, try{s4, 41000 + i, 25}, try{s6, 42000 + i, 25})
 	}
 	tries = append(tries, try{s4, 43000, 26}, try{s6, 43001, 26}) // not ours: the kernel answers
+	// Each connect() to port 25 must be refused within 10 ms. A connect over
+	// the bar is retried (at most twice, on a new source port) so that a CI
+	// scheduler stall is not mistaken for a slow sensor; the refusals
+	// themselves are never retried.
+	const bar = 10 * time.Millisecond
 	var lat []time.Duration
+	retried := 0
+	dial := func(src netip.Addr, tr try, sport int) (time.Duration, error) {
+		d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: sport}}
+		start := time.Now()
+		conn, err := d.Dial("tcp", netip.AddrPortFrom(tr.dst, uint16(tr.port)).String())
+		el := time.Since(start)
+		if err == nil {
+			conn.Close()
+			return el, fmt.Errorf("connect to %v:%d succeeded: the sensor must never accept", tr.dst, tr.port)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return el, fmt.Errorf("connect to %v:%d: %v, want ECONNREFUSED", tr.dst, tr.port, err)
+		}
+		return el, nil
+	}
 	err = client.Do(func() error {
 		for _, tr := range tries {
 			src := c4
 			if tr.dst.Is6() {
 				src = c6
 			}
-			d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: tr.sport}}
-			start := time.Now()
-			conn, err := d.Dial("tcp", netip.AddrPortFrom(tr.dst, uint16(tr.port)).String())
-			el := time.Since(start)
-			if err == nil {
-				conn.Close()
-				return fmt.Errorf("connect to %v:%d succeeded: the sensor must never accept", tr.dst, tr.port)
+			el, err := dial(src, tr, tr.sport)
+			if err != nil {
+				return err
 			}
-			if !errors.Is(err, syscall.ECONNREFUSED) {
-				return fmt.Errorf("connect to %v:%d: %v, want ECONNREFUSED", tr.dst, tr.port, err)
+			if tr.port != 25 {
+				continue
 			}
-			if tr.port == 25 {
-				lat = append(lat, el)
+			for i := 0; el > bar && i < 2; i++ {
+				retried++
+				if el, err = dial(src, tr, tr.sport+500+i); err != nil {
+					return err
+				}
 			}
+			if el > bar {
+				return fmt.Errorf("connect to %v:25 refused after %v, want within %v", tr.dst, el, bar)
+			}
+			lat = append(lat, el)
 		}
 		return nil
 	})
@@ -217,10 +240,8 @@ func testSensor(t *testing.T, bin, mode string) {
 		t.Fatal(err)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	t.Logf("%s mode: connect() refused in min %v, median %v, max %v", mode, lat[0], lat[len(lat)/2], lat[len(lat)-1])
-	if lat[len(lat)/2] > 10*time.Millisecond {
-		t.Errorf("median time to ECONNREFUSED %v, want within 10ms", lat[len(lat)/2])
-	}
+	t.Logf("%s mode: connect() refused in min %v, median %v, max %v (%d retried)", mode, lat[0], lat[len(lat)/2], lat[len(lat)-1], retried)
+	wantSYNs := uint64(10 + retried)
 
 	// stats reads the pinned maps of the running agent.
 	var st statsReport
@@ -233,7 +254,7 @@ func testSensor(t *testing.T, bin, mode string) {
 		if err := json.Unmarshal(out, &st); err != nil {
 			t.Fatalf("stats output %q: %v", out, err)
 		}
-		if st.Counters["records"] >= 10 || time.Now().After(deadline) {
+		if st.Counters["records"] >= wantSYNs || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -242,7 +263,7 @@ func testSensor(t *testing.T, bin, mode string) {
 	if !st.Running || !st.XDPAttached || st.AttachMode != mode || st.ReplyMode != "reject" {
 		t.Errorf("stats header: %+v", st)
 	}
-	if c["syn_matched"] != 10 || c["rst_sent"] != 10 || c["records"] != 10 || c["records_lost"] != 0 {
+	if c["syn_matched"] != wantSYNs || c["rst_sent"] != wantSYNs || c["records"] != wantSYNs || c["records_lost"] != 0 {
 		t.Errorf("stats counters: %v", c)
 	}
 	if c["pass_other_port"] < 2 {
@@ -262,7 +283,7 @@ func testSensor(t *testing.T, bin, mode string) {
 
 	// The pcap written beside the events reads back as the same SYNs.
 	out, errOut, err := runCLI(t, "read", pcapOut)
-	if err != nil || strings.Count(out, "\n") != 10 {
+	if err != nil || strings.Count(out, "\n") != int(wantSYNs) {
 		t.Errorf("reading --pcap-out: %v, %d events\n%s", err, strings.Count(out, "\n"), errOut)
 	}
 
@@ -281,8 +302,8 @@ func testSensor(t *testing.T, bin, mode string) {
 		}
 		got[int(ev.SrcPort)] = ev
 	}
-	if len(got) != 10 {
-		t.Errorf("%d events, want 10", len(got))
+	if uint64(len(got)) != wantSYNs {
+		t.Errorf("%d events, want %d", len(got), wantSYNs)
 	}
 	for _, tr := range tries[:10] {
 		ev, ok := got[tr.sport]
@@ -384,6 +405,12 @@ func TestSensorKill9(t *testing.T) {
 	}
 	if attached() {
 		t.Error("program still attached after detach")
+	}
+	// Another program on the interface: refuse, and say what to do.
+	attachPass(t, sensorHost, "eth0")
+	out, err = sensorHost.Exec(ctx, bin, "run", "--iface", "eth0", "--pin-dir", pins, "--events", "").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another XDP program") {
+		t.Errorf("run over a foreign XDP program: %v\n%s", err, out)
 	}
 }
 

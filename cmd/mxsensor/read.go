@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -67,7 +68,7 @@ recorded them. A summary of frames and counters goes to stderr.`,
 					n++
 				}
 				st := er.Stats()
-				fmt.Fprintf(errw, "%s: %d frames, %d SYN events, %d frames skipped (%+v)\n", path, st.Frames, n, st.Skipped.Total(), st.Skipped)
+				fmt.Fprintf(errw, "%s: %d frames, %d SYN events, %d frames skipped%s\n", path, st.Frames, n, st.Skipped.Total(), skippedDetail(st.Skipped))
 				total.Add(&er.Counters)
 				r.Close()
 			}
@@ -90,4 +91,21 @@ recorded them. A summary of frames and counters goes to stderr.`,
 	f.Bool("strict", false, "exit with an error when a capture is truncated")
 	addDataplaneFlags(cmd, false)
 	return cmd
+}
+
+// skippedDetail lists the non-zero skip reasons, e.g. " (short 2, unsupported link type 1)".
+func skippedDetail(s capture.Skipped) string {
+	var parts []string
+	for _, r := range []struct {
+		name string
+		n    uint64
+	}{{"empty", s.Empty}, {"short", s.Short}, {"unknown protocol", s.UnknownProtocol}, {"unsupported link type", s.UnsupportedLinkType}} {
+		if r.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r.name, r.n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

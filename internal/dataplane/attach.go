@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // AttachMode is how the program is attached to the interface.
@@ -78,6 +79,11 @@ func Attach(prog *ebpf.Program, ifname string, mode AttachMode, log *zap.Logger)
 					zap.String("iface", ifname), zap.Error(errs[0]))
 			}
 			return a, nil
+		}
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			if att, id, _ := XDPAttached(ifname); att {
+				return nil, fmt.Errorf("attaching XDP program to %s: another XDP program (id %d) is already attached; remove it (ip link set dev %s xdp off) or, if it is a sensor killed earlier, run `mxsensor detach --iface %s`: %w", ifname, id, ifname, ifname, err)
+			}
 		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", m, explainPerm(err)))
 	}

@@ -115,11 +115,21 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	detached := false
+	detach := func() error {
+		if detached {
+			return nil
+		}
+		detached = true
+		if err := att.Detach(); err != nil {
+			return err
+		}
+		s.log.Info("detached XDP program", zap.String("iface", s.cfg.Iface))
+		return nil
+	}
 	defer func() {
-		if derr := att.Detach(); derr != nil {
+		if derr := detach(); derr != nil {
 			err = errors.Join(err, derr)
-		} else {
-			s.log.Info("detached XDP program", zap.String("iface", s.cfg.Iface))
 		}
 	}()
 
@@ -162,18 +172,15 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			// Closing the reader would lose what is still in the ring; a
-			// zero deadline makes Next return once the ring is empty.
-			ring.SetDeadline(time.Now())
-		case <-done:
-		}
-	}()
-	err = s.drain(ctx, ring)
-	close(done)
+	err = s.drain(ctx, ring, false)
+	// Stop producing, then take what the program recorded in the meantime:
+	// nothing recorded is left behind in the ring.
+	if derr := detach(); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	if err == nil {
+		err = s.drainRemaining(ring)
+	}
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
@@ -192,15 +199,23 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 }
 
 // drain is the hot loop: ring record -> event -> sinks, with no allocation
-// per record. Sinks are flushed when the ring goes idle or FlushInterval passes.
-func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader) error {
+// per record. Sinks are flushed when the ring goes idle or FlushInterval
+// passes. Live (final false), it returns soon after ctx is done even under a
+// flood, so the caller can detach the program; final, it returns when the
+// ring is empty.
+func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bool) error {
 	clock := dataplane.NewClock()
 	var ev synevent.Event
 	lastFlush, lastSync := time.Now(), time.Now()
 	dirty := false
 	// A deadline is always armed: Next returns at least every FlushInterval,
-	// which both flushes idle sinks and notices a stop request.
-	ring.SetDeadline(time.Now().Add(s.cfg.FlushInterval))
+	// which both flushes idle sinks and notices a stop request. Once stopped,
+	// Next returns as soon as the ring is empty.
+	if ctx.Err() != nil {
+		ring.SetDeadline(time.Now())
+	} else {
+		ring.SetDeadline(time.Now().Add(s.cfg.FlushInterval))
+	}
 	for {
 		rec, err := ring.Next()
 		if err != nil {
@@ -245,11 +260,21 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader) error {
 				lastFlush, dirty = now, false
 			}
 		}
+		if !final && s.stats.Events%1024 == 0 && ctx.Err() != nil {
+			return nil // stop requested while records keep coming
+		}
 		if ctx.Err() == nil && s.stats.Events%4096 == 0 {
 			// Keep the idle-flush deadline ahead while records flow.
 			ring.SetDeadline(time.Now().Add(s.cfg.FlushInterval))
 		}
 	}
+}
+
+// drainRemaining takes every record left in the ring without waiting for more.
+func (s *Sensor) drainRemaining(ring *dataplane.RingReader) error {
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.drain(stopped, ring, true)
 }
 
 func (s *Sensor) flush() error {
