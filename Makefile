@@ -11,7 +11,7 @@ APT_TEST  := iproute2 p0f
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz install clean
+.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint install clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,16 @@ test: deps-test check-generate test-unit ## everything CI runs: regenerate-and-d
 
 fuzz: ## coverage-guided fuzzing of the kernel program against the Go reference (FUZZTIME, default 60s)
 	$(GO) test -run XXX -fuzz FuzzDifferential -fuzztime $(or $(FUZZTIME),60s) ./internal/dataplane/
+
+bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one generated capture (N SYNs, default 300000)
+	@command -v p0f >/dev/null || $(MAKE) deps-test
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(GO) run ./tools/gensyns -n $(or $(N),300000) -o $$tmp/mix.pcap; \
+	$(GO) test -run XXX -bench 'BenchmarkMatch$$' -benchmem ./internal/fingerprint | grep Benchmark; \
+	for i in 1 2 3; do \
+	  /usr/bin/time -f "p0f -r:               %e s elapsed, %U s user, %M KB max RSS" p0f -r $$tmp/mix.pcap -o $$tmp/p0f.log >/dev/null; rm -f $$tmp/p0f.log; \
+	  /usr/bin/time -f "mxsensor fingerprint: %e s elapsed, %U s user, %M KB max RSS" $(BIN) fingerprint --pcap $$tmp/mix.pcap --json >/dev/null; \
+	done
 
 install: build ## install the binary to $(PREFIX)/bin
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor

@@ -17,11 +17,56 @@ import (
 
 func main() {
 	out := flag.String("o", "syns.pcap", "output pcap file")
+	n := flag.Int("n", 0, "instead of the sample, write N SYNs of mixed stacks from distinct flows (for benchmarks)")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	var err error
+	if *n > 0 {
+		err = runMix(*out, *n)
+	} else {
+		err = run(*out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gensyns:", err)
 		os.Exit(1)
 	}
+}
+
+// runMix writes n SYNs cycling through common stacks, each from its own
+// source address and port, 1 ms apart.
+func runMix(path string, n int) error {
+	_ = os.Remove(path)
+	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	t := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	sensor4 := netip.MustParseAddr("198.51.100.25")
+	sensor6 := netip.MustParseAddr("2001:db8:25::25")
+	macOS := []byte{2, 4, 5, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 4, 2, 0, 0}
+	freeBSD := []byte{2, 4, 5, 0xb4, 1, 3, 3, 6, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0}
+	for i := 0; i < n; i++ {
+		v4 := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		v6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0xbe, 0, 0, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+		s := synframe.Spec{SrcPort: uint16(1024 + i%60000), Seq: uint32(i) * 7919, DF: true, ID: uint16(i) | 1}
+		switch i % 6 {
+		case 0:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 52, 64240, synframe.LinuxOptions
+		case 1:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions, s.FlowLabel = v6, sensor6, 52, 64800, linux6(), uint32(i)&0xfffff|1
+		case 2:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 116, 64240, synframe.WindowsOptions
+		case 3:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 55, 65535, macOS
+		case 4:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 60, 65535, freeBSD
+		case 5:
+			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 240, 1024, nil // scanner-like
+		}
+		if err := w.WriteFrame(t.Add(time.Duration(i)*time.Millisecond), s.Build()); err != nil {
+			return err
+		}
+	}
+	return w.Close()
 }
 
 func run(path string) error {
