@@ -71,7 +71,7 @@ func (r *statsReport) writeText(w io.Writer, prev *statsReport) {
 		time.Duration(r.UptimeSec*float64(time.Second)).Truncate(time.Second))
 	fmt.Fprintf(w, "xdp %s mode, reply mode %s, ring %s with %s pending (%.1f%%)\n", r.AttachMode, r.ReplyMode,
 		human(r.RingSize), human(r.RingPending), 100*float64(r.RingPending)/float64(max(r.RingSize, 1)))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	hdr := "counter\ttotal\t"
 	if prev != nil {
 		hdr += "per sec\t"
