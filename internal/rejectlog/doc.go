@@ -1,0 +1,50 @@
+// Package rejectlog reads MTA logs and extracts DNSBL rejections: who was
+// rejected, when, by which list.
+//
+// # Recognised lines
+//
+// A [Parser] turns one log line into a [Rejection]. It knows the lines that
+// Postfix smtpd (reject_rbl_client), Postfix postscreen (the "DNSBL rank"
+// line and its NOQUEUE reject), Exim (dnslists ACL rejections in the main
+// log or through syslog) and Sendmail FEATURE(dnsbl) write when a client is
+// refused because its address is on a DNS block list. Every other line is
+// counted and skipped: rejections for other reasons, warnings, lines whose
+// client address is not a literal address, truncated lines, and
+// domain-based (RHSBL) listings, which say nothing about the client address.
+// A line is accepted only when every address it repeats is the same, so a
+// rejection is always attributed to the connecting client.
+//
+// Lines must start with a timestamp: classic syslog ("Nov 26 10:00:00",
+// "Nov  6 10:00:00", optionally with a fraction), RFC 3339 as rsyslog writes
+// it ("2026-11-26T10:00:00.123456+00:00", also with "Z"), journald's
+// short-iso and short-iso-precise ("2026-11-26T10:00:00+0000"), or Exim's
+// main log ("2026-11-26 10:00:00", optionally with a fraction and a
+// "+0100" zone). Classic and Exim timestamps without a zone are read in
+// [Options.Location]. Classic timestamps carry no year: the parser infers it
+// from the latest time it has seen and from the current time (see
+// [Parser.Parse]).
+//
+// # Reading and following
+//
+// [OpenLog] opens plain, gzip and bzip2 files (recognised by their magic
+// bytes), [Generations] lists a log's rotated generations oldest first
+// (numbered and dateext names), and [ScanFiles] feeds them through a
+// parser.
+//
+// [Follow] tails a live log across rotation by rename and by copytruncate
+// and delivers complete lines in batches, each with the [Position] after
+// it: device and inode, the offset of the next line, and a hash of the
+// file's first bytes (up to 1 KiB). The hash tells a file apart from a
+// later one that reuses its inode, and finds the file again after it was
+// copied (copytruncate) or compressed, so a caller that persists the
+// position resumes without losing or repeating a line, also when the log
+// was rotated while nothing was running.
+//
+// [FollowToFile] builds exactly-once delivery on top of it: rejections
+// are appended to a JSON-lines file and, after each batch, a state file
+// records atomically (write, fsync, rename, fsync of the directory) the log
+// position together with the length the output had after that batch. A
+// restarted process truncates the output to that length and resumes at
+// that position, so whatever a killed process wrote after its last saved
+// state is written again, once.
+package rejectlog

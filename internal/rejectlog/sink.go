@@ -1,0 +1,229 @@
+package rejectlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// stateVersion is the format version of state files.
+const stateVersion = 1
+
+// SinkState is what a state file records: the log position after the last
+// delivered batch and the length of the output written up to and including
+// that batch.
+type SinkState struct {
+	Position  Position `json:"position"`
+	OutputLen int64    `json:"output_len"`
+}
+
+type stateFile struct {
+	Version int `json:"version"`
+	SinkState
+	Saved time.Time `json:"saved"`
+}
+
+// LoadState reads a state file written by [SaveState]. A missing file is
+// not an error: found is false.
+func LoadState(path string) (st SinkState, found bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return SinkState{}, false, nil
+	}
+	if err != nil {
+		return SinkState{}, false, err
+	}
+	var sf stateFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return SinkState{}, false, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if sf.Version != stateVersion {
+		return SinkState{}, false, fmt.Errorf("state file %s: version %d, want %d", path, sf.Version, stateVersion)
+	}
+	if sf.OutputLen < 0 || !sf.Position.valid() {
+		return SinkState{}, false, fmt.Errorf("state file %s: invalid position or length", path)
+	}
+	return sf.SinkState, true, nil
+}
+
+// SaveState replaces the state file at path atomically: it writes
+// path+".tmp", syncs it, renames it over path and syncs the directory. A
+// crash leaves either the old or the new state.
+func SaveState(path string, st SinkState) error {
+	data, err := json.Marshal(stateFile{Version: stateVersion, SinkState: st, Saved: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// FileSinkOptions configure [FollowToFile].
+type FileSinkOptions struct {
+	// LogPath is the live log to follow.
+	LogPath string
+	// OutPath receives one JSON object per rejection (see [AppendJSON]).
+	OutPath string
+	// StatePath holds the [SinkState]; it is created on the first run.
+	StatePath string
+	// Poll is the follower's poll interval; zero means 200ms.
+	Poll time.Duration
+	// Parser parses the lines; nil means NewParser(Options{}).
+	Parser *Parser
+	// Logger receives rotation events and warnings; nil means none.
+	Logger *zap.Logger
+}
+
+// FollowToFile follows opts.LogPath and appends every DNSBL rejection to
+// opts.OutPath as a JSON line, exactly once, across crashes and restarts.
+//
+// After each batch of log lines that holds rejections it writes them, syncs
+// the output file, and then saves (see [SaveState]) the log position after
+// the batch together with the output length. Batches without rejections
+// are saved at most once a second (and when the follower moves to a new
+// file, and on return): replaying them after a crash produces nothing. On start it loads the state,
+// truncates the output to the saved length (dropping whatever a crashed
+// run wrote after its last saved state) and resumes from the saved
+// position, so the dropped rejections are produced again, once. The first
+// run, without a state file, starts at the beginning of the live log and
+// saves that starting point before reading anything.
+//
+// It returns nil when ctx is done. Only one process may use a given output
+// and state file at a time.
+func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	p := opts.Parser
+	if p == nil {
+		p = NewParser(Options{})
+	}
+	st, found, err := LoadState(opts.StatePath)
+	if err != nil {
+		return err
+	}
+	if !found {
+		pos, err := StartOfFile(opts.LogPath)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("start of %s: %w", opts.LogPath, err)
+		}
+		st = SinkState{Position: pos}
+	}
+	out, err := os.OpenFile(opts.OutPath, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open output: %w", err)
+	}
+	defer out.Close()
+	fi, err := out.Stat()
+	if err != nil {
+		return fmt.Errorf("open output: %w", err)
+	}
+	if fi.Size() < st.OutputLen {
+		return fmt.Errorf("output %s has %d bytes, fewer than the %d its state file records", opts.OutPath, fi.Size(), st.OutputLen)
+	}
+	if fi.Size() > st.OutputLen {
+		log.Info("dropping output written after the last saved state",
+			zap.Int64("bytes", fi.Size()-st.OutputLen))
+		if err := out.Truncate(st.OutputLen); err != nil {
+			return fmt.Errorf("truncate output: %w", err)
+		}
+		if err := out.Sync(); err != nil {
+			return fmt.Errorf("sync output: %w", err)
+		}
+	}
+	if _, err := out.Seek(st.OutputLen, io.SeekStart); err != nil {
+		return fmt.Errorf("seek output: %w", err)
+	}
+	if !found {
+		if err := SaveState(opts.StatePath, st); err != nil {
+			return err
+		}
+	}
+
+	outLen := st.OutputLen
+	var (
+		buf       []byte
+		unsaved   *SinkState // a newer state not yet saved
+		lastSaved = time.Now()
+	)
+	err = Follow(ctx, FollowOptions{Path: opts.LogPath, Start: st.Position, Poll: opts.Poll, Logger: log},
+		func(b Batch) error {
+			buf = buf[:0]
+			for _, line := range b.Lines {
+				if r, ok, _ := p.Parse(line); ok {
+					buf = AppendJSON(buf, r)
+					buf = append(buf, '\n')
+				}
+			}
+			if len(buf) > 0 {
+				if _, err := out.Write(buf); err != nil {
+					return fmt.Errorf("write output: %w", err)
+				}
+				if err := out.Sync(); err != nil {
+					return fmt.Errorf("sync output: %w", err)
+				}
+				outLen += int64(len(buf))
+			}
+			next := SinkState{Position: b.Pos, OutputLen: outLen}
+			// A batch without rejections need not be saved at once: after
+			// a crash its lines are read again and again yield nothing.
+			// Saving at least every stateSaveInterval, and at every switch
+			// to a new file, keeps the saved position from falling far
+			// behind the rotation.
+			if len(buf) == 0 && len(b.Lines) > 0 && time.Since(lastSaved) < stateSaveInterval {
+				unsaved = &next
+				return nil
+			}
+			unsaved = nil
+			lastSaved = time.Now()
+			return SaveState(opts.StatePath, next)
+		})
+	if err == nil && unsaved != nil {
+		err = SaveState(opts.StatePath, *unsaved)
+	}
+	return err
+}
+
+// stateSaveInterval bounds how long FollowToFile leaves the state file
+// behind when the log holds no rejections.
+const stateSaveInterval = time.Second
