@@ -172,11 +172,22 @@ func testSensor(t *testing.T, bin, mode string) {
 	pins := mountBPFFS(t)
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	pcapOut := filepath.Join(t.TempDir(), "syns.pcap")
+	enrichOut := filepath.Join(t.TempDir(), "enrich.jsonl")
+	// A DNSBL listing the client's IPv4 address, served inside the sensor's
+	// namespace (its own loopback), for --enrich-out.
+	var resolver string
+	if err := sensorHost.Do(func() error {
+		resolver = startDNSZone(t, map[string][]string{
+			"2.0.77.10.bl.test.": {"2.0.77.10.bl.test. 300 IN A 127.0.0.2"}})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", mode, "--pin-dir", pins,
 		"--events", events, "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json",
-		"--pcap-out", pcapOut)
+		"--pcap-out", pcapOut, "--enrich-out", enrichOut, "--resolver", resolver, "--dnsbl", "bl.test", "--no-cymru")
 
 	// Real Linux clients: connect() from fixed source ports so events can be matched.
 	type try struct {
@@ -280,6 +291,16 @@ func testSensor(t *testing.T, bin, mode string) {
 	}
 
 	a.stop(t)
+
+	// Enrichment: both client addresses looked up once; the IPv4 one is listed.
+	enr, err := os.ReadFile(enrichOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(enr), `"ip":"10.77.0.2","dnsbl":[{"zone":"bl.test","listed":true`) ||
+		!strings.Contains(string(enr), `"ip":"fd77::2","dnsbl":[{"zone":"bl.test","listed":false`) || strings.Count(string(enr), "\n") != 2 {
+		t.Errorf("enrichment output:\n%s", enr)
+	}
 
 	// The pcap written beside the events reads back as the same SYNs.
 	out, errOut, err := runCLI(t, "read", pcapOut)

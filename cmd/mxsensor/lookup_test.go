@@ -11,17 +11,22 @@ import (
 
 // startDNS serves a tiny DNSBL, reverse and Team Cymru zone on loopback.
 func startDNS(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := map[string][]string{
+	return startDNSZone(t, map[string][]string{
 		"7.2.0.192.bl.test.":              {"7.2.0.192.bl.test. 300 IN A 127.0.0.2", `7.2.0.192.bl.test. 300 IN TXT "listed for testing"`},
 		"7.2.0.192.in-addr.arpa.":         {"7.2.0.192.in-addr.arpa. 300 IN PTR mail.example.test."},
 		"mail.example.test.":              {"mail.example.test. 300 IN A 192.0.2.7"},
 		"7.2.0.192.origin.asn.cymru.com.": {`7.2.0.192.origin.asn.cymru.com. 300 IN TXT "64500 | 192.0.2.0/24 | ZZ | test | 2026-01-01"`},
 		"AS64500.asn.cymru.com.":          {`AS64500.asn.cymru.com. 300 IN TXT "64500 | ZZ | test | 2026-01-01 | EXAMPLE-AS - Example | Org, ZZ"`},
+	})
+}
+
+// startDNSZone serves records (by owner name; others get NXDOMAIN) over UDP
+// on 127.0.0.1 of the calling thread's network namespace.
+func startDNSZone(t *testing.T, records map[string][]string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -64,6 +65,24 @@ must be mounted).`,
 				}
 				sinks = append(sinks, ps)
 			}
+			if p := v.GetString("enrich-out"); p != "" {
+				ecfg := enrich.DefaultConfig()
+				ecfg.Resolver = v.GetString("resolver")
+				ecfg.DNSBLZones = v.GetStringSlice("dnsbl")
+				ecfg.ASNTable = v.GetString("asn-table")
+				if v.GetBool("no-cymru") {
+					ecfg.CymruOriginZone, ecfg.CymruOrigin6Zone, ecfg.CymruASNZone = "", "", ""
+				}
+				e, err := enrich.New(ecfg, log.Named("enrich"))
+				if err != nil {
+					return err
+				}
+				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"))
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, es)
+			}
 			s, err := sensor.New(cfg, log, sinks...)
 			if err != nil {
 				return err
@@ -82,6 +101,11 @@ must be mounted).`,
 	f.String("pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size")
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
+	f.String("enrich-out", "", "look up every new source (DNSBL, PTR, origin ASN) in the background and append the answers here as JSON lines")
+	f.String("resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
+	f.StringSlice("dnsbl", nil, "DNSBL zones to query for --enrich-out")
+	f.String("asn-table", "", "offline prefix->ASN TSV table for --enrich-out")
+	f.Bool("no-cymru", false, "with --enrich-out, do not query Team Cymru's DNS")
 	f.String("ready-file", "", "create this file once the program is attached")
 	_ = f.MarkHidden("ready-file")
 	addDataplaneFlags(cmd, true)

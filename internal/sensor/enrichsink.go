@@ -1,0 +1,151 @@
+package sensor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/synevent"
+)
+
+// EnrichSink hands every new source address seen at the sensor to the
+// enricher (DNSBL, PTR, ASN) and writes the answers as JSON lines. Submit
+// never blocks, so a slow or dead resolver cannot slow the SYN path: when
+// the enricher's queue is full the request is dropped and counted.
+type EnrichSink struct {
+	e      *enrich.Enricher
+	log    *zap.Logger
+	recent map[netip.Addr]time.Time // sources submitted lately, to spare the queue
+	again  time.Duration            // resubmit a source after this long
+	maxMap int
+
+	mu   sync.Mutex // guards w, f, err (results arrive on enricher goroutines)
+	w    *bufio.Writer
+	f    *os.File
+	err  error
+	buf  []byte
+	last time.Time
+}
+
+// enrichLine is one enrichment result in the output file.
+type enrichLine struct {
+	TS    time.Time         `json:"ts"`
+	IP    netip.Addr        `json:"ip"`
+	DNSBL []enrichDNSBL     `json:"dnsbl,omitempty"`
+	PTR   *enrich.PTRResult `json:"ptr,omitempty"`
+	ASN   *enrich.ASNResult `json:"asn,omitempty"`
+	Error string            `json:"error,omitempty"`
+}
+
+type enrichDNSBL struct {
+	Zone    string       `json:"zone"`
+	Listed  bool         `json:"listed"`
+	Codes   []netip.Addr `json:"codes,omitempty"`
+	Reasons []string     `json:"reasons,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// NewEnrichSink starts e and appends its results to path.
+func NewEnrichSink(e *enrich.Enricher, path string, log *zap.Logger) (*EnrichSink, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening enrichment output: %w", err)
+	}
+	s := &EnrichSink{e: e, log: log, recent: map[netip.Addr]time.Time{}, again: time.Hour, maxMap: 1 << 16,
+		w: bufio.NewWriter(f), f: f, last: time.Now()}
+	e.OnResult(s.result)
+	if err := e.Start(context.Background()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *EnrichSink) result(r enrich.Result) {
+	line := enrichLine{TS: time.Now().UTC(), IP: r.Request.IP}
+	for _, d := range r.DNSBL {
+		ed := enrichDNSBL{Zone: d.Zone, Listed: d.Listed, Codes: d.Codes, Reasons: d.Reasons}
+		if d.Err != nil {
+			ed.Error = d.Err.Error()
+		}
+		line.DNSBL = append(line.DNSBL, ed)
+	}
+	if len(r.PTR.Names) > 0 {
+		p := r.PTR
+		line.PTR = &p
+	}
+	if len(r.ASN.Origins) > 0 {
+		a := r.ASN
+		line.ASN = &a
+	}
+	if r.Err != nil {
+		line.Error = r.Err.Error()
+	}
+	b, err := json.Marshal(line)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		_, err = s.w.Write(append(b, '\n'))
+	}
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("writing enrichment output: %w", err)
+	}
+}
+
+// Write implements Sink: it submits sources not submitted in the last hour.
+func (s *EnrichSink) Write(ev *synevent.Event) error {
+	if t, ok := s.recent[ev.Src]; ok && ev.Time.Sub(t) < s.again {
+		return nil
+	}
+	if len(s.recent) >= s.maxMap {
+		clear(s.recent) // bounded memory; the enricher's cache still spares the resolver
+	}
+	s.recent[ev.Src] = ev.Time
+	s.e.Submit(enrich.Request{IP: ev.Src})
+	return nil
+}
+
+// Flush implements Sink, and logs the enricher's counters once a minute.
+func (s *EnrichSink) Flush() error {
+	s.mu.Lock()
+	err := s.w.Flush()
+	if s.err != nil {
+		err = s.err
+	}
+	s.mu.Unlock()
+	if now := time.Now(); now.Sub(s.last) > time.Minute {
+		s.last = now
+		s.logStats("enrichment")
+	}
+	return err
+}
+
+func (s *EnrichSink) logStats(msg string) {
+	st := s.e.Stats()
+	s.log.Info(msg, zap.Uint64("submitted", st.Submitted), zap.Uint64("dropped", st.Dropped),
+		zap.Uint64("completed", st.Completed), zap.Uint64("queries", st.Queries), zap.Uint64("timeouts", st.Timeouts),
+		zap.Uint64("servfail", st.ServFail), zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("cache_hits", st.CacheHits),
+		zap.Uint64("rate_limited", st.RateLimited))
+}
+
+// Close implements Sink: it stops the enricher (abandoning queued requests,
+// which are counted) and closes the output.
+func (s *EnrichSink) Close() error {
+	s.e.Stop()
+	s.logStats("enrichment stopped")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.w.Flush()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
