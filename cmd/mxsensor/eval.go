@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxsensor/mxsensor/internal/evaluate"
+)
+
+func newEvalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "eval --truth FILE --associations FILE",
+		Short: "Score associations against a scenario's ground truth (attempt precision/recall, IPv6-spammer host precision/recall/F1)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			truth, assoc := v.GetString("truth"), v.GetString("associations")
+			if truth == "" || assoc == "" {
+				return fmt.Errorf("--truth and --associations are required")
+			}
+			r, err := evaluate.ScoreFiles(truth, assoc)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if v.GetBool("json") {
+				return json.NewEncoder(out).Encode(r)
+			}
+			fmt.Fprintf(out, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n",
+				r.IPv6Attempts, r.Unknown, r.Associated, r.Correct, r.Pairable)
+			fmt.Fprintf(out, "attempt-level association: precision %.4f  recall %.4f\n", r.Precision, r.Recall)
+			fmt.Fprintf(out, "IPv6 spammer hosts: TP %d  FP %d  FN %d  precision %.4f  recall %.4f  F1 %.4f\n",
+				r.HostTP, r.HostFP, r.HostFN, r.HostPrecision, r.HostRecall, r.HostF1)
+			return nil
+		},
+	}
+	cmd.Flags().String("truth", "", "ground truth (truth.jsonl from tools/genscenario)")
+	cmd.Flags().String("associations", "", "associations.jsonl from mxsensor analyze or run")
+	cmd.Flags().Bool("json", false, "print the scores as JSON")
+	return cmd
+}

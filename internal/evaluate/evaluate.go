@@ -1,0 +1,210 @@
+// Package evaluate scores an association run against a scenario's ground
+// truth: attempt-level precision and recall of the IPv6-to-IPv4 association,
+// and host-level precision, recall and F1 of the IPv6 spammer label.
+package evaluate
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// AttemptID identifies a connect() attempt: source address and port and
+// the time of its first SYN.
+type AttemptID struct {
+	Src       netip.Addr
+	SrcPort   uint16
+	FirstSeen time.Time
+}
+
+func (a AttemptID) key() attemptKey {
+	return attemptKey{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}
+}
+
+type attemptKey struct {
+	src  netip.Addr
+	port uint16
+	ns   int64
+}
+
+// ref is the JSON form of an attempt reference in both files.
+type ref struct {
+	Src       netip.Addr `json:"src"`
+	SrcPort   uint16     `json:"sport"`
+	FirstSeen time.Time  `json:"first_seen"`
+}
+
+func (r *ref) id() AttemptID { return AttemptID{r.Src, r.SrcPort, r.FirstSeen} }
+
+// truthLine is one line of a scenario's truth.jsonl (tools/genscenario).
+type truthLine struct {
+	Type      string     `json:"type"`
+	Host      int        `json:"host"`
+	Spammer   bool       `json:"spammer"`
+	Listed    bool       `json:"listed"`
+	Family    string     `json:"family"`
+	Src       netip.Addr `json:"src"`
+	SrcPort   uint16     `json:"sport"`
+	FirstSeen time.Time  `json:"first_seen"`
+	Pair      *ref       `json:"pair"`
+}
+
+// assocLine is one line of associations.jsonl.
+type assocLine struct {
+	Src       netip.Addr `json:"src"`
+	SrcPort   uint16     `json:"sport"`
+	FirstSeen time.Time  `json:"first_seen"`
+	IPv4      *ref       `json:"ipv4"`
+	Spammer   bool       `json:"spammer"`
+}
+
+// Truth is a scenario's ground truth.
+type Truth struct {
+	hostSpammer map[int]bool // host -> spammer with a DNSBL-listed IPv4 (knowable at the sensor)
+	v6          map[attemptKey]truthAttempt
+}
+
+type truthAttempt struct {
+	host int
+	pair *attemptKey
+}
+
+// ReadTruth reads a truth.jsonl.
+func ReadTruth(r io.Reader) (*Truth, error) {
+	t := &Truth{hostSpammer: map[int]bool{}, v6: map[attemptKey]truthAttempt{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var l truthLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("truth line %d: %w", n, err)
+		}
+		switch l.Type {
+		case "host":
+			t.hostSpammer[l.Host] = l.Spammer && l.Listed
+		case "attempt":
+			if l.Family != "ipv6" {
+				continue
+			}
+			ta := truthAttempt{host: l.Host}
+			if l.Pair != nil {
+				k := l.Pair.id().key()
+				ta.pair = &k
+			}
+			t.v6[AttemptID{l.Src, l.SrcPort, l.FirstSeen}.key()] = ta
+		default:
+			return nil, fmt.Errorf("truth line %d: unknown type %q", n, l.Type)
+		}
+	}
+	return t, sc.Err()
+}
+
+// Result is the score of one run.
+type Result struct {
+	IPv6Attempts  int // IPv6 attempts in the associations file
+	Unknown       int // of those, not in the truth (counted, not scored)
+	Associated    int // attempts the run associated with an IPv4 attempt
+	Correct       int // associated with the true IPv4 attempt
+	Pairable      int // attempts the truth pairs with an IPv4 attempt
+	Precision     float64
+	Recall        float64
+	HostTP        int // IPv6 hosts labelled spammer that are listed spammers
+	HostFP        int
+	HostFN        int
+	HostPrecision float64
+	HostRecall    float64
+	HostF1        float64
+}
+
+// Score compares an associations.jsonl with the truth.
+func Score(t *Truth, assoc io.Reader) (Result, error) {
+	var res Result
+	predicted := map[int]bool{} // host -> labelled spammer (any attempt)
+	seenHost := map[int]bool{}
+	sc := bufio.NewScanner(assoc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var a assocLine
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			return res, fmt.Errorf("associations line %d: %w", n, err)
+		}
+		res.IPv6Attempts++
+		ta, ok := t.v6[AttemptID{a.Src, a.SrcPort, a.FirstSeen}.key()]
+		if !ok {
+			res.Unknown++
+			continue
+		}
+		seenHost[ta.host] = true
+		if a.Spammer {
+			predicted[ta.host] = true
+		}
+		if ta.pair != nil {
+			res.Pairable++
+		}
+		if a.IPv4 != nil {
+			res.Associated++
+			if ta.pair != nil && *ta.pair == a.IPv4.id().key() {
+				res.Correct++
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return res, err
+	}
+	for h := range seenHost {
+		switch p, s := predicted[h], t.hostSpammer[h]; {
+		case p && s:
+			res.HostTP++
+		case p && !s:
+			res.HostFP++
+		case !p && s:
+			res.HostFN++
+		}
+	}
+	res.Precision = ratio(res.Correct, res.Associated)
+	res.Recall = ratio(res.Correct, res.Pairable)
+	res.HostPrecision = ratio(res.HostTP, res.HostTP+res.HostFP)
+	res.HostRecall = ratio(res.HostTP, res.HostTP+res.HostFN)
+	if res.HostPrecision+res.HostRecall > 0 {
+		res.HostF1 = 2 * res.HostPrecision * res.HostRecall / (res.HostPrecision + res.HostRecall)
+	}
+	return res, nil
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// ScoreFiles reads both files and scores them.
+func ScoreFiles(truthPath, assocPath string) (Result, error) {
+	tf, err := os.Open(truthPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tf.Close()
+	t, err := ReadTruth(tf)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", truthPath, err)
+	}
+	af, err := os.Open(assocPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer af.Close()
+	r, err := Score(t, af)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", assocPath, err)
+	}
+	if r.IPv6Attempts == 0 {
+		return r, errors.New("no IPv6 attempts in the associations file")
+	}
+	return r, nil
+}

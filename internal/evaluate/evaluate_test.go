@@ -1,0 +1,50 @@
+package evaluate
+
+import (
+	"strings"
+	"testing"
+)
+
+const truth = `{"type":"host","host":1,"spammer":true,"listed":true}
+{"type":"host","host":2,"spammer":false,"listed":false}
+{"type":"host","host":3,"spammer":true,"listed":true}
+{"type":"attempt","host":1,"family":"ipv6","src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z","pair":{"src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z"}}
+{"type":"attempt","host":1,"family":"ipv4","src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z","pair":{"src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z"}}
+{"type":"attempt","host":2,"family":"ipv6","src":"2001:db8::2","sport":1001,"first_seen":"2026-11-26T10:00:01Z","pair":{"src":"192.0.2.2","sport":2001,"first_seen":"2026-11-26T10:00:01.001Z"}}
+{"type":"attempt","host":3,"family":"ipv6","src":"2001:db8::3","sport":1002,"first_seen":"2026-11-26T10:00:02Z","pair":null}
+`
+
+func TestScore(t *testing.T) {
+	tr, err := ReadTruth(strings.NewReader(truth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Host 1: correct association, spammer. Host 2: associated with the wrong
+	// IPv4 attempt and wrongly labelled. Host 3: IPv6 only, unassociated, missed.
+	assoc := `{"src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z","ipv4":{"src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z"},"spammer":true}
+{"src":"2001:db8::2","sport":1001,"first_seen":"2026-11-26T10:00:01Z","ipv4":{"src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z"},"spammer":true}
+{"src":"2001:db8::3","sport":1002,"first_seen":"2026-11-26T10:00:02Z","ipv4":null,"spammer":false}
+{"src":"2001:db8::9","sport":9,"first_seen":"2026-11-26T10:00:09Z","ipv4":null,"spammer":false}
+`
+	r, err := Score(tr, strings.NewReader(assoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IPv6Attempts != 4 || r.Unknown != 1 || r.Associated != 2 || r.Correct != 1 || r.Pairable != 2 {
+		t.Errorf("counts %+v", r)
+	}
+	if r.Precision != 0.5 || r.Recall != 0.5 {
+		t.Errorf("attempt precision %v recall %v", r.Precision, r.Recall)
+	}
+	if r.HostTP != 1 || r.HostFP != 1 || r.HostFN != 1 || r.HostF1 != 0.5 {
+		t.Errorf("hosts %+v", r)
+	}
+}
+
+func TestReadTruthErrors(t *testing.T) {
+	for _, s := range []string{"{", `{"type":"bogus"}`} {
+		if _, err := ReadTruth(strings.NewReader(s)); err == nil {
+			t.Errorf("accepted %q", s)
+		}
+	}
+}
