@@ -1,0 +1,333 @@
+// Package associate decides which IPv6 connect() attempts come from the
+// same host as an IPv4 attempt, with a score and the evidence behind it, and
+// labels IPv6 spammers through the DNSBL status of the associated IPv4.
+package associate
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/addr"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+)
+
+// Mode selects the association rule.
+type Mode uint8
+
+const (
+	// ModeFull scores candidates on independent evidence and resolves
+	// competing candidates across attempts.
+	ModeFull Mode = iota
+	// ModeNaive is the NANOG 62 prototype: a non-6to4 IPv6 attempt goes
+	// with the next IPv4 attempt, a 6to4 one with the previous IPv4
+	// attempt from its gateway.
+	ModeNaive
+)
+
+func (m Mode) String() string {
+	if m == ModeNaive {
+		return "naive"
+	}
+	return "full"
+}
+
+// ParseMode parses "full" or "naive".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "full", "":
+		return ModeFull, nil
+	case "naive":
+		return ModeNaive, nil
+	}
+	return 0, fmt.Errorf("unknown association mode %q (want full or naive)", s)
+}
+
+// Blocklist says whether an IPv4 address was rejected by a DNSBL near a time.
+type Blocklist interface {
+	Listed(ip netip.Addr, at time.Time) bool
+}
+
+// Config configures an Engine.
+type Config struct {
+	Mode Mode
+	// Horizon is how far apart the first SYNs of one delivery's two
+	// attempts may be; it also bounds how long attempts are kept.
+	Horizon time.Duration
+	// Threshold is the least score of an association.
+	Threshold float64
+	// Disable switches evidence families off (for ablation).
+	Disable map[string]bool
+}
+
+// DefaultConfig is the full engine with a 30 s horizon.
+func DefaultConfig() Config {
+	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5}
+}
+
+// Association is the decision for one IPv6 attempt.
+type Association struct {
+	V6       *attempt.Attempt
+	AddrKind string
+	// V4 is the associated IPv4 attempt; nil when unassociated or when the
+	// association is to an address only (V4Addr set).
+	V4            *attempt.Attempt
+	V4Addr        netip.Addr
+	V4Blocklisted bool
+	Score         float64
+	Evidence      []string
+	Spammer       bool
+}
+
+type entry struct {
+	a    attempt.Attempt
+	info addr.Info // IPv6 only
+	used bool      // IPv4: claimed by an association (full mode)
+}
+
+// Engine associates attempts streamed in FirstSeen order.
+type Engine struct {
+	cfg  Config
+	bl   Blocklist
+	emit func(*Association)
+	v4   []*entry // FirstSeen order
+	v6   []*entry // undecided, FirstSeen order
+	free []*entry
+	last time.Time
+}
+
+// New returns an engine that calls emit once per IPv6 attempt, in FirstSeen order.
+func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = 30 * time.Second
+	}
+	return &Engine{cfg: cfg, bl: bl, emit: emit}
+}
+
+// Blocklisted reports whether an IPv4 attempt's source is listed.
+func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
+	return e.bl != nil && a.Family == 4 && e.bl.Listed(a.Src, a.FirstSeen)
+}
+
+// Add takes the next attempt (attempts must come in FirstSeen order, as
+// attempt.Grouper emits them).
+func (e *Engine) Add(a *attempt.Attempt) {
+	en := e.alloc()
+	en.a = *a
+	if a.Family == 6 {
+		addr.ClassifyInto(a.Src, &en.info)
+		e.v6 = append(e.v6, en)
+	} else {
+		e.v4 = append(e.v4, en)
+	}
+	if a.FirstSeen.After(e.last) {
+		e.last = a.FirstSeen
+	}
+	e.decide(e.last.Add(-e.cfg.Horizon))
+}
+
+// Flush decides every remaining IPv6 attempt.
+func (e *Engine) Flush() {
+	e.decide(time.Unix(math.MaxInt32, 0))
+	for _, en := range e.v4 {
+		e.release(en)
+	}
+	e.v4 = e.v4[:0]
+}
+
+// Pending is the number of attempts held.
+func (e *Engine) Pending() int { return len(e.v4) + len(e.v6) }
+
+func (e *Engine) alloc() *entry {
+	if n := len(e.free); n > 0 {
+		en := e.free[n-1]
+		e.free = e.free[:n-1]
+		*en = entry{info: addr.Info{Embedded: en.info.Embedded[:0]}}
+		return en
+	}
+	return &entry{}
+}
+
+func (e *Engine) release(en *entry) { e.free = append(e.free, en) }
+
+type pair struct {
+	v6, v4 *entry
+	sum    float64
+	ev     []string
+}
+
+// decide settles every IPv6 attempt that started before upto: all the IPv4
+// attempts that could pair with it have been seen.
+func (e *Engine) decide(upto time.Time) {
+	n := 0
+	for n < len(e.v6) && e.v6[n].a.FirstSeen.Before(upto) {
+		n++
+	}
+	if n > 0 {
+		batch := e.v6[:n]
+		if e.cfg.Mode == ModeNaive {
+			e.decideNaive(batch)
+		} else {
+			e.decideFull(batch, e.v6[n:])
+		}
+		for _, en := range batch {
+			e.release(en)
+		}
+		e.v6 = append(e.v6[:0], e.v6[n:]...)
+	}
+	// IPv4 attempts older than upto-Horizon cannot pair with anything to come.
+	keep := upto.Add(-e.cfg.Horizon)
+	m := 0
+	for m < len(e.v4) && e.v4[m].a.FirstSeen.Before(keep) {
+		e.release(e.v4[m])
+		m++
+	}
+	if m > 0 {
+		e.v4 = append(e.v4[:0], e.v4[m:]...)
+	}
+}
+
+func (e *Engine) within(v6, v4 *entry) bool {
+	d := v6.a.FirstSeen.Sub(v4.a.FirstSeen)
+	return d <= e.cfg.Horizon && d >= -e.cfg.Horizon
+}
+
+func (e *Engine) decideNaive(batch []*entry) {
+	for _, v6 := range batch {
+		as := Association{V6: &v6.a, AddrKind: v6.info.Kind.String()}
+		var match *entry
+		if v6.info.Kind == addr.Kind6to4 {
+			// The previous IPv4 attempt from the 6to4 gateway.
+			for i := len(e.v4) - 1; i >= 0; i-- {
+				v4 := e.v4[i]
+				if !v4.a.FirstSeen.After(v6.a.FirstSeen) && v4.a.Src == v6.info.SixToFour && e.within(v6, v4) {
+					match = v4
+					break
+				}
+			}
+			as.Evidence = []string{"naive:previous-ipv4-of-6to4-gateway"}
+		} else {
+			// The next IPv4 attempt, whoever sent it.
+			for _, v4 := range e.v4 {
+				if v4.a.FirstSeen.After(v6.a.FirstSeen) && e.within(v6, v4) {
+					match = v4
+					break
+				}
+			}
+			as.Evidence = []string{"naive:next-ipv4"}
+		}
+		if match != nil {
+			as.V4, as.V4Addr, as.Score = &match.a, match.a.Src, 1
+			as.V4Blocklisted = e.Blocklisted(&match.a)
+			as.Spammer = as.V4Blocklisted
+		} else {
+			as.Evidence = nil
+		}
+		e.emit(&as)
+	}
+}
+
+// score turns the summed log-odds of a pair into [0,1].
+func score(sum float64) float64 { return 1 / (1 + math.Exp(-(sum - 4))) }
+
+// evaluate sums the evidence for one candidate pair.
+func (e *Engine) evaluate(v6, v4 *entry) pair {
+	p := pair{v6: v6, v4: v4}
+	add := func(w weighed) {
+		p.sum += w.w
+		p.ev = append(p.ev, fmt.Sprintf("%s(%+.1f)", w.what, w.w))
+	}
+	osClass := v6.a.OSClass
+	if osClass == "" || osClass == "unknown" {
+		osClass = v4.a.OSClass
+	}
+	if !e.cfg.Disable[EvEmbedded] {
+		if w, ok := embeddedEvidence(&v6.info, v4.a.Src); ok {
+			add(w)
+		}
+	}
+	if !e.cfg.Disable[EvOrder] {
+		add(orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass))
+	}
+	if !e.cfg.Disable[EvStack] {
+		for _, w := range stackEvidence(&v6.a, &v4.a) {
+			add(w)
+		}
+	}
+	if !e.cfg.Disable[EvPort] {
+		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
+			add(w)
+		}
+	}
+	if !e.cfg.Disable[EvRetrans] {
+		add(retransEvidence(&v6.a, &v4.a))
+	}
+	return p
+}
+
+func (e *Engine) decideFull(batch, later []*entry) {
+	var pairs []pair
+	for _, v6 := range batch {
+		for _, v4 := range e.v4 {
+			if v4.used || !e.within(v6, v4) {
+				continue
+			}
+			if p := e.evaluate(v6, v4); score(p.sum) >= e.cfg.Threshold {
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	// Global resolution: strongest pairs first; each attempt in at most one
+	// pair. An IPv4 attempt that an undecided later IPv6 attempt explains
+	// better is left for it.
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].sum > pairs[j].sum })
+	chosen := map[*entry]*pair{}
+	for i := range pairs {
+		p := &pairs[i]
+		if chosen[p.v6] != nil || p.v4.used {
+			continue
+		}
+		better := false
+		for _, l := range later {
+			if e.within(l, p.v4) && e.evaluate(l, p.v4).sum > p.sum {
+				better = true
+				break
+			}
+		}
+		if better {
+			continue
+		}
+		p.v4.used = true
+		chosen[p.v6] = p
+	}
+	for _, v6 := range batch {
+		as := Association{V6: &v6.a, AddrKind: v6.info.Kind.String()}
+		if p := chosen[v6]; p != nil {
+			as.V4, as.V4Addr = &p.v4.a, p.v4.a.Src
+			as.Score, as.Evidence = score(p.sum), p.ev
+			as.V4Blocklisted = e.Blocklisted(&p.v4.a)
+		} else if !e.cfg.Disable[EvEmbedded] && e.bl != nil {
+			// No IPv4 attempt, but the address embeds an IPv4 the reject
+			// log knows: associate with the address alone.
+			for _, em := range v6.info.Embedded {
+				if em.Confidence >= 0.5 && e.bl.Listed(em.IPv4, v6.a.FirstSeen) {
+					as.V4Addr, as.V4Blocklisted = em.IPv4, true
+					as.Score = em.Confidence
+					as.Evidence = []string{"embedded:" + em.How + "(address only)"}
+					break
+				}
+			}
+		}
+		as.Spammer = as.V4Blocklisted
+		e.emit(&as)
+	}
+}
+
+// EvidenceFamily returns the family of an evidence string ("order:..." -> "order").
+func EvidenceFamily(ev string) string {
+	f, _, _ := strings.Cut(ev, ":")
+	return f
+}

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
+)
+
+var testStart = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+func gen(t testing.TB, mixName string, seed uint64, hosts int, d time.Duration) (string, Stats) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := generate(Config{Seed: seed, Hosts: hosts, Duration: d, Density: 1, Mix: mixName, Start: testStart, Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, st
+}
+
+type truthLine struct {
+	Type      string    `json:"type"`
+	Host      int       `json:"host"`
+	OS        string    `json:"os"`
+	OSClass   string    `json:"os_class"`
+	IPv4      []string  `json:"ipv4"`
+	IPv6      []string  `json:"ipv6"`
+	AddrType  string    `json:"addr_type"`
+	Spammer   bool      `json:"spammer"`
+	Listed    bool      `json:"listed"`
+	NAT       bool      `json:"nat"`
+	Role      string    `json:"role"`
+	Software  string    `json:"software"`
+	Family    string    `json:"family"`
+	Src       string    `json:"src"`
+	Sport     uint16    `json:"sport"`
+	FirstSeen time.Time `json:"first_seen"`
+	Syns      int       `json:"syns"`
+	Pair      *struct {
+		Src       string    `json:"src"`
+		Sport     uint16    `json:"sport"`
+		FirstSeen time.Time `json:"first_seen"`
+	} `json:"pair"`
+}
+
+func readTruth(t *testing.T, dir string) (hosts map[int]truthLine, attempts []truthLine) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "truth.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hosts = map[int]truthLine{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l truthLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("%s: %v", sc.Text(), err)
+		}
+		switch l.Type {
+		case "host":
+			if l.IPv4 == nil || l.IPv6 == nil {
+				t.Fatalf("null address list: %s", sc.Text())
+			}
+			hosts[l.Host] = l
+		case "attempt":
+			attempts = append(attempts, l)
+		default:
+			t.Fatalf("bad type: %s", sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return hosts, attempts
+}
+
+func TestDeterministic(t *testing.T) {
+	a, _ := gen(t, "hard", 7, 400, 20*time.Minute)
+	b, _ := gen(t, "hard", 7, 400, 20*time.Minute)
+	c, _ := gen(t, "hard", 8, 400, 20*time.Minute)
+	for _, name := range []string{"syns.pcap", "mail.log", "truth.jsonl"} {
+		x, err := os.ReadFile(filepath.Join(a, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, _ := os.ReadFile(filepath.Join(b, name))
+		z, _ := os.ReadFile(filepath.Join(c, name))
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between runs with the same seed", name)
+		}
+		if bytes.Equal(x, z) {
+			t.Errorf("%s is the same for different seeds", name)
+		}
+	}
+}
+
+type key struct {
+	src  netip.Addr
+	port uint16
+}
+
+func TestPcapMatchesTruth(t *testing.T) {
+	for _, m := range []string{"default", "hard", "windows-heavy", "6to4-heavy"} {
+		t.Run(m, func(t *testing.T) {
+			dir, st := gen(t, m, 3, 600, 30*time.Minute)
+			hosts, attempts := readTruth(t, dir)
+			if len(attempts) != st.Attempts || len(hosts) != st.Hosts {
+				t.Fatalf("truth has %d hosts %d attempts, stats %+v", len(hosts), len(attempts), st)
+			}
+			byKey := map[key][]int{}
+			want := 0
+			for i, a := range attempts {
+				k := key{netip.MustParseAddr(a.Src), a.Sport}
+				byKey[k] = append(byKey[k], i)
+				want += a.Syns
+			}
+			r, err := capture.Open(filepath.Join(dir, "syns.pcap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			cfg := dataplane.DefaultConfig()
+			cfg.Mode = dataplane.ModeObserve
+			cfg.RateLimit = 0
+			er := capture.NewEventReader(r, cfg)
+			got := make([]int, len(attempts))
+			ports := make([]map[uint16]bool, len(attempts))
+			n := 0
+			for {
+				ev, err := er.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				k := key{ev.Src, ev.SrcPort}
+				match := -1
+				for _, i := range byKey[k] {
+					d := ev.Time.Sub(attempts[i].FirstSeen)
+					if d >= 0 && d < 25*time.Second {
+						if match >= 0 {
+							t.Fatalf("SYN %v %d at %v matches two attempts", ev.Src, ev.SrcPort, ev.Time)
+						}
+						match = i
+					}
+				}
+				if match < 0 {
+					t.Fatalf("SYN %v %d at %v matches no attempt", ev.Src, ev.SrcPort, ev.Time)
+				}
+				if got[match] == 0 && !ev.Time.Equal(attempts[match].FirstSeen) {
+					t.Fatalf("first SYN of %+v at %v", attempts[match], ev.Time)
+				}
+				got[match]++
+				if ports[match] == nil {
+					ports[match] = map[uint16]bool{}
+				}
+				ports[match][ev.SrcPort] = true
+			}
+			if n != want {
+				t.Errorf("pcap has %d matched SYNs, truth %d", n, want)
+			}
+			for i, a := range attempts {
+				if got[i] != a.Syns {
+					t.Errorf("attempt %+v: %d SYNs in pcap", a, got[i])
+				}
+				h := hosts[a.Host]
+				if h.OSClass == "Windows" && (a.Syns != 3 || len(ports[i]) != 1) {
+					t.Errorf("Windows attempt with %d SYNs on %d ports", a.Syns, len(ports[i]))
+				}
+				if h.OSClass != "Windows" && a.Syns != 1 {
+					t.Errorf("%s attempt with %d SYNs", h.OS, a.Syns)
+				}
+			}
+		})
+	}
+}
+
+func TestTruthConsistent(t *testing.T) {
+	dir, _ := gen(t, "default", 5, 3000, time.Hour)
+	hosts, attempts := readTruth(t, dir)
+	type id struct {
+		src   string
+		sport uint16
+		t     time.Time
+	}
+	index := map[id]truthLine{}
+	for _, a := range attempts {
+		index[id{a.Src, a.Sport, a.FirstSeen}] = a
+	}
+	checked := map[string]int{}
+	for _, a := range attempts {
+		h := hosts[a.Host]
+		addrs := h.IPv4
+		if a.Family == "ipv6" {
+			addrs = h.IPv6
+		}
+		if !slices.Contains(addrs, a.Src) {
+			t.Fatalf("attempt %+v from an address not of host %+v", a, h)
+		}
+		if a.Pair == nil {
+			continue
+		}
+		b, ok := index[id{a.Pair.Src, a.Pair.Sport, a.Pair.FirstSeen}]
+		if !ok || b.Host != a.Host || b.Family == a.Family || b.Pair == nil || b.Pair.Src != a.Src || !b.Pair.FirstSeen.Equal(a.FirstSeen) {
+			t.Fatalf("pair of %+v is %+v", a, b)
+		}
+		if !a.FirstSeen.Before(b.FirstSeen) {
+			continue // check each delivery from its first attempt
+		}
+		// RFC 6724 ordering per address type.
+		wantFirst := "ipv6"
+		if h.AddrType == "6to4" || h.AddrType == "teredo" || h.Software == "ipv4-first" {
+			wantFirst = "ipv4"
+		}
+		if h.Software == "ipv4-first" || h.Software == "rfc6724" {
+			if a.Family != wantFirst {
+				t.Errorf("host %+v (%s, %s) tried %s first", h, h.AddrType, h.Software, a.Family)
+			}
+			checked[h.AddrType+"/"+h.Software]++
+		}
+		gap := b.FirstSeen.Sub(a.FirstSeen)
+		if h.OSClass == "Windows" && gap < time.Second || h.OSClass != "Windows" && gap > time.Second {
+			t.Errorf("%s fell back after %v", h.OS, gap)
+		}
+	}
+	for _, k := range []string{"native/rfc6724", "eui64/rfc6724", "embedded-ipv4/rfc6724", "6to4/rfc6724", "teredo/rfc6724", "native/ipv4-first"} {
+		if checked[k] == 0 {
+			t.Errorf("no paired deliveries of %s", k)
+		}
+	}
+	// Every role and address type is present.
+	roles, types := map[string]bool{}, map[string]bool{}
+	for _, h := range hosts {
+		roles[h.Role], types[h.AddrType] = true, true
+		if h.AddrType == "embedded-ipv4" {
+			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
+			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			if !bytes.Equal(v4[:], v6[12:]) {
+				t.Errorf("embedded-ipv4 host %+v", h)
+			}
+		}
+		if h.AddrType == "6to4" {
+			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
+			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			if !bytes.Equal(v4[:], v6[2:6]) || !h.NAT && !bytes.Equal(v4[:], v6[12:]) {
+				t.Errorf("6to4 host %+v", h)
+			}
+		}
+		if h.AddrType == "teredo" {
+			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
+			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			for i := range 4 {
+				if v6[12+i] != ^v4[i] {
+					t.Errorf("teredo host %+v", h)
+				}
+			}
+		}
+	}
+	for _, r := range []string{"spammer", "bot", "legit", "scanner", "misbehaving"} {
+		if !roles[r] {
+			t.Errorf("no %s", r)
+		}
+	}
+	for _, a := range []string{"native", "eui64", "embedded-ipv4", "6to4", "teredo", "none"} {
+		if !types[a] {
+			t.Errorf("no %s", a)
+		}
+	}
+	if n := len(attempts); n < 10000 {
+		t.Errorf("only %d attempts in an hour of 3000 hosts", n)
+	}
+}
+
+func TestMailLog(t *testing.T) {
+	for _, m := range []string{"default", "hard"} {
+		t.Run(m, func(t *testing.T) {
+			d := 45 * time.Minute
+			dir, _ := gen(t, m, 11, 800, d)
+			hosts, _ := readTruth(t, dir)
+			want := map[netip.Addr]bool{}
+			notListed := map[netip.Addr]bool{}
+			for _, h := range hosts {
+				for _, s := range h.IPv4 {
+					if h.Listed {
+						if !h.Spammer {
+							t.Errorf("listed non-spammer %+v", h)
+						}
+						want[netip.MustParseAddr(s)] = true
+					} else {
+						notListed[netip.MustParseAddr(s)] = true
+					}
+				}
+			}
+			end := testStart.Add(d)
+			p := rejectlog.NewParser(rejectlog.Options{Location: time.UTC, Now: func() time.Time { return end }})
+			data, err := os.ReadFile(filepath.Join(dir, "mail.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[netip.Addr]bool{}
+			nonDNSBL := 0
+			for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+				rj, ok, err := p.Parse(string(line))
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				if !ok {
+					nonDNSBL++
+					continue
+				}
+				if rj.Time.Before(testStart.Add(-2*time.Hour)) || rj.Time.After(end) {
+					t.Errorf("rejection at %v: %s", rj.Time, line)
+				}
+				got[rj.IP] = true
+			}
+			if nonDNSBL == 0 {
+				t.Error("no non-DNSBL lines")
+			}
+			for ip := range want {
+				if !got[ip] {
+					t.Errorf("listed %v not in the log", ip)
+				}
+			}
+			for ip := range got {
+				if !want[ip] {
+					t.Errorf("unlisted %v rejected by a DNSBL", ip)
+				}
+				if notListed[ip] {
+					t.Errorf("%v is listed for one host and not another", ip)
+				}
+			}
+			if len(want) == 0 {
+				t.Error("no listed spammers")
+			}
+		})
+	}
+}
+
+func TestSpeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	t0 := time.Now()
+	_, st := gen(t, "default", 1, 3000, time.Hour)
+	el := time.Since(t0)
+	rate := float64(st.SYNs) / el.Seconds()
+	t.Logf("%+v in %v: %.0f SYNs/s", st, el, rate)
+	if rate < 100000 && !raceEnabled {
+		t.Errorf("%.0f SYNs/s, want >= 100k", rate)
+	}
+}
+
+func BenchmarkGenerate(b *testing.B) {
+	for b.Loop() {
+		gen(b, "default", 1, 3000, time.Hour)
+	}
+}

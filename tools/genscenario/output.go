@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/synframe"
+)
+
+var routerMAC = []byte{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}
+var sensorMAC = []byte{0x02, 0x00, 0x5e, 0x10, 0x00, 0x25}
+
+// writePcap writes every SYN, in time order.
+func writePcap(path string, tr *traffic) error {
+	_ = os.Remove(path)
+	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	dst4, dst6 := netip.MustParseAddr(sensor4), netip.MustParseAddr(sensor6)
+	for _, s := range tr.syns {
+		a := &tr.attempts[s.a]
+		spec := synframe.Spec{
+			SrcMAC: routerMAC, DstMAC: sensorMAC,
+			Src: a.src, Dst: dst4, TTL: a.ttl, ID: a.ipid, DF: a.df,
+			SrcPort: a.sport, DstPort: 25, Seq: a.seq, Flags: synframe.SYN,
+			Window: a.window, TCPOptions: a.opts,
+		}
+		if a.v6 {
+			spec.Dst, spec.FlowLabel, spec.ID, spec.DF = dst6, a.flow, 0, false
+		} else if a.ipid != 0 && s.k > 0 {
+			spec.ID = a.ipid + uint16(s.k) // a retransmission is a new datagram
+		}
+		if err := w.WriteFrame(time.Unix(0, s.t).UTC(), spec.Build()); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+type hostJSON struct {
+	Type     string   `json:"type"`
+	Host     int      `json:"host"`
+	OS       string   `json:"os"`
+	OSClass  string   `json:"os_class"`
+	IPv4     []string `json:"ipv4"`
+	IPv6     []string `json:"ipv6"`
+	AddrType string   `json:"addr_type"`
+	Spammer  bool     `json:"spammer"`
+	Listed   bool     `json:"listed"`
+	NAT      bool     `json:"nat"`
+	Role     string   `json:"role"`
+	Software string   `json:"software"`
+	Group    int      `json:"group"`
+	Hops4    int      `json:"hops4"`
+	Hops6    int      `json:"hops6"`
+}
+
+type pairJSON struct {
+	Src       string `json:"src"`
+	Sport     uint16 `json:"sport"`
+	FirstSeen string `json:"first_seen"`
+}
+
+type attemptJSON struct {
+	Type      string    `json:"type"`
+	Host      int       `json:"host"`
+	Family    string    `json:"family"`
+	Src       string    `json:"src"`
+	Sport     uint16    `json:"sport"`
+	FirstSeen string    `json:"first_seen"`
+	Syns      int       `json:"syns"`
+	Pair      *pairJSON `json:"pair"`
+	Delivery  int       `json:"delivery"`
+}
+
+func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// writeTruth writes the hosts, then the attempts in order of first SYN.
+func writeTruth(path string, p *population, tr *traffic) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	enc := json.NewEncoder(bw)
+	for _, h := range p.hosts {
+		j := hostJSON{Type: "host", Host: h.id, OS: h.st.name, OSClass: h.st.class, IPv4: []string{}, IPv6: []string{},
+			AddrType: h.addrType, Spammer: h.spammer, Listed: h.listed, NAT: h.nat, Role: h.role,
+			Software: h.software, Group: h.group, Hops4: int(h.hops4), Hops6: int(h.hops6)}
+		if h.v4.IsValid() {
+			j.IPv4 = append(j.IPv4, h.v4.String())
+		} else {
+			j.Hops4 = 0
+		}
+		for _, a := range h.v6 {
+			j.IPv6 = append(j.IPv6, a.String())
+		}
+		if len(h.v6) == 0 {
+			j.Hops6 = 0
+		}
+		if err := enc.Encode(j); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	order := make([]int32, len(tr.attempts))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(tr.attempts[x].t0, tr.attempts[y].t0) })
+	for _, i := range order {
+		a := &tr.attempts[i]
+		j := attemptJSON{Type: "attempt", Host: p.hosts[a.host].id, Family: "ipv4", Src: a.src.String(), Sport: a.sport,
+			FirstSeen: rfc3339(a.t0), Syns: int(a.syns), Delivery: int(a.delivery)}
+		if a.v6 {
+			j.Family = "ipv6"
+		}
+		if a.pair >= 0 {
+			b := &tr.attempts[a.pair]
+			j.Pair = &pairJSON{Src: b.src.String(), Sport: b.sport, FirstSeen: rfc3339(b.t0)}
+		}
+		if err := enc.Encode(j); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+type logLine struct {
+	t    int64
+	text string
+}
+
+var zones = []string{"zen.spamhaus.org", "zen.spamhaus.org", "zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"}
+var words = []string{"info", "sales", "news", "promo", "alice", "bob", "admin", "office", "deals", "support", "mary", "john"}
+var tlds = []string{"com", "net", "ru", "cn", "info", "biz", "org", "br"}
+
+func (r rng) word() string { return words[r.IntN(len(words))] }
+func (r rng) domain() string {
+	return r.word() + strconv.Itoa(r.IntN(1000)) + "." + tlds[r.IntN(len(tlds))]
+}
+
+// writeMailLog writes the production MTA's log: DNSBL rejections of the
+// listed IPv4s near their deliveries, and other, non-DNSBL lines.
+func writeMailLog(path string, r rng, p *population, tr *traffic, start, end time.Time) error {
+	var lines []logLine
+	// Sessions last up to 5 s and must end by the scenario's end: times
+	// past the end are reflected back into it.
+	lo, hi := start.Add(-2*time.Hour).UnixNano(), end.Add(-5*time.Second).UnixNano()
+	clamp := func(t int64) int64 {
+		if t > hi {
+			t = 2*hi - t
+		}
+		return max(lo, min(hi, t))
+	}
+	pid := func() int { return r.between(1000, 32000) }
+	queueID := func() string { return fmt.Sprintf("%X", r.Uint64()&0xffffffffff) }
+	add := func(t int64, format string, args ...any) {
+		lines = append(lines, logLine{t, fmt.Sprintf(format, args...)})
+	}
+	session := func(t int64, ip netip.Addr, body func(t int64, pd int)) {
+		pd := pid()
+		add(t, "postfix/smtpd[%d]: connect from unknown[%s]", pd, ip)
+		body(t+int64(r.dur(200*time.Millisecond, 2*time.Second)), pd)
+		add(t+int64(r.dur(2*time.Second, 4*time.Second)), "postfix/smtpd[%d]: disconnect from unknown[%s] ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5", pd, ip)
+	}
+	rcpt := func() string { return r.word() + "@example.org" }
+	reject := func(t int64, ip netip.Addr) {
+		t = clamp(t)
+		zone := zones[r.IntN(len(zones))]
+		from, to, helo := r.word()+"@"+r.domain(), rcpt(), r.domain()
+		session(t, ip, func(t int64, pd int) {
+			add(t, "postfix/smtpd[%d]: NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 Service unavailable; Client host [%s] blocked using %s; from=<%s> to=<%s> proto=ESMTP helo=<%s>",
+				pd, ip, ip, zone, from, to, helo)
+		})
+	}
+	listedDone := map[netip.Addr]bool{}
+	for i, h := range p.hosts {
+		times := tr.deliveryTimes[i]
+		switch {
+		case h.listed:
+			n := 0
+			for _, t := range times {
+				if r.chance(0.3) {
+					if r.chance(0.5) {
+						reject(t-int64(r.dur(time.Second, 10*time.Minute)), h.v4)
+					} else {
+						reject(t+int64(r.dur(-2*time.Hour, 2*time.Hour)), h.v4)
+					}
+					n++
+				}
+			}
+			if n == 0 && !listedDone[h.v4] {
+				t := lo + r.Int64N(hi-lo)
+				if len(times) > 0 {
+					t = times[0] - int64(r.dur(time.Second, time.Hour))
+				}
+				reject(t, h.v4)
+			}
+			listedDone[h.v4] = true
+		case h.role == "spammer" && h.v4.IsValid() && len(times) > 0 && r.chance(0.5):
+			// Unlisted spammers: other rejection reasons.
+			ip := h.v4
+			t := clamp(times[0] - int64(r.dur(0, time.Hour)))
+			session(t, ip, func(t int64, pd int) {
+				if r.chance(0.5) {
+					add(t, "postfix/smtpd[%d]: NOQUEUE: reject: RCPT from unknown[%s]: 550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table; from=<%s@%s> to=<%s> proto=ESMTP helo=<%s>",
+						pd, ip, rcpt(), r.word(), r.domain(), rcpt(), r.domain())
+				} else {
+					add(t, "postfix/smtpd[%d]: NOQUEUE: reject: RCPT from unknown[%s]: 450 4.7.1 Client host rejected: cannot find your reverse hostname, [%s]; from=<%s@%s> to=<%s> proto=ESMTP helo=<%s>",
+						pd, ip, ip, r.word(), r.domain(), rcpt(), r.domain())
+				}
+			})
+		case h.role == "legit" && h.v4.IsValid():
+			// Legitimate mail accepted by the production MX.
+			for _, t := range poisson(r, 2, lo, hi) {
+				ip, q, name := h.v4, queueID(), "mail."+r.domain()
+				pd := pid()
+				add(t, "postfix/smtpd[%d]: connect from %s[%s]", pd, name, ip)
+				add(t+int64(time.Second), "postfix/smtpd[%d]: %s: client=%s[%s]", pd, q, name, ip)
+				add(t+int64(1200*time.Millisecond), "postfix/cleanup[%d]: %s: message-id=<%x@%s>", pid(), q, r.Uint32(), name)
+				add(t+int64(1300*time.Millisecond), "postfix/qmgr[%d]: %s: from=<%s@%s>, size=%d, nrcpt=1 (queue active)", pid(), q, r.word(), name, r.between(800, 90000))
+				add(t+int64(2*time.Second), "postfix/smtpd[%d]: disconnect from %s[%s] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5", pd, name, ip)
+			}
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b logLine) int { return cmp.Compare(a.t, b.t) })
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	var buf []byte
+	for _, l := range lines {
+		buf = time.Unix(0, l.t).UTC().AppendFormat(buf[:0], time.Stamp)
+		buf = append(buf, " mx1 "...)
+		buf = append(buf, l.text...)
+		buf = append(buf, '\n')
+		bw.Write(buf)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Stats summarise a generated scenario.
+type Stats struct {
+	Hosts, Attempts, SYNs, Deliveries, Paired int
+}
+
+// generate writes the scenario cfg describes into cfg.Out.
+func generate(cfg Config) (Stats, error) {
+	m, err := lookupMix(cfg.Mix)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return Stats{}, err
+	}
+	start := cfg.Start.Truncate(time.Second)
+	r := newRNG(cfg.Seed)
+	p := buildPopulation(r, m, cfg.Hosts, start)
+	tr := generateTraffic(p, r, start, cfg.Duration, cfg.Density)
+	if err := writePcap(filepath.Join(cfg.Out, "syns.pcap"), tr); err != nil {
+		return Stats{}, err
+	}
+	if err := writeTruth(filepath.Join(cfg.Out, "truth.jsonl"), p, tr); err != nil {
+		return Stats{}, err
+	}
+	if err := writeMailLog(filepath.Join(cfg.Out, "mail.log"), r, p, tr, start, start.Add(cfg.Duration)); err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Hosts: len(p.hosts), Attempts: len(tr.attempts), SYNs: len(tr.syns), Deliveries: int(tr.deliveries)}
+	for i := range tr.attempts {
+		if tr.attempts[i].pair >= 0 {
+			st.Paired++
+		}
+	}
+	return st, nil
+}
