@@ -109,6 +109,7 @@ type Result struct {
 	IPv6Attempts  int // IPv6 attempts in the associations file
 	Unknown       int // of those, not in the truth (counted, not scored)
 	Associated    int // attempts the run associated with an IPv4 attempt
+	AddressOnly   int // attempts associated with an IPv4 address only (no attempt)
 	Correct       int // associated with the true IPv4 attempt
 	Pairable      int // attempts the truth pairs with an IPv4 attempt
 	Precision     float64
@@ -146,7 +147,9 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 		if ta.pair != nil {
 			res.Pairable++
 		}
-		if a.IPv4 != nil {
+		if a.IPv4 != nil && a.IPv4.FirstSeen.IsZero() {
+			res.AddressOnly++ // associated with an address, not an attempt: host level only
+		} else if a.IPv4 != nil {
 			res.Associated++
 			if ta.pair != nil && *ta.pair == a.IPv4.id().key() {
 				res.Correct++

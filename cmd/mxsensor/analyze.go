@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
+)
+
+func newAnalyzeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "analyze --pcap FILE... --reject-log FILE... --out DIR [--mode naive|full]",
+		Short: "Group captured SYNs into connect() attempts, associate IPv6 with IPv4 attempts, label IPv6 spammers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			pcaps := v.GetStringSlice("pcap")
+			out := v.GetString("out")
+			if len(pcaps) == 0 || out == "" {
+				return errors.New("--pcap and --out are required")
+			}
+			mode, err := associate.ParseMode(v.GetString("mode"))
+			if err != nil {
+				return err
+			}
+			loc := time.Local
+			if tz := v.GetString("tz"); tz != "" {
+				if loc, err = time.LoadLocation(tz); err != nil {
+					return fmt.Errorf("--tz: %w", err)
+				}
+			}
+			// Known spammers: the DNSBL rejections of the production MTA.
+			set := rejectlog.NewSet(v.GetDuration("spam-window"))
+			if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+				sets, err := expandLogArgs(logs)
+				if err != nil {
+					return err
+				}
+				var total rejectlog.Counters
+				for _, files := range sets {
+					p := rejectlog.NewParser(rejectlog.Options{Location: loc})
+					if err := rejectlog.ScanFiles(cmd.Context(), files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
+						return err
+					}
+					addCounters(&total, p.Counters())
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage)\n",
+					total.Matched, set.Len(), total.Lines, total.Garbage)
+			}
+			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			acfg := associate.DefaultConfig()
+			acfg.Mode = mode
+			acfg.Horizon = v.GetDuration("horizon")
+			acfg.Threshold = v.GetFloat64("min-score")
+			acfg.Disable = map[string]bool{}
+			for _, f := range v.GetStringSlice("disable-evidence") {
+				acfg.Disable[f] = true
+			}
+			gcfg := attempt.DefaultConfig()
+			gcfg.Window = v.GetDuration("window")
+			pl, err := pipeline.New(pipeline.Config{OutDir: out, Attempt: gcfg, Associate: acfg}, db, set)
+			if err != nil {
+				return err
+			}
+			dp := dataplane.DefaultConfig()
+			dp.Mode = dataplane.ModeObserve
+			dp.RateLimit = 0 // offline: record every SYN whatever the live limiter would have done
+			dp.Ports = nil
+			for _, p := range v.GetIntSlice("ports") {
+				dp.Ports = append(dp.Ports, uint16(p))
+			}
+			if err := dp.Validate(); err != nil {
+				pl.Close()
+				return err
+			}
+			progress := newProgress(cmd.ErrOrStderr())
+			for _, path := range pcaps {
+				if err := analyzeCapture(path, dp, pl, progress); err != nil {
+					pl.Close()
+					return err
+				}
+			}
+			if err := pl.Close(); err != nil {
+				return err
+			}
+			progress.done()
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s mode: %s\n", mode, pl.Stats().Summary())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), in time order")
+	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
+	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
+	f.String("mode", "full", "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
+	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
+	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
+	f.Float64("min-score", 0.5, "least score of an association (full mode)")
+	f.StringSlice("disable-evidence", nil, "switch evidence families off: "+strings.Join(associate.Families, ", "))
+	f.Duration("spam-window", 24*time.Hour, "an IPv4 address is blocklisted when rejected within this time of its attempt")
+	f.String("tz", "", "time zone of reject-log timestamps without one (default: local)")
+	f.String("p0f-db", "/etc/p0f/p0f.fp", "p0f v3 database (our built-in signatures are added)")
+	f.UintSlice("ports", []uint{25}, "TCP destination ports of the sensor")
+	return cmd
+}
+
+func analyzeCapture(path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {
+	r, err := capture.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	st, _ := os.Stat(path)
+	er := capture.NewEventReader(r, dp)
+	for n := 0; ; n++ {
+		ev, err := er.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if errors.Is(err, capture.ErrTruncated) {
+			fmt.Fprintf(pr.w, "warning: %s: %v\n", path, err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := pl.Write(ev); err != nil {
+			return err
+		}
+		if n&8191 == 0 && st != nil {
+			pr.update(path, n, st.Size())
+		}
+	}
+}
+
+// progress prints a one-line progress indicator when stderr is a terminal.
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(path string, syns int, size int64) {
+	if !p.tty || time.Since(p.last) < 500*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\r%s: %d SYNs (file %s)   ", path, syns, human(int(size)))
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
