@@ -97,6 +97,7 @@ type Engine struct {
 	v6   []*entry // undecided, FirstSeen order
 	free []*entry
 	last time.Time
+	hist *history
 }
 
 // New returns an engine that calls emit once per IPv6 attempt, in FirstSeen order.
@@ -104,7 +105,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	return &Engine{cfg: cfg, bl: bl, emit: emit}
+	return &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory()}
 }
 
 // Blocklisted reports whether an IPv4 attempt's source is listed.
@@ -122,6 +123,7 @@ func (e *Engine) Add(a *attempt.Attempt) {
 		e.v6 = append(e.v6, en)
 	} else {
 		e.v4 = append(e.v4, en)
+		e.hist.seeV4(a)
 	}
 	if a.FirstSeen.After(e.last) {
 		e.last = a.FirstSeen
@@ -231,7 +233,11 @@ func (e *Engine) decideNaive(batch []*entry) {
 }
 
 // score turns the summed log-odds of a pair into [0,1].
-func score(sum float64) float64 { return 1 / (1 + math.Exp(-(sum - 4))) }
+func score(sum float64) float64 { return 1 / (1 + math.Exp(-(sum - scoreBias))) }
+
+// scoreBias is the evidence sum that scores 0.5: two independent strong
+// signs (e.g. the RFC 6724 gap and a matching stack) are needed.
+const scoreBias = 6
 
 // evaluate sums the evidence for one candidate pair.
 func (e *Engine) evaluate(v6, v4 *entry) pair {
@@ -259,6 +265,15 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	}
 	if !e.cfg.Disable[EvPort] {
 		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
+			if w.w < 0 && !e.cfg.Disable[EvHistory] && e.hist.natted(v4.a.Src) {
+				// A NAT rewrote the IPv4 port: distance says nothing.
+				w = weighed{0, "port:far-behind-nat"}
+			}
+			add(w)
+		}
+	}
+	if !e.cfg.Disable[EvHistory] {
+		if w, ok := e.hist.prefixEvidence(&v6.a, v4.a.Src); ok {
 			add(w)
 		}
 	}
@@ -322,6 +337,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 		}
 		as.Spammer = as.V4Blocklisted
+		e.hist.recordV6(&v6.a, as.V4Addr)
 		e.emit(&as)
 	}
 }

@@ -19,7 +19,7 @@ const (
 )
 
 // Families lists the evidence families in report order.
-var Families = []string{EvEmbedded, EvOrder, EvStack, EvPort, EvRetrans}
+var Families = []string{EvEmbedded, EvOrder, EvStack, EvPort, EvRetrans, EvHistory}
 
 // weighed is one piece of evidence: a log-odds weight and its description.
 type weighed struct {
@@ -49,42 +49,52 @@ func v6First(kind addr.Kind) bool {
 	return kind != addr.Kind6to4 && kind != addr.KindTeredo
 }
 
-// expectedGap is how long after the first family's last SYN the host tries
-// the other family: at once after the RST for Linux and macOS, after the
-// retransmission timeout for Windows (which retries the same port).
-func expectedGap(osClass string) (lo, hi time.Duration) {
-	if osClass == "Windows" {
-		return 200 * time.Millisecond, 3 * time.Second
-	}
-	return 0, 250 * time.Millisecond
-}
-
-// orderEvidence scores the timing of the pair.
+// orderEvidence scores the order and timing of a pair. RFC 6724 says which
+// family comes first (native IPv6 before IPv4; IPv4 before 6to4 and
+// Teredo); the gap between the first family's last SYN and the second's
+// first SYN is the RST's round trip for Linux, macOS and BSD (tens to a few
+// hundred ms) and the ~0.5 s retransmission timeout plus round trip for
+// Windows, which retries the same port after a RST before falling back.
+// Software that ignores RFC 6724 still shows the gap, in reverse.
 func orderEvidence(v6 *attempt.Attempt, kind addr.Kind, v4 *attempt.Attempt, osClass string) weighed {
 	first, second := v6, v4
 	if !v6First(kind) {
 		first, second = v4, v6
 	}
-	gap := second.FirstSeen.Sub(first.LastSeen)
+	reversed := false
 	if second.FirstSeen.Before(first.FirstSeen) {
-		return weighed{-2, "order:wrong-family-first"}
+		first, second = second, first
+		reversed = true
 	}
-	lo, hi := expectedGap(osClass)
-	switch {
-	case gap >= lo-20*time.Millisecond && gap <= hi:
-		// Tighter gaps are stronger evidence: a few ms after the RST is
-		// what one socket library does, seconds could be anyone.
-		w := 3.0
-		if osClass != "Windows" && gap <= 20*time.Millisecond {
-			w = 4
+	gap := second.FirstSeen.Sub(first.LastSeen)
+	var w float64
+	var what string
+	if osClass == "Windows" {
+		switch {
+		case gap >= 450*time.Millisecond && gap <= 1200*time.Millisecond:
+			w, what = 3, "order:windows-fallback-gap"
+		case gap >= 200*time.Millisecond && gap <= 3*time.Second:
+			w, what = 0.5, "order:windows-gap-unusual"
+		default:
+			w, what = -3, "order:windows-gap-wrong"
 		}
-		return weighed{w, "order:rfc6724-gap"}
-	case gap < 0:
-		return weighed{-1, "order:overlap"}
-	case gap <= 5*time.Second:
-		return weighed{0, "order:slow"}
+	} else {
+		switch {
+		case gap >= 0 && gap <= 150*time.Millisecond:
+			w, what = 3, "order:rst-roundtrip-gap"
+		case gap >= 0 && gap <= 400*time.Millisecond:
+			w, what = 2, "order:rst-roundtrip-gap-slow"
+		case gap >= 0 && gap <= time.Second:
+			w, what = 0, "order:slow"
+		default:
+			w, what = -3, "order:gap-wrong"
+		}
 	}
-	return weighed{-3, "order:too-late"}
+	if reversed {
+		w -= 2.5
+		what = "order:reversed-" + what[len("order:"):]
+	}
+	return weighed{w, what}
 }
 
 // optionLayout returns the kinds of the TCP options in order (no values).
@@ -212,11 +222,12 @@ func portEvidence(v6, v4 *attempt.Attempt, osClass string) (weighed, bool) {
 	}
 	switch {
 	case d <= 4:
-		return weighed{3, "port:adjacent"}, true
+		return weighed{4, "port:adjacent"}, true
 	case d <= 64:
 		return weighed{1, "port:near"}, true
 	}
-	return weighed{-1, "port:far"}, true
+	// Far apart: another host, or a NAT that rewrote the IPv4 port.
+	return weighed{-2, "port:far"}, true
 }
 
 // retransEvidence: one host's stack retransmits the same way on both

@@ -1,0 +1,165 @@
+package associate
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/addr"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+)
+
+// EvHistory is the evidence family drawn from earlier attempts: a /64's
+// past associations and IPv6-only behaviour, and NAT seen on an IPv4 address.
+const EvHistory = "history"
+
+// historyTTL is how long per-prefix and per-address history is kept.
+const historyTTL = time.Hour
+
+// maxHistory bounds each history map; when full, entries older than
+// historyTTL are dropped, and if that is not enough, the map is reset.
+const maxHistory = 1 << 17
+
+// prefixHistory is what the engine remembers of one IPv6 /64.
+type prefixHistory struct {
+	last       time.Time
+	ipv4       netip.Addr // last associated IPv4
+	changes    int        // times the associated IPv4 changed
+	attempts   float64    // decayed count of IPv6 attempts
+	associated float64    // decayed count of associated ones
+}
+
+// v4History is what the engine remembers of one IPv4 address.
+type v4History struct {
+	last    time.Time
+	port    uint16
+	stack   uint64 // hash of the SYN's option layout, wscale and TTL class
+	nat     bool   // several stacks or unrelated ports seen: a NAT or a shared address
+	windows bool
+}
+
+type history struct {
+	v6 map[netip.Prefix]*prefixHistory
+	v4 map[netip.Addr]*v4History
+}
+
+func newHistory() *history {
+	return &history{v6: map[netip.Prefix]*prefixHistory{}, v4: map[netip.Addr]*v4History{}}
+}
+
+func stackHash(a *attempt.Attempt) uint64 {
+	var b [40]byte
+	h := uint64(14695981039346656037)
+	for _, c := range optionLayout(a, &b) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	if ws := tcpOption(a, 3); len(ws) == 1 {
+		h = (h ^ uint64(ws[0]) ^ 0x100) * 1099511628211
+	}
+	return (h ^ uint64(initialTTL(a.First.TTL))) * 1099511628211
+}
+
+// seeV4 records an IPv4 attempt (in FirstSeen order) and returns whether
+// its address shows signs of NAT.
+func (h *history) seeV4(a *attempt.Attempt) {
+	if len(h.v4) >= maxHistory {
+		for k, v := range h.v4 {
+			if a.FirstSeen.Sub(v.last) > historyTTL {
+				delete(h.v4, k)
+			}
+		}
+		if len(h.v4) >= maxHistory {
+			clear(h.v4)
+		}
+	}
+	st := stackHash(a)
+	v := h.v4[a.Src]
+	if v == nil || a.FirstSeen.Sub(v.last) > historyTTL {
+		h.v4[a.Src] = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows"}
+		return
+	}
+	d := int(a.SrcPort) - int(v.port)
+	if d < 0 {
+		d = -d
+	}
+	if st != v.stack || (v.windows && a.OSClass == "Windows" && d > 1024) {
+		v.nat = true
+	}
+	v.last, v.port, v.stack = a.FirstSeen, a.SrcPort, st
+}
+
+func (h *history) natted(ip netip.Addr) bool {
+	v := h.v4[ip]
+	return v != nil && v.nat
+}
+
+// decay halves counts every 10 minutes.
+func decay(x float64, dt time.Duration) float64 {
+	if dt <= 0 {
+		return x
+	}
+	return x * pow2(-dt.Seconds()/600)
+}
+
+func pow2(e float64) float64 {
+	// 2^e for e <= 0, good enough for decay.
+	r := 1.0
+	for e <= -1 {
+		r /= 2
+		e++
+	}
+	return r * (1 + e*0.6931471805599453*(1+e*0.6931471805599453/2))
+}
+
+// prefixEvidence scores a candidate IPv4 against the /64's past.
+func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, bool) {
+	p := h.v6[addr.Prefix64(v6.Src)]
+	if p == nil || v6.FirstSeen.Sub(p.last) > historyTTL {
+		return weighed{}, false
+	}
+	att := decay(p.attempts, v6.FirstSeen.Sub(p.last))
+	asc := decay(p.associated, v6.FirstSeen.Sub(p.last))
+	switch {
+	case p.ipv4 == v4:
+		return weighed{2, "history:same-ipv4-as-before"}, true
+	case att >= 8 && asc < 0.15*att:
+		// A prefix sending many IPv6 attempts that rarely pair: a
+		// misbehaving MTA or IPv6-only software, not a dual-stack host.
+		return weighed{-4, "history:ipv6-heavy-prefix"}, true
+	case p.ipv4.IsValid() && p.changes >= 2:
+		return weighed{-2, "history:ipv4-keeps-changing"}, true
+	}
+	return weighed{}, false
+}
+
+// recordV6 updates the /64's history with the decision for one attempt.
+func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
+	if len(h.v6) >= maxHistory {
+		for k, v := range h.v6 {
+			if v6.FirstSeen.Sub(v.last) > historyTTL {
+				delete(h.v6, k)
+			}
+		}
+		if len(h.v6) >= maxHistory {
+			clear(h.v6)
+		}
+	}
+	k := addr.Prefix64(v6.Src)
+	p := h.v6[k]
+	if p == nil {
+		p = &prefixHistory{last: v6.FirstSeen}
+		h.v6[k] = p
+	}
+	dt := v6.FirstSeen.Sub(p.last)
+	p.attempts = decay(p.attempts, dt) + 1
+	p.associated = decay(p.associated, dt)
+	if v4.IsValid() {
+		p.associated++
+		if p.ipv4.IsValid() && p.ipv4 != v4 {
+			p.changes++
+		}
+		p.ipv4 = v4
+	}
+	if v6.FirstSeen.After(p.last) {
+		p.last = v6.FirstSeen
+	}
+}
