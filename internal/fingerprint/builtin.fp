@@ -31,6 +31,20 @@ sig   = *:128:0:*:65535,8:mss,nop,ws,nop,nop,sok:df,id+:0
 sig   = 6:128:0:*:65535,8:mss,nop,ws,nop,nop,sok:flow:0
 
 ; ---------------------------------------------------------------------------
+; Windows Vista, 7, 8 and Server 2008/2012.
+;
+; With receive window auto-tuning (Vista and later) the SYN advertises a
+; window of 8192 with window scale 8 (2 when auto-tuning is "restricted"),
+; options mss,nop,ws,nop,nop,sok, initial TTL 128. The stock p0f database
+; knows these; they are repeated here so that the built-in database alone
+; (no /etc/p0f/p0f.fp) still names them. The IPv4 quirks do not apply to
+; IPv6 SYNs, so the same lines cover both families.
+
+label = s:win:Windows:7 or 8
+sig   = *:128:0:*:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0
+sig   = *:128:0:*:8192,2:mss,nop,ws,nop,nop,sok:df,id+:0
+
+; ---------------------------------------------------------------------------
 ; Linux 4.19 and newer.
 ;
 ; Since Linux 4.19 (commit "tcp: up initial rmem to 128KB and SYN rwin to
@@ -69,6 +83,20 @@ sig   = 6:64:0:*:mss*45,*:mss,sok,ts,nop,ws::0
 ; (eol+1 in p0f terms), window scale 6. Initial TTL 64, DF with a non-zero
 ; IP ID. The 6: line covers IPv6 with a flow label.
 
+; ---------------------------------------------------------------------------
+; Linux 3.x to 4.18.
+;
+; Before 4.19 the initial receive window was 10 segments (RFC 6928's initial
+; window, mss*10) or, with the default tcp_rmem, 29200 = mss*20 with
+; MSS 1460, window scale 7; same option order as newer kernels. IPv6 SYNs
+; match the first lines; the flow-label lines are for kernels that set one.
+
+label = s:unix:Linux:3.x-4.18
+sig   = *:64:0:*:mss*20,7:mss,sok,ts,nop,ws:df,id+:0
+sig   = *:64:0:*:mss*10,7:mss,sok,ts,nop,ws:df,id+:0
+sig   = 6:64:0:*:mss*20,7:mss,sok,ts,nop,ws:flow:0
+sig   = 6:64:0:*:mss*10,7:mss,sok,ts,nop,ws:flow:0
+
 label = s:unix:Mac OS X:recent, or iOS
 sig   = *:64:0:*:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:df,id+:0
 sig   = 6:64:0:*:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:flow:0
@@ -87,6 +115,7 @@ label = s:unix:FreeBSD:
 sig   = *:64:0:*:65535,6:mss,nop,ws,sok,ts:df:0
 sig   = *:64:0:*:65535,6:mss,nop,ws,sok,ts:df,id+:0
 sig   = *:64:0:*:65535,9:mss,nop,ws,sok,ts:df:0
+sig   = 6:64:0:*:65535,6:mss,nop,ws,sok,ts:flow:0
 
 label = g:unix:FreeBSD:
 sig   = *:64:0:*:65535,*:mss,nop,ws,sok,ts:df:0
