@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
@@ -33,52 +35,11 @@ func newAnalyzeCmd() *cobra.Command {
 			if len(pcaps) == 0 || out == "" {
 				return errors.New("--pcap and --out are required")
 			}
-			mode, err := associate.ParseMode(v.GetString("mode"))
+			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false)
 			if err != nil {
 				return err
 			}
-			loc := time.Local
-			if tz := v.GetString("tz"); tz != "" {
-				if loc, err = time.LoadLocation(tz); err != nil {
-					return fmt.Errorf("--tz: %w", err)
-				}
-			}
-			// Known spammers: the DNSBL rejections of the production MTA.
-			set := rejectlog.NewSet(v.GetDuration("spam-window"))
-			if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
-				sets, err := expandLogArgs(logs)
-				if err != nil {
-					return err
-				}
-				var total rejectlog.Counters
-				for _, files := range sets {
-					p := rejectlog.NewParser(rejectlog.Options{Location: loc})
-					if err := rejectlog.ScanFiles(cmd.Context(), files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
-						return err
-					}
-					addCounters(&total, p.Counters())
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage)\n",
-					total.Matched, set.Len(), total.Lines, total.Garbage)
-			}
-			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			acfg := associate.DefaultConfig()
-			acfg.Mode = mode
-			acfg.Horizon = v.GetDuration("horizon")
-			acfg.Threshold = v.GetFloat64("min-score")
-			acfg.Disable = map[string]bool{}
-			for _, f := range v.GetStringSlice("disable-evidence") {
-				acfg.Disable[f] = true
-			}
-			gcfg := attempt.DefaultConfig()
-			gcfg.Window = v.GetDuration("window")
-			pl, err := pipeline.New(pipeline.Config{OutDir: out, Attempt: gcfg, Associate: acfg}, db, set)
-			if err != nil {
-				return err
-			}
+			mode, _ := associate.ParseMode(v.GetString("mode")) // validated by buildPipeline
 			dp := dataplane.DefaultConfig()
 			dp.Mode = dataplane.ModeObserve
 			dp.RateLimit = 0 // offline: record every SYN whatever the live limiter would have done
@@ -119,6 +80,68 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "p0f v3 database (our built-in signatures are added)")
 	f.UintSlice("ports", []uint{25}, "TCP destination ports of the sensor")
 	return cmd
+}
+
+// buildPipeline reads the reject logs and sets up the measurement pipeline
+// with the flags shared by analyze and run.
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool) (*pipeline.Pipeline, error) {
+	mode, err := associate.ParseMode(modeName)
+	if err != nil {
+		return nil, err
+	}
+	loc := time.Local
+	if tz := v.GetString("tz"); tz != "" {
+		if loc, err = time.LoadLocation(tz); err != nil {
+			return nil, fmt.Errorf("--tz: %w", err)
+		}
+	}
+	// Known spammers: the DNSBL rejections of the production MTA.
+	window := 24 * time.Hour
+	if v.IsSet("spam-window") {
+		window = v.GetDuration("spam-window")
+	}
+	set := rejectlog.NewSet(window)
+	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+		sets, err := expandLogArgs(logs)
+		if err != nil {
+			return nil, err
+		}
+		var total rejectlog.Counters
+		for _, files := range sets {
+			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
+			if err := rejectlog.ScanFiles(context.Background(), files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
+				return nil, err
+			}
+			addCounters(&total, p.Counters())
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage)\n",
+			total.Matched, set.Len(), total.Lines, total.Garbage)
+	}
+	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	acfg := associate.DefaultConfig()
+	acfg.Mode = mode
+	if v.IsSet("horizon") {
+		acfg.Horizon = v.GetDuration("horizon")
+	}
+	if v.IsSet("min-score") {
+		acfg.Threshold = v.GetFloat64("min-score")
+	}
+	acfg.Disable = map[string]bool{}
+	for _, f := range v.GetStringSlice("disable-evidence") {
+		acfg.Disable[f] = true
+	}
+	gcfg := attempt.DefaultConfig()
+	if v.IsSet("window") {
+		gcfg.Window = v.GetDuration("window")
+	}
+	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg}, db, set)
+}
+
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true)
 }
 
 func analyzeCapture(path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

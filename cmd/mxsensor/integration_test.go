@@ -173,6 +173,12 @@ func testSensor(t *testing.T, bin, mode string) {
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	pcapOut := filepath.Join(t.TempDir(), "syns.pcap")
 	enrichOut := filepath.Join(t.TempDir(), "enrich.jsonl")
+	liveOut := filepath.Join(t.TempDir(), "live")
+	// The production MTA's reject log lists the client's IPv4 address.
+	rejectLog := filepath.Join(t.TempDir(), "mail.log")
+	if err := os.WriteFile(rejectLog, []byte(time.Now().UTC().Format(time.RFC3339)+" mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[10.77.0.2]: 554 5.7.1 Service unavailable; Client host [10.77.0.2] blocked using zen.spamhaus.org; from=<a@b> to=<c@d> proto=ESMTP helo=<x>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A DNSBL listing the client's IPv4 address, served inside the sensor's
 	// namespace (its own loopback), for --enrich-out.
 	var resolver string
@@ -187,7 +193,8 @@ func testSensor(t *testing.T, bin, mode string) {
 	defer cancel()
 	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", mode, "--pin-dir", pins,
 		"--events", events, "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json",
-		"--pcap-out", pcapOut, "--enrich-out", enrichOut, "--resolver", resolver, "--dnsbl", "bl.test", "--no-cymru")
+		"--pcap-out", pcapOut, "--enrich-out", enrichOut, "--resolver", resolver, "--dnsbl", "bl.test", "--no-cymru",
+		"--out", liveOut, "--reject-log", rejectLog)
 
 	// Real Linux clients: connect() from fixed source ports so events can be matched.
 	type try struct {
@@ -291,6 +298,23 @@ func testSensor(t *testing.T, bin, mode string) {
 	}
 
 	a.stop(t)
+
+	// The live measurement equals the offline one over the same SYNs (the
+	// --pcap-out capture).
+	offOut := filepath.Join(t.TempDir(), "offline")
+	if _, errs, err := runCLI(t, "analyze", "--pcap", pcapOut, "--reject-log", rejectLog, "--out", offOut); err != nil {
+		t.Fatalf("analyze: %v\n%s", err, errs)
+	}
+	for _, f := range []string{"attempts.jsonl", "associations.jsonl"} {
+		live, err1 := os.ReadFile(filepath.Join(liveOut, f))
+		off, err2 := os.ReadFile(filepath.Join(offOut, f))
+		if err1 != nil || err2 != nil || len(live) == 0 || !bytes.Equal(live, off) {
+			t.Errorf("%s: live and offline differ (%v %v)\nlive:\n%s\noffline:\n%s", f, err1, err2, live, off)
+		}
+	}
+	if assoc, _ := os.ReadFile(filepath.Join(liveOut, "associations.jsonl")); strings.Count(string(assoc), "\n") != 5 || !strings.Contains(string(assoc), `"blocklisted":true`) {
+		t.Errorf("live associations:\n%s", assoc)
+	}
 
 	// Enrichment: both client addresses looked up once; the IPv4 one is listed.
 	enr, err := os.ReadFile(enrichOut)

@@ -83,6 +83,13 @@ must be mounted).`,
 				}
 				sinks = append(sinks, es)
 			}
+			if dir := v.GetString("out"); dir != "" {
+				pl, err := newLivePipeline(cmd, v, dir)
+				if err != nil {
+					return err
+				}
+				sinks = append(sinks, pl)
+			}
 			s, err := sensor.New(cfg, log, sinks...)
 			if err != nil {
 				return err
@@ -101,6 +108,11 @@ must be mounted).`,
 	f.String("pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size")
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
+	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")
+	f.StringSlice("reject-log", nil, "with --out: the production MTA's DNSBL reject log(s), read at start")
+	f.String("assoc-mode", "full", "with --out: association rule, full or naive")
+	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
+	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")
 	f.String("enrich-out", "", "look up every new source (DNSBL, PTR, origin ASN) in the background and append the answers here as JSON lines")
 	f.String("resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
 	f.StringSlice("dnsbl", nil, "DNSBL zones to query for --enrich-out")

@@ -22,7 +22,10 @@ import (
 
 // Config configures a Pipeline.
 type Config struct {
-	OutDir    string
+	OutDir string
+	// Live makes Flush close attempts idle as of the wall clock, for the
+	// agent; offline, attempts close as the capture's time moves on.
+	Live      bool
 	Attempt   attempt.Config
 	Associate associate.Config
 }
@@ -40,6 +43,7 @@ type Pipeline struct {
 	attempts *bufio.Writer
 	assoc    *bufio.Writer
 	files    []*os.File
+	live     bool
 	buf      []byte
 	err      error
 	stats    Stats
@@ -50,7 +54,7 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if err := os.MkdirAll(cfg.OutDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	p := &Pipeline{db: db}
+	p := &Pipeline{db: db, live: cfg.Live}
 	for _, name := range []string{"attempts.jsonl", "associations.jsonl"} {
 		f, err := os.Create(filepath.Join(cfg.OutDir, name))
 		if err != nil {
@@ -120,8 +124,12 @@ func (p *Pipeline) Write(ev *synevent.Event) error {
 // Advance closes attempts idle as of now (live path).
 func (p *Pipeline) Advance(now time.Time) { p.g.Advance(now) }
 
-// Flush writes buffered results out.
+// Flush writes buffered results out (and, live, first closes attempts
+// idle as of now).
 func (p *Pipeline) Flush() error {
+	if p.live {
+		p.g.Advance(time.Now())
+	}
 	if p.err != nil {
 		return p.err
 	}
