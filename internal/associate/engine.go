@@ -265,9 +265,15 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	}
 	if !e.cfg.Disable[EvPort] {
 		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
-			if w.w < 0 && !e.cfg.Disable[EvHistory] && e.hist.natted(v4.a.Src) {
-				// A NAT rewrote the IPv4 port: distance says nothing.
-				w = weighed{0, "port:far-behind-nat"}
+			if w.w < 0 && !e.cfg.Disable[EvHistory] {
+				switch nat, single := e.hist.natState(v4.a.Src); {
+				case nat:
+					// A NAT rewrote the IPv4 port: distance says nothing.
+					w = weighed{0, "port:far-behind-nat"}
+				case single:
+					// A host seen before without NAT: its ports are its own.
+					w = weighed{-4, "port:far-same-host-before"}
+				}
 			}
 			add(w)
 		}
@@ -278,7 +284,9 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		}
 	}
 	if !e.cfg.Disable[EvRetrans] {
-		add(retransEvidence(&v6.a, &v4.a))
+		for _, w := range retransEvidence(&v6.a, &v4.a) {
+			add(w)
+		}
 	}
 	return p
 }

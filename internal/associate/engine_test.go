@@ -203,7 +203,7 @@ func TestEvidenceFunctions(t *testing.T) {
 	if _, ok := portEvidence(&l6, &l4, "Linux"); ok {
 		t.Error("port evidence for Linux")
 	}
-	if w := retransEvidence(&w6, &l4); w.w >= 0 {
+	if w := retransEvidence(&w6, &l4)[0]; w.w >= 0 {
 		t.Errorf("3 SYNs vs 1: %+v", w)
 	}
 }

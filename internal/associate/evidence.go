@@ -94,6 +94,12 @@ func orderEvidence(v6 *attempt.Attempt, kind addr.Kind, v4 *attempt.Attempt, osC
 		w -= 2.5
 		what = "order:reversed-" + what[len("order:"):]
 	}
+	if osClass == "Windows" {
+		if f, ok := fallbackFit(first, gap); ok {
+			w += f.w
+			what += "+" + f.what[len("order:"):]
+		}
+	}
 	return weighed{w, what}
 }
 
@@ -230,11 +236,64 @@ func portEvidence(v6, v4 *attempt.Attempt, osClass string) (weighed, bool) {
 	return weighed{-2, "port:far"}, true
 }
 
-// retransEvidence: one host's stack retransmits the same way on both
-// families (3 SYNs on Windows after a RST, 1 on Linux and macOS).
-func retransEvidence(v6, v4 *attempt.Attempt) weighed {
-	if v6.SYNs == v4.SYNs {
-		return weighed{0.5, "retrans:same-count"}
+// meanInterval is the mean gap between an attempt's SYNs (0 for one SYN).
+func meanInterval(a *attempt.Attempt) time.Duration {
+	if a.NIntervals == 0 {
+		return 0
 	}
-	return weighed{-2, "retrans:different-count"}
+	var sum time.Duration
+	for _, d := range a.Intervals[:a.NIntervals] {
+		sum += d
+	}
+	return sum / time.Duration(a.NIntervals)
+}
+
+// retransEvidence: one host's stack retransmits the same way on both
+// families (3 SYNs on Windows after a RST, 1 on Linux and macOS). A stack
+// that retries after a RST waits a fixed timeout from the RST's arrival, so
+// its intervals are that timeout plus the round trip: both families of one
+// host show the same intervals, to within the round trips' jitter.
+func retransEvidence(v6, v4 *attempt.Attempt) []weighed {
+	if v6.SYNs != v4.SYNs {
+		return []weighed{{-2, "retrans:different-count"}}
+	}
+	out := []weighed{{0.5, "retrans:same-count"}}
+	m6, m4 := meanInterval(v6), meanInterval(v4)
+	if m6 == 0 || m4 == 0 {
+		return out
+	}
+	d := m6 - m4
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d <= 15*time.Millisecond:
+		out = append(out, weighed{2.5, "retrans:same-timing"})
+	case d <= 40*time.Millisecond:
+		out = append(out, weighed{1, "retrans:similar-timing"})
+	case d > 100*time.Millisecond:
+		out = append(out, weighed{-2, "retrans:different-timing"})
+	}
+	return out
+}
+
+// fallbackFit: a stack that retries after a RST falls back to the other
+// family after the same timeout plus round trip that spaced its
+// retransmissions, so the first family's intervals predict the gap.
+func fallbackFit(first *attempt.Attempt, gap time.Duration) (weighed, bool) {
+	m := meanInterval(first)
+	if m == 0 {
+		return weighed{}, false
+	}
+	d := gap - m
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d <= 60*time.Millisecond:
+		return weighed{1.5, "order:gap-fits-retransmission-timing"}, true
+	case d > 400*time.Millisecond:
+		return weighed{-1.5, "order:gap-misfits-retransmission-timing"}, true
+	}
+	return weighed{}, false
 }

@@ -35,6 +35,7 @@ type v4History struct {
 	stack   uint64 // hash of the SYN's option layout, wscale and TTL class
 	nat     bool   // several stacks or unrelated ports seen: a NAT or a shared address
 	windows bool
+	count   int // attempts seen within historyTTL of each other
 }
 
 type history struct {
@@ -74,9 +75,10 @@ func (h *history) seeV4(a *attempt.Attempt) {
 	st := stackHash(a)
 	v := h.v4[a.Src]
 	if v == nil || a.FirstSeen.Sub(v.last) > historyTTL {
-		h.v4[a.Src] = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows"}
+		h.v4[a.Src] = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
 		return
 	}
+	v.count++
 	d := int(a.SrcPort) - int(v.port)
 	if d < 0 {
 		d = -d
@@ -87,9 +89,14 @@ func (h *history) seeV4(a *attempt.Attempt) {
 	v.last, v.port, v.stack = a.FirstSeen, a.SrcPort, st
 }
 
-func (h *history) natted(ip netip.Addr) bool {
+// natState says whether an IPv4 address has shown NAT, and whether it has
+// been seen often enough (without NAT) to be taken for a single host.
+func (h *history) natState(ip netip.Addr) (nat, single bool) {
 	v := h.v4[ip]
-	return v != nil && v.nat
+	if v == nil {
+		return false, false
+	}
+	return v.nat, !v.nat && v.count >= 2
 }
 
 // decay halves counts every 10 minutes.
