@@ -12,7 +12,7 @@ APT_TEST  := iproute2 p0f rbldnsd
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint install clean
+.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 	  /usr/bin/time -f "p0f -r:               %e s elapsed, %U s user, %M KB max RSS" p0f -r $$tmp/mix.pcap -o $$tmp/p0f.log >/dev/null; rm -f $$tmp/p0f.log; \
 	  /usr/bin/time -f "mxsensor fingerprint: %e s elapsed, %U s user, %M KB max RSS" $(BIN) fingerprint --pcap $$tmp/mix.pcap --json >/dev/null; \
 	done
+
+assoc-table: ## measure association accuracy on generated scenarios (tables of docs/association.md; ~5 min)
+	tools/assoc-table.sh
 
 install: build ## install the binary to $(PREFIX)/bin
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
