@@ -74,6 +74,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
 	f.Float64("min-score", 0.5, "least score of an association (full mode)")
+	f.Float64("margin", 1, "full mode: leave an IPv6 attempt unassociated (or associated with the IPv4 address only, when they share it) if two candidates' evidence is this close; 0 = always take the best")
 	f.StringSlice("disable-evidence", nil, "switch evidence families off: "+strings.Join(associate.Families, ", "))
 	f.Duration("spam-window", 24*time.Hour, "an IPv4 address is blocklisted when rejected within this time of its attempt")
 	f.String("tz", "", "time zone of reject-log timestamps without one (default: local)")
@@ -128,6 +129,9 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	if v.IsSet("min-score") {
 		acfg.Threshold = v.GetFloat64("min-score")
+	}
+	if v.IsSet("margin") {
+		acfg.Margin = v.GetFloat64("margin")
 	}
 	acfg.Disable = map[string]bool{}
 	for _, f := range v.GetStringSlice("disable-evidence") {

@@ -61,11 +61,16 @@ type Config struct {
 	Threshold float64
 	// Disable switches evidence families off (for ablation).
 	Disable map[string]bool
+	// Margin: when another candidate's evidence sum comes within Margin of
+	// the best one's, the attempt is ambiguous. It is then associated with
+	// the IPv4 address alone if all the close candidates share it (a NAT),
+	// and left unassociated otherwise. 0 disables the check.
+	Margin float64
 }
 
 // DefaultConfig is the full engine with a 30 s horizon.
 func DefaultConfig() Config {
-	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5}
+	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5, Margin: 1}
 }
 
 // Association is the decision for one IPv6 attempt.
@@ -303,6 +308,32 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 		}
 	}
+	// Ambiguity: an attempt whose two best candidates are close is not
+	// decided by the greedy pass below.
+	ambiguous := map[*entry]netip.Addr{} // v6 -> the shared IPv4, or invalid
+	if e.cfg.Margin > 0 {
+		best := map[*entry][]*pair{}
+		for i := range pairs {
+			best[pairs[i].v6] = append(best[pairs[i].v6], &pairs[i])
+		}
+		for v6, ps := range best {
+			if len(ps) < 2 {
+				continue
+			}
+			sort.SliceStable(ps, func(i, j int) bool { return ps[i].sum > ps[j].sum })
+			if ps[0].sum-ps[1].sum >= e.cfg.Margin {
+				continue
+			}
+			shared := ps[0].v4.a.Src
+			for _, p := range ps[1:] {
+				if ps[0].sum-p.sum < e.cfg.Margin && p.v4.a.Src != shared {
+					shared = netip.Addr{}
+					break
+				}
+			}
+			ambiguous[v6] = shared
+		}
+	}
 	// Global resolution: strongest pairs first; each attempt in at most one
 	// pair. An IPv4 attempt that an undecided later IPv6 attempt explains
 	// better is left for it.
@@ -311,6 +342,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	for i := range pairs {
 		p := &pairs[i]
 		if chosen[p.v6] != nil || p.v4.used {
+			continue
+		}
+		if _, amb := ambiguous[p.v6]; amb {
 			continue
 		}
 		better := false
@@ -332,6 +366,13 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			as.V4, as.V4Addr = &p.v4.a, p.v4.a.Src
 			as.Score, as.Evidence = score(p.sum), p.ev
 			as.V4Blocklisted = e.Blocklisted(&p.v4.a)
+		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
+			// Several equally good attempts from one IPv4 address (hosts
+			// behind one NAT): the address is known, the attempt is not.
+			as.V4Addr = ip
+			as.V4Blocklisted = e.bl != nil && e.bl.Listed(ip, v6.a.FirstSeen)
+			as.Score = 0.5
+			as.Evidence = []string{"ambiguous:candidates-share-ipv4(address only)"}
 		} else if !e.cfg.Disable[EvEmbedded] && e.bl != nil {
 			// No IPv4 attempt, but the address embeds an IPv4 the reject
 			// log knows: associate with the address alone.

@@ -215,3 +215,31 @@ func sortAttempts(as []attempt.Attempt) {
 		}
 	}
 }
+
+func TestAmbiguousCandidates(t *testing.T) {
+	// Two identical Linux hosts start at the same moment. Behind one NAT
+	// (same IPv4), the address is known but not which attempt; behind two
+	// addresses, nothing can be said.
+	for _, tc := range []struct {
+		v4a, v4b string
+		wantAddr string
+	}{{"192.0.2.10", "192.0.2.10", "192.0.2.10"}, {"192.0.2.10", "192.0.2.11", ""}} {
+		as := []attempt.Attempt{
+			mk("2001:db8:1::10", 40000, 0, 1, "Linux", linux(0xa0), 58),
+			mk("2001:db8:1::11", 40100, 0, 1, "Linux", linux(0xa0), 58),
+			mk(tc.v4a, 33000, 3*time.Millisecond, 1, "Linux", linux(0xb4), 58),
+			mk(tc.v4b, 33100, 3*time.Millisecond, 1, "Linux", linux(0xb4), 58),
+		}
+		sortAttempts(as)
+		got := run(t, DefaultConfig(), nil, as...)
+		for _, v6 := range []string{"2001:db8:1::10", "2001:db8:1::11"} {
+			a := got[v6]
+			if a.V4 != nil {
+				t.Errorf("%v: ambiguous attempt associated with %v", tc, a.V4.Src)
+			}
+			if got := a.V4Addr.String(); (tc.wantAddr == "" && a.V4Addr.IsValid()) || (tc.wantAddr != "" && got != tc.wantAddr) {
+				t.Errorf("%v: address-only association %q, want %q", tc, got, tc.wantAddr)
+			}
+		}
+	}
+}
