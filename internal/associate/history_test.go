@@ -1,0 +1,76 @@
+package associate
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/addr"
+)
+
+func TestHistoryEvidence(t *testing.T) {
+	h := newHistory()
+	v4 := netip.MustParseAddr("192.0.2.1")
+	v6 := mk("2001:db8:1::10", 40000, 0, 1, "Linux", linux(0xa0), 58)
+	if _, ok := h.prefixEvidence(&v6, v4); ok {
+		t.Error("evidence without history")
+	}
+	h.recordV6(&v6, v4)
+	next := v6
+	next.FirstSeen = next.FirstSeen.Add(time.Minute)
+	next.Src = netip.MustParseAddr("2001:db8:1::99") // same /64
+	if w, ok := h.prefixEvidence(&next, v4); !ok || w.w <= 0 {
+		t.Errorf("same IPv4 as before: %+v", w)
+	}
+	// A /64 sending many IPv6 attempts that never pair: a misbehaving MTA.
+	bad := mk("2001:db8:bad::1", 1, 0, 1, "Linux", linux(0xa0), 58)
+	for i := 0; i < 20; i++ {
+		a := bad
+		a.FirstSeen = a.FirstSeen.Add(time.Duration(i) * 5 * time.Second)
+		h.recordV6(&a, netip.Addr{})
+	}
+	bad.FirstSeen = bad.FirstSeen.Add(101 * time.Second)
+	if w, ok := h.prefixEvidence(&bad, v4); !ok || w.w >= 0 {
+		t.Errorf("IPv6-heavy prefix: %+v", w)
+	}
+	// History expires.
+	old := next
+	old.FirstSeen = old.FirstSeen.Add(2 * historyTTL)
+	if _, ok := h.prefixEvidence(&old, v4); ok {
+		t.Error("history older than historyTTL used")
+	}
+}
+
+func TestNATHistory(t *testing.T) {
+	h := newHistory()
+	a := mk("192.0.2.7", 50000, 0, 3, "Windows", win(0xb4), 118)
+	h.seeV4(&a)
+	if nat, single := h.natState(a.Src); nat || single {
+		t.Errorf("after one attempt: nat %v single %v", nat, single)
+	}
+	b := a
+	b.SrcPort, b.FirstSeen = 50002, a.FirstSeen.Add(time.Second)
+	h.seeV4(&b)
+	if nat, single := h.natState(a.Src); nat || !single {
+		t.Errorf("sequential Windows ports: nat %v single %v", nat, single)
+	}
+	c := mk("192.0.2.7", 61000, 2*time.Second, 1, "Linux", linux(0xb4), 50) // another stack behind the address
+	h.seeV4(&c)
+	if nat, _ := h.natState(a.Src); !nat {
+		t.Error("two stacks on one address not taken for NAT")
+	}
+}
+
+func TestEmbeddedEvidence(t *testing.T) {
+	info := addr.Classify(netip.MustParseAddr("2002:c000:21e::1"))
+	if w, ok := embeddedEvidence(&info, netip.MustParseAddr("192.0.2.30")); !ok || w.w < 4 {
+		t.Errorf("6to4 gateway: %+v", w)
+	}
+	if w, ok := embeddedEvidence(&info, netip.MustParseAddr("192.0.2.31")); !ok || w.w >= 0 {
+		t.Errorf("6to4 with another IPv4: %+v", w)
+	}
+	plain := addr.Classify(netip.MustParseAddr("2001:db8::1234:5678:9abc:def0"))
+	if _, ok := embeddedEvidence(&plain, netip.MustParseAddr("192.0.2.30")); ok {
+		t.Error("evidence from a random interface ID")
+	}
+}
