@@ -103,6 +103,8 @@ type Engine struct {
 	free []*entry
 	last time.Time
 	hist *history
+	// scratch holds the evidence of the pair being evaluated.
+	scratch []weighed
 }
 
 // New returns an engine that calls emit once per IPv6 attempt, in FirstSeen order.
@@ -163,7 +165,16 @@ func (e *Engine) release(en *entry) { e.free = append(e.free, en) }
 type pair struct {
 	v6, v4 *entry
 	sum    float64
-	ev     []string
+	ev     []weighed
+}
+
+// evidenceStrings formats a pair's evidence for output: "family:detail(+w)".
+func evidenceStrings(ws []weighed) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = fmt.Sprintf("%s(%+.1f)", w.what, w.w)
+	}
+	return out
 }
 
 // decide settles every IPv6 attempt that started before upto: all the IPv4
@@ -244,12 +255,15 @@ func score(sum float64) float64 { return 1 / (1 + math.Exp(-(sum - scoreBias))) 
 // signs (e.g. the RFC 6724 gap and a matching stack) are needed.
 const scoreBias = 6
 
-// evaluate sums the evidence for one candidate pair.
+// evaluate sums the evidence for one candidate pair. The evidence list
+// goes into the engine's scratch buffer; keep it only by copying.
 func (e *Engine) evaluate(v6, v4 *entry) pair {
+	ws := e.scratch[:0]
+	defer func() { e.scratch = ws[:0] }()
 	p := pair{v6: v6, v4: v4}
 	add := func(w weighed) {
 		p.sum += w.w
-		p.ev = append(p.ev, fmt.Sprintf("%s(%+.1f)", w.what, w.w))
+		ws = append(ws, w)
 	}
 	osClass := v6.a.OSClass
 	if osClass == "" || osClass == "unknown" {
@@ -264,8 +278,10 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		add(orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass))
 	}
 	if !e.cfg.Disable[EvStack] {
-		for _, w := range stackEvidence(&v6.a, &v4.a) {
-			add(w)
+		n := len(ws)
+		ws = stackEvidenceTo(ws, &v6.a, &v4.a)
+		for _, w := range ws[n:] {
+			p.sum += w.w
 		}
 	}
 	if !e.cfg.Disable[EvPort] {
@@ -289,10 +305,13 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		}
 	}
 	if !e.cfg.Disable[EvRetrans] {
-		for _, w := range retransEvidence(&v6.a, &v4.a) {
-			add(w)
+		n := len(ws)
+		ws = retransEvidenceTo(ws, &v6.a, &v4.a)
+		for _, w := range ws[n:] {
+			p.sum += w.w
 		}
 	}
+	p.ev = ws
 	return p
 }
 
@@ -304,6 +323,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 				continue
 			}
 			if p := e.evaluate(v6, v4); score(p.sum) >= e.cfg.Threshold {
+				p.ev = nil // recomputed for the pairs chosen
 				pairs = append(pairs, p)
 			}
 		}
@@ -358,13 +378,16 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			continue
 		}
 		p.v4.used = true
+		// The evidence list, recomputed now (in the state it was scored in,
+		// before this batch updates the history) and kept.
+		p.ev = append([]weighed(nil), e.evaluate(p.v6, p.v4).ev...)
 		chosen[p.v6] = p
 	}
 	for _, v6 := range batch {
 		as := Association{V6: &v6.a, AddrKind: v6.info.Kind.String()}
 		if p := chosen[v6]; p != nil {
 			as.V4, as.V4Addr = &p.v4.a, p.v4.a.Src
-			as.Score, as.Evidence = score(p.sum), p.ev
+			as.Score, as.Evidence = score(p.sum), evidenceStrings(p.ev)
 			as.V4Blocklisted = e.Blocklisted(&p.v4.a)
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
 			// Several equally good attempts from one IPv4 address (hosts

@@ -162,7 +162,11 @@ func initialTTL(ttl uint8) int {
 
 // stackEvidence compares the two SYNs' TCP/IP stacks.
 func stackEvidence(v6, v4 *attempt.Attempt) []weighed {
-	var out []weighed
+	return stackEvidenceTo(nil, v6, v4)
+}
+
+// stackEvidenceTo appends the stack evidence to out.
+func stackEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
 	if v6.OSClass != "" && v4.OSClass != "" && v6.OSClass != "unknown" && v4.OSClass != "unknown" {
 		if v6.OSClass == v4.OSClass {
 			out = append(out, weighed{1, "stack:same-os"})
@@ -254,10 +258,15 @@ func meanInterval(a *attempt.Attempt) time.Duration {
 // its intervals are that timeout plus the round trip: both families of one
 // host show the same intervals, to within the round trips' jitter.
 func retransEvidence(v6, v4 *attempt.Attempt) []weighed {
+	return retransEvidenceTo(nil, v6, v4)
+}
+
+// retransEvidenceTo appends the retransmission evidence to out.
+func retransEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
 	if v6.SYNs != v4.SYNs {
-		return []weighed{{-2, "retrans:different-count"}}
+		return append(out, weighed{-2, "retrans:different-count"})
 	}
-	out := []weighed{{0.5, "retrans:same-count"}}
+	out = append(out, weighed{0.5, "retrans:same-count"})
 	m6, m4 := meanInterval(v6), meanInterval(v4)
 	if m6 == 0 || m4 == 0 {
 		return out
