@@ -315,10 +315,21 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	return p
 }
 
+// around returns the entries of list (sorted by FirstSeen, as the grouper
+// emits attempts) that started within the horizon of t.
+func (e *Engine) around(list []*entry, t time.Time) []*entry {
+	lo := sort.Search(len(list), func(i int) bool { return !list[i].a.FirstSeen.Before(t.Add(-e.cfg.Horizon)) })
+	hi := sort.Search(len(list), func(i int) bool { return list[i].a.FirstSeen.After(t.Add(e.cfg.Horizon)) })
+	if hi < lo {
+		hi = lo
+	}
+	return list[lo:hi]
+}
+
 func (e *Engine) decideFull(batch, later []*entry) {
 	var pairs []pair
 	for _, v6 := range batch {
-		for _, v4 := range e.v4 {
+		for _, v4 := range e.around(e.v4, v6.a.FirstSeen) {
 			if v4.used || !e.within(v6, v4) {
 				continue
 			}
@@ -368,8 +379,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			continue
 		}
 		better := false
-		for _, l := range later {
-			if e.within(l, p.v4) && e.evaluate(l, p.v4).sum > p.sum {
+		for _, l := range e.around(later, p.v4.a.FirstSeen) {
+			if e.evaluate(l, p.v4).sum > p.sum {
 				better = true
 				break
 			}
