@@ -105,14 +105,25 @@ type Engine struct {
 	hist *history
 	// scratch holds the evidence of the pair being evaluated.
 	scratch []weighed
+	// minSum is the evidence sum below which a pair cannot score Threshold
+	// (with a small safety margin).
+	minSum float64
 }
+
+// maxRest is the most the port (+4), history (+2) and retrans (+0.5 +2.5)
+// evidence can add to a pair's sum.
+const maxRest = 9
 
 // New returns an engine that calls emit once per IPv6 attempt, in FirstSeen order.
 func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	return &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory()}
+	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1)}
+	if t := cfg.Threshold; t > 0 && t < 1 {
+		e.minSum = scoreBias + math.Log(t/(1-t)) - 1e-6
+	}
+	return e
 }
 
 // Blocklisted reports whether an IPv4 attempt's source is listed.
@@ -283,6 +294,12 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		for _, w := range ws[n:] {
 			p.sum += w.w
 		}
+	}
+	// What is left (port, history, retrans) adds at most maxRest: a pair
+	// that cannot reach the threshold any more is not worth finishing.
+	if p.sum+maxRest < e.minSum {
+		p.ev = nil
+		return p
 	}
 	if !e.cfg.Disable[EvPort] {
 		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
