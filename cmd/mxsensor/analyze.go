@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +37,10 @@ func newAnalyzeCmd() *cobra.Command {
 			if len(pcaps) == 0 || out == "" {
 				return errors.New("--pcap and --out are required")
 			}
+			// Ctrl-C stops the analysis cleanly: the results so far are flushed.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cmd.SetContext(ctx)
 			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false)
 			if err != nil {
 				return err
@@ -53,7 +59,7 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			progress := newProgress(cmd.ErrOrStderr())
 			for _, path := range pcaps {
-				if err := analyzeCapture(path, dp, pl, progress); err != nil {
+				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
 					pl.Close()
 					return err
 				}
@@ -110,7 +116,11 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		var total rejectlog.Counters
 		for _, files := range sets {
 			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
-			if err := rejectlog.ScanFiles(context.Background(), files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if err := rejectlog.ScanFiles(ctx, files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
 				return nil, err
 			}
 			addCounters(&total, p.Counters())
@@ -148,7 +158,7 @@ func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string) (*pipeline.
 	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true)
 }
 
-func analyzeCapture(path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {
+func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {
 	r, err := capture.Open(path)
 	if err != nil {
 		return err
@@ -171,8 +181,13 @@ func analyzeCapture(path string, dp dataplane.Config, pl *pipeline.Pipeline, pr 
 		if err := pl.Write(ev); err != nil {
 			return err
 		}
-		if n&8191 == 0 && st != nil {
-			pr.update(path, n, st.Size())
+		if n&8191 == 0 {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
+			}
+			if st != nil {
+				pr.update(path, n, st.Size())
+			}
 		}
 	}
 }

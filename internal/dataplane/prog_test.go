@@ -426,3 +426,21 @@ func TestRingFull(t *testing.T) {
 		t.Errorf("records %d lost %d rst %d", c[CntRecords], c[CntRecordsLost], c[CntRSTSent])
 	}
 }
+
+// TestReferenceLimiterBounded: offline, the mirrored rate limiter keeps at
+// most RateLimitEntries sources, like the kernel's LRU map.
+func TestReferenceLimiterBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RateLimitEntries = 100
+	ref := NewReference(cfg)
+	var rec Record
+	for i := 0; i < 1000; i++ {
+		f := syn4(func(s *synframe.Spec) { s.Src = netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)}) }).Build()
+		if res := ref.Run(f, uint64(i), &rec); res.Verdict != XDPTX {
+			t.Fatalf("SYN %d: %v", i, res.Verdict)
+		}
+		if len(ref.tat) > 100 {
+			t.Fatalf("limiter holds %d sources", len(ref.tat))
+		}
+	}
+}

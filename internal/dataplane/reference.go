@@ -47,8 +47,8 @@ type Result struct {
 // Reference is the XDP program's parser and decision logic in Go. It is the
 // offline path (pcap files produce the same records as the kernel) and the
 // oracle in tests. It mirrors bpf/mxsensor.c check for check: change both
-// together. The rate limiter is mirrored with an unbounded map (the kernel
-// uses an LRU) and a caller-supplied clock.
+// together. The rate limiter is mirrored with a map bounded like the
+// kernel's LRU (see bound) and a caller-supplied clock.
 type Reference struct {
 	cfg   Config
 	kcfg  mxsensorMxsConfig
@@ -133,6 +133,7 @@ func (r *Reference) rateOK(family uint8, src *[16]byte, now uint64) bool {
 	}
 	t, ok := r.tat[k]
 	if !ok {
+		r.bound(now)
 		r.tat[k] = now + r.kcfg.RlIntervalNs
 		return true
 	}
@@ -144,6 +145,25 @@ func (r *Reference) rateOK(family uint8, src *[16]byte, now uint64) bool {
 	}
 	r.tat[k] = t + r.kcfg.RlIntervalNs
 	return true
+}
+
+// bound keeps the limiter's table within RateLimitEntries, as the kernel's
+// LRU map is: sources whose budget is full again are forgotten first (they
+// would start afresh anyway); if that is not enough, the table is reset.
+// Captures with millions of sources thus cost bounded memory.
+func (r *Reference) bound(now uint64) {
+	limit := int(r.cfg.RateLimitEntries)
+	if limit <= 0 || len(r.tat) < limit {
+		return
+	}
+	for k, t := range r.tat {
+		if t <= now {
+			delete(r.tat, k)
+		}
+	}
+	if len(r.tat) >= limit {
+		clear(r.tat)
+	}
 }
 
 // Run decides what the program would do with frame at time now (ns) and,

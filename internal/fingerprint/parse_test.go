@@ -279,9 +279,7 @@ func TestParseLeniency(t *testing.T) {
 }
 
 func TestLoadStock(t *testing.T) {
-	if _, err := os.Stat(StockPath); err != nil {
-		t.Skip("no stock database")
-	}
+	requireP0f(t, StockPath)
 	db, warns, err := LoadFile(StockPath)
 	if err != nil {
 		t.Fatal(err)

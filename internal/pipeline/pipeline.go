@@ -44,6 +44,7 @@ type Pipeline struct {
 	assoc    *bufio.Writer
 	files    []*os.File
 	live     bool
+	info     addr.Info // reused by enrich
 	buf      []byte
 	err      error
 	stats    Stats
@@ -79,7 +80,8 @@ func (p *Pipeline) enrich(a *attempt.Attempt) {
 		a.RawSig = r.RawSig()
 	}
 	if a.Family == 6 {
-		a.AddrKind = addr.Classify(a.Src).Kind.String()
+		addr.ClassifyInto(a.Src, &p.info)
+		a.AddrKind = p.info.Kind.String()
 	}
 }
 

@@ -3,7 +3,6 @@ package sensor
 import (
 	"context"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -12,20 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/netlab"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 	"github.com/mxsensor/mxsensor/internal/synframe"
 )
-
-func requireBPF(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("CI=true but not root: BPF tests must run in CI")
-	}
-	t.Skip("skipping: loading XDP programs needs root (CAP_BPF, CAP_PERFMON)")
-}
 
 // countSink counts events and checks they are distinct SYNs in order.
 type countSink struct {
@@ -49,7 +38,7 @@ func (c *countSink) Close() error { return nil }
 // TestDrainTakesEverythingWithoutAllocating: records the program wrote are
 // all delivered, in order, after a stop; draining allocates nothing per record.
 func TestDrainTakesEverythingWithoutAllocating(t *testing.T) {
-	requireBPF(t)
+	netlab.RequireRoot(t)
 	dp := dataplane.DefaultConfig()
 	dp.Mode = dataplane.ModeObserve
 	dp.RingSize = 8 << 20
@@ -103,7 +92,7 @@ func TestDrainTakesEverythingWithoutAllocating(t *testing.T) {
 // TestLiveDrainStopsUnderLoad: a stop request ends the live drain even while
 // records keep coming, so the agent can detach.
 func TestLiveDrainStopsUnderLoad(t *testing.T) {
-	requireBPF(t)
+	netlab.RequireRoot(t)
 	dp := dataplane.DefaultConfig()
 	dp.Mode = dataplane.ModeObserve
 	objs, err := dataplane.Load(dp)

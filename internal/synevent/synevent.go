@@ -203,9 +203,11 @@ func parseAction(s string) (dataplane.Action, bool) {
 }
 
 // Frame rebuilds an Ethernet frame carrying this SYN, for pcap output: the
-// headers and TCP options are exact; MACs are zero, IPv4 option bytes and
-// IPv6 extension headers become padding of the recorded length, VLAN tags
-// use TPID 0x8100, and the payload is zero bytes of the recorded length.
+// headers and TCP options are exact; MACs are zero, IPv4 option bytes
+// become zeros of the recorded length, IPv6 extension headers become
+// destination-options padding of the same total length (so ext_headers may
+// differ), VLAN tags use TPID 0x8100, and the payload is zero bytes of the
+// recorded length.
 func (e *Event) Frame() []byte {
 	s := synframe.Spec{
 		SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6),
@@ -227,12 +229,23 @@ func (e *Event) Frame() []byte {
 	if e.Src.Is4() {
 		s.IPOptions = make([]byte, e.IPOptLen)
 	} else if e.IPOptLen >= 8 {
-		// One destination-options header of the recorded size, filled with PadN.
-		body := make([]byte, int(e.IPOptLen)-2)
-		if len(body) >= 2 {
-			body[0], body[1] = 1, byte(len(body)-2)
+		// Destination-options headers of the recorded total size, filled
+		// with PadN options (at most 257 bytes each; a header is at most
+		// 2048 bytes).
+		for left := int(e.IPOptLen); left >= 8; {
+			n := min(left, 2048)
+			body := make([]byte, n-2)
+			for off := 0; off < len(body); {
+				k := min(len(body)-off, 257)
+				if k == 1 {
+					break // Pad1: the zero byte already there
+				}
+				body[off], body[off+1] = 1, byte(k-2)
+				off += k
+			}
+			s.Ext = append(s.Ext, synframe.ExtHeader{Type: 60, Body: body})
+			left -= n
 		}
-		s.Ext = []synframe.ExtHeader{{Type: 60, Body: body}}
 	}
 	return s.Build()
 }

@@ -97,3 +97,21 @@ func BenchmarkRecordToJSON(b *testing.B) {
 		buf = ev.AppendJSON(buf[:0])
 	}
 }
+
+// TestFrameLongExtensionHeaders: a record of an IPv6 SYN with 2064 bytes of
+// extension headers rebuilds into a valid frame carrying the same length.
+func TestFrameLongExtensionHeaders(t *testing.T) {
+	r := sampleRecord()
+	r.Family = 6
+	copy(r.Saddr[:], netip.MustParseAddr("2001:db8::7").AsSlice())
+	copy(r.Daddr[:], netip.MustParseAddr("2001:db8::25").AsSlice())
+	r.IpOptLen, r.IpHdrLen = 264, 40+264
+	var ev Event
+	ev.FromRecord(&r, time.Now())
+	frame := ev.Frame()
+	ref := dataplane.NewReference(dataplane.Config{Ports: []uint16{25}, ReplyTTL: 64, RateLimitEntries: 1, RingSize: 4096})
+	var got dataplane.Record
+	if res := ref.Run(frame, 0, &got); !res.Matched || got.IpOptLen != 264 || got.PayloadLen != r.PayloadLen {
+		t.Fatalf("rebuilt frame: %+v, ip_opt_len %d", res, got.IpOptLen)
+	}
+}
