@@ -18,6 +18,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
@@ -86,6 +87,8 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("tz", "", "time zone of reject-log timestamps without one (default: local)")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "p0f v3 database (our built-in signatures are added)")
 	f.UintSlice("ports", []uint{25}, "TCP destination ports of the sensor")
+	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
+	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	return cmd
 }
 
@@ -147,11 +150,47 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	for _, f := range v.GetStringSlice("disable-evidence") {
 		acfg.Disable[f] = true
 	}
+	if names, err := loadNames(v, cmd.ErrOrStderr()); err != nil {
+		return nil, err
+	} else if names != nil {
+		acfg.Names = names
+	}
 	gcfg := attempt.DefaultConfig()
 	if v.IsSet("window") {
 		gcfg.Window = v.GetDuration("window")
 	}
 	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg}, db, set)
+}
+
+// loadNames loads the --asn-table and --ptr-table files; nil when neither
+// is given.
+func loadNames(v *viper.Viper, w io.Writer) (associate.Names, error) {
+	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
+	if asnPath == "" && ptrPath == "" {
+		return nil, nil
+	}
+	var names enrich.StaticNames
+	if asnPath != "" {
+		t, err := enrich.LoadASNTable(asnPath)
+		if err != nil {
+			return nil, fmt.Errorf("--asn-table: %w", err)
+		}
+		if t.BadLines() > 0 {
+			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", asnPath, t.BadLines(), t.LineErrors()[0])
+		}
+		names.ASNs = t
+	}
+	if ptrPath != "" {
+		t, err := enrich.LoadPTRTable(ptrPath)
+		if err != nil {
+			return nil, fmt.Errorf("--ptr-table: %w", err)
+		}
+		if t.BadLines() > 0 {
+			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", ptrPath, t.BadLines(), t.LineErrors()[0])
+		}
+		names.PTRs = t
+	}
+	return names, nil
 }
 
 func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string) (*pipeline.Pipeline, error) {

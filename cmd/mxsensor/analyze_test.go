@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,14 +22,21 @@ func TestAnalyzeScenario(t *testing.T) {
 		t.Fatalf("genscenario: %v\n%s", err, out)
 	}
 	scores := map[string]evaluate.Result{}
-	for _, mode := range []string{"naive", "full"} {
+	runs := map[string][]string{
+		"naive": {"--mode", "naive"},
+		"full":  {"--mode", "full"},
+		// With what enrichment would know: origin ASes and reverse names.
+		"names": {"--mode", "full", "--asn-table", filepath.Join(dir, "asn.txt"), "--ptr-table", filepath.Join(dir, "ptr.txt")},
+	}
+	for _, mode := range []string{"naive", "full", "names"} {
 		o := filepath.Join(dir, mode)
-		_, errs, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
-			"--tz", "UTC", "--out", o, "--mode", mode, "--p0f-db", "")
+		args := append([]string{"analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+			"--tz", "UTC", "--out", o, "--p0f-db", ""}, runs[mode]...)
+		_, errs, err := runCLI(t, args...)
 		if err != nil {
 			t.Fatalf("analyze %s: %v\n%s", mode, err, errs)
 		}
-		if !strings.Contains(errs, mode+" mode:") || !strings.Contains(errs, "connect() attempts") {
+		if !strings.Contains(errs, runs[mode][1]+" mode:") || !strings.Contains(errs, "connect() attempts") {
 			t.Errorf("no summary line: %s", errs)
 		}
 		js, _, err := runCLI(t, "eval", "--truth", filepath.Join(dir, "truth.jsonl"), "--associations", filepath.Join(o, "associations.jsonl"), "--json")
@@ -42,8 +50,20 @@ func TestAnalyzeScenario(t *testing.T) {
 		scores[mode] = r
 		t.Logf("%s: precision %.3f recall %.3f host F1 %.3f", mode, r.Precision, r.Recall, r.HostF1)
 	}
-	n, f := scores["naive"], scores["full"]
+	n, f, w := scores["naive"], scores["full"], scores["names"]
 	if f.Precision < 0.9 || f.Recall < 0.85 || f.Precision < n.Precision+0.3 {
 		t.Errorf("full engine: precision %.3f recall %.3f (naive %.3f)", f.Precision, f.Recall, n.Precision)
+	}
+	if w.Precision < f.Precision || w.Recall < f.Recall-0.01 {
+		t.Errorf("names made it worse: precision %.3f recall %.3f (without: %.3f %.3f)", w.Precision, w.Recall, f.Precision, f.Recall)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "names", "associations.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []string{`"asn:same-origin`, `"ptr:same-`} {
+		if !strings.Contains(string(b), fam) {
+			t.Errorf("no %s evidence in the associations", fam)
+		}
 	}
 }

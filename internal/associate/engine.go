@@ -66,6 +66,9 @@ type Config struct {
 	// the IPv4 address alone if all the close candidates share it (a NAT),
 	// and left unassociated otherwise. 0 disables the check.
 	Margin float64
+	// Names, if set, gives the origin AS and reverse name of addresses
+	// (the asn and ptr evidence families).
+	Names Names
 }
 
 // DefaultConfig is the full engine with a 30 s horizon.
@@ -88,9 +91,10 @@ type Association struct {
 }
 
 type entry struct {
-	a    attempt.Attempt
-	info addr.Info // IPv6 only
-	used bool      // IPv4: claimed by an association (full mode)
+	a     attempt.Attempt
+	info  addr.Info // IPv6 only
+	names known     // what Config.Names knows of the source
+	used  bool      // IPv4: claimed by an association (full mode)
 }
 
 // Engine associates attempts streamed in FirstSeen order.
@@ -136,6 +140,9 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 func (e *Engine) Add(a *attempt.Attempt) {
 	en := e.alloc()
 	en.a = *a
+	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
+		en.names = lookupNames(e.cfg.Names, a.Src)
+	}
 	if a.Family == 6 {
 		addr.ClassifyInto(a.Src, &en.info)
 		e.v6 = append(e.v6, en)
@@ -293,6 +300,25 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		ws = stackEvidenceTo(ws, &v6.a, &v4.a)
 		for _, w := range ws[n:] {
 			p.sum += w.w
+		}
+	}
+	if !e.cfg.Disable[EvClock] {
+		n := len(ws)
+		ws = clockEvidenceTo(ws, &v6.a, &v4.a)
+		for _, w := range ws[n:] {
+			p.sum += w.w
+		}
+	}
+	// 6to4 and Teredo addresses are announced by their relays' operators,
+	// not by the host's provider.
+	if !e.cfg.Disable[EvASN] && v6.info.Kind != addr.Kind6to4 && v6.info.Kind != addr.KindTeredo {
+		if w, ok := asnEvidence(&v6.names, &v4.names); ok {
+			add(w)
+		}
+	}
+	if !e.cfg.Disable[EvPTR] {
+		if w, ok := ptrEvidence(&v6.names, &v4.names); ok {
+			add(w)
 		}
 	}
 	// What is left (port, history, retrans) adds at most maxRest: a pair

@@ -19,7 +19,7 @@ const (
 )
 
 // Families lists the evidence families in report order.
-var Families = []string{EvEmbedded, EvOrder, EvStack, EvPort, EvRetrans, EvHistory}
+var Families = []string{EvEmbedded, EvOrder, EvStack, EvClock, EvPort, EvRetrans, EvHistory, EvASN, EvPTR}
 
 // weighed is one piece of evidence: a log-odds weight and its description.
 type weighed struct {

@@ -106,20 +106,27 @@ func ReadTruth(r io.Reader) (*Truth, error) {
 
 // Result is the score of one run.
 type Result struct {
-	IPv6Attempts  int // IPv6 attempts in the associations file
-	Unknown       int // of those, not in the truth (counted, not scored)
-	Associated    int // attempts the run associated with an IPv4 attempt
-	AddressOnly   int // attempts associated with an IPv4 address only (no attempt)
-	Correct       int // associated with the true IPv4 attempt
-	Pairable      int // attempts the truth pairs with an IPv4 attempt
-	Precision     float64
-	Recall        float64
-	HostTP        int // IPv6 hosts labelled spammer that are listed spammers
-	HostFP        int
-	HostFN        int
-	HostPrecision float64
-	HostRecall    float64
-	HostF1        float64
+	IPv6Attempts int // IPv6 attempts in the associations file
+	Unknown      int // of those, not in the truth (counted, not scored)
+	Associated   int // attempts the run associated with an IPv4 attempt
+	AddressOnly  int // attempts associated with an IPv4 address only (no attempt)
+	Correct      int // associated with the true IPv4 attempt
+	Pairable     int // attempts the truth pairs with an IPv4 attempt
+	Precision    float64
+	Recall       float64
+	// Address level: an association (to an attempt or to an address only)
+	// is correct when its IPv4 address is the one the truth pairs with:
+	// what spammer labelling needs, and all a NAT lets anyone tell.
+	AddrAssociated int
+	AddrCorrect    int
+	AddrPrecision  float64
+	AddrRecall     float64
+	HostTP         int // IPv6 hosts labelled spammer that are listed spammers
+	HostFP         int
+	HostFN         int
+	HostPrecision  float64
+	HostRecall     float64
+	HostF1         float64
 }
 
 // Score compares an associations.jsonl with the truth.
@@ -147,6 +154,12 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 		if ta.pair != nil {
 			res.Pairable++
 		}
+		if a.IPv4 != nil {
+			res.AddrAssociated++
+			if ta.pair != nil && ta.pair.src == a.IPv4.Src {
+				res.AddrCorrect++
+			}
+		}
 		if a.IPv4 != nil && a.IPv4.FirstSeen.IsZero() {
 			res.AddressOnly++ // associated with an address, not an attempt: host level only
 		} else if a.IPv4 != nil {
@@ -171,6 +184,8 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 	}
 	res.Precision = ratio(res.Correct, res.Associated)
 	res.Recall = ratio(res.Correct, res.Pairable)
+	res.AddrPrecision = ratio(res.AddrCorrect, res.AddrAssociated)
+	res.AddrRecall = ratio(res.AddrCorrect, res.Pairable)
 	res.HostPrecision = ratio(res.HostTP, res.HostTP+res.HostFP)
 	res.HostRecall = ratio(res.HostTP, res.HostTP+res.HostFN)
 	if res.HostPrecision+res.HostRecall > 0 {

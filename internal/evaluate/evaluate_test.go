@@ -39,6 +39,28 @@ func TestScore(t *testing.T) {
 	if r.HostTP != 1 || r.HostFP != 1 || r.HostFN != 1 || r.HostF1 != 0.5 {
 		t.Errorf("hosts %+v", r)
 	}
+	if r.AddrAssociated != 2 || r.AddrCorrect != 1 {
+		t.Errorf("address level %+v", r)
+	}
+}
+
+// An association to the right IPv4 address without an attempt (hosts behind
+// one NAT) counts at the address level only.
+func TestScoreAddressOnly(t *testing.T) {
+	tr, err := ReadTruth(strings.NewReader(truth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assoc := `{"src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z","ipv4":{"src":"192.0.2.1","sport":0,"first_seen":null},"spammer":true}
+{"src":"2001:db8::2","sport":1001,"first_seen":"2026-11-26T10:00:01Z","ipv4":{"src":"192.0.2.7","sport":0,"first_seen":null},"spammer":false}
+`
+	r, err := Score(tr, strings.NewReader(assoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Associated != 0 || r.AddressOnly != 2 || r.AddrAssociated != 2 || r.AddrCorrect != 1 || r.AddrPrecision != 0.5 || r.AddrRecall != 0.5 {
+		t.Errorf("%+v", r)
+	}
 }
 
 func TestReadTruthErrors(t *testing.T) {

@@ -91,7 +91,7 @@ func TestDeterministic(t *testing.T) {
 	a, _ := gen(t, "hard", 7, 400, 20*time.Minute)
 	b, _ := gen(t, "hard", 7, 400, 20*time.Minute)
 	c, _ := gen(t, "hard", 8, 400, 20*time.Minute)
-	for _, name := range []string{"syns.pcap", "mail.log", "truth.jsonl"} {
+	for _, name := range []string{"syns.pcap", "mail.log", "truth.jsonl", "asn.txt", "ptr.txt"} {
 		x, err := os.ReadFile(filepath.Join(a, name))
 		if err != nil {
 			t.Fatal(err)

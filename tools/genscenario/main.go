@@ -5,8 +5,10 @@
 //	go run ./tools/genscenario -seed 1 -hosts 3000 -duration 1h -out DIR [-density F] [-mix NAME]
 //
 // It writes DIR/syns.pcap (the SYNs the sensor sees), DIR/mail.log (the
-// production MX's Postfix log with DNSBL rejections) and DIR/truth.jsonl
-// (hosts and attempts; see README.md).
+// production MX's Postfix log with DNSBL rejections), DIR/truth.jsonl
+// (hosts and attempts; see README.md), and what enrichment would find:
+// DIR/asn.txt (origin AS per prefix) and DIR/ptr.txt (reverse names), for
+// `mxsensor analyze --asn-table --ptr-table`.
 package main
 
 import (

@@ -288,6 +288,12 @@ func generate(cfg Config) (Stats, error) {
 	if err := writeMailLog(filepath.Join(cfg.Out, "mail.log"), r, p, tr, start, start.Add(cfg.Duration)); err != nil {
 		return Stats{}, err
 	}
+	if err := writeASNTable(filepath.Join(cfg.Out, "asn.txt"), p); err != nil {
+		return Stats{}, err
+	}
+	if err := writePTRTable(filepath.Join(cfg.Out, "ptr.txt"), newRNG(cfg.Seed^0x70747273), p); err != nil {
+		return Stats{}, err
+	}
 	st := Stats{Hosts: len(p.hosts), Attempts: len(tr.attempts), SYNs: len(tr.syns), Deliveries: int(tr.deliveries)}
 	for i := range tr.attempts {
 		if tr.attempts[i].pair >= 0 {

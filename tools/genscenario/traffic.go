@@ -246,6 +246,9 @@ func (tr *traffic) connect(r rng, h *host, v6 bool, t int64) attempt {
 			}
 		case &stFreeBSD: // random offset per connection
 			tsval = r.Uint32()
+		case &stLinuxOld: // jiffies: one clock for the host, at CONFIG_HZ
+			hz := oldLinuxHZ[h.tsOff6%uint32(len(oldLinuxHZ))] // tsOff6 is otherwise unused here
+			tsval = h.tsOff4 + uint32((t-h.bootNs)/(int64(time.Second)/hz))
 		default: // one clock for the host
 			tsval = h.tsOff4 + ms
 		}
@@ -253,6 +256,10 @@ func (tr *traffic) connect(r rng, h *host, v6 bool, t int64) attempt {
 	a.opts = st.options(make([]byte, 0, 24), mss, h.wscale, tsval)
 	return a
 }
+
+// oldLinuxHZ are the CONFIG_HZ values of pre-4.13 kernels, whose TSval is
+// jiffies (250 was the distributions' usual choice).
+var oldLinuxHZ = [...]int64{250, 250, 250, 1000, 1000, 100}
 
 // freePort picks a random port in [lo, hi] that h's source address of the
 // family has not used within a minute of t (NAT addresses are shared).
