@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,13 @@ func newAnalyzeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cmd.SetContext(ctx)
+			if prof := v.GetString("cpuprofile"); prof != "" {
+				stopProfile, err := startCPUProfile(prof)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false)
 			if err != nil {
 				return err
@@ -58,7 +67,7 @@ func newAnalyzeCmd() *cobra.Command {
 				pl.Close()
 				return err
 			}
-			progress := newProgress(cmd.ErrOrStderr())
+			progress := newProgress(cmd.ErrOrStderr(), pcaps)
 			for _, path := range pcaps {
 				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
 					pl.Close()
@@ -89,6 +98,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.UintSlice("ports", []uint{25}, "TCP destination ports of the sensor")
 	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
+	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
 	return cmd
 }
 
@@ -162,6 +172,19 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg}, db, set)
 }
 
+// startCPUProfile starts the Go CPU profiler writing to path.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // loadNames loads the --asn-table and --ptr-table files; nil when neither
 // is given.
 func loadNames(v *viper.Viper, w io.Writer) (associate.Names, error) {
@@ -203,15 +226,21 @@ func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *p
 		return err
 	}
 	defer r.Close()
-	st, _ := os.Stat(path)
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
 	er := capture.NewEventReader(r, dp)
 	for n := 0; ; n++ {
 		ev, err := er.Next()
 		if errors.Is(err, io.EOF) {
+			pr.fileDone(size, n)
 			return nil
 		}
 		if errors.Is(err, capture.ErrTruncated) {
+			pr.done()
 			fmt.Fprintf(pr.w, "warning: %s: %v\n", path, err)
+			pr.fileDone(size, n)
 			return nil
 		}
 		if err != nil {
@@ -224,36 +253,70 @@ func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *p
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
 			}
-			if st != nil {
-				pr.update(path, n, st.Size())
-			}
+			pr.update(path, r.Offset(), n)
 		}
 	}
 }
 
-// progress prints a one-line progress indicator when stderr is a terminal.
+// progress draws a progress bar on stderr when it is a terminal: the share
+// of the capture files read (by bytes), SYNs so far, their rate and the
+// time left.
 type progress struct {
-	w    io.Writer
-	tty  bool
-	last time.Time
+	w          io.Writer
+	tty        bool
+	start      time.Time
+	last       time.Time
+	totalBytes int64 // of all the capture files
+	doneBytes  int64 // of the files finished
+	syns       int
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
+func newProgress(w io.Writer, paths []string) *progress {
+	p := &progress{w: w, start: time.Now()}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}
 	}
+	for _, path := range paths {
+		if st, err := os.Stat(path); err == nil {
+			p.totalBytes += st.Size()
+		}
+	}
 	return p
 }
 
-func (p *progress) update(path string, syns int, size int64) {
-	if !p.tty || time.Since(p.last) < 500*time.Millisecond {
+// update reports that the current file has been read up to off bytes and
+// syns SYNs of it handled.
+func (p *progress) update(path string, off int64, syns int) {
+	if !p.tty || time.Since(p.last) < 250*time.Millisecond {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r%s: %d SYNs (file %s)   ", path, syns, human(int(size)))
+	fmt.Fprint(p.w, "\r"+p.line(path, off, p.syns+syns, time.Since(p.start))+"\033[K")
+}
+
+// line formats the progress bar.
+func (p *progress) line(path string, off int64, syns int, elapsed time.Duration) string {
+	const width = 30
+	frac := 0.0
+	if p.totalBytes > 0 && off >= 0 {
+		frac = min(1, float64(p.doneBytes+off)/float64(p.totalBytes))
+	}
+	n := int(frac * width)
+	bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
+	rate := float64(syns) / max(elapsed.Seconds(), 1e-3)
+	eta := "?"
+	if frac > 0.01 {
+		eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+	}
+	return fmt.Sprintf("%s [%s] %3.0f%%  %d SYNs  %.0f SYN/s  left %s", filepath.Base(path), bar, 100*frac, syns, rate, eta)
+}
+
+// fileDone records that a file of size bytes and syns SYNs was read.
+func (p *progress) fileDone(size int64, syns int) {
+	p.doneBytes += size
+	p.syns += syns
 }
 
 func (p *progress) done() {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 )
@@ -65,5 +66,17 @@ func TestAnalyzeScenario(t *testing.T) {
 		if !strings.Contains(string(b), fam) {
 			t.Errorf("no %s evidence in the associations", fam)
 		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	p := &progress{totalBytes: 2000, doneBytes: 1000}
+	got := p.line("/data/b.pcap", 500, 3000, 3*time.Second)
+	want := "b.pcap [======================        ]  75%  3000 SYNs  1000 SYN/s  left 1s"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := (&progress{}).line("a.pcap", -1, 0, 0); !strings.Contains(got, "  0%") || !strings.Contains(got, "left ?") {
+		t.Errorf("unknown size: %q", got)
 	}
 }

@@ -94,6 +94,7 @@ type entry struct {
 	a     attempt.Attempt
 	info  addr.Info // IPv6 only
 	names known     // what Config.Names knows of the source
+	stack stackFeatures
 	used  bool      // IPv4: claimed by an association (full mode)
 }
 
@@ -112,7 +113,23 @@ type Engine struct {
 	// minSum is the evidence sum below which a pair cannot score Threshold
 	// (with a small safety margin).
 	minSum float64
+	// off[f] is Config.Disable[Families[f]], looked up once.
+	off [numFamilies]bool
 }
+
+// Family indexes into Engine.off.
+const (
+	fEmbedded = iota
+	fOrder
+	fStack
+	fClock
+	fPort
+	fRetrans
+	fHistory
+	fASN
+	fPTR
+	numFamilies
+)
 
 // maxRest is the most the port (+4), history (+2) and retrans (+0.5 +2.5)
 // evidence can add to a pair's sum.
@@ -124,6 +141,9 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1)}
+	for i, f := range Families {
+		e.off[i] = cfg.Disable[f]
+	}
 	if t := cfg.Threshold; t > 0 && t < 1 {
 		e.minSum = scoreBias + math.Log(t/(1-t)) - 1e-6
 	}
@@ -140,6 +160,7 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 func (e *Engine) Add(a *attempt.Attempt) {
 	en := e.alloc()
 	en.a = *a
+	en.stack.fill(a)
 	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
 		en.names = lookupNames(e.cfg.Names, a.Src)
 	}
@@ -276,6 +297,16 @@ const scoreBias = 6
 // evaluate sums the evidence for one candidate pair. The evidence list
 // goes into the engine's scratch buffer; keep it only by copying.
 func (e *Engine) evaluate(v6, v4 *entry) pair {
+	osClass := v6.a.OSClass
+	if osClass == "" || osClass == "unknown" {
+		osClass = v4.a.OSClass
+	}
+	// Most candidates are other hosts: a bound on the sum, computed without
+	// building the evidence list, rules them out. The sum returned is then
+	// that bound, below minSum.
+	if b := e.bound(v6, v4, osClass); b < e.minSum {
+		return pair{v6: v6, v4: v4, sum: b}
+	}
 	ws := e.scratch[:0]
 	defer func() { e.scratch = ws[:0] }()
 	p := pair{v6: v6, v4: v4}
@@ -283,26 +314,22 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		p.sum += w.w
 		ws = append(ws, w)
 	}
-	osClass := v6.a.OSClass
-	if osClass == "" || osClass == "unknown" {
-		osClass = v4.a.OSClass
-	}
-	if !e.cfg.Disable[EvEmbedded] {
+	if !e.off[fEmbedded] {
 		if w, ok := embeddedEvidence(&v6.info, v4.a.Src); ok {
 			add(w)
 		}
 	}
-	if !e.cfg.Disable[EvOrder] {
+	if !e.off[fOrder] {
 		add(orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass))
 	}
-	if !e.cfg.Disable[EvStack] {
+	if !e.off[fStack] {
 		n := len(ws)
-		ws = stackEvidenceTo(ws, &v6.a, &v4.a)
+		ws = stackEvidenceTo(ws, &v6.stack, &v4.stack)
 		for _, w := range ws[n:] {
 			p.sum += w.w
 		}
 	}
-	if !e.cfg.Disable[EvClock] {
+	if !e.off[fClock] {
 		n := len(ws)
 		ws = clockEvidenceTo(ws, &v6.a, &v4.a)
 		for _, w := range ws[n:] {
@@ -311,12 +338,12 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	}
 	// 6to4 and Teredo addresses are announced by their relays' operators,
 	// not by the host's provider.
-	if !e.cfg.Disable[EvASN] && v6.info.Kind != addr.Kind6to4 && v6.info.Kind != addr.KindTeredo {
+	if !e.off[fASN] && v6.info.Kind != addr.Kind6to4 && v6.info.Kind != addr.KindTeredo {
 		if w, ok := asnEvidence(&v6.names, &v4.names); ok {
 			add(w)
 		}
 	}
-	if !e.cfg.Disable[EvPTR] {
+	if !e.off[fPTR] {
 		if w, ok := ptrEvidence(&v6.names, &v4.names); ok {
 			add(w)
 		}
@@ -327,9 +354,9 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		p.ev = nil
 		return p
 	}
-	if !e.cfg.Disable[EvPort] {
+	if !e.off[fPort] {
 		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
-			if w.w < 0 && !e.cfg.Disable[EvHistory] {
+			if w.w < 0 && !e.off[fHistory] {
 				switch nat, single := e.hist.natState(v4.a.Src); {
 				case nat:
 					// A NAT rewrote the IPv4 port: distance says nothing.
@@ -342,12 +369,12 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 			add(w)
 		}
 	}
-	if !e.cfg.Disable[EvHistory] {
+	if !e.off[fHistory] {
 		if w, ok := e.hist.prefixEvidence(&v6.a, v4.a.Src); ok {
 			add(w)
 		}
 	}
-	if !e.cfg.Disable[EvRetrans] {
+	if !e.off[fRetrans] {
 		n := len(ws)
 		ws = retransEvidenceTo(ws, &v6.a, &v4.a)
 		for _, w := range ws[n:] {
@@ -356,6 +383,46 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	}
 	p.ev = ws
 	return p
+}
+
+// bound returns an upper bound of a pair's evidence sum from the two
+// cheapest and most telling families, the stack and the order, plus the
+// most every other family could add. Most candidate pairs (other hosts)
+// fall below the threshold on it.
+func (e *Engine) bound(v6, v4 *entry, osClass string) float64 {
+	rest := 2.0 + 4 // history; port (Windows) or the fallback fit
+	if !e.off[fRetrans] {
+		rest += 0.5
+		if v6.a.NIntervals > 0 && v4.a.NIntervals > 0 {
+			rest += 2.5
+		}
+	}
+	if len(v6.info.Embedded) > 0 {
+		rest += 8
+	}
+	if v6.a.HasTS && v4.a.HasTS {
+		rest += 5.5
+	}
+	if v6.names.asn != 0 && v4.names.asn != 0 {
+		rest++
+	}
+	if v6.names.ptr != "" && v4.names.ptr != "" {
+		rest += 4
+	}
+	sum := 0.0
+	if !e.off[fStack] {
+		sum = stackSum(&v6.stack, &v4.stack)
+	}
+	if sum+rest+3 < e.minSum {
+		return sum + rest + 3
+	}
+	if !e.off[fOrder] {
+		w := orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass).w
+		sum += w
+	} else {
+		sum += 3
+	}
+	return sum + rest
 }
 
 // around returns the entries of list (sorted by FirstSeen, as the grouper
@@ -376,7 +443,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			if v4.used || !e.within(v6, v4) {
 				continue
 			}
-			if p := e.evaluate(v6, v4); score(p.sum) >= e.cfg.Threshold {
+			// minSum (a hair below the threshold's sum) spares most pairs
+			// the exponential.
+			if p := e.evaluate(v6, v4); p.sum >= e.minSum && score(p.sum) >= e.cfg.Threshold {
 				p.ev = nil // recomputed for the pairs chosen
 				pairs = append(pairs, p)
 			}

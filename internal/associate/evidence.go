@@ -61,47 +61,74 @@ func orderEvidence(v6 *attempt.Attempt, kind addr.Kind, v4 *attempt.Attempt, osC
 	if !v6First(kind) {
 		first, second = v4, v6
 	}
-	reversed := false
+	reversed := 0
 	if second.FirstSeen.Before(first.FirstSeen) {
 		first, second = second, first
-		reversed = true
+		reversed = 1
 	}
 	gap := second.FirstSeen.Sub(first.LastSeen)
 	var w float64
-	var what string
+	var base int
 	if osClass == "Windows" {
 		switch {
 		case gap >= 450*time.Millisecond && gap <= 1200*time.Millisecond:
-			w, what = 3, "order:windows-fallback-gap"
+			w, base = 3, orderWindowsFallback
 		case gap >= 200*time.Millisecond && gap <= 3*time.Second:
-			w, what = 0.5, "order:windows-gap-unusual"
+			w, base = 0.5, orderWindowsUnusual
 		default:
-			w, what = -3, "order:windows-gap-wrong"
+			w, base = -3, orderWindowsWrong
 		}
 	} else {
 		switch {
 		case gap >= 0 && gap <= 150*time.Millisecond:
-			w, what = 3, "order:rst-roundtrip-gap"
+			w, base = 3, orderRoundtrip
 		case gap >= 0 && gap <= 400*time.Millisecond:
-			w, what = 2, "order:rst-roundtrip-gap-slow"
+			w, base = 2, orderRoundtripSlow
 		case gap >= 0 && gap <= time.Second:
-			w, what = 0, "order:slow"
+			w, base = 0, orderSlow
 		default:
-			w, what = -3, "order:gap-wrong"
+			w, base = -3, orderWrong
 		}
 	}
-	if reversed {
+	if reversed == 1 {
 		w -= 2.5
-		what = "order:reversed-" + what[len("order:"):]
 	}
+	fit := 0
 	if osClass == "Windows" {
-		if f, ok := fallbackFit(first, gap); ok {
-			w += f.w
-			what += "+" + f.what[len("order:"):]
+		if fw, f, ok := fallbackFit(first, gap); ok {
+			w += fw
+			fit = f
 		}
 	}
-	return weighed{w, what}
+	return weighed{w, orderNames[base][reversed][fit]}
 }
+
+// The order verdicts, and their names with every qualifier: built once so
+// that scoring a pair allocates nothing.
+const (
+	orderWindowsFallback = iota
+	orderWindowsUnusual
+	orderWindowsWrong
+	orderRoundtrip
+	orderRoundtripSlow
+	orderSlow
+	orderWrong
+	numOrder
+)
+
+var orderNames = func() (t [numOrder][2][3]string) {
+	base := [numOrder]string{"windows-fallback-gap", "windows-gap-unusual", "windows-gap-wrong",
+		"rst-roundtrip-gap", "rst-roundtrip-gap-slow", "slow", "gap-wrong"}
+	fits := [3]string{"", "+gap-fits-retransmission-timing", "+gap-misfits-retransmission-timing"}
+	for b := range t {
+		for r, rev := range [2]string{"", "reversed-"} {
+			for f := range fits {
+				t[b][r][f] = "order:" + rev + base[b] + fits[f]
+			}
+		}
+	}
+	return t
+}()
 
 // optionLayout returns the kinds of the TCP options in order (no values).
 func optionLayout(a *attempt.Attempt, buf *[40]byte) []byte {
@@ -160,50 +187,139 @@ func initialTTL(ttl uint8) int {
 	return 255
 }
 
+// stackFeatures are the parts of an attempt's first SYN the stack evidence
+// compares, extracted once per attempt instead of once per candidate pair.
+type stackFeatures struct {
+	layout  [40]byte // option kinds in order
+	nlayout uint8
+	wscale  int16 // -1: no window scale option
+	mss     int32 // -1: no MSS option
+	ittl    int16 // initial TTL class
+	hops    int16 // ittl - TTL
+	hasTS   bool
+	osClass string
+	// layoutHash hashes layout: unequal hashes mean unequal layouts.
+	layoutHash uint64
+}
+
+func (f *stackFeatures) fill(a *attempt.Attempt) {
+	f.nlayout = uint8(len(optionLayout(a, &f.layout)))
+	f.wscale, f.mss = -1, -1
+	if ws := tcpOption(a, 3); len(ws) == 1 {
+		f.wscale = int16(ws[0])
+	}
+	if m := tcpOption(a, 2); len(m) == 2 {
+		f.mss = int32(m[0])<<8 | int32(m[1])
+	}
+	f.ittl = int16(initialTTL(a.First.TTL))
+	f.hops = f.ittl - int16(a.First.TTL)
+	f.hasTS = a.HasTS
+	f.osClass = a.OSClass
+	f.layoutHash = 14695981039346656037
+	for _, c := range f.layoutBytes() {
+		f.layoutHash = (f.layoutHash ^ uint64(c)) * 1099511628211
+	}
+}
+
+// sameLayout compares two option layouts, by hash first.
+func sameLayout(a, b *stackFeatures) bool {
+	return a.layoutHash == b.layoutHash && string(a.layoutBytes()) == string(b.layoutBytes())
+}
+
+// stackSum is the sum of stackEvidenceTo's weights, without the list: the
+// engine's first filter, run on every candidate pair.
+func stackSum(v6, v4 *stackFeatures) float64 {
+	sum := 0.0
+	if v6.osClass != "" && v4.osClass != "" && v6.osClass != "unknown" && v4.osClass != "unknown" {
+		if v6.osClass == v4.osClass {
+			sum++
+		} else {
+			sum -= 5
+		}
+	}
+	if sameLayout(v6, v4) {
+		sum += 1.5
+	} else {
+		sum -= 4
+	}
+	if v6.wscale >= 0 && v4.wscale >= 0 {
+		if v6.wscale == v4.wscale {
+			sum++
+		} else {
+			sum -= 3
+		}
+	}
+	if v6.mss >= 0 && v4.mss >= 0 {
+		switch {
+		case v6.mss == v4.mss-20:
+			sum++
+		case v6.mss > v4.mss:
+			sum--
+		}
+	}
+	if v6.ittl != v4.ittl {
+		sum -= 3
+	} else {
+		d := v6.hops - v4.hops
+		if d < 0 {
+			d = -d
+		}
+		switch {
+		case d <= 2:
+			sum += 0.5
+		case d > 6:
+			sum -= 1.5
+		}
+	}
+	if v6.hasTS != v4.hasTS {
+		sum -= 3
+	}
+	return sum
+}
+
+func (f *stackFeatures) layoutBytes() []byte { return f.layout[:f.nlayout] }
+
 // stackEvidence compares the two SYNs' TCP/IP stacks.
 func stackEvidence(v6, v4 *attempt.Attempt) []weighed {
-	return stackEvidenceTo(nil, v6, v4)
+	var f6, f4 stackFeatures
+	f6.fill(v6)
+	f4.fill(v4)
+	return stackEvidenceTo(nil, &f6, &f4)
 }
 
 // stackEvidenceTo appends the stack evidence to out.
-func stackEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
-	if v6.OSClass != "" && v4.OSClass != "" && v6.OSClass != "unknown" && v4.OSClass != "unknown" {
-		if v6.OSClass == v4.OSClass {
+func stackEvidenceTo(out []weighed, v6, v4 *stackFeatures) []weighed {
+	if v6.osClass != "" && v4.osClass != "" && v6.osClass != "unknown" && v4.osClass != "unknown" {
+		if v6.osClass == v4.osClass {
 			out = append(out, weighed{1, "stack:same-os"})
 		} else {
 			out = append(out, weighed{-5, "stack:different-os"})
 		}
 	}
-	var b6, b4 [40]byte
-	if string(optionLayout(v6, &b6)) == string(optionLayout(v4, &b4)) {
+	if sameLayout(v6, v4) {
 		out = append(out, weighed{1.5, "stack:same-options"})
 	} else {
 		out = append(out, weighed{-4, "stack:different-options"})
 	}
-	ws6, ws4 := tcpOption(v6, 3), tcpOption(v4, 3)
-	if len(ws6) == 1 && len(ws4) == 1 {
-		if ws6[0] == ws4[0] {
+	if v6.wscale >= 0 && v4.wscale >= 0 {
+		if v6.wscale == v4.wscale {
 			out = append(out, weighed{1, "stack:same-wscale"})
 		} else {
 			out = append(out, weighed{-3, "stack:different-wscale"})
 		}
 	}
-	m6, m4 := tcpOption(v6, 2), tcpOption(v4, 2)
-	if len(m6) == 2 && len(m4) == 2 {
-		mss6 := int(m6[0])<<8 | int(m6[1])
-		mss4 := int(m4[0])<<8 | int(m4[1])
+	if v6.mss >= 0 && v4.mss >= 0 {
 		switch {
-		case mss6 == mss4-20:
+		case v6.mss == v4.mss-20:
 			out = append(out, weighed{1, "stack:mss-v6=v4-20"})
-		case mss6 > mss4:
+		case v6.mss > v4.mss:
 			out = append(out, weighed{-1, "stack:mss-v6>v4"})
 		}
 	}
-	t6, t4 := initialTTL(v6.First.TTL), initialTTL(v4.First.TTL)
-	if t6 != t4 {
+	if v6.ittl != v4.ittl {
 		out = append(out, weighed{-3, "stack:different-initial-ttl"})
 	} else {
-		d := (t6 - int(v6.First.TTL)) - (t4 - int(v4.First.TTL))
+		d := v6.hops - v4.hops
 		if d < 0 {
 			d = -d
 		}
@@ -214,7 +330,7 @@ func stackEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
 			out = append(out, weighed{-1.5, "stack:different-hops"})
 		}
 	}
-	if v6.HasTS != v4.HasTS {
+	if v6.hasTS != v4.hasTS {
 		out = append(out, weighed{-3, "stack:timestamps-differ"})
 	}
 	return out
@@ -288,11 +404,12 @@ func retransEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
 
 // fallbackFit: a stack that retries after a RST falls back to the other
 // family after the same timeout plus round trip that spaced its
-// retransmissions, so the first family's intervals predict the gap.
-func fallbackFit(first *attempt.Attempt, gap time.Duration) (weighed, bool) {
+// retransmissions, so the first family's intervals predict the gap. It
+// returns the weight and the qualifier (1 fits, 2 misfits).
+func fallbackFit(first *attempt.Attempt, gap time.Duration) (float64, int, bool) {
 	m := meanInterval(first)
 	if m == 0 {
-		return weighed{}, false
+		return 0, 0, false
 	}
 	d := gap - m
 	if d < 0 {
@@ -300,9 +417,9 @@ func fallbackFit(first *attempt.Attempt, gap time.Duration) (weighed, bool) {
 	}
 	switch {
 	case d <= 60*time.Millisecond:
-		return weighed{1.5, "order:gap-fits-retransmission-timing"}, true
+		return 1.5, 1, true
 	case d > 400*time.Millisecond:
-		return weighed{-1.5, "order:gap-misfits-retransmission-timing"}, true
+		return -1.5, 2, true
 	}
-	return weighed{}, false
+	return 0, 0, false
 }

@@ -90,6 +90,20 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
+// Offset is how far into the file (compressed bytes, for gzip) the reader
+// has read, buffering included; -1 when the Reader was not made by Open.
+// For progress reports.
+func (r *Reader) Offset() int64 {
+	if r.file == nil {
+		return -1
+	}
+	off, err := r.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1
+	}
+	return off
+}
+
 // Magic numbers at the start of the supported formats, as they appear in
 // the file.
 var magics = [][]byte{

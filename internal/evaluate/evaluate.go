@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -43,15 +44,16 @@ func (r *ref) id() AttemptID { return AttemptID{r.Src, r.SrcPort, r.FirstSeen} }
 
 // truthLine is one line of a scenario's truth.jsonl (tools/genscenario).
 type truthLine struct {
-	Type      string     `json:"type"`
-	Host      int        `json:"host"`
-	Spammer   bool       `json:"spammer"`
-	Listed    bool       `json:"listed"`
-	Family    string     `json:"family"`
-	Src       netip.Addr `json:"src"`
-	SrcPort   uint16     `json:"sport"`
-	FirstSeen time.Time  `json:"first_seen"`
-	Pair      *ref       `json:"pair"`
+	Type      string       `json:"type"`
+	Host      int          `json:"host"`
+	Spammer   bool         `json:"spammer"`
+	Listed    bool         `json:"listed"`
+	Family    string       `json:"family"`
+	Src       netip.Addr   `json:"src"`
+	SrcPort   uint16       `json:"sport"`
+	FirstSeen time.Time    `json:"first_seen"`
+	Pair      *ref         `json:"pair"`
+	HostIPv4  []netip.Addr `json:"ipv4"` // host lines: the host's IPv4 addresses (its NAT's, behind one)
 }
 
 // assocLine is one line of associations.jsonl.
@@ -66,6 +68,7 @@ type assocLine struct {
 // Truth is a scenario's ground truth.
 type Truth struct {
 	hostSpammer map[int]bool // host -> spammer with a DNSBL-listed IPv4 (knowable at the sensor)
+	hostIPv4    map[int][]netip.Addr
 	v6          map[attemptKey]truthAttempt
 }
 
@@ -76,7 +79,7 @@ type truthAttempt struct {
 
 // ReadTruth reads a truth.jsonl.
 func ReadTruth(r io.Reader) (*Truth, error) {
-	t := &Truth{hostSpammer: map[int]bool{}, v6: map[attemptKey]truthAttempt{}}
+	t := &Truth{hostSpammer: map[int]bool{}, hostIPv4: map[int][]netip.Addr{}, v6: map[attemptKey]truthAttempt{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -87,6 +90,7 @@ func ReadTruth(r io.Reader) (*Truth, error) {
 		switch l.Type {
 		case "host":
 			t.hostSpammer[l.Host] = l.Spammer && l.Listed
+			t.hostIPv4[l.Host] = l.HostIPv4
 		case "attempt":
 			if l.Family != "ipv6" {
 				continue
@@ -115,10 +119,12 @@ type Result struct {
 	Precision    float64
 	Recall       float64
 	// Address level: an association (to an attempt or to an address only)
-	// is correct when its IPv4 address is the one the truth pairs with:
-	// what spammer labelling needs, and all a NAT lets anyone tell.
+	// is correct when its IPv4 address is the host's (or its NAT's): what
+	// spammer labelling needs, and all a NAT lets anyone tell. Recall is
+	// over the pairable attempts.
 	AddrAssociated int
 	AddrCorrect    int
+	AddrFound      int // pairable attempts associated with the host's IPv4 address
 	AddrPrecision  float64
 	AddrRecall     float64
 	HostTP         int // IPv6 hosts labelled spammer that are listed spammers
@@ -156,8 +162,11 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 		}
 		if a.IPv4 != nil {
 			res.AddrAssociated++
-			if ta.pair != nil && ta.pair.src == a.IPv4.Src {
+			if slices.Contains(t.hostIPv4[ta.host], a.IPv4.Src) {
 				res.AddrCorrect++
+				if ta.pair != nil {
+					res.AddrFound++
+				}
 			}
 		}
 		if a.IPv4 != nil && a.IPv4.FirstSeen.IsZero() {
@@ -185,7 +194,7 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 	res.Precision = ratio(res.Correct, res.Associated)
 	res.Recall = ratio(res.Correct, res.Pairable)
 	res.AddrPrecision = ratio(res.AddrCorrect, res.AddrAssociated)
-	res.AddrRecall = ratio(res.AddrCorrect, res.Pairable)
+	res.AddrRecall = ratio(res.AddrFound, res.Pairable)
 	res.HostPrecision = ratio(res.HostTP, res.HostTP+res.HostFP)
 	res.HostRecall = ratio(res.HostTP, res.HostTP+res.HostFN)
 	if res.HostPrecision+res.HostRecall > 0 {

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-const truth = `{"type":"host","host":1,"spammer":true,"listed":true}
-{"type":"host","host":2,"spammer":false,"listed":false}
+const truth = `{"type":"host","host":1,"spammer":true,"listed":true,"ipv4":["192.0.2.1"]}
+{"type":"host","host":2,"spammer":false,"listed":false,"ipv4":["192.0.2.2"]}
 {"type":"host","host":3,"spammer":true,"listed":true}
 {"type":"attempt","host":1,"family":"ipv6","src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z","pair":{"src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z"}}
 {"type":"attempt","host":1,"family":"ipv4","src":"192.0.2.1","sport":2000,"first_seen":"2026-11-26T10:00:00.002Z","pair":{"src":"2001:db8::1","sport":1000,"first_seen":"2026-11-26T10:00:00Z"}}
@@ -39,7 +39,7 @@ func TestScore(t *testing.T) {
 	if r.HostTP != 1 || r.HostFP != 1 || r.HostFN != 1 || r.HostF1 != 0.5 {
 		t.Errorf("hosts %+v", r)
 	}
-	if r.AddrAssociated != 2 || r.AddrCorrect != 1 {
+	if r.AddrAssociated != 2 || r.AddrCorrect != 1 || r.AddrFound != 1 {
 		t.Errorf("address level %+v", r)
 	}
 }
@@ -58,7 +58,7 @@ func TestScoreAddressOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Associated != 0 || r.AddressOnly != 2 || r.AddrAssociated != 2 || r.AddrCorrect != 1 || r.AddrPrecision != 0.5 || r.AddrRecall != 0.5 {
+	if r.Associated != 0 || r.AddressOnly != 2 || r.AddrAssociated != 2 || r.AddrCorrect != 1 || r.AddrFound != 1 || r.AddrPrecision != 0.5 || r.AddrRecall != 0.5 {
 		t.Errorf("%+v", r)
 	}
 }
