@@ -95,7 +95,7 @@ type entry struct {
 	info  addr.Info // IPv6 only
 	names known     // what Config.Names knows of the source
 	stack stackFeatures
-	used  bool      // IPv4: claimed by an association (full mode)
+	used  bool // IPv4: claimed by an association (full mode)
 }
 
 // Engine associates attempts streamed in FirstSeen order.
