@@ -51,7 +51,7 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false)
+			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func newAnalyzeCmd() *cobra.Command {
 
 // buildPipeline reads the reject logs and sets up the measurement pipeline
 // with the flags shared by analyze and run.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool) (*pipeline.Pipeline, error) {
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache) (*pipeline.Pipeline, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
 		return nil, err
@@ -160,10 +160,16 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	for _, f := range v.GetStringSlice("disable-evidence") {
 		acfg.Disable[f] = true
 	}
-	if names, err := loadNames(v, cmd.ErrOrStderr()); err != nil {
+	static, err := loadNames(v, cmd.ErrOrStderr())
+	if err != nil {
 		return nil, err
-	} else if names != nil {
-		acfg.Names = names
+	}
+	switch {
+	case cache != nil:
+		cache.Static = static
+		acfg.Names = cache
+	case static != (enrich.StaticNames{}):
+		acfg.Names = static
 	}
 	gcfg := attempt.DefaultConfig()
 	if v.IsSet("window") {
@@ -185,18 +191,15 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// loadNames loads the --asn-table and --ptr-table files; nil when neither
-// is given.
-func loadNames(v *viper.Viper, w io.Writer) (associate.Names, error) {
-	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
-	if asnPath == "" && ptrPath == "" {
-		return nil, nil
-	}
+// loadNames loads the --asn-table and --ptr-table files (zero when neither
+// is given).
+func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	var names enrich.StaticNames
+	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
 	if asnPath != "" {
 		t, err := enrich.LoadASNTable(asnPath)
 		if err != nil {
-			return nil, fmt.Errorf("--asn-table: %w", err)
+			return names, fmt.Errorf("--asn-table: %w", err)
 		}
 		if t.BadLines() > 0 {
 			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", asnPath, t.BadLines(), t.LineErrors()[0])
@@ -206,7 +209,7 @@ func loadNames(v *viper.Viper, w io.Writer) (associate.Names, error) {
 	if ptrPath != "" {
 		t, err := enrich.LoadPTRTable(ptrPath)
 		if err != nil {
-			return nil, fmt.Errorf("--ptr-table: %w", err)
+			return names, fmt.Errorf("--ptr-table: %w", err)
 		}
 		if t.BadLines() > 0 {
 			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", ptrPath, t.BadLines(), t.LineErrors()[0])
@@ -216,8 +219,8 @@ func loadNames(v *viper.Viper, w io.Writer) (associate.Names, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true)
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names)
 }
 
 func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

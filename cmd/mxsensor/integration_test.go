@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/netlab"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
@@ -179,12 +180,18 @@ func testSensor(t *testing.T, bin, mode string) {
 	if err := os.WriteFile(rejectLog, []byte(time.Now().UTC().Format(time.RFC3339)+" mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[10.77.0.2]: 554 5.7.1 Service unavailable; Client host [10.77.0.2] blocked using zen.spamhaus.org; from=<a@b> to=<c@d> proto=ESMTP helo=<x>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	c6rev := enrich.QueryName(c6, "ip6.arpa")
 	// A DNSBL listing the client's IPv4 address, served inside the sensor's
 	// namespace (its own loopback), for --enrich-out.
 	var resolver string
 	if err := sensorHost.Do(func() error {
 		resolver = startDNSZone(t, map[string][]string{
-			"2.0.77.10.bl.test.": {"2.0.77.10.bl.test. 300 IN A 127.0.0.2"}})
+			"2.0.77.10.bl.test.": {"2.0.77.10.bl.test. 300 IN A 127.0.0.2"},
+			// Both client addresses are named cli.test, forward-confirmed:
+			// the live association engine uses that (ptr evidence).
+			"2.0.77.10.in-addr.arpa.": {"2.0.77.10.in-addr.arpa. 300 IN PTR cli.test."},
+			c6rev:                     {c6rev + " 300 IN PTR cli.test."},
+			"cli.test.":               {"cli.test. 300 IN A 10.77.0.2", "cli.test. 300 IN AAAA fd77::2"}})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -301,8 +308,16 @@ func testSensor(t *testing.T, bin, mode string) {
 
 	// The live measurement equals the offline one over the same SYNs (the
 	// --pcap-out capture).
+	// Offline, the reverse names the live enricher found come from a table.
+	// (The client alternates families within milliseconds, so most IPv6
+	// attempts have an IPv4 attempt of the same host on both sides and are
+	// associated with the address only; the others carry ptr evidence.)
 	offOut := filepath.Join(t.TempDir(), "offline")
-	if _, errs, err := runCLI(t, "analyze", "--pcap", pcapOut, "--reject-log", rejectLog, "--out", offOut); err != nil {
+	ptrTable := filepath.Join(t.TempDir(), "ptr.txt")
+	if err := os.WriteFile(ptrTable, []byte("10.77.0.2 cli.test\nfd77::2 cli.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, err := runCLI(t, "analyze", "--pcap", pcapOut, "--reject-log", rejectLog, "--out", offOut, "--ptr-table", ptrTable); err != nil {
 		t.Fatalf("analyze: %v\n%s", err, errs)
 	}
 	for _, f := range []string{"attempts.jsonl", "associations.jsonl"} {
@@ -312,7 +327,8 @@ func testSensor(t *testing.T, bin, mode string) {
 			t.Errorf("%s: live and offline differ (%v %v)\nlive:\n%s\noffline:\n%s", f, err1, err2, live, off)
 		}
 	}
-	if assoc, _ := os.ReadFile(filepath.Join(liveOut, "associations.jsonl")); strings.Count(string(assoc), "\n") != 5 || !strings.Contains(string(assoc), `"blocklisted":true`) {
+	if assoc, _ := os.ReadFile(filepath.Join(liveOut, "associations.jsonl")); strings.Count(string(assoc), "\n") != 5 || !strings.Contains(string(assoc), `"blocklisted":true`) ||
+		!strings.Contains(string(assoc), `"ptr:same-name(+4.0)"`) {
 		t.Errorf("live associations:\n%s", assoc)
 	}
 

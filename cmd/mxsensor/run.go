@@ -65,6 +65,9 @@ must be mounted).`,
 				}
 				sinks = append(sinks, ps)
 			}
+			// With both --enrich-out and --out, the association engine uses
+			// what the enricher found (origin AS, confirmed reverse names).
+			var names *enrich.NameCache
 			if p := v.GetString("enrich-out"); p != "" {
 				ecfg := enrich.DefaultConfig()
 				ecfg.Resolver = v.GetString("resolver")
@@ -77,14 +80,17 @@ must be mounted).`,
 				if err != nil {
 					return err
 				}
-				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"))
+				if v.GetString("out") != "" {
+					names = enrich.NewNameCache(0)
+				}
+				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"), names)
 				if err != nil {
 					return err
 				}
 				sinks = append(sinks, es)
 			}
 			if dir := v.GetString("out"); dir != "" {
-				pl, err := newLivePipeline(cmd, v, dir)
+				pl, err := newLivePipeline(cmd, v, dir, names)
 				if err != nil {
 					return err
 				}

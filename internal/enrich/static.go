@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -125,4 +126,80 @@ func (s StaticNames) PTR(ip netip.Addr) (string, bool) {
 		return "", false
 	}
 	return s.PTRs.Lookup(ip)
+}
+
+// NameCache holds the origin AS and forward-confirmed reverse name of the
+// addresses the Enricher has answered for, so that the association engine
+// can use them without waiting on DNS: sources are looked up when first
+// seen, and their attempts are associated tens of seconds later. Static
+// tables, when set, take precedence. It is safe for concurrent use and
+// bounded: when full, it starts over.
+type NameCache struct {
+	Static StaticNames
+
+	mu  sync.RWMutex
+	m   map[netip.Addr]cachedName
+	max int
+}
+
+type cachedName struct {
+	asn uint32
+	ptr string
+}
+
+// NewNameCache returns a cache of at most max addresses (<= 0: 1<<18).
+func NewNameCache(max int) *NameCache {
+	if max <= 0 {
+		max = 1 << 18
+	}
+	return &NameCache{m: map[netip.Addr]cachedName{}, max: max}
+}
+
+// Put records what a look-up found. Only forward-confirmed names are kept:
+// whoever controls a reverse zone can write any name in it.
+func (c *NameCache) Put(r Result) {
+	var n cachedName
+	if len(r.ASN.Origins) > 0 {
+		n.asn = r.ASN.Origins[0].Number
+	}
+	n.ptr = r.PTR.Confirmed
+	if n.asn == 0 && n.ptr == "" {
+		return
+	}
+	ip := r.Request.IP.Unmap()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[ip] = n
+}
+
+// Len is the number of addresses cached.
+func (c *NameCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
+}
+
+// Origin returns the origin AS of ip: from the static table, else the cache.
+func (c *NameCache) Origin(ip netip.Addr) (uint32, bool) {
+	if n, ok := c.Static.Origin(ip); ok {
+		return n, true
+	}
+	c.mu.RLock()
+	n := c.m[ip.Unmap()]
+	c.mu.RUnlock()
+	return n.asn, n.asn != 0
+}
+
+// PTR returns the reverse name of ip: from the static table, else the cache.
+func (c *NameCache) PTR(ip netip.Addr) (string, bool) {
+	if n, ok := c.Static.PTR(ip); ok {
+		return n, true
+	}
+	c.mu.RLock()
+	n := c.m[ip.Unmap()]
+	c.mu.RUnlock()
+	return n.ptr, n.ptr != ""
 }

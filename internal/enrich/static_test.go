@@ -48,3 +48,36 @@ garbage
 		t.Errorf("ptr %q %v", n, ok)
 	}
 }
+
+func TestNameCache(t *testing.T) {
+	c := NewNameCache(2)
+	a, b, d := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("192.0.2.3")
+	c.Put(Result{Request: Request{IP: a}, ASN: ASNResult{Origins: []ASN{{Number: 64500}}},
+		PTR: PTRResult{Names: []string{"mx.example.org"}, Confirmed: "mx.example.org"}})
+	// An unconfirmed name is not kept: anyone can write a reverse zone.
+	c.Put(Result{Request: Request{IP: b}, PTR: PTRResult{Names: []string{"mx.example.org"}}})
+	if n, ok := c.Origin(a); !ok || n != 64500 {
+		t.Errorf("origin %d %v", n, ok)
+	}
+	if n, ok := c.PTR(a); !ok || n != "mx.example.org" {
+		t.Errorf("ptr %q %v", n, ok)
+	}
+	if _, ok := c.PTR(b); ok || c.Len() != 1 {
+		t.Errorf("unconfirmed name kept (len %d)", c.Len())
+	}
+	// The static table wins.
+	tb, err := ReadPTRTable(strings.NewReader("192.0.2.1 static.example.org\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Static.PTRs = tb
+	if n, _ := c.PTR(a); n != "static.example.org" {
+		t.Errorf("static table not preferred: %q", n)
+	}
+	// Bounded: full, it starts over.
+	c.Put(Result{Request: Request{IP: d}, ASN: ASNResult{Origins: []ASN{{Number: 1}}}})
+	c.Put(Result{Request: Request{IP: b}, ASN: ASNResult{Origins: []ASN{{Number: 2}}}})
+	if c.Len() > 2 {
+		t.Errorf("cache grew to %d", c.Len())
+	}
+}

@@ -26,6 +26,7 @@ type EnrichSink struct {
 	recent map[netip.Addr]time.Time // sources submitted lately, to spare the queue
 	again  time.Duration            // resubmit a source after this long
 	maxMap int
+	names  *enrich.NameCache // fed with every result, when set
 
 	mu   sync.Mutex // guards w, f, err (results arrive on enricher goroutines)
 	w    *bufio.Writer
@@ -53,14 +54,15 @@ type enrichDNSBL struct {
 	Error   string       `json:"error,omitempty"`
 }
 
-// NewEnrichSink starts e and appends its results to path.
-func NewEnrichSink(e *enrich.Enricher, path string, log *zap.Logger) (*EnrichSink, error) {
+// NewEnrichSink starts e and appends its results to path. If names is not
+// nil, every result also goes into it (for the association engine).
+func NewEnrichSink(e *enrich.Enricher, path string, log *zap.Logger, names *enrich.NameCache) (*EnrichSink, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("opening enrichment output: %w", err)
 	}
 	s := &EnrichSink{e: e, log: log, recent: map[netip.Addr]time.Time{}, again: time.Hour, maxMap: 1 << 16,
-		w: bufio.NewWriter(f), f: f, last: time.Now()}
+		w: bufio.NewWriter(f), f: f, last: time.Now(), names: names}
 	e.OnResult(s.result)
 	if err := e.Start(context.Background()); err != nil {
 		f.Close()
@@ -70,6 +72,9 @@ func NewEnrichSink(e *enrich.Enricher, path string, log *zap.Logger) (*EnrichSin
 }
 
 func (s *EnrichSink) result(r enrich.Result) {
+	if s.names != nil {
+		s.names.Put(r)
+	}
 	line := enrichLine{TS: time.Now().UTC(), IP: r.Request.IP}
 	for _, d := range r.DNSBL {
 		ed := enrichDNSBL{Zone: d.Zone, Listed: d.Listed, Codes: d.Codes, Reasons: d.Reasons}
