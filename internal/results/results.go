@@ -1,0 +1,162 @@
+// Package results reads the measurement's output files (attempts.jsonl and
+// associations.jsonl, as analyze and run write them) for the report, the
+// blocklist and the DNSBL server.
+package results
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// File names inside a results directory.
+const (
+	AttemptsFile     = "attempts.jsonl"
+	AssociationsFile = "associations.jsonl"
+)
+
+// Attempt is one line of attempts.jsonl.
+type Attempt struct {
+	FirstSeen   time.Time  `json:"first_seen"`
+	LastSeen    time.Time  `json:"last_seen"`
+	Family      string     `json:"family"` // "ipv4" or "ipv6"
+	Src         netip.Addr `json:"src"`
+	SrcPort     uint16     `json:"sport"`
+	Dst         netip.Addr `json:"dst"`
+	DstPort     uint16     `json:"dport"`
+	SYNs        int        `json:"syns"`
+	OS          string     `json:"os"`
+	OSClass     string     `json:"os_class"`
+	Dist        int        `json:"dist"`
+	RawSig      string     `json:"raw_sig"`
+	AddrType    string     `json:"addr_type"`   // IPv6 only
+	Blocklisted bool       `json:"blocklisted"` // IPv4 only
+}
+
+// IPv4Ref is the IPv4 side of an association. SrcPort and FirstSeen are
+// zero when the association is to the address only.
+type IPv4Ref struct {
+	Src         netip.Addr `json:"src"`
+	SrcPort     *uint16    `json:"sport"`
+	FirstSeen   *time.Time `json:"first_seen"`
+	Blocklisted bool       `json:"blocklisted"`
+}
+
+// AddressOnly reports an association with an IPv4 address but no attempt.
+func (r *IPv4Ref) AddressOnly() bool { return r.FirstSeen == nil }
+
+// Association is one line of associations.jsonl: the decision for one IPv6
+// connect() attempt.
+type Association struct {
+	FirstSeen time.Time  `json:"first_seen"`
+	Src       netip.Addr `json:"src"`
+	SrcPort   uint16     `json:"sport"`
+	SYNs      int        `json:"syns"`
+	OSClass   string     `json:"os_class"`
+	AddrType  string     `json:"addr_type"`
+	IPv4      *IPv4Ref   `json:"ipv4"`
+	Score     float64    `json:"score"`
+	Evidence  []string   `json:"evidence"`
+	Spammer   bool       `json:"spammer"`
+}
+
+// Associated reports whether the attempt was associated (with an attempt
+// or an address).
+func (a *Association) Associated() bool { return a.IPv4 != nil }
+
+// Window selects records by FirstSeen: Since <= t < Until; a zero bound is
+// open.
+type Window struct {
+	Since, Until time.Time
+}
+
+// Contains reports whether t is inside w.
+func (w Window) Contains(t time.Time) bool {
+	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
+}
+
+// Stats counts what a scan read and skipped.
+type Stats struct {
+	Lines    int // lines read
+	Bad      int // lines that did not parse (skipped)
+	Filtered int // lines outside the window
+	// FirstBad describes the first bad line.
+	FirstBad string
+}
+
+// maxLine bounds one JSON line.
+const maxLine = 1 << 20
+
+// scan decodes each line of r into a fresh T and calls fn for those inside w.
+func scan[T any](r io.Reader, name string, w Window, at func(*T) time.Time, fn func(*T) error) (Stats, error) {
+	var st Stats
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	for sc.Scan() {
+		st.Lines++
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			st.Bad++
+			if st.FirstBad == "" {
+				st.FirstBad = fmt.Sprintf("%s line %d: %v", name, st.Lines, err)
+			}
+			continue
+		}
+		if !w.Contains(at(&v)) {
+			st.Filtered++
+			continue
+		}
+		if err := fn(&v); err != nil {
+			return st, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return st, fmt.Errorf("%s line %d: %w", name, st.Lines+1, err)
+	}
+	return st, nil
+}
+
+// ScanAttempts calls fn for each attempt of r inside w. Lines that do not
+// parse are skipped and counted.
+func ScanAttempts(r io.Reader, w Window, fn func(*Attempt) error) (Stats, error) {
+	return scan(r, AttemptsFile, w, func(a *Attempt) time.Time { return a.FirstSeen }, fn)
+}
+
+// ScanAssociations calls fn for each association of r inside w. Lines that
+// do not parse are skipped and counted.
+func ScanAssociations(r io.Reader, w Window, fn func(*Association) error) (Stats, error) {
+	return scan(r, AssociationsFile, w, func(a *Association) time.Time { return a.FirstSeen }, fn)
+}
+
+// ScanDir scans the named file of a results directory with scanFile.
+func ScanDir(dir, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Stats{}, fmt.Errorf("%s: not a results directory (no %s; write one with mxsensor analyze or run --out)", dir, name)
+		}
+		return Stats{}, err
+	}
+	defer f.Close()
+	st, err := scanFile(f)
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
+	}
+	return st, nil
+}
+
+// Prefix returns the prefix of length bits containing ip.
+func Prefix(ip netip.Addr, bits int) netip.Prefix {
+	p, _ := ip.Prefix(bits)
+	return p
+}
