@@ -8,7 +8,7 @@ GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bp
 # commands inside the test namespaces; p0f is the fingerprint oracle; rbldnsd
 # serves the DNSBL zone of the enrichment tests.
 APT_BUILD := clang llvm libbpf-dev
-APT_TEST  := iproute2 p0f rbldnsd
+APT_TEST  := iproute2 p0f rbldnsd chromium
 
 export CGO_ENABLED ?= 0
 
@@ -24,7 +24,7 @@ deps-build: ## install clang, llvm and libbpf-dev from Debian (needs root)
 	@missing=""; for p in $(APT_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-deps-test: ## install what the tests run (iproute2, p0f, rbldnsd) from Debian (needs root)
+deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium) from Debian (needs root)
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

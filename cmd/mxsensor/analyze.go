@@ -79,7 +79,14 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			progress.done()
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s mode: %s\n", mode, pl.Stats().Summary())
-			return nil
+			if v.GetBool("no-report") {
+				return nil
+			}
+			rcfg, err := reportConfig(v)
+			if err != nil {
+				return err
+			}
+			return writeReports(out, rcfg, cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -99,6 +106,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
+	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
 	return cmd
 }
 

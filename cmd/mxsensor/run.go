@@ -102,7 +102,18 @@ must be mounted).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return s.Run(ctx)
+			if err := s.Run(ctx); err != nil {
+				return err
+			}
+			// The live measurement's report, once its files are complete.
+			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
+				rcfg, err := reportConfig(v)
+				if err != nil {
+					return err
+				}
+				return writeReports(dir, rcfg, cmd.ErrOrStderr())
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -125,6 +136,7 @@ must be mounted).`,
 	f.String("asn-table", "", "offline prefix->ASN TSV table, for --enrich-out and (with --out) the asn evidence")
 	f.String("ptr-table", "", `with --out: reverse names ("address name" lines) for the ptr evidence`)
 	f.Bool("no-cymru", false, "with --enrich-out, do not query Team Cymru's DNS")
+	f.Bool("no-report", false, "with --out: do not write DIR/report.{txt,json,html} at exit")
 	f.String("ready-file", "", "create this file once the program is attached")
 	_ = f.MarkHidden("ready-file")
 	addDataplaneFlags(cmd, true)

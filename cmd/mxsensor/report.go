@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/report"
+)
+
+func newReportCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report --in DIR [--format text|json|csv|html] [--since T --until T]",
+		Short: "Tables and figures from a measurement: IPv6 spammers by OS and address type, over time, SYNs, port distance, busy /64s, evidence",
+		Long: `report reads DIR/attempts.jsonl and DIR/associations.jsonl (written by analyze or run --out)
+and prints the NANOG 62 talk's tables and figures computed from them, plus the busiest /64s
+(misbehaving MTAs), the top /48s and origin ASes of IPv6 spammers, the evidence behind the
+associations, and, with --compare, a comparison with another run over the same SYNs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			in := v.GetString("in")
+			if in == "" {
+				return errors.New("--in is required")
+			}
+			cfg, err := reportConfig(v)
+			if err != nil {
+				return err
+			}
+			r, err := report.Build(in, cfg)
+			if err != nil {
+				return err
+			}
+			if r.Input.BadLines > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d bad lines skipped (first: %s)\n", r.Input.BadLines, r.Input.FirstBad)
+			}
+			w := cmd.OutOrStdout()
+			if out := v.GetString("out"); out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			format := v.GetString("format")
+			if t := v.GetString("table"); t != "" {
+				if format != "csv" {
+					return errors.New("--table goes with --format csv")
+				}
+				return report.WriteCSV(w, r, t)
+			}
+			return report.Write(w, r, format)
+		},
+	}
+	f := cmd.Flags()
+	f.String("in", "", "results directory (attempts.jsonl and associations.jsonl)")
+	f.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
+	f.String("out", "", "write the report to this file instead of stdout")
+	f.String("table", "", "with --format csv: only this table (summary, os, address_types, over_time, syns, port_cdf, busy_64s, spammer_48s, spammer_asns, evidence, scores, comparison)")
+	addReportFlags(cmd)
+	return cmd
+}
+
+// addReportFlags adds the flags that shape a report (shared with analyze).
+func addReportFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("since", "", "only attempts from this time on (RFC 3339, or a date 2006-01-02 in UTC)")
+	f.String("until", "", "only attempts before this time (RFC 3339, or a date)")
+	f.Duration("bucket", 0, "time bucket of the over-time table (default: the finest of 1m, 5m, 15m, 1h, 6h, 1d, 7d giving at most 200 rows)")
+	f.Int("top", 10, "rows of the ranked tables")
+	f.String("compare", "", "another results directory over the same SYNs (e.g. --mode naive) to compare with")
+	if cmd.Flags().Lookup("asn-table") == nil {
+		f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name), to name spammers' ASes")
+	}
+}
+
+// parseReportTime parses an RFC 3339 time or a date (UTC).
+func parseReportTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339 (2026-11-26T10:00:00Z) or a date (2026-11-26)", s)
+}
+
+func reportConfig(v *viper.Viper) (report.Config, error) {
+	var cfg report.Config
+	var err error
+	if cfg.Window.Since, err = parseReportTime(v.GetString("since")); err != nil {
+		return cfg, fmt.Errorf("--since: %w", err)
+	}
+	if cfg.Window.Until, err = parseReportTime(v.GetString("until")); err != nil {
+		return cfg, fmt.Errorf("--until: %w", err)
+	}
+	if !cfg.Window.Since.IsZero() && !cfg.Window.Until.IsZero() && !cfg.Window.Until.After(cfg.Window.Since) {
+		return cfg, errors.New("--until must be after --since")
+	}
+	cfg.Bucket = v.GetDuration("bucket")
+	if cfg.Bucket < 0 || (cfg.Bucket > 0 && cfg.Bucket < time.Minute) {
+		return cfg, errors.New("--bucket must be at least 1m")
+	}
+	cfg.Top = v.GetInt("top")
+	cfg.Compare = v.GetString("compare")
+	if p := v.GetString("asn-table"); p != "" {
+		t, err := enrich.LoadASNTable(p)
+		if err != nil {
+			return cfg, fmt.Errorf("--asn-table: %w", err)
+		}
+		cfg.ASN = func(ip netip.Addr) (uint32, string, bool) {
+			e, ok := t.Lookup(ip)
+			return e.ASN, e.Name, ok && e.ASN != 0
+		}
+	}
+	return cfg, nil
+}
+
+// reportFiles are the report files analyze and run write beside their results.
+var reportFiles = map[string]string{"report.txt": "text", "report.json": "json", "report.html": "html"}
+
+// writeReports writes the report files into dir (each through a temporary
+// file, so a reader never sees half of one).
+func writeReports(dir string, cfg report.Config, log io.Writer) error {
+	r, err := report.Build(dir, cfg)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for name, format := range reportFiles {
+		path := filepath.Join(dir, name)
+		tmp, err := os.CreateTemp(dir, "."+name+"-*")
+		if err != nil {
+			return err
+		}
+		if err := report.Write(tmp, r, format); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return fmt.Errorf("report: %s: %w", path, err)
+		}
+		if err := tmp.Close(); err != nil {
+			os.Remove(tmp.Name())
+			return err
+		}
+		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(log, "report: %s/report.{txt,json,html}\n", dir)
+	return nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/report"
+)
+
+// scenarioResults generates a small scenario and analyzes it (which writes
+// the report files too); it returns the results directory.
+func scenarioResults(t *testing.T, mode string) (scenario, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	if b, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "5", "-hosts", "300", "-duration", "3h", "-out", dir).CombinedOutput(); err != nil {
+		t.Fatalf("genscenario: %v\n%s", err, b)
+	}
+	out = filepath.Join(dir, mode)
+	if _, errs, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+		"--tz", "UTC", "--out", out, "--mode", mode, "--p0f-db", "", "--asn-table", filepath.Join(dir, "asn.txt")); err != nil {
+		t.Fatalf("analyze: %v\n%s", err, errs)
+	}
+	return dir, out
+}
+
+func TestReportCommand(t *testing.T) {
+	dir, full := scenarioResults(t, "full")
+	naive := filepath.Join(dir, "naive")
+	if _, errs, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+		"--tz", "UTC", "--out", naive, "--mode", "naive", "--p0f-db", "", "--no-report"); err != nil {
+		t.Fatalf("analyze naive: %v\n%s", err, errs)
+	}
+	// analyze wrote the report files; the report command gives the same.
+	for name, format := range reportFiles {
+		written, err := os.ReadFile(filepath.Join(full, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, errs, err := runCLI(t, "report", "--in", full, "--format", format, "--asn-table", filepath.Join(dir, "asn.txt"))
+		if err != nil {
+			t.Fatalf("report --format %s: %v\n%s", format, err, errs)
+		}
+		if out != string(written) {
+			t.Errorf("%s differs from report --format %s", name, format)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(naive, "report.txt")); err == nil {
+		t.Error("--no-report wrote a report")
+	}
+	// JSON for scripts, with the comparison to the naive run.
+	out, _, err := runCLI(t, "report", "--in", full, "--format", "json", "--compare", naive, "--asn-table", filepath.Join(dir, "asn.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Attempts6 == 0 || r.Summary.SpamHostsAssoc == 0 || len(r.SpamASNs) == 0 || r.Comparison == nil ||
+		r.Comparison.OtherAssociated <= r.Comparison.ThisAssociated/2 || r.OverTime.Bucket != "1m0s" || len(r.OverTime.Buckets) < 170 {
+		t.Errorf("report: summary %+v, %d ASNs, comparison %+v, %d buckets (%s)", r.Summary, len(r.SpamASNs), r.Comparison, len(r.OverTime.Buckets), r.OverTime.Bucket)
+	}
+	// One CSV table; a time window.
+	csvOut, _, err := runCLI(t, "report", "--in", full, "--format", "csv", "--table", "syns")
+	if err != nil || !strings.HasPrefix(csvOut, "OS,1,2,3,4,5,6+,attempts\n") {
+		t.Errorf("csv: %v\n%s", err, csvOut)
+	}
+	win, _, err := runCLI(t, "report", "--in", full, "--format", "json", "--since", "2026-11-26T11:00:00Z", "--until", "2026-11-26T12:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w report.Report
+	if err := json.Unmarshal([]byte(win), &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Summary.Attempts6 == 0 || w.Summary.Attempts6 >= r.Summary.Attempts6 || w.Period.From.Before(time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)) {
+		t.Errorf("window: %+v %+v", w.Period, w.Summary)
+	}
+	for _, bad := range [][]string{
+		{"report"},
+		{"report", "--in", t.TempDir()},
+		{"report", "--in", full, "--format", "xml"},
+		{"report", "--in", full, "--since", "yesterday"},
+		{"report", "--in", full, "--table", "os"},
+	} {
+		if _, _, err := runCLI(t, bad...); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// chromiumArgs are the flags that make headless Chromium work as root, in a
+// sandbox with no network, without phoning home.
+var chromiumArgs = []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"}
+
+// checker is added to a copy of the report: it records script errors and,
+// once the page has loaded, the size of every figure, for --dump-dom.
+const checker = `<script>
+window.__errs = [];
+window.addEventListener('error', function (e) { window.__errs.push(String(e.message)); });
+window.addEventListener('load', function () {
+  var figs = Array.prototype.map.call(document.querySelectorAll('figure.fig svg'), function (s) {
+    var r = s.getBoundingClientRect();
+    return {id: s.id, w: r.width, h: r.height, marks: s.querySelectorAll('rect, polyline').length};
+  });
+  var pre = document.createElement('pre');
+  pre.id = 'mxs-check';
+  pre.textContent = JSON.stringify({figs: figs, errors: window.__errs, title: document.title});
+  document.body.appendChild(pre);
+});
+</script>`
+
+// TestReportHTMLInChromium opens the HTML report in Debian's headless
+// Chromium: no errors, every figure laid out with a non-zero size and
+// drawn, and a screenshot that shows them.
+func TestReportHTMLInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not installed (make deps-test installs it); CI=true: failing instead of skipping")
+		}
+		t.Skip("chromium not installed (apt-get install chromium, or make deps-test)")
+	}
+	_, full := scenarioResults(t, "full")
+	page, err := os.ReadFile(filepath.Join(full, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	checked := filepath.Join(tmp, "checked.html")
+	if err := os.WriteFile(checked, bytes.Replace(page, []byte("<head>"), []byte("<head>"+checker), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	run := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, chromium, append(append(append([]string{}, chromiumArgs...), "--user-data-dir="+filepath.Join(tmp, "profile")), args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return out
+	}
+	dom := run("--window-size=1000,2000", "--virtual-time-budget=5000", "--dump-dom", "file://"+checked)
+	m := regexp.MustCompile(`(?s)<pre id="mxs-check">(.*?)</pre>`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the page did not run its check (no #mxs-check in the DOM):\n%.2000s", dom)
+	}
+	var check struct {
+		Figs []struct {
+			ID    string
+			W, H  float64
+			Marks int
+		}
+		Errors []string
+		Title  string
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &check); err != nil {
+		t.Fatalf("check output %q: %v", m[1], err)
+	}
+	if len(check.Errors) > 0 {
+		t.Errorf("page errors: %v", check.Errors)
+	}
+	if len(check.Figs) != 6 || !strings.HasPrefix(check.Title, "mxsensor report") {
+		t.Errorf("figures %+v, title %q", check.Figs, check.Title)
+	}
+	for _, f := range check.Figs {
+		if f.W < 300 || f.H < 100 || f.Marks == 0 {
+			t.Errorf("figure %s rendered %vx%v with %d marks", f.ID, f.W, f.H, f.Marks)
+		}
+	}
+	t.Logf("figures: %+v", check.Figs)
+
+	// The screenshot: the figures' colours must be on it.
+	shot := filepath.Join(tmp, "report.png")
+	run("--window-size=1000,2400", "--screenshot="+shot, "file://"+filepath.Join(full, "report.html"))
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bluePixels(img); n < 2000 {
+		t.Errorf("screenshot %v has %d pixels of the figures' blue: the figures did not render", img.Bounds(), n)
+	} else {
+		t.Logf("screenshot %v: %d pixels of the figures' blue", img.Bounds(), n)
+	}
+	if dir := os.Getenv("MXS_KEEP_SCREENSHOT"); dir != "" {
+		b, _ := os.ReadFile(shot)
+		_ = os.WriteFile(filepath.Join(dir, "report.png"), b, 0o644)
+	}
+}
+
+// bluePixels counts pixels close to the first series colour (#1f77b4).
+func bluePixels(img image.Image) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r>>8, 0x1f) && near(g>>8, 0x77) && near(bl>>8, 0xb4) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func near(a uint32, b uint32) bool { return a+12 >= b && a <= b+12 }
