@@ -332,6 +332,14 @@ func testSensor(t *testing.T, bin, mode string) {
 		t.Errorf("live associations:\n%s", assoc)
 	}
 
+	// At exit, run wrote the report of its live measurement.
+	if txt, err := os.ReadFile(filepath.Join(liveOut, "report.txt")); err != nil || !strings.Contains(string(txt), "IPv6 spammer OSes") {
+		t.Errorf("live report.txt: %v\n%s", err, txt)
+	}
+	if _, err := os.Stat(filepath.Join(liveOut, "report.html")); err != nil {
+		t.Errorf("live report.html: %v", err)
+	}
+
 	// Enrichment: both client addresses looked up once; the IPv4 one is listed.
 	enr, err := os.ReadFile(enrichOut)
 	if err != nil {

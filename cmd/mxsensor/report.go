@@ -79,7 +79,7 @@ func addReportFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("since", "", "only attempts from this time on (RFC 3339, or a date 2006-01-02 in UTC)")
 	f.String("until", "", "only attempts before this time (RFC 3339, or a date)")
-	f.Duration("bucket", 0, "time bucket of the over-time table (default: the finest of 1m, 5m, 15m, 1h, 6h, 1d, 7d giving at most 200 rows)")
+	f.Duration("bucket", 0, "time bucket of the over-time table (default: the finest of 1m, 5m, 15m, 1h, 6h, 1d, 7d giving at most 100 rows)")
 	f.Int("top", 10, "rows of the ranked tables")
 	f.String("compare", "", "another results directory over the same SYNs (e.g. --mode naive) to compare with")
 	if cmd.Flags().Lookup("asn-table") == nil {

@@ -68,7 +68,7 @@ func TestReportCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Summary.Attempts6 == 0 || r.Summary.SpamHostsAssoc == 0 || len(r.SpamASNs) == 0 || r.Comparison == nil ||
-		r.Comparison.OtherAssociated <= r.Comparison.ThisAssociated/2 || r.OverTime.Bucket != "1m0s" || len(r.OverTime.Buckets) < 170 {
+		r.Comparison.OtherAssociated <= r.Comparison.ThisAssociated/2 || r.OverTime.Bucket != "5m0s" || len(r.OverTime.Buckets) != 36 {
 		t.Errorf("report: summary %+v, %d ASNs, comparison %+v, %d buckets (%s)", r.Summary, len(r.SpamASNs), r.Comparison, len(r.OverTime.Buckets), r.OverTime.Bucket)
 	}
 	// One CSV table; a time window.

@@ -23,7 +23,7 @@ type ASNLookup func(ip netip.Addr) (asn uint32, name string, ok bool)
 type Config struct {
 	Window results.Window
 	// Bucket is the width of the over-time series; 0 picks the finest of
-	// 1m, 5m, 15m, 1h, 6h, 1d and 7d that gives at most 200 points.
+	// 1m, 5m, 15m, 1h, 6h, 1d and 7d that gives at most 100 points.
 	Bucket time.Duration
 	// Top is the number of rows of the ranked tables (default 10).
 	Top int
@@ -689,7 +689,7 @@ func spamASNs(hosts map[netip.Addr]*hostAgg, asn ASNLookup, top int) []ASNRow {
 var autoBucketSizes = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
 // autoBuckets is the most points an automatic bucket gives.
-const autoBuckets = 200
+const autoBuckets = 100
 
 // maxBuckets bounds the over-time series; a finer bucket is coarsened.
 const maxBuckets = 2000

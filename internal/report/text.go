@@ -66,7 +66,7 @@ func tables(r *Report) []table {
 		{"IPv6 connect() attempts", itoa(s.Attempts6)},
 		{"  associated with IPv4", countPct(s.Associated6, s.AssociatedPct)},
 		{"  from spammers (associated + unassociated)", countPct(s.SpamAttemptsAssoc+s.SpamAttemptsUnasc, s.SpamSharePct)},
-		{"  associated with a listed IPv4 by hosts outvoted by their other associations (discounted)", itoa(s.SpamDiscounted)},
+		{"  discounted (outvoted by the host's other associations)", itoa(s.SpamDiscounted)},
 		{"IPv6 spammer hosts (associated / unassociated)", itoa(s.SpamHostsAssoc) + " / " + itoa(s.SpamHostsUnasc)},
 		{"IPv6 spammer /64s", itoa(s.Spam64s)},
 	}})
