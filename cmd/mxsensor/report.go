@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +87,7 @@ func addReportFlags(cmd *cobra.Command) {
 	if cmd.Flags().Lookup("asn-table") == nil {
 		f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name), to name spammers' ASes")
 	}
+	f.StringSlice("enrich", nil, "enrichment output(s) of run --enrich-out: origin ASes of the addresses looked up")
 }
 
 // parseReportTime parses an RFC 3339 time or a date (UTC).
@@ -119,17 +122,65 @@ func reportConfig(v *viper.Viper) (report.Config, error) {
 	}
 	cfg.Top = v.GetInt("top")
 	cfg.Compare = v.GetString("compare")
+	var table *enrich.ASNTable
 	if p := v.GetString("asn-table"); p != "" {
-		t, err := enrich.LoadASNTable(p)
-		if err != nil {
+		if table, err = enrich.LoadASNTable(p); err != nil {
 			return cfg, fmt.Errorf("--asn-table: %w", err)
 		}
+	}
+	found := map[netip.Addr]enrich.ASN{}
+	for _, p := range v.GetStringSlice("enrich") {
+		if err := readEnrichASNs(p, found); err != nil {
+			return cfg, fmt.Errorf("--enrich: %w", err)
+		}
+	}
+	if table != nil || len(found) > 0 {
 		cfg.ASN = func(ip netip.Addr) (uint32, string, bool) {
-			e, ok := t.Lookup(ip)
-			return e.ASN, e.Name, ok && e.ASN != 0
+			if table != nil {
+				if e, ok := table.Lookup(ip); ok && e.ASN != 0 {
+					return e.ASN, e.Name, true
+				}
+			}
+			a, ok := found[ip]
+			return a.Number, a.Name, ok
 		}
 	}
 	return cfg, nil
+}
+
+// readEnrichASNs adds the first origin AS of every address in an
+// enrichment output file (run --enrich-out) to m. Lines that do not parse
+// are skipped; a file with nothing but such lines is an error.
+func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	good, bad := 0, 0
+	for sc.Scan() {
+		var l struct {
+			IP  netip.Addr        `json:"ip"`
+			ASN *enrich.ASNResult `json:"asn"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || !l.IP.IsValid() {
+			bad++
+			continue
+		}
+		good++
+		if l.ASN != nil && len(l.ASN.Origins) > 0 {
+			m[l.IP.Unmap()] = l.ASN.Origins[0]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if good == 0 && bad > 0 {
+		return fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, bad)
+	}
+	return nil
 }
 
 // reportFiles are the report files analyze and run write beside their results.

@@ -225,3 +225,53 @@ func bluePixels(img image.Image) int {
 }
 
 func near(a uint32, b uint32) bool { return a+12 >= b && a <= b+12 }
+
+// The origin ASes the live enricher found name the spammers' ASes too.
+func TestReportEnrichASNs(t *testing.T) {
+	dir, full := scenarioResults(t, "full")
+	// An enrichment file like run --enrich-out writes, for every address of
+	// the scenario's ASN table's first IPv6 spammer.
+	out, _, err := runCLI(t, "report", "--in", full, "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SpamASNs) != 0 || len(r.Spam48s) == 0 {
+		t.Fatalf("without AS data: %+v", r.SpamASNs)
+	}
+	ip := r.Spam48s[0].Prefix.Addr()
+	b, err := os.ReadFile(filepath.Join(full, "associations.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		var a struct{ Src string }
+		if json.Unmarshal([]byte(l), &a) == nil && strings.HasPrefix(a.Src, strings.TrimSuffix(ip.String(), "::")) {
+			lines = append(lines, `{"ts":"2026-11-26T10:00:00Z","ip":"`+a.Src+`","asn":{"Origins":[{"Number":64512,"Name":"LIVE-AS"}],"Prefix":"`+r.Spam48s[0].Prefix.String()+`","Source":"cymru"}}`)
+		}
+	}
+	lines = append(lines, "garbage")
+	enr := filepath.Join(dir, "enrich.jsonl")
+	if err := os.WriteFile(enr, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI(t, "report", "--in", full, "--format", "json", "--enrich", enr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SpamASNs) != 1 || r.SpamASNs[0].ASN != 64512 || r.SpamASNs[0].Name != "LIVE-AS" {
+		t.Errorf("ASNs from the enrichment file: %+v", r.SpamASNs)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	_ = os.WriteFile(bad, []byte("nonsense\n"), 0o644)
+	if _, _, err := runCLI(t, "report", "--in", full, "--enrich", bad); err == nil {
+		t.Error("an enrichment file of garbage was accepted")
+	}
+}
