@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/mxsensor/mxsensor/internal/blocklist"
+)
+
+func newBlocklistCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "blocklist --in DIR [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json] [--since T] [--until T] [--out FILE]",
+		Short: "Export the IPv6 prefixes of attempts labelled spammer as an rbldnsd ip6trie zone, plain CIDR lines or JSON Lines",
+		Long: `Reads associations.jsonl of a results directory (mxsensor analyze or run --out) and lists every
+IPv6 prefix of length --prefix holding at least one attempt labelled spammer with a score of at least
+--min-score, with its first and last attempt, counts, associated IPv4 addresses and evidence families.
+--since and --until (RFC 3339 or 2006-01-02, UTC) select attempts by their first SYN. With --out the
+file is replaced atomically (written aside, then renamed), so a server reloading it never sees half.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			dir := v.GetString("in")
+			if dir == "" {
+				return errors.New("--in DIR (a results directory) is required")
+			}
+			opts, err := blocklistOptions(v)
+			if err != nil {
+				return err
+			}
+			format, err := blocklist.ParseFormat(v.GetString("format"))
+			if err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+			l, err := blocklist.BuildDir(dir, opts)
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := blocklist.Write(&buf, l, format, time.Now()); err != nil {
+				return err
+			}
+			if out := v.GetString("out"); out != "" {
+				err = blocklistWriteAtomic(out, buf.Bytes())
+			} else {
+				_, err = cmd.OutOrStdout().Write(buf.Bytes())
+			}
+			if err != nil {
+				return err
+			}
+			blocklistSummary(cmd.ErrOrStderr(), l)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("in", "", "results directory holding associations.jsonl")
+	f.Int("prefix", blocklist.DefaultPrefixLen, "length of the listed IPv6 prefixes (32..128; 128 lists single addresses)")
+	f.Float64("min-score", blocklist.DefaultMinScore, "lowest association score of a spammer attempt that counts")
+	f.String("format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line) or json (JSON Lines)")
+	f.String("since", "", "only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
+	f.String("until", "", "only attempts first seen before this time (RFC 3339 or 2006-01-02)")
+	f.String("out", "", "write to this file (replaced atomically) instead of stdout")
+	return cmd
+}
+
+// blocklistOptions reads --prefix, --min-score, --since and --until.
+func blocklistOptions(v *viper.Viper) (blocklist.Options, error) {
+	o := blocklist.Options{PrefixLen: v.GetInt("prefix"), MinScore: v.GetFloat64("min-score")}
+	var err error
+	if o.Window.Since, err = blocklist.ParseTime(v.GetString("since")); err != nil {
+		return o, fmt.Errorf("--since: %w", err)
+	}
+	if o.Window.Until, err = blocklist.ParseTime(v.GetString("until")); err != nil {
+		return o, fmt.Errorf("--until: %w", err)
+	}
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// blocklistSummary prints the one-line summary of a build.
+func blocklistSummary(w io.Writer, l *blocklist.List) {
+	st := l.Stats
+	fmt.Fprintf(w, "%d entries (/%d) from %d spammer attempts; %d lines read, %d bad lines skipped, %d outside the window, %d spammer attempts under score %g, %d outvoted by their hosts' other associations, %d not listable",
+		len(l.Entries), l.Options.PrefixLen, st.Spammer, st.Lines, st.Bad, st.Filtered, st.BelowScore, l.Options.MinScore, st.Outvoted, st.Ignored)
+	if st.FirstBad != "" {
+		fmt.Fprintf(w, " (first bad: %s)", st.FirstBad)
+	}
+	fmt.Fprintln(w)
+}
+
+// blocklistWriteAtomic replaces path with data: written to a temporary
+// file in the same directory, synced, then renamed over path.
+func blocklistWriteAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	// Readable by a server running as another user (rbldnsd drops root).
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

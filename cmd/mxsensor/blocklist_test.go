@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// blocklistAssoc returns one associations.jsonl line for an IPv6 attempt.
+func blocklistAssoc(t *testing.T, at, src, v4 string, score float64, spammer bool, evidence ...string) string {
+	t.Helper()
+	var ipv4 any
+	if v4 != "" {
+		ipv4 = map[string]any{"src": v4, "sport": 50000, "first_seen": at, "blocklisted": spammer}
+	}
+	if evidence == nil {
+		evidence = []string{}
+	}
+	b, err := json.Marshal(map[string]any{"first_seen": at, "src": src, "sport": 40000, "syns": 3, "os_class": "windows",
+		"addr_type": "slaac-privacy", "ipv4": ipv4, "score": score, "evidence": evidence, "spammer": spammer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// blocklistResults writes a results directory with associations.jsonl.
+func blocklistResults(t *testing.T, dir string, lines ...string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "associations.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBlocklistCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	blocklistResults(t, dir,
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:1:2::10", "192.0.2.1", 3.5, true, "order:rst-roundtrip-gap(+3.0)", "stack:mss(+0.5)"),
+		blocklistAssoc(t, "2026-11-27T10:00:00Z", "2001:db8:1:2::11", "192.0.2.1", 0.6, true, "port:shared(+0.6)"),
+		blocklistAssoc(t, "2026-11-26T11:00:00Z", "2001:db8:7::1", "198.51.100.1", 0.2, true, "asn:same(+0.2)"),
+		blocklistAssoc(t, "2026-11-26T12:00:00Z", "2001:db8:8::1", "", 0, false),
+		`{"first_seen": 12`,
+	)
+
+	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "2001:db8:1:2::/64\n" {
+		t.Errorf("plain: %q", out)
+	}
+	if !strings.Contains(errs, "1 entries (/64) from 2 spammer attempts") || !strings.Contains(errs, "1 bad lines skipped") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("summary: %q", errs)
+	}
+
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--prefix", "128", "--min-score", "0.1")
+	if err != nil || out != "2001:db8:1:2::10/128\n2001:db8:1:2::11/128\n2001:db8:7::1/128\n" {
+		t.Errorf("--prefix 128 --min-score 0.1: %q %v", out, err)
+	}
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "json", "--since", "2026-11-27", "--until", "2026-11-28T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"prefix":"2001:db8:1:2::/64","first_seen":"2026-11-27T10:00:00Z","last_seen":"2026-11-27T10:00:00Z","attempts":1,"addresses":1,"ipv4":["192.0.2.1"],"max_score":0.6,"evidence":["port"]}` + "\n"; out != want {
+		t.Errorf("json with window:\n%s\nwant\n%s", out, want)
+	}
+
+	// --out: the file, no stdout, no temporary left behind.
+	outFile := filepath.Join(t.TempDir(), "bl6.zone")
+	if err := os.WriteFile(outFile, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--out", outFile)
+	if err != nil || out != "" {
+		t.Fatalf("--out: %q %v", out, err)
+	}
+	data, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# parameters: prefix /64, min-score 0.5, since -, until -\n",
+		"\n:127.0.0.2:IPv6 spammer seen by mxsensor\n",
+		"\n::ffff:7f00:2 :127.0.0.2:RFC 5782 test point\n",
+		"\n2001:db8:1:2::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 2 attempts 2026-11-26..2026-11-27, associated with 192.0.2.1\n",
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("rbldnsd file lacks %q:\n%s", want, data)
+		}
+	}
+	if fi, err := os.Stat(outFile); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v %v", fi.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(outFile)); len(ents) != 1 {
+		t.Errorf("left in the directory: %v", ents)
+	}
+
+	for _, args := range [][]string{
+		{"blocklist"},
+		{"blocklist", "--in", t.TempDir()},
+		{"blocklist", "--in", dir, "--format", "bind"},
+		{"blocklist", "--in", dir, "--prefix", "24"},
+		{"blocklist", "--in", dir, "--prefix", "129"},
+		{"blocklist", "--in", dir, "--since", "yesterday"},
+		{"blocklist", "--in", dir, "--since", "2026-11-28", "--until", "2026-11-27"},
+		{"blocklist", "--in", dir, "--out", filepath.Join(t.TempDir(), "no", "such", "dir")},
+	} {
+		if _, _, err := runCLI(t, args...); err == nil {
+			t.Errorf("%v: no error", args)
+		} else {
+			t.Logf("%v: %v", args, err)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/dnsbl"
+	"github.com/mxsensor/mxsensor/internal/results"
+)
+
+func newDnsblCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dnsbl --zone ZONE (--in DIR | --list FILE) [--listen 127.0.0.1:5353] [--reload 30s]",
+		Short: "Serve the IPv6 spammer list as a DNSBL (RFC 5782) over UDP and TCP, reloading it when its source changes",
+		Long: `Answers <32 reversed nibbles>.ZONE with A 127.0.0.2 and a TXT reason when the address is in a listed
+prefix (longest match), NXDOMAIN otherwise. The list is built from a results directory (--in, as
+mxsensor blocklist builds it, with --prefix and --min-score) or read from a file written by
+mxsensor blocklist --format json (keeps the TXT reasons) or --format plain (--list). The source is
+checked every --reload (modification time, size, file identity) and loaded once it has stayed
+unchanged for one check, or at once on SIGHUP; a new list replaces the old one without dropping
+queries, and a source that fails to load keeps the old list.
+Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses are rate limited per source
+prefix (--rate-limit 0 switches that off).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := newViper(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(v)
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
+			dir, listFile := v.GetString("in"), v.GetString("list")
+			if (dir == "") == (listFile == "") {
+				return errors.New("give exactly one of --in DIR (a results directory) or --list FILE (from mxsensor blocklist --format json or plain)")
+			}
+			if v.GetString("zone") == "" {
+				return errors.New("--zone is required")
+			}
+			opts, err := blocklistOptions(v)
+			if err != nil {
+				return err
+			}
+			src := dnsblSource{dir: dir, list: listFile, opts: opts}
+			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
+				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
+				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix")}
+			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+				return errors.New("--rate-limit and --rate-burst must not be negative")
+			}
+			reload := v.GetDuration("reload")
+			if reload < 0 {
+				return errors.New("--reload must not be negative (0: only on SIGHUP)")
+			}
+
+			parent := cmd.Context()
+			if parent == nil {
+				parent = context.Background()
+			}
+			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+
+			stamp, _ := src.stamp()
+			l, err := src.load()
+			if err != nil {
+				return err
+			}
+			srv, err := dnsbl.New(cfg, dnsbl.NewTable(l.Entries))
+			if err != nil {
+				return err
+			}
+			if err := srv.Start(v.GetString("listen")); err != nil {
+				return fmt.Errorf("--listen: %w", err)
+			}
+			log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", src.path()),
+				zap.Int("entries", srv.Table().Len()), zap.Int("spammer_attempts", l.Stats.Spammer), zap.Int("bad_lines", l.Stats.Bad),
+				zap.Duration("reload", reload), zap.Float64("rate_limit", cfg.RateLimit))
+			dnsblWarnBad(log, l.Stats.Stats)
+
+			var tick <-chan time.Time
+			if reload > 0 {
+				t := time.NewTicker(reload)
+				defer t.Stop()
+				tick = t.C
+			}
+			// A failing source is logged once (again on SIGHUP), not at
+			// every poll.
+			var lastErr string
+			var pending dnsblStamp
+			failed := func(why string, err error) {
+				if why == "poll" && err.Error() == lastErr {
+					return
+				}
+				lastErr = err.Error()
+				log.Error("dnsbl reload failed, keeping the list", zap.String("source", src.path()), zap.String("trigger", why), zap.Error(err))
+			}
+			doReload := func(why string) {
+				st, err := src.stamp()
+				if err != nil {
+					failed(why, err)
+					return
+				}
+				if why == "poll" {
+					if st.same(stamp) {
+						return // unchanged (or still the version that failed)
+					}
+					// Load a changed file once it has stayed the same for
+					// one poll, not while a writer is still at it.
+					if !st.same(pending) {
+						pending = st
+						return
+					}
+				}
+				nl, err := src.load()
+				if err != nil {
+					stamp = st
+					failed(why, err)
+					return
+				}
+				stamp, lastErr = st, ""
+				srv.Reload(dnsbl.NewTable(nl.Entries))
+				log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", src.path()), zap.Int("entries", srv.Table().Len()),
+					zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
+				dnsblWarnBad(log, nl.Stats.Stats)
+			}
+			var serveErr error
+		loop:
+			for {
+				select {
+				case <-ctx.Done():
+					break loop
+				case <-hup:
+					doReload("SIGHUP")
+				case <-tick:
+					doReload("poll")
+				case serveErr = <-srv.Err():
+					break loop
+				}
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
+				log.Warn("dnsbl shutdown", zap.Error(err))
+			}
+			st := srv.Stats()
+			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
+				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
+				zap.Uint64("notimp", st.NotImp), zap.Uint64("rate_limited", st.RateLimited))
+			return serveErr
+		},
+	}
+	f := cmd.Flags()
+	f.String("listen", dnsbl.DefaultListen, "UDP and TCP address to serve on")
+	f.String("zone", "", "DNSBL zone, e.g. bl6.example.org")
+	f.String("in", "", "results directory: build the list from its associations.jsonl")
+	f.String("list", "", "list file written by mxsensor blocklist --format json (or plain)")
+	f.Int("prefix", blocklist.DefaultPrefixLen, "with --in: length of the listed IPv6 prefixes (32..128)")
+	f.Float64("min-score", blocklist.DefaultMinScore, "with --in: lowest association score of a spammer attempt that counts")
+	f.String("since", "", "with --in: only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
+	f.String("until", "", "with --in: only attempts first seen before this time (RFC 3339 or 2006-01-02)")
+	f.Duration("reload", 30*time.Second, "check the source for changes this often (0: only on SIGHUP)")
+	f.Duration("ttl", dnsbl.DefaultTTL*time.Second, "TTL of positive answers")
+	f.String("ns", dnsbl.DefaultNS, "name server in the zone's SOA and NS records")
+	f.Float64("rate-limit", dnsbl.DefaultRateLimit, "UDP responses per second to one source prefix (0: no limit)")
+	f.Int("rate-burst", dnsbl.DefaultRateBurst, "burst of UDP responses to one source prefix")
+	f.Int("rate-ipv4-prefix", dnsbl.DefaultRateIPv4Bits, "IPv4 source prefix length sharing one rate-limit bucket")
+	f.Int("rate-ipv6-prefix", dnsbl.DefaultRateIPv6Bits, "IPv6 source prefix length sharing one rate-limit bucket")
+	return cmd
+}
+
+// dnsblSource is where the served list comes from.
+type dnsblSource struct {
+	dir, list string
+	opts      blocklist.Options
+}
+
+func (s dnsblSource) path() string {
+	if s.dir != "" {
+		return filepath.Join(s.dir, results.AssociationsFile)
+	}
+	return s.list
+}
+
+func (s dnsblSource) load() (*blocklist.List, error) {
+	if s.dir != "" {
+		return blocklist.BuildDir(s.dir, s.opts)
+	}
+	f, err := os.Open(s.list)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	l, err := blocklist.ReadList(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.list, err)
+	}
+	return l, nil
+}
+
+// dnsblStamp identifies a version of the source file.
+type dnsblStamp struct{ fi os.FileInfo }
+
+func (s dnsblSource) stamp() (dnsblStamp, error) {
+	fi, err := os.Stat(s.path())
+	return dnsblStamp{fi}, err
+}
+
+func (a dnsblStamp) same(b dnsblStamp) bool {
+	if a.fi == nil || b.fi == nil {
+		return false
+	}
+	return os.SameFile(a.fi, b.fi) && a.fi.ModTime().Equal(b.fi.ModTime()) && a.fi.Size() == b.fi.Size()
+}
+
+func dnsblWarnBad(log *zap.Logger, st results.Stats) {
+	if st.Bad > 0 {
+		log.Warn("dnsbl source has bad lines (skipped)", zap.Int("bad_lines", st.Bad), zap.String("first", st.FirstBad))
+	}
+}

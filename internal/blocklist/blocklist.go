@@ -1,0 +1,402 @@
+// Package blocklist turns the association results (associations.jsonl) into
+// an IPv6 reputation list: the IPv6 prefixes from which attempts labelled
+// spammer were seen. The list can be written for rbldnsd (ip6trie), as plain
+// CIDR lines or as JSON Lines, and read back from the plain and JSON forms.
+package blocklist
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/results"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefixLen = 64
+	DefaultMinScore  = 0.5
+	// MinPrefixLen and MaxPrefixLen bound Options.PrefixLen.
+	MinPrefixLen = 32
+	MaxPrefixLen = 128
+	// MaxIPv4 is how many associated IPv4 addresses an entry keeps.
+	MaxIPv4 = 5
+)
+
+// Options select what is listed.
+type Options struct {
+	// PrefixLen is the length of the listed prefixes (128: single
+	// addresses).
+	PrefixLen int
+	// MinScore is the lowest association score of a spammer attempt that
+	// counts.
+	MinScore float64
+	// Window selects attempts by their first SYN.
+	Window results.Window
+}
+
+// DefaultOptions returns the defaults: /64, score >= 0.5, no window.
+func DefaultOptions() Options {
+	return Options{PrefixLen: DefaultPrefixLen, MinScore: DefaultMinScore}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if o.PrefixLen < MinPrefixLen || o.PrefixLen > MaxPrefixLen {
+		return fmt.Errorf("prefix length %d out of range %d..%d", o.PrefixLen, MinPrefixLen, MaxPrefixLen)
+	}
+	if math.IsNaN(o.MinScore) || math.IsInf(o.MinScore, 0) {
+		return fmt.Errorf("minimum score %v is not a number", o.MinScore)
+	}
+	if !o.Window.Since.IsZero() && !o.Window.Until.IsZero() && !o.Window.Since.Before(o.Window.Until) {
+		return fmt.Errorf("empty window: since %s is not before until %s",
+			o.Window.Since.Format(time.RFC3339), o.Window.Until.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Entry is one listed prefix.
+type Entry struct {
+	Prefix netip.Prefix `json:"prefix"`
+	// FirstSeen and LastSeen are the first SYNs of the earliest and the
+	// latest spammer attempt counted.
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Attempts counts the spammer attempts; Addresses the distinct IPv6
+	// sources they came from.
+	Attempts  int `json:"attempts"`
+	Addresses int `json:"addresses"`
+	// IPv4 holds the smallest MaxIPv4 of the distinct IPv4 addresses the
+	// attempts were associated with, sorted.
+	IPv4     []netip.Addr `json:"ipv4"`
+	MaxScore float64      `json:"max_score"`
+	// Evidence holds the evidence families seen ("order", "stack", ...),
+	// sorted.
+	Evidence []string `json:"evidence"`
+}
+
+// Stats counts what a build read and listed.
+type Stats struct {
+	results.Stats
+	// Spammer counts the spammer attempts listed (inside the window, at or
+	// above the minimum score).
+	Spammer int
+	// BelowScore counts spammer attempts under the minimum score.
+	BelowScore int
+	// Ignored counts spammer attempts whose source cannot be listed: not
+	// an IPv6 address, an IPv4-mapped address, or in a prefix that would
+	// hold the RFC 5782 negative test point ::ffff:127.0.0.1.
+	Ignored int
+	// Outvoted counts spammer attempts of sources most of whose
+	// associations point to unlisted IPv4s (not listed).
+	Outvoted int
+}
+
+// List is a built list.
+type List struct {
+	Options Options
+	Stats   Stats
+	Entries []Entry // sorted by prefix
+}
+
+// RFC 5782 test points for IPv6 DNSBLs: TestPointListed must be listed and
+// TestPointUnlisted must not be.
+var (
+	TestPointListed   = netip.MustParseAddr("::ffff:7f00:2")
+	TestPointUnlisted = netip.MustParseAddr("::ffff:7f00:1")
+)
+
+// TestPointReason is the TXT of the RFC 5782 test point.
+const TestPointReason = "RFC 5782 test point"
+
+// acc accumulates one entry.
+type acc struct {
+	e     Entry
+	addrs map[netip.Addr]struct{}
+	ev    map[string]struct{}
+}
+
+// source is what the builder keeps of one IPv6 source address: its
+// associations vote on whether it is a spammer, and its spammer attempts.
+type source struct {
+	associated int // attempts associated with an IPv4 (address or attempt)
+	spammer    int // of those, with a listed IPv4
+	e          Entry
+	ev         map[string]struct{}
+}
+
+// Builder aggregates associations into a list.
+type Builder struct {
+	opts Options
+	st   Stats
+	srcs map[netip.Addr]*source
+}
+
+// NewBuilder returns a builder for o (see Options.Validate).
+func NewBuilder(o Options) (*Builder, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return &Builder{opts: o, srcs: make(map[netip.Addr]*source)}, nil
+}
+
+// Add counts one association. Associations outside the window are not
+// checked here (the scan does that); those that are not spammers, under the
+// minimum score or from a source that cannot be listed are skipped.
+//
+// A source is listed only if most of its associations point to a listed
+// IPv4 (the same vote as the report's): one wrong association of a busy
+// host, such as a misbehaving MTA trying every few seconds, does not list
+// it. Its spammer attempts are counted in Stats.Outvoted instead.
+func (b *Builder) Add(a *results.Association) {
+	src := a.Src.WithZone("")
+	if a.IPv4 == nil && !a.Spammer {
+		return
+	}
+	x := b.srcs[src]
+	if x == nil {
+		x = &source{}
+		b.srcs[src] = x
+	}
+	if a.IPv4 != nil {
+		x.associated++
+	}
+	if !a.Spammer {
+		return
+	}
+	x.spammer++
+	if !(a.Score >= b.opts.MinScore) {
+		b.st.BelowScore++
+		return
+	}
+	if !src.IsValid() || !src.Is6() || src.Is4In6() {
+		b.st.Ignored++
+		return
+	}
+	if p, err := src.Prefix(b.opts.PrefixLen); err != nil || p.Contains(TestPointUnlisted) {
+		b.st.Ignored++
+		return
+	}
+	e := &x.e
+	if e.Attempts == 0 {
+		e.FirstSeen, e.LastSeen, e.MaxScore = a.FirstSeen, a.FirstSeen, a.Score
+		x.ev = make(map[string]struct{})
+	}
+	e.Attempts++
+	if a.FirstSeen.Before(e.FirstSeen) {
+		e.FirstSeen = a.FirstSeen
+	}
+	if a.FirstSeen.After(e.LastSeen) {
+		e.LastSeen = a.FirstSeen
+	}
+	e.MaxScore = max(e.MaxScore, a.Score)
+	if a.IPv4 != nil && a.IPv4.Src.IsValid() {
+		e.IPv4 = addSmallest(e.IPv4, a.IPv4.Src.WithZone(""), MaxIPv4)
+	}
+	for _, s := range a.Evidence {
+		if f := Family(s); f != "" {
+			x.ev[f] = struct{}{}
+		}
+	}
+}
+
+// merge adds the spammer attempts of one listed source to its prefix's entry.
+func (b *Builder) merge(m map[netip.Prefix]*acc, src netip.Addr, x *source) {
+	p, _ := src.Prefix(b.opts.PrefixLen)
+	a := m[p]
+	if a == nil {
+		a = &acc{e: Entry{Prefix: p, FirstSeen: x.e.FirstSeen, LastSeen: x.e.LastSeen, MaxScore: x.e.MaxScore},
+			addrs: make(map[netip.Addr]struct{}), ev: make(map[string]struct{})}
+		m[p] = a
+	}
+	e := &a.e
+	e.Attempts += x.e.Attempts
+	if x.e.FirstSeen.Before(e.FirstSeen) {
+		e.FirstSeen = x.e.FirstSeen
+	}
+	if x.e.LastSeen.After(e.LastSeen) {
+		e.LastSeen = x.e.LastSeen
+	}
+	e.MaxScore = max(e.MaxScore, x.e.MaxScore)
+	for _, ip := range x.e.IPv4 {
+		e.IPv4 = addSmallest(e.IPv4, ip, MaxIPv4)
+	}
+	a.addrs[src] = struct{}{}
+	for f := range x.ev {
+		a.ev[f] = struct{}{}
+	}
+}
+
+// addSmallest adds ip to the sorted set s, keeping its n smallest members.
+func addSmallest(s []netip.Addr, ip netip.Addr, n int) []netip.Addr {
+	i, found := slices.BinarySearchFunc(s, ip, netip.Addr.Compare)
+	if found || i >= n {
+		return s
+	}
+	s = slices.Insert(s, i, ip)
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+// Family returns the evidence family of an evidence string: the part
+// before the first ':' ("order:rst-roundtrip-gap(+3.0)" -> "order").
+func Family(evidence string) string {
+	f, _, _ := strings.Cut(evidence, ":")
+	return strings.TrimSpace(f)
+}
+
+// SetScanStats records the counts of the scan that fed the builder.
+func (b *Builder) SetScanStats(st results.Stats) { b.st.Stats = st }
+
+// List returns the list built so far, sorted by prefix.
+func (b *Builder) List() *List {
+	st := b.st
+	m := make(map[netip.Prefix]*acc)
+	for src, x := range b.srcs {
+		if x.e.Attempts == 0 {
+			continue
+		}
+		if 2*x.spammer <= x.associated {
+			st.Outvoted += x.e.Attempts
+			continue
+		}
+		st.Spammer += x.e.Attempts
+		b.merge(m, src, x)
+	}
+	l := &List{Options: b.opts, Stats: st, Entries: make([]Entry, 0, len(m))}
+	for _, x := range m {
+		e := x.e
+		e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()
+		e.Addresses = len(x.addrs)
+		e.IPv4 = slices.Clone(e.IPv4)
+		if e.IPv4 == nil {
+			e.IPv4 = []netip.Addr{}
+		}
+		e.Evidence = make([]string, 0, len(x.ev))
+		for f := range x.ev {
+			e.Evidence = append(e.Evidence, f)
+		}
+		slices.Sort(e.Evidence)
+		l.Entries = append(l.Entries, e)
+	}
+	SortEntries(l.Entries)
+	return l
+}
+
+// SortEntries sorts entries by prefix (address, then length).
+func SortEntries(es []Entry) {
+	slices.SortFunc(es, func(a, b Entry) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
+	})
+}
+
+// Build reads associations.jsonl from r and builds the list. Lines that do
+// not parse are skipped and counted in Stats.Bad.
+func Build(r io.Reader, o Options) (*List, error) {
+	b, err := NewBuilder(o)
+	if err != nil {
+		return nil, err
+	}
+	st, err := results.ScanAssociations(r, o.Window, func(a *results.Association) error {
+		b.Add(a)
+		return nil
+	})
+	b.SetScanStats(st)
+	if err != nil {
+		return nil, err
+	}
+	return b.List(), nil
+}
+
+// BuildDir builds the list from the associations.jsonl of a results
+// directory.
+func BuildDir(dir string, o Options) (*List, error) {
+	b, err := NewBuilder(o)
+	if err != nil {
+		return nil, err
+	}
+	st, err := results.ScanDir(dir, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
+		return results.ScanAssociations(r, o.Window, func(a *results.Association) error {
+			b.Add(a)
+			return nil
+		})
+	})
+	b.SetScanStats(st)
+	if err != nil {
+		return nil, err
+	}
+	return b.List(), nil
+}
+
+// Reason returns the TXT text for an entry, at most 254 bytes, with no '$'
+// (which rbldnsd would substitute) and no '"' or '\'. An entry without
+// counts (read from a plain list) gets a generic text.
+func Reason(e Entry) string {
+	const generic = "IPv6 spammer seen by mxsensor"
+	if e.Attempts <= 0 || e.FirstSeen.IsZero() {
+		return generic
+	}
+	var b strings.Builder
+	b.WriteString(generic)
+	fmt.Fprintf(&b, ": %d attempt", e.Attempts)
+	if e.Attempts != 1 {
+		b.WriteByte('s')
+	}
+	from, to := e.FirstSeen.UTC().Format(time.DateOnly), e.LastSeen.UTC().Format(time.DateOnly)
+	b.WriteString(" " + from)
+	if to != from && !e.LastSeen.IsZero() {
+		b.WriteString(".." + to)
+	}
+	for i, ip := range e.IPv4 {
+		if i == 0 {
+			b.WriteString(", associated with ")
+		} else {
+			b.WriteString(", ")
+		}
+		if b.Len()+len(ip.String()) > 250 {
+			break
+		}
+		b.WriteString(ip.String())
+	}
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '$' || r == '"' || r == '\\' || r == '#' {
+			return '_'
+		}
+		return r
+	}, b.String())
+	if len(s) > 254 {
+		s = s[:254]
+	}
+	return s
+}
+
+// ErrFormat reports an unknown output format.
+var ErrFormat = errors.New("unknown format (want rbldnsd, plain or json)")
+
+// ParseTime parses a --since/--until bound: RFC 3339 (with or without
+// fractional seconds) or a date (2006-01-02, midnight UTC). The empty
+// string is the zero time (an open bound).
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02)", s)
+}
