@@ -145,7 +145,8 @@ func lineChart(id, title string, xlabels []string, ss []series, percent, steps b
 	}
 	every := max(1, n/8)
 	for i, l := range xlabels {
-		if i%every == 0 || i == n-1 {
+		// Every every-th label, and the last one unless it would overlap.
+		if i%every == 0 || (i == n-1 && i%every >= every/2) {
 			fmt.Fprintf(&b, `<text x="%s" y="%d" class="xlab">%s</text>`, fnum(xAt(i)), padT+plotH+16, html.EscapeString(l))
 		}
 	}

@@ -81,7 +81,7 @@ func tables(r *Report) []table {
 	out = append(out, spam("os", "IPv6 spammer OSes", "OS", r.OS))
 	out = append(out, spam("address_types", "IPv6 address types of spammers", "address type", r.AddrTypes))
 
-	ot := table{name: "over_time", title: "connect() attempts from spammers over time (per " + r.OverTime.Bucket + ")",
+	ot := table{name: "over_time", title: "connect() attempts from spammers over time (per " + bucketName(r.OverTime.Bucket) + ")",
 		header: []string{"start", "IPv4 listed", "IPv6 associated", "IPv6 unassociated"}}
 	for _, b := range r.OverTime.Buckets {
 		ot.rows = append(ot.rows, []string{ts(b.Start), itoa(b.IPv4), itoa(b.IPv6Assoc), itoa(b.IPv6Unasc)})
@@ -170,6 +170,26 @@ func tables(r *Report) []table {
 		}})
 	}
 	return out
+}
+
+// bucketName says a bucket width in words: "5 minutes", "hour", "day".
+func bucketName(d string) string {
+	b, err := time.ParseDuration(d)
+	if err != nil {
+		return d
+	}
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{7 * 24 * time.Hour, "week"}, {24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}} {
+		if b%u.d == 0 {
+			if n := b / u.d; n > 1 {
+				return strconv.Itoa(int(n)) + " " + u.name + "s"
+			}
+			return u.name
+		}
+	}
+	return d
 }
 
 // WriteText writes the report as aligned text tables.
