@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
@@ -28,11 +29,34 @@ type Config struct {
 	Live      bool
 	Attempt   attempt.Config
 	Associate associate.Config
+	// Recorder, if set, also receives every attempt and association (the
+	// store). When it says a row was already recorded (a replay after a
+	// restart), the row is not written to the files again.
+	Recorder Recorder
+	// Append opens the output files for appending instead of truncating
+	// them (a restarted agent that replays its journal).
+	Append bool
+}
+
+// Recorder receives the pipeline's results in the order they are decided.
+// The pipeline calls it from one goroutine.
+type Recorder interface {
+	// RecordAttempt records an attempt; isNew is false when it was already
+	// recorded.
+	RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte) (isNew bool, err error)
+	// RecordAssociation records the decision for an IPv6 attempt.
+	RecordAssociation(as *associate.Association, line []byte) (isNew bool, err error)
 }
 
 // Stats summarise a run.
 type Stats struct {
 	SYNs, Attempts, IPv4, IPv6, Associated, Spammers uint64
+}
+
+// counters are Stats, updated by the pipeline's goroutine and read by any
+// (metrics).
+type counters struct {
+	syns, attempts, ipv4, ipv6, associated, spammers atomic.Uint64
 }
 
 // Pipeline turns SYN events into attempts and associations.
@@ -47,7 +71,8 @@ type Pipeline struct {
 	info     addr.Info // reused by enrich
 	buf      []byte
 	err      error
-	stats    Stats
+	stats    counters
+	rec      Recorder
 }
 
 // New creates the output directory and files (truncating earlier ones).
@@ -55,9 +80,13 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if err := os.MkdirAll(cfg.OutDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	p := &Pipeline{db: db, live: cfg.Live}
+	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if cfg.Append {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
 	for _, name := range []string{"attempts.jsonl", "associations.jsonl"} {
-		f, err := os.Create(filepath.Join(cfg.OutDir, name))
+		f, err := os.OpenFile(filepath.Join(cfg.OutDir, name), flags, 0o644)
 		if err != nil {
 			p.closeFiles()
 			return nil, fmt.Errorf("creating %s: %w", name, err)
@@ -86,26 +115,47 @@ func (p *Pipeline) enrich(a *attempt.Attempt) {
 }
 
 func (p *Pipeline) onAttempt(a *attempt.Attempt) {
-	p.stats.Attempts++
-	if a.Family == 4 {
-		p.stats.IPv4++
-	} else {
-		p.stats.IPv6++
+	bl := p.e.Blocklisted(a)
+	p.buf = appendAttempt(p.buf[:0], a, bl)
+	isNew := true
+	if p.rec != nil {
+		n, err := p.rec.RecordAttempt(a, bl, p.buf)
+		isNew = p.recorded(n, err)
 	}
-	p.buf = appendAttempt(p.buf[:0], a, p.e.Blocklisted(a))
-	p.write(p.attempts, p.buf)
+	if isNew {
+		p.stats.attempts.Add(1)
+		if a.Family == 4 {
+			p.stats.ipv4.Add(1)
+		} else {
+			p.stats.ipv6.Add(1)
+		}
+		p.write(p.attempts, p.buf)
+	}
 	p.e.Add(a)
 }
 
 func (p *Pipeline) writeAssociation(as *associate.Association) {
+	p.buf = appendAssociation(p.buf[:0], as)
+	if p.rec != nil {
+		if n, err := p.rec.RecordAssociation(as, p.buf); !p.recorded(n, err) {
+			return
+		}
+	}
 	if as.V4Addr.IsValid() {
-		p.stats.Associated++
+		p.stats.associated.Add(1)
 	}
 	if as.Spammer {
-		p.stats.Spammers++
+		p.stats.spammers.Add(1)
 	}
-	p.buf = appendAssociation(p.buf[:0], as)
 	p.write(p.assoc, p.buf)
+}
+
+// recorded keeps the recorder's first error and says whether the row is new.
+func (p *Pipeline) recorded(isNew bool, err error) bool {
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("recording results: %w", err)
+	}
+	return isNew
 }
 
 func (p *Pipeline) write(w *bufio.Writer, b []byte) {
@@ -118,7 +168,7 @@ func (p *Pipeline) write(w *bufio.Writer, b []byte) {
 
 // Write implements the agent's sink: one SYN event.
 func (p *Pipeline) Write(ev *synevent.Event) error {
-	p.stats.SYNs++
+	p.stats.syns.Add(1)
 	p.g.Add(ev)
 	return p.err
 }
@@ -157,8 +207,12 @@ func (p *Pipeline) closeFiles() error {
 	return errors.Join(errs...)
 }
 
-// Stats returns the counts so far.
-func (p *Pipeline) Stats() Stats { return p.stats }
+// Stats returns the counts so far. It is safe to call from any goroutine.
+func (p *Pipeline) Stats() Stats {
+	c := &p.stats
+	return Stats{SYNs: c.syns.Load(), Attempts: c.attempts.Load(), IPv4: c.ipv4.Load(), IPv6: c.ipv6.Load(),
+		Associated: c.associated.Load(), Spammers: c.spammers.Load()}
+}
 
 // Summary is the one-line summary printed at the end of a run.
 func (s Stats) Summary() string {
