@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -51,7 +52,16 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil)
+			st, err := openStore(v, nil)
+			if err != nil {
+				return err
+			}
+			var rec pipeline.Recorder
+			if st != nil {
+				rec = st
+				defer st.Close()
+			}
+			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec)
 			if err != nil {
 				return err
 			}
@@ -76,6 +86,11 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			if err := pl.Close(); err != nil {
 				return err
+			}
+			if st != nil {
+				if err := st.Close(); err != nil {
+					return err
+				}
 			}
 			progress.done()
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s mode: %s\n", mode, pl.Stats().Summary())
@@ -107,12 +122,13 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
+	addStoreFlags(cmd, "")
 	return cmd
 }
 
 // buildPipeline reads the reject logs and sets up the measurement pipeline
 // with the flags shared by analyze and run.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache) (*pipeline.Pipeline, error) {
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder) (*pipeline.Pipeline, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
 		return nil, err
@@ -129,6 +145,8 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		window = v.GetDuration("spam-window")
 	}
 	set := rejectlog.NewSet(window)
+	// The store keeps the rejections too.
+	rr, _ := rec.(rejectionRecorder)
 	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
 		sets, err := expandLogArgs(logs)
 		if err != nil {
@@ -141,7 +159,13 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if err := rejectlog.ScanFiles(ctx, files, p, func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
+			if err := rejectlog.ScanFiles(ctx, files, p, func(r rejectlog.Rejection) error {
+				set.Add(r)
+				if rr != nil {
+					return rr.RecordRejection(r.IP, r.Time, r.Zone)
+				}
+				return nil
+			}); err != nil {
 				return nil, err
 			}
 			addCounters(&total, p.Counters())
@@ -183,7 +207,9 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	if v.IsSet("window") {
 		gcfg.Window = v.GetDuration("window")
 	}
-	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg}, db, set)
+	// A live agent with a store appends to its files: after a restart, the
+	// replayed journal adds only what the store does not have yet.
+	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil}, db, set)
 }
 
 // startCPUProfile starts the Go CPU profiler writing to path.
@@ -197,6 +223,11 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// rejectionRecorder is the store's record of DNSBL rejections.
+type rejectionRecorder interface {
+	RecordRejection(ip netip.Addr, t time.Time, zone string) error
 }
 
 // loadNames loads the --asn-table and --ptr-table files (zero when neither
@@ -227,8 +258,8 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names)
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec)
 }
 
 func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

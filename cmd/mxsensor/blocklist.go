@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,10 +29,11 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 			if err != nil {
 				return err
 			}
-			dir := v.GetString("in")
-			if dir == "" {
-				return errors.New("--in DIR (a results directory) is required")
+			src, closeSrc, err := resultsSource(v)
+			if err != nil {
+				return err
 			}
+			defer closeSrc()
 			opts, err := blocklistOptions(v)
 			if err != nil {
 				return err
@@ -42,7 +42,7 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
-			l, err := blocklist.BuildDir(dir, opts)
+			l, err := blocklist.BuildFrom(src, opts)
 			if err != nil {
 				return err
 			}
@@ -64,6 +64,7 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 	}
 	f := cmd.Flags()
 	f.String("in", "", "results directory holding associations.jsonl")
+	f.String("db", "", "or: the store of run/analyze --db")
 	f.Int("prefix", blocklist.DefaultPrefixLen, "length of the listed IPv6 prefixes (32..128; 128 lists single addresses)")
 	f.Float64("min-score", blocklist.DefaultMinScore, "lowest association score of a spammer attempt that counts")
 	f.String("format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line) or json (JSON Lines)")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -90,6 +91,11 @@ type agent struct {
 func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, args ...string) *agent {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
+	if !slices.Contains(args, "--db") {
+		// run's store defaults to /var/lib/mxsensor: tests keep theirs in a
+		// temporary directory.
+		args = append(args, "--db", filepath.Join(t.TempDir(), "mxsensor.db"))
+	}
 	cmd := h.Exec(ctx, bin, append([]string{"run", "--ready-file", ready}, args...)...)
 	a := &agent{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = a.stderr
@@ -477,7 +483,7 @@ func TestSensorKill9(t *testing.T) {
 	}
 	// Another program on the interface: refuse, and say what to do.
 	attachPass(t, sensorHost, "eth0")
-	out, err = sensorHost.Exec(ctx, bin, "run", "--iface", "eth0", "--pin-dir", pins, "--events", "").CombinedOutput()
+	out, err = sensorHost.Exec(ctx, bin, "run", "--iface", "eth0", "--pin-dir", pins, "--events", "", "--db", "").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "another XDP program") {
 		t.Errorf("run over a foreign XDP program: %v\n%s", err, out)
 	}
@@ -494,7 +500,7 @@ func TestRunWithoutPrivileges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin, "run", "--iface", "lo", "--events", "")
+	cmd := exec.Command(bin, "run", "--iface", "lo", "--events", "", "--db", "")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err == nil {

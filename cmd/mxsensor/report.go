@@ -21,7 +21,7 @@ import (
 
 func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "report --in DIR [--format text|json|csv|html] [--since T --until T]",
+		Use:   "report (--in DIR | --db FILE) [--format text|json|csv|html] [--since T --until T]",
 		Short: "Tables and figures from a measurement: IPv6 spammers by OS and address type, over time, SYNs, port distance, busy /64s, evidence",
 		Long: `report reads DIR/attempts.jsonl and DIR/associations.jsonl (written by analyze or run --out)
 and prints the NANOG 62 talk's tables and figures computed from them, plus the busiest /64s
@@ -33,15 +33,16 @@ associations, and, with --compare, a comparison with another run over the same S
 			if err != nil {
 				return err
 			}
-			in := v.GetString("in")
-			if in == "" {
-				return errors.New("--in is required")
+			src, closeSrc, err := resultsSource(v)
+			if err != nil {
+				return err
 			}
+			defer closeSrc()
 			cfg, err := reportConfig(v)
 			if err != nil {
 				return err
 			}
-			r, err := report.Build(in, cfg)
+			r, err := report.BuildFrom(src, cfg)
 			if err != nil {
 				return err
 			}
@@ -69,6 +70,7 @@ associations, and, with --compare, a comparison with another run over the same S
 	}
 	f := cmd.Flags()
 	f.String("in", "", "results directory (attempts.jsonl and associations.jsonl)")
+	f.String("db", "", "or: the store of run/analyze --db")
 	f.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
 	f.String("out", "", "write the report to this file instead of stdout")
 	f.String("table", "", "with --format csv: only this table (summary, os, address_types, over_time, syns, port_cdf, busy_64s, spammer_48s, spammer_asns, evidence, scores, comparison)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -45,6 +47,10 @@ must be mounted).`,
 			cfg.FlushInterval = v.GetDuration("flush-interval")
 			if cfg.Dataplane, err = dataplaneConfig(v, true); err != nil {
 				return err
+			}
+			if cfg.Iface == "" {
+				// Before any output is opened (the store creates its file).
+				return errors.New("no interface given (--iface)")
 			}
 			var sinks []sensor.Sink
 			if p := v.GetString("events"); p != "" {
@@ -89,17 +95,47 @@ must be mounted).`,
 				}
 				sinks = append(sinks, es)
 			}
-			if dir := v.GetString("out"); dir != "" {
-				pl, err := newLivePipeline(cmd, v, dir, names)
+			// The store: results survive restarts, and a journal of the
+			// last minutes of SYNs is replayed after a crash.
+			st, err := openStore(v, log)
+			if err != nil {
+				return err
+			}
+			if dir := v.GetString("out"); dir != "" || st != nil {
+				var rec pipeline.Recorder
+				if st != nil {
+					rec = st
+				}
+				pl, err := newLivePipeline(cmd, v, dir, names, rec)
 				if err != nil {
+					if st != nil {
+						st.Close()
+					}
 					return err
 				}
+				if st != nil {
+					if err := replayJournal(st, pl, log); err != nil {
+						pl.Close()
+						st.Close()
+						return err
+					}
+				}
 				sinks = append(sinks, pl)
+			}
+			if st != nil {
+				// After the pipeline: closing it flushes its last results
+				// into the store, which closes next.
+				sinks = append(sinks, st)
 			}
 			s, err := sensor.New(cfg, log, sinks...)
 			if err != nil {
 				return err
 			}
+			stopMetrics, err := startMetrics(v, log, s, sinks)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := s.Run(ctx); err != nil {
@@ -137,8 +173,10 @@ must be mounted).`,
 	f.String("ptr-table", "", `with --out: reverse names ("address name" lines) for the ptr evidence`)
 	f.Bool("no-cymru", false, "with --enrich-out, do not query Team Cymru's DNS")
 	f.Bool("no-report", false, "with --out: do not write DIR/report.{txt,json,html} at exit")
+	addStoreFlags(cmd, "/var/lib/mxsensor/mxsensor.db")
 	f.String("ready-file", "", "create this file once the program is attached")
 	_ = f.MarkHidden("ready-file")
 	addDataplaneFlags(cmd, true)
+	addMetricsFlags(cmd)
 	return cmd
 }

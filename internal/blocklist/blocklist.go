@@ -206,9 +206,17 @@ func (b *Builder) Add(a *results.Association) {
 	}
 }
 
+// teredo is 2001::/32. The bits after it name a Teredo server, flags and a
+// NAT port shared by unrelated clients, so a Teredo source is listed alone.
+var teredo = netip.MustParsePrefix("2001::/32")
+
 // merge adds the spammer attempts of one listed source to its prefix's entry.
 func (b *Builder) merge(m map[netip.Prefix]*acc, src netip.Addr, x *source) {
-	p, _ := src.Prefix(b.opts.PrefixLen)
+	bits := b.opts.PrefixLen
+	if teredo.Contains(src) {
+		bits = 128
+	}
+	p, _ := src.Prefix(bits)
 	a := m[p]
 	if a == nil {
 		a = &acc{e: Entry{Prefix: p, FirstSeen: x.e.FirstSeen, LastSeen: x.e.LastSeen, MaxScore: x.e.MaxScore},
@@ -321,12 +329,16 @@ func Build(r io.Reader, o Options) (*List, error) {
 
 // BuildDir builds the list from the associations.jsonl of a results
 // directory.
-func BuildDir(dir string, o Options) (*List, error) {
+func BuildDir(dir string, o Options) (*List, error) { return BuildFrom(results.Dir(dir), o) }
+
+// BuildFrom builds the list from the associations of src (a directory or
+// a store).
+func BuildFrom(src results.Source, o Options) (*List, error) {
 	b, err := NewBuilder(o)
 	if err != nil {
 		return nil, err
 	}
-	st, err := results.ScanDir(dir, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
+	st, err := results.Scan(src, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
 		return results.ScanAssociations(r, o.Window, func(a *results.Association) error {
 			b.Add(a)
 			return nil

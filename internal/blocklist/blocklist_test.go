@@ -361,3 +361,13 @@ func TestBlocklistHostVote(t *testing.T) {
 		t.Errorf("stats %+v entries %+v", l.Stats, l.Entries)
 	}
 }
+
+// A Teredo source is listed alone: its /64 holds other clients of the same
+// Teredo server.
+func TestBlocklistTeredoAlone(t *testing.T) {
+	data := assocLine(t, "2026-11-26T10:00:00Z", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45", 0.9, true) + "\n"
+	l := build(t, data, DefaultOptions())
+	if got := prefixes(l); !slices.Equal(got, []string{"2001:0:4136:e378:8000:63bf:3fff:fdd2/128"}) {
+		t.Errorf("listed %v", got)
+	}
+}

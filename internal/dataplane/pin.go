@@ -187,6 +187,10 @@ func (p *Pinned) RingPending() (size, pending int, err error) {
 	return rd.Size(), rd.Pending(), nil
 }
 
+// Ring returns a reader of the pinned ring: a new agent drains what a dead
+// one left in it before taking over.
+func (p *Pinned) Ring() (*RingReader, error) { return NewRingReader(p.events) }
+
 // AgentAlive reports whether the agent process that pinned the sensor still runs.
 func (p *Pinned) AgentAlive() bool { return processAlive(int(p.Info.PID)) }
 

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,10 +78,23 @@ type Pipeline struct {
 
 // New creates the output directory and files (truncating earlier ones).
 func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, error) {
+	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder}
+	if cfg.OutDir == "" {
+		// No files: the results go to the Recorder only.
+		if cfg.Recorder == nil {
+			return nil, errors.New("pipeline: neither an output directory nor a recorder")
+		}
+		p.attempts = bufio.NewWriter(io.Discard)
+		p.assoc = bufio.NewWriter(io.Discard)
+		p.e = associate.New(cfg.Associate, bl, p.writeAssociation)
+		ac := cfg.Attempt
+		ac.Enrich = p.enrich
+		p.g = attempt.New(ac, p.onAttempt)
+		return p, nil
+	}
 	if err := os.MkdirAll(cfg.OutDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if cfg.Append {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND

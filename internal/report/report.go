@@ -321,11 +321,15 @@ func (p *prefixAgg) row(pfx netip.Prefix) PrefixRow {
 }
 
 // Build reads the results directory dir and computes its report.
-func Build(dir string, cfg Config) (*Report, error) {
+func Build(dir string, cfg Config) (*Report, error) { return BuildFrom(results.Dir(dir), cfg) }
+
+// BuildFrom computes the report of the results in src (a directory or a
+// store).
+func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	if cfg.Top <= 0 {
 		cfg.Top = 10
 	}
-	r := &Report{Input: InputStats{Dir: dir}, Definitions: definitions}
+	r := &Report{Input: InputStats{Dir: src.String()}, Definitions: definitions}
 	addStats := func(st results.Stats, assoc bool) {
 		if assoc {
 			r.Input.AssociationLines += st.Lines
@@ -344,7 +348,7 @@ func Build(dir string, cfg Config) (*Report, error) {
 	// wrong association of a busy host (a misbehaving MTA trying every few
 	// seconds) then cannot make all its attempts spam.
 	votes := map[netip.Addr][2]int{} // address -> associated, of them spammer
-	_, err := results.ScanDir(dir, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
+	_, err := results.Scan(src, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
 		return results.ScanAssociations(f, cfg.Window, func(a *results.Association) error {
 			if a.Associated() {
 				v := votes[a.Src]
@@ -393,7 +397,7 @@ func Build(dir string, cfg Config) (*Report, error) {
 	}
 	synHist := map[string][]int{}
 	blocked4 := map[netip.Addr]bool{}
-	st, err := results.ScanDir(dir, results.AttemptsFile, func(f io.Reader) (results.Stats, error) {
+	st, err := results.Scan(src, results.AttemptsFile, func(f io.Reader) (results.Stats, error) {
 		return results.ScanAttempts(f, cfg.Window, func(a *results.Attempt) error {
 			see(a.FirstSeen)
 			r.Summary.SYNs += a.SYNs
@@ -431,7 +435,7 @@ func Build(dir string, cfg Config) (*Report, error) {
 	families := map[string]int{}
 	scores := make([]int, 5)
 	assocN := 0
-	st, err = results.ScanDir(dir, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
+	st, err = results.Scan(src, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
 		return results.ScanAssociations(f, cfg.Window, func(a *results.Association) error {
 			see(a.FirstSeen)
 			pfx64 := prefixOf(a.Src, 64)
@@ -612,7 +616,7 @@ func Build(dir string, cfg Config) (*Report, error) {
 		r.Evidence.Scores = append(r.Evidence.Scores, ScoreBin{From: 0.5 + float64(i)/10, To: 0.6 + float64(i)/10, Count: c})
 	}
 	if cfg.Compare != "" {
-		c, err := compare(dir, cfg.Compare, cfg.Window)
+		c, err := compare(src, results.Dir(cfg.Compare), cfg.Window)
 		if err != nil {
 			return nil, err
 		}
@@ -748,17 +752,17 @@ func keyOf(a *results.Association) (attemptKey, v4Key, bool) {
 	return k, v4Key{a.IPv4.Src, *a.IPv4.SrcPort, a.IPv4.FirstSeen.UnixNano()}, true
 }
 
-// compare sets the associations of dir beside those of other.
-func compare(dir, other string, w results.Window) (*Comparison, error) {
+// compare sets the associations of src beside those of other.
+func compare(src, other results.Source, w results.Window) (*Comparison, error) {
 	type dec struct {
 		v4      v4Key
 		ok      bool
 		spammer bool
 	}
-	load := func(d string) (map[attemptKey]dec, map[netip.Addr]bool, error) {
+	load := func(d results.Source) (map[attemptKey]dec, map[netip.Addr]bool, error) {
 		m := map[attemptKey]dec{}
 		spam := map[netip.Addr]bool{}
-		_, err := results.ScanDir(d, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
+		_, err := results.Scan(d, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
 			return results.ScanAssociations(f, w, func(a *results.Association) error {
 				k, v, ok := keyOf(a)
 				m[k] = dec{v, ok, a.Spammer}
@@ -770,7 +774,7 @@ func compare(dir, other string, w results.Window) (*Comparison, error) {
 		})
 		return m, spam, err
 	}
-	this, thisSpam, err := load(dir)
+	this, thisSpam, err := load(src)
 	if err != nil {
 		return nil, err
 	}
@@ -778,7 +782,7 @@ func compare(dir, other string, w results.Window) (*Comparison, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--compare: %w", err)
 	}
-	c := &Comparison{Other: other, Attempts6: len(this), ThisSpamHosts: len(thisSpam), OtherSpamHosts: len(thatSpam)}
+	c := &Comparison{Other: other.String(), Attempts6: len(this), ThisSpamHosts: len(thisSpam), OtherSpamHosts: len(thatSpam)}
 	for k, d := range this {
 		o, in := that[k]
 		if d.ok {

@@ -138,21 +138,49 @@ func ScanAssociations(r io.Reader, w Window, fn func(*Association) error) (Stats
 	return scan(r, AssociationsFile, w, func(a *Association) time.Time { return a.FirstSeen }, fn)
 }
 
-// ScanDir scans the named file of a results directory with scanFile.
-func ScanDir(dir, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
-	f, err := os.Open(filepath.Join(dir, name))
+// Source is where results are read from: a directory of JSON-lines files
+// (Dir) or a store (internal/store).
+type Source interface {
+	// Open returns the content of AttemptsFile or AssociationsFile as
+	// JSON lines.
+	Open(name string) (io.ReadCloser, error)
+	String() string
+}
+
+// Dir is a results directory written by analyze or run --out.
+type Dir string
+
+// Open opens dir/name.
+func (d Dir) Open(name string) (io.ReadCloser, error) {
+	f, err := os.Open(filepath.Join(string(d), name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return Stats{}, fmt.Errorf("%s: not a results directory (no %s; write one with mxsensor analyze or run --out)", dir, name)
+			return nil, fmt.Errorf("%s: not a results directory (no %s; write one with mxsensor analyze or run --out)", d, name)
 		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func (d Dir) String() string { return string(d) }
+
+// Scan scans the named results of src with scanFile.
+func Scan(src Source, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
+	r, err := src.Open(name)
+	if err != nil {
 		return Stats{}, err
 	}
-	defer f.Close()
-	st, err := scanFile(f)
+	defer r.Close()
+	st, err := scanFile(r)
 	if err != nil {
-		return st, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
+		return st, fmt.Errorf("%s: %s: %w", src, name, err)
 	}
 	return st, nil
+}
+
+// ScanDir scans the named file of a results directory with scanFile.
+func ScanDir(dir, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
+	return Scan(Dir(dir), name, scanFile)
 }
 
 // Prefix returns the prefix of length bits containing ip.

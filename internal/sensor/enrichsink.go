@@ -133,6 +133,9 @@ func (s *EnrichSink) Flush() error {
 	return err
 }
 
+// Stats returns the enricher's counters. It is safe to call from any goroutine.
+func (s *EnrichSink) Stats() enrich.Stats { return s.e.Stats() }
+
 func (s *EnrichSink) logStats(msg string) {
 	st := s.e.Stats()
 	s.log.Info(msg, zap.Uint64("submitted", st.Submitted), zap.Uint64("dropped", st.Dropped),

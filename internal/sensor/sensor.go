@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,9 +54,15 @@ type Sink interface {
 
 // Stats are the agent's own counters (the kernel keeps its own).
 type Stats struct {
-	Events     uint64 // records turned into events
+	Events     uint64 // ring records read and turned into events
+	Written    uint64 // events every sink accepted
 	Short      uint64 // ring samples too short to be a record (skipped)
 	SinkErrors uint64
+}
+
+// counters are Stats, updated by the draining goroutine and read by any.
+type counters struct {
+	events, written, short, sinkErrors atomic.Uint64
 }
 
 // Sensor is one running agent.
@@ -62,8 +70,48 @@ type Sensor struct {
 	cfg   Config
 	log   *zap.Logger
 	sinks []Sink
-	stats Stats
+	stats counters
+
+	// What Run has attached, for readers on other goroutines (metrics,
+	// health checks).
+	mu     sync.RWMutex
+	objs   *dataplane.Objects    // set while Run drains the ring, until it closes them
+	ring   *dataplane.RingReader // likewise
+	mode   dataplane.AttachMode
+	state  State
+	reason string
 }
+
+// State is where an agent is in its life.
+type State int
+
+// The states of an agent, in order.
+const (
+	StateStarting State = iota // New returned, program not attached yet
+	StateRunning               // attached, draining the ring
+	StateStopping              // stop requested: detaching, draining what is left
+	StateStopped               // Run returned without error
+	StateFailed                // Run returned an error
+)
+
+func (s State) String() string {
+	switch s {
+	case StateStarting:
+		return "starting"
+	case StateRunning:
+		return "running"
+	case StateStopping:
+		return "stopping"
+	case StateStopped:
+		return "stopped"
+	case StateFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// ErrNotAttached is returned by the live readers when no program is attached.
+var ErrNotAttached = errors.New("sensor not attached")
 
 // New checks cfg and returns an agent writing to sinks.
 func New(cfg Config, log *zap.Logger, sinks ...Sink) (*Sensor, error) {
@@ -85,12 +133,94 @@ func New(cfg Config, log *zap.Logger, sinks ...Sink) (*Sensor, error) {
 // PinDir is where this sensor pins its objects.
 func (s *Sensor) PinDir() string { return filepath.Join(s.cfg.PinRoot, s.cfg.Iface) }
 
-// Stats returns the agent's counters (call after Run returns, or accept a racy read).
-func (s *Sensor) Stats() Stats { return s.stats }
+// Stats returns the agent's counters. It is safe to call from any
+// goroutine, also while Run runs.
+func (s *Sensor) Stats() Stats {
+	c := &s.stats
+	return Stats{Events: c.events.Load(), Written: c.written.Load(), Short: c.short.Load(), SinkErrors: c.sinkErrors.Load()}
+}
+
+// Healthy reports whether the agent is attached and draining the ring, and
+// if not, why. It is safe to call from any goroutine.
+func (s *Sensor) Healthy() (ok bool, reason string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch s.state {
+	case StateRunning:
+		return true, ""
+	case StateStarting:
+		return false, "starting: XDP program not attached yet"
+	case StateStopping:
+		return false, "stopping: detached, draining the ring before exit"
+	case StateFailed:
+		return false, "failed: " + s.reason
+	}
+	return false, s.state.String()
+}
+
+// Attachment reports the agent's state and, while the program is attached,
+// the XDP attach mode.
+func (s *Sensor) Attachment() (State, dataplane.AttachMode) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state, s.mode
+}
+
+// Config returns the agent's configuration.
+func (s *Sensor) Config() Config { return s.cfg }
+
+// KernelCounters reads the XDP program's counters, summed over CPUs. It is
+// safe to call from any goroutine; it returns ErrNotAttached before the
+// program is pinned and after Run is done with it.
+func (s *Sensor) KernelCounters() (dataplane.Counters, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.objs == nil {
+		return dataplane.Counters{}, ErrNotAttached
+	}
+	c, _, err := s.objs.ReadCounters()
+	return c, err
+}
+
+// RingUsage returns the ring's data size and the bytes the program wrote
+// that the agent has not read yet. It is safe to call from any goroutine;
+// it returns ErrNotAttached while the ring is not open.
+func (s *Sensor) RingUsage() (size, pending int, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ring == nil {
+		return 0, 0, ErrNotAttached
+	}
+	return s.ring.Size(), s.ring.Pending(), nil
+}
+
+// publish makes the loaded objects and the open ring visible to the live
+// readers (or hides them, with nils, before they are closed).
+func (s *Sensor) publish(objs *dataplane.Objects, ring *dataplane.RingReader, mode dataplane.AttachMode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objs, s.ring, s.mode = objs, ring, mode
+}
+
+func (s *Sensor) setState(st State, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = st
+	if err != nil {
+		s.reason = err.Error()
+	}
+}
 
 // Run loads, attaches and pins the program, drains events until ctx is done,
 // then detaches, unpins and flushes. It returns the first fatal error.
 func (s *Sensor) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.setState(StateFailed, err)
+		} else {
+			s.setState(StateStopped, nil)
+		}
+	}()
 	dir := s.PinDir()
 	// Load first: without CAP_BPF this is where it fails, with an error
 	// naming the capabilities, before anything touches bpffs or the NIC.
@@ -104,11 +234,33 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	}
 	if _, statErr := os.Stat(dir); statErr == nil {
 		// Left by an agent that died without cleaning up (kill -9): its
-		// pinned link keeps the old program attached. Take over.
+		// pinned link keeps the old program attached, recording into its
+		// ring with nobody draining it. Take over: hold the old ring,
+		// remove the pins (which detaches the old program), then drain the
+		// ring, so the SYNs of the downtime are not lost.
+		var stale *dataplane.RingReader
+		if old, oerr := dataplane.OpenPinned(dir); oerr == nil {
+			if stale, oerr = old.Ring(); oerr != nil {
+				s.log.Warn("cannot read the ring a dead sensor left", zap.Error(oerr))
+			}
+			defer old.Close()
+		}
 		if err := dataplane.RemovePinned(dir); err != nil {
+			if stale != nil {
+				stale.Close()
+			}
 			return fmt.Errorf("removing stale sensor state: %w", err)
 		}
 		s.log.Warn("removed the pinned state of a sensor that did not shut down cleanly", zap.String("dir", dir))
+		if stale != nil {
+			before := s.stats.events.Load()
+			derr := s.drainRemaining(stale)
+			stale.Close()
+			if derr != nil {
+				return fmt.Errorf("draining the ring a dead sensor left: %w", derr)
+			}
+			s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
+		}
 	}
 
 	att, err := dataplane.Attach(objs.Program(), s.cfg.Iface, s.cfg.XDPMode, s.log)
@@ -161,11 +313,17 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer ring.Close()
+	// Hidden again before the ring and the objects are closed (defers run
+	// in reverse).
+	s.publish(objs, ring, att.Mode)
+	defer s.publish(nil, nil, 0)
 
 	s.log.Info("sensor running",
 		zap.String("iface", s.cfg.Iface), zap.Int("ifindex", att.Ifindex),
 		zap.Stringer("xdp_mode", att.Mode), zap.Stringer("reply_mode", s.cfg.Dataplane.Mode),
 		zap.Uint16s("ports", s.cfg.Dataplane.Ports), zap.String("pins", dir))
+	// Healthy from here on: whoever waits for the ready file sees it so.
+	s.setState(StateRunning, nil)
 	if s.cfg.ReadyFile != "" {
 		if err := os.WriteFile(s.cfg.ReadyFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("writing ready file: %w", err)
@@ -173,6 +331,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	}
 
 	err = s.drain(ctx, ring, false)
+	s.setState(StateStopping, nil)
 	// Stop producing, then take what the program recorded in the meantime:
 	// nothing recorded is left behind in the ring.
 	if derr := detach(); derr != nil {
@@ -191,7 +350,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	}
 	c, _, cerr := objs.ReadCounters()
 	if cerr == nil {
-		s.log.Info("sensor stopped", zap.Uint64("events", s.stats.Events),
+		s.log.Info("sensor stopped", zap.Uint64("events", s.stats.events.Load()),
 			zap.Uint64("syn_matched", c[dataplane.CntSynMatched]), zap.Uint64("rst_sent", c[dataplane.CntRSTSent]),
 			zap.Uint64("records_lost", c[dataplane.CntRecordsLost]))
 	}
@@ -208,6 +367,8 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 	var ev synevent.Event
 	lastFlush, lastSync := time.Now(), time.Now()
 	dirty := false
+	var n uint64        // records taken in this call, for the periodic work
+	short := ring.Short // mirrored into the atomic counters when it moves
 	// A deadline is always armed: Next returns at least every FlushInterval,
 	// which both flushes idle sinks and notices a stop request. Once stopped,
 	// Next returns as soon as the ring is empty.
@@ -218,6 +379,10 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 	}
 	for {
 		rec, err := ring.Next()
+		if ring.Short != short {
+			short = ring.Short
+			s.stats.short.Store(short)
+		}
 		if err != nil {
 			if dataplane.IsTimeout(err) {
 				if ctx.Err() != nil {
@@ -244,15 +409,17 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
 		ev.FromRecord(rec, clock.Wall(rec.TsNs))
-		s.stats.Events++
+		n++
+		s.stats.events.Add(1)
 		for _, sk := range s.sinks {
 			if err := sk.Write(&ev); err != nil {
-				s.stats.SinkErrors++
+				s.stats.sinkErrors.Add(1)
 				return fmt.Errorf("writing event: %w", err)
 			}
 		}
+		s.stats.written.Add(1)
 		dirty = true
-		if s.stats.Events%1024 == 0 {
+		if n%1024 == 0 {
 			if now := time.Now(); now.Sub(lastFlush) > s.cfg.FlushInterval {
 				if err := s.flush(); err != nil {
 					return err
@@ -260,10 +427,10 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 				lastFlush, dirty = now, false
 			}
 		}
-		if !final && s.stats.Events%1024 == 0 && ctx.Err() != nil {
+		if !final && n%1024 == 0 && ctx.Err() != nil {
 			return nil // stop requested while records keep coming
 		}
-		if ctx.Err() == nil && s.stats.Events%4096 == 0 {
+		if ctx.Err() == nil && n%4096 == 0 {
 			// Keep the idle-flush deadline ahead while records flow.
 			ring.SetDeadline(time.Now().Add(s.cfg.FlushInterval))
 		}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/metrics"
+	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/sensor"
+)
+
+// addMetricsFlags adds the flags of the agent's metrics server.
+func addMetricsFlags(cmd *cobra.Command) {
+	cmd.Flags().String("metrics-listen", metrics.DefaultListen,
+		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
+}
+
+// startMetrics serves the metrics of agent s and of the sinks it writes to
+// on --metrics-listen. The returned function stops the server; it is a
+// no-op when metrics are off.
+//
+// The reject-log counts are not wired yet: they are summed in buildPipeline
+// (analyze.go), which would have to hand them over as Sources.RejectLog.
+func startMetrics(v *viper.Viper, log *zap.Logger, s *sensor.Sensor, sinks []sensor.Sink) (stop func(), err error) {
+	addr := v.GetString("metrics-listen")
+	if addr == "" {
+		return func() {}, nil
+	}
+	reg, err := metrics.NewRegistry(metricsSources(s, sinks))
+	if err != nil {
+		return nil, err
+	}
+	srv := metrics.NewServer(reg, s.Healthy, log.Named("metrics"))
+	if err := srv.Start(addr); err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			log.Warn("stopping the metrics server", zap.Error(err))
+		}
+	}, nil
+}
+
+// The sinks metricsSources must recognise.
+var (
+	_ metrics.PipelineSource = (*pipeline.Pipeline)(nil)
+	_ metrics.EnrichSource   = (*sensor.EnrichSink)(nil)
+)
+
+// metricsSources are the agent and whichever of its sinks have counters,
+// recognised by what they offer: the live pipeline (--out), the enrichment
+// sink (--enrich-out) and the store (a metrics.StoreSource).
+func metricsSources(s *sensor.Sensor, sinks []sensor.Sink) metrics.Sources {
+	cfg := s.Config()
+	src := metrics.Sources{Agent: s, Iface: cfg.Iface, ReplyMode: cfg.Dataplane.Mode.String(), Version: version}
+	for _, sk := range sinks {
+		switch x := sk.(type) {
+		case metrics.PipelineSource:
+			src.Pipeline = x
+		case metrics.EnrichSource:
+			src.Enricher = x
+		}
+		if st, ok := sk.(metrics.StoreSource); ok {
+			src.Store = st
+		}
+	}
+	return src
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/store"
+)
+
+// addStoreFlags adds --db and the store's knobs; def is the default path
+// ("" = no store unless asked for).
+func addStoreFlags(cmd *cobra.Command, def string) {
+	f := cmd.Flags()
+	help := "embedded SQLite store of the results (\"\" = none)"
+	if def != "" {
+		help = "embedded SQLite store of the results; restarts resume from it (\"\" = none)"
+	}
+	f.String("db", def, help)
+	sd := store.DefaultConfig()
+	f.Duration("db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
+	f.Duration("db-journal", sd.Journal, "keep this much of the raw SYNs in the store, to replay after a restart (0 = off)")
+	f.Int("db-sample-syns", sd.SampleSYNs, "also keep one SYN event in N for the long term (0 = none, 1 = all)")
+	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
+}
+
+// openStore opens --db, or returns nil when it is "".
+func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
+	path := v.GetString("db")
+	if path == "" {
+		return nil, nil
+	}
+	cfg := store.DefaultConfig()
+	cfg.FlushInterval = v.GetDuration("db-flush")
+	cfg.Journal = v.GetDuration("db-journal")
+	cfg.SampleSYNs = v.GetInt("db-sample-syns")
+	cfg.Retention = v.GetDuration("db-retention")
+	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
+		return nil, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	st, err := store.Open(path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		log.Info("store open", zap.String("path", path), zap.Duration("flush", cfg.FlushInterval), zap.Duration("journal", cfg.Journal))
+	}
+	return st, nil
+}
+
+// replayJournal feeds the SYNs the store journaled before a restart back
+// through the pipeline: attempts that were still open when the previous
+// process died are completed, and the store drops what it already has.
+func replayJournal(st *store.Store, pl *pipeline.Pipeline, log *zap.Logger) error {
+	evs, err := st.Journal(time.Now().Add(-2 * time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	for i := range evs {
+		if err := pl.Write(&evs[i]); err != nil {
+			return fmt.Errorf("replaying the journal: %w", err)
+		}
+	}
+	if err := pl.Flush(); err != nil {
+		return fmt.Errorf("replaying the journal: %w", err)
+	}
+	log.Info("journal replayed", zap.Int("syns", len(evs)), zap.Time("from", evs[0].Time), zap.Time("to", evs[len(evs)-1].Time))
+	return nil
+}
+
+// resultsSource is --in DIR or --db FILE (read-only use of the store).
+func resultsSource(v *viper.Viper) (results.Source, func(), error) {
+	in, db := v.GetString("in"), v.GetString("db")
+	switch {
+	case in != "" && db != "":
+		return nil, nil, fmt.Errorf("give --in or --db, not both")
+	case db != "":
+		if _, err := os.Stat(db); err != nil {
+			return nil, nil, fmt.Errorf("--db: %w", err)
+		}
+		cfg := store.DefaultConfig()
+		cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
+		st, err := store.Open(db, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close() }, nil
+	case in != "":
+		return results.Dir(in), func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("--in DIR or --db FILE is required")
+}

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// migrations are applied in order; PRAGMA user_version counts those done.
+// Never edit one that has shipped: add a new one.
+var migrations = []string{
+	// 1: the first schema.
+	`CREATE TABLE attempts (
+		id          INTEGER PRIMARY KEY,
+		first_seen  INTEGER NOT NULL, -- ns since the epoch
+		src         TEXT    NOT NULL,
+		sport       INTEGER NOT NULL,
+		family      INTEGER NOT NULL,
+		blocklisted INTEGER NOT NULL,
+		line        TEXT    NOT NULL, -- the attempts.jsonl line
+		UNIQUE (family, src, sport, first_seen)
+	);
+	CREATE INDEX attempts_first_seen ON attempts (first_seen);
+	CREATE TABLE associations (
+		id         INTEGER PRIMARY KEY,
+		first_seen INTEGER NOT NULL,
+		src        TEXT    NOT NULL,
+		sport      INTEGER NOT NULL,
+		spammer    INTEGER NOT NULL,
+		line       TEXT    NOT NULL, -- the associations.jsonl line
+		UNIQUE (src, sport, first_seen)
+	);
+	CREATE INDEX associations_first_seen ON associations (first_seen);
+	CREATE TABLE journal (
+		seq INTEGER PRIMARY KEY,
+		t   INTEGER NOT NULL,
+		rec TEXT    NOT NULL -- a SYN event as JSON
+	);
+	CREATE INDEX journal_t ON journal (t);
+	CREATE TABLE syn_events (
+		t     INTEGER NOT NULL,
+		src   TEXT    NOT NULL,
+		sport INTEGER NOT NULL,
+		rec   TEXT    NOT NULL
+	);
+	CREATE INDEX syn_events_t ON syn_events (t);
+	CREATE TABLE rejections (
+		t    INTEGER NOT NULL,
+		ip   TEXT    NOT NULL,
+		zone TEXT    NOT NULL,
+		UNIQUE (ip, t)
+	);
+	CREATE TABLE reject_positions (
+		file  TEXT PRIMARY KEY,
+		state TEXT NOT NULL
+	);
+	CREATE TABLE enrich_cache (
+		ip     TEXT PRIMARY KEY,
+		t      INTEGER NOT NULL,
+		result TEXT NOT NULL
+	);`,
+}
+
+// SchemaVersion is the schema this build writes.
+var SchemaVersion = len(migrations)
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this build's %d: use a newer mxsensor", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,452 @@
+// Package store keeps a sensor's measurement in an embedded SQLite database
+// (pure Go, modernc.org/sqlite) so that it survives restarts and runs for
+// months: attempts, associations, a short journal of raw SYN events to
+// replay after a crash, sampled SYN events, DNSBL rejections, and schema
+// migrations and retention around them.
+//
+// Durability: the database is in WAL mode with synchronous=NORMAL, and rows
+// are written in batched transactions at least every Config.FlushInterval
+// (1 s). A killed process loses at most the rows of the open batch; the
+// database itself is never left corrupt (SQLite's WAL guarantees that), and
+// unique keys make a replay after a restart insert nothing twice.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/synevent"
+)
+
+// Config configures a Store.
+type Config struct {
+	// FlushInterval bounds how long a row waits before it is committed:
+	// the most a kill -9 loses.
+	FlushInterval time.Duration
+	// BatchRows commits early when this many rows wait.
+	BatchRows int
+	// Journal is how long raw SYN events are kept for replay after a
+	// restart; it must cover the attempt window plus the association
+	// horizon. 0 disables the journal.
+	Journal time.Duration
+	// SampleSYNs keeps one SYN event in SampleSYNs for the long term (0:
+	// none, 1: all).
+	SampleSYNs int
+	// Retention deletes attempts, associations, sampled SYN events and
+	// rejections older than this (0: keep everything).
+	Retention time.Duration
+}
+
+// DefaultConfig: commit every second, a 2-minute journal, no SYN sampling,
+// a 400-day retention.
+func DefaultConfig() Config {
+	return Config{FlushInterval: time.Second, BatchRows: 10000, Journal: 2 * time.Minute, Retention: 400 * 24 * time.Hour}
+}
+
+// Stats are the store's counters, safe to read from any goroutine.
+type Stats struct {
+	Batches, Rows, Errors uint64
+	LastCommit            time.Duration // how long the last commit took
+}
+
+// Store is an open database.
+type Store struct {
+	cfg  Config
+	db   *sql.DB
+	path string
+
+	mu      sync.Mutex // guards pending, lastCommitTime, err
+	pending []row
+	err     error
+	nsyn    uint64
+
+	// replayBefore: attempts (associations) that start at or before it may
+	// be stored already, by the process that ran before a restart.
+	replayAttempts, replayAssoc int64
+
+	batches, rows, errs atomic.Uint64
+	lastCommit          atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// row is one pending insert.
+type row struct {
+	kind uint8
+	t    int64
+	a, b string // src, and the line or record
+	x, y int64  // sport / family / flags
+}
+
+const (
+	rowAttempt = iota
+	rowAssociation
+	rowJournal
+	rowSYN
+	rowRejection
+)
+
+// Open opens (creating if needed) the database at path, migrates its
+// schema, and starts the committer.
+func Open(path string, cfg Config) (*Store, error) {
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 10000
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	// One connection: SQLite allows one writer, and the readers (report)
+	// open their own Store.
+	db.SetMaxOpenConns(1)
+	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	for _, q := range []struct {
+		dst *int64
+		sql string
+	}{{&s.replayAttempts, "SELECT COALESCE(MAX(first_seen), -1) FROM attempts"},
+		{&s.replayAssoc, "SELECT COALESCE(MAX(first_seen), -1) FROM associations"}} {
+		if err := db.QueryRow(q.sql).Scan(q.dst); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	go s.run()
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// DB gives read access for tools and tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Stats returns the counters.
+func (s *Store) Stats() Stats {
+	return Stats{Batches: s.batches.Load(), Rows: s.rows.Load(), Errors: s.errs.Load(), LastCommit: time.Duration(s.lastCommit.Load())}
+}
+
+// StoreStats is Stats in the form the metrics package reads.
+func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Duration) {
+	st := s.Stats()
+	return st.Batches, st.Rows, st.Errors, st.LastCommit
+}
+
+func (s *Store) add(r row) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.pending = append(s.pending, r)
+	if len(s.pending) >= s.cfg.BatchRows {
+		return s.commitLocked()
+	}
+	return nil
+}
+
+// exists reports whether a row with this key was stored (replay only).
+func (s *Store) exists(q string, args ...any) (bool, error) {
+	// Rows still pending are in this process's batch: commit them first so
+	// that the query sees them.
+	s.mu.Lock()
+	err := s.commitLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	var one int
+	switch err := s.db.QueryRow(q, args...).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// RecordAttempt implements pipeline.Recorder.
+func (s *Store) RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte) (bool, error) {
+	t := a.FirstSeen.UnixNano()
+	src := a.Src.String()
+	if t <= s.replayAttempts {
+		if ok, err := s.exists("SELECT 1 FROM attempts WHERE family = ? AND src = ? AND sport = ? AND first_seen = ?", a.Family, src, a.SrcPort, t); ok || err != nil {
+			return false, err
+		}
+	}
+	bl := int64(0)
+	if blocklisted {
+		bl = 1
+	}
+	return true, s.add(row{kind: rowAttempt, t: t, a: src, b: string(trimNL(line)), x: int64(a.SrcPort), y: int64(a.Family)<<1 | bl})
+}
+
+// RecordAssociation implements pipeline.Recorder.
+func (s *Store) RecordAssociation(as *associate.Association, line []byte) (bool, error) {
+	t := as.V6.FirstSeen.UnixNano()
+	src := as.V6.Src.String()
+	if t <= s.replayAssoc {
+		if ok, err := s.exists("SELECT 1 FROM associations WHERE src = ? AND sport = ? AND first_seen = ?", src, as.V6.SrcPort, t); ok || err != nil {
+			return false, err
+		}
+	}
+	sp := int64(0)
+	if as.Spammer {
+		sp = 1
+	}
+	return true, s.add(row{kind: rowAssociation, t: t, a: src, b: string(trimNL(line)), x: int64(as.V6.SrcPort), y: sp})
+}
+
+// RecordRejection stores a DNSBL rejection of ip at t (duplicates ignored).
+func (s *Store) RecordRejection(ip netip.Addr, t time.Time, zone string) error {
+	return s.add(row{kind: rowRejection, t: t.UnixNano(), a: ip.String(), b: zone})
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// Write implements the agent's sink: the SYN goes to the journal (for a
+// replay after a restart) and, one in SampleSYNs, to the long-term table.
+func (s *Store) Write(ev *synevent.Event) error {
+	if s.cfg.Journal <= 0 && s.cfg.SampleSYNs <= 0 {
+		return nil
+	}
+	rec := string(ev.AppendJSON(nil))
+	t := ev.Time.UnixNano()
+	if s.cfg.Journal > 0 {
+		if err := s.add(row{kind: rowJournal, t: t, b: rec}); err != nil {
+			return err
+		}
+	}
+	if n := s.cfg.SampleSYNs; n > 0 {
+		s.nsyn++
+		if s.nsyn%uint64(n) == 0 {
+			return s.add(row{kind: rowSYN, t: t, a: ev.Src.String(), b: rec, x: int64(ev.SrcPort)})
+		}
+	}
+	return nil
+}
+
+// Flush commits what is pending.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked()
+}
+
+// Close commits what is pending, stops the committer and closes the
+// database.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	err := s.Flush()
+	return errors.Join(err, s.db.Close())
+}
+
+// run commits every FlushInterval and applies retention every hour.
+func (s *Store) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.cfg.FlushInterval)
+	defer tick.Stop()
+	lastRetention := time.Time{}
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			_ = s.commitLocked()
+			s.mu.Unlock()
+			if now.Sub(lastRetention) >= time.Hour {
+				lastRetention = now
+				_ = s.Expire(now)
+			}
+		}
+	}
+}
+
+var insertSQL = [...]string{
+	rowAttempt:     "INSERT OR IGNORE INTO attempts (first_seen, src, sport, family, blocklisted, line) VALUES (?, ?, ?, ?, ?, ?)",
+	rowAssociation: "INSERT OR IGNORE INTO associations (first_seen, src, sport, spammer, line) VALUES (?, ?, ?, ?, ?)",
+	rowJournal:     "INSERT INTO journal (t, rec) VALUES (?, ?)",
+	rowSYN:         "INSERT INTO syn_events (t, src, sport, rec) VALUES (?, ?, ?, ?)",
+	rowRejection:   "INSERT OR IGNORE INTO rejections (t, ip, zone) VALUES (?, ?, ?)",
+}
+
+// commitLocked writes the pending rows in one transaction and prunes the
+// journal. s.mu must be held.
+func (s *Store) commitLocked() error {
+	if s.err != nil || len(s.pending) == 0 {
+		return s.err
+	}
+	start := time.Now()
+	err := s.commit(s.pending)
+	if err != nil {
+		s.errs.Add(1)
+		s.err = fmt.Errorf("store %s: %w", s.path, err)
+		return s.err
+	}
+	s.batches.Add(1)
+	s.rows.Add(uint64(len(s.pending)))
+	s.pending = s.pending[:0]
+	s.lastCommit.Store(int64(time.Since(start)))
+	return nil
+}
+
+func (s *Store) commit(rows []row) error {
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var stmts [len(insertSQL)]*sql.Stmt
+	latest := int64(0)
+	for _, r := range rows {
+		st := stmts[r.kind]
+		if st == nil {
+			if st, err = tx.PrepareContext(ctx, insertSQL[r.kind]); err != nil {
+				return err
+			}
+			stmts[r.kind] = st
+		}
+		switch r.kind {
+		case rowAttempt:
+			_, err = st.ExecContext(ctx, r.t, r.a, r.x, r.y>>1, r.y&1, r.b)
+		case rowAssociation:
+			_, err = st.ExecContext(ctx, r.t, r.a, r.x, r.y, r.b)
+		case rowJournal:
+			_, err = st.ExecContext(ctx, r.t, r.b)
+			latest = max(latest, r.t)
+		case rowSYN:
+			_, err = st.ExecContext(ctx, r.t, r.a, r.x, r.b)
+		case rowRejection:
+			_, err = st.ExecContext(ctx, r.t, r.a, r.b)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if latest > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM journal WHERE t < ?", latest-int64(s.cfg.Journal)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Expire deletes what is older than the retention.
+func (s *Store) Expire(now time.Time) error {
+	if s.cfg.Retention <= 0 {
+		return nil
+	}
+	cut := now.Add(-s.cfg.Retention).UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.commitLocked(); err != nil {
+		return err
+	}
+	for _, t := range []string{"attempts", "associations"} {
+		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE first_seen < ?", cut); err != nil {
+			return fmt.Errorf("store: retention: %w", err)
+		}
+	}
+	for _, t := range []string{"syn_events", "rejections"} {
+		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE t < ?", cut); err != nil {
+			return fmt.Errorf("store: retention: %w", err)
+		}
+	}
+	return nil
+}
+
+// Journal returns the journaled SYN events at or after since, in time order.
+func (s *Store) Journal(since time.Time) ([]synevent.Event, error) {
+	if err := s.Flush(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("store: journal: %w", err)
+	}
+	defer rows.Close()
+	var out []synevent.Event
+	for rows.Next() {
+		var rec string
+		if err := rows.Scan(&rec); err != nil {
+			return nil, err
+		}
+		var ev synevent.Event
+		if err := ev.UnmarshalJSON([]byte(rec)); err != nil {
+			continue // a record this version cannot read: skipped
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// Open implements results.Source: the rows of attempts.jsonl or
+// associations.jsonl, as JSON lines in insertion order.
+func (s *Store) Open(name string) (io.ReadCloser, error) {
+	var table string
+	switch name {
+	case results.AttemptsFile:
+		table = "attempts"
+	case results.AssociationsFile:
+		table = "associations"
+	default:
+		return nil, fmt.Errorf("store: no table for %s", name)
+	}
+	if err := s.Flush(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query("SELECT line FROM " + table + " ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		defer rows.Close()
+		buf := make([]byte, 0, 1024)
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			buf = append(append(buf[:0], line...), '\n')
+			if _, err := pw.Write(buf); err != nil {
+				return
+			}
+		}
+		pw.CloseWithError(rows.Err())
+	}()
+	return pr, nil
+}
+
+// String names the source in messages.
+func (s *Store) String() string { return s.path }

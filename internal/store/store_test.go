@@ -1,0 +1,165 @@
+package store
+
+import (
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/synevent"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+func att(src string, sport uint16, d time.Duration) *attempt.Attempt {
+	a := &attempt.Attempt{Src: netip.MustParseAddr(src), SrcPort: sport, FirstSeen: t0.Add(d), LastSeen: t0.Add(d), SYNs: 1, Family: 4}
+	if a.Src.Is6() {
+		a.Family = 6
+	}
+	return a
+}
+
+func readAll(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	r, err := s.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRecordAndReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a4, a6 := att("192.0.2.1", 1000, 0), att("2001:db8::1", 2000, time.Millisecond)
+	for _, c := range []struct {
+		a    *attempt.Attempt
+		line string
+	}{{a4, `{"a":4}` + "\n"}, {a6, `{"a":6}` + "\n"}} {
+		if isNew, err := s.RecordAttempt(c.a, false, []byte(c.line)); err != nil || !isNew {
+			t.Fatalf("record: %v %v", isNew, err)
+		}
+	}
+	as := &associate.Association{V6: a6, Spammer: true}
+	if isNew, err := s.RecordAssociation(as, []byte(`{"s":1}`)); err != nil || !isNew {
+		t.Fatal(isNew, err)
+	}
+	if got := readAll(t, s, results.AttemptsFile); got != "{\"a\":4}\n{\"a\":6}\n" {
+		t.Errorf("attempts %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restarted agent replays: what is stored is not new, what is later is.
+	s, err = Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if isNew, err := s.RecordAttempt(a4, false, []byte(`{"a":4}`)); err != nil || isNew {
+		t.Errorf("a replayed attempt counted as new: %v %v", isNew, err)
+	}
+	if isNew, err := s.RecordAssociation(as, []byte(`{"s":1}`)); err != nil || isNew {
+		t.Errorf("a replayed association counted as new: %v %v", isNew, err)
+	}
+	// Same time as a stored one but another port: new.
+	if isNew, err := s.RecordAttempt(att("192.0.2.1", 1001, 0), false, []byte(`{"a":5}`)); err != nil || !isNew {
+		t.Errorf("a new attempt at a stored time: %v %v", isNew, err)
+	}
+	if isNew, err := s.RecordAttempt(att("192.0.2.9", 9, time.Hour), false, []byte(`{"a":7}`)); err != nil || !isNew {
+		t.Errorf("a later attempt: %v %v", isNew, err)
+	}
+	if got := readAll(t, s, results.AttemptsFile); strings.Count(got, "\n") != 4 {
+		t.Errorf("attempts after the replay:\n%s", got)
+	}
+	var v int
+	if err := s.DB().QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
+		t.Errorf("schema version %d %v", v, err)
+	}
+	var mode string
+	if err := s.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q %v", mode, err)
+	}
+}
+
+func TestJournalAndRetention(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Journal = time.Minute
+	cfg.SampleSYNs = 2
+	cfg.Retention = 24 * time.Hour
+	s, err := Open(filepath.Join(t.TempDir(), "m.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().Truncate(time.Second)
+	for i := range 100 {
+		ev := synevent.Event{Time: now.Add(time.Duration(i-99) * time.Second), Src: netip.MustParseAddr("192.0.2.1"), SrcPort: uint16(1000 + i),
+			Dst: netip.MustParseAddr("192.0.2.250"), DstPort: 25, TTL: 64, Flags: 2, DataOffset: 5}
+		if err := s.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.Journal(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The journal keeps the last minute: SYNs 39..99.
+	if len(evs) != 61 || evs[0].SrcPort != 1039 || evs[60].SrcPort != 1099 || !evs[60].Time.Equal(now) {
+		t.Fatalf("journal: %d events, first %+v", len(evs), evs[0])
+	}
+	var n int
+	if err := s.DB().QueryRow("SELECT COUNT(*) FROM syn_events").Scan(&n); err != nil || n != 50 {
+		t.Errorf("sampled %d SYNs (%v), want 50", n, err)
+	}
+	// Retention drops what is older than a day.
+	old := att("192.0.2.2", 1, 0)
+	old.FirstSeen = now.Add(-48 * time.Hour)
+	if _, err := s.RecordAttempt(old, false, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	recent := att("192.0.2.3", 1, 0)
+	recent.FirstSeen = now
+	if _, err := s.RecordAttempt(recent, false, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Expire(now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d attempts after retention (%v), want 1", n, err)
+	}
+	st := s.Stats()
+	if st.Batches == 0 || st.Rows < 100 || st.Errors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(path, DefaultConfig()); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("err = %v", err)
+	}
+}
