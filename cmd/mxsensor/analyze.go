@@ -145,6 +145,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		window = v.GetDuration("spam-window")
 	}
 	set := rejectlog.NewSet(window)
+	var total rejectlog.Counters
 	// The store keeps the rejections too.
 	rr, _ := rec.(rejectionRecorder)
 	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
@@ -152,7 +153,6 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		if err != nil {
 			return nil, err
 		}
-		var total rejectlog.Counters
 		for _, files := range sets {
 			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
 			ctx := cmd.Context()
@@ -209,7 +209,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	// A live agent with a store appends to its files: after a restart, the
 	// replayed journal adds only what the store does not have yet.
-	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil}, db, set)
+	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total}, db, set)
 }
 
 // startCPUProfile starts the Go CPU profiler writing to path.

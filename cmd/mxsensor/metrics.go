@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/metrics"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -22,9 +23,7 @@ func addMetricsFlags(cmd *cobra.Command) {
 // startMetrics serves the metrics of agent s and of the sinks it writes to
 // on --metrics-listen. The returned function stops the server; it is a
 // no-op when metrics are off.
-//
-// The reject-log counts are not wired yet: they are summed in buildPipeline
-// (analyze.go), which would have to hand them over as Sources.RejectLog.
+
 func startMetrics(v *viper.Viper, log *zap.Logger, s *sensor.Sensor, sinks []sensor.Sink) (stop func(), err error) {
 	addr := v.GetString("metrics-listen")
 	if addr == "" {
@@ -65,6 +64,9 @@ func metricsSources(s *sensor.Sensor, sinks []sensor.Sink) metrics.Sources {
 			src.Pipeline = x
 		case metrics.EnrichSource:
 			src.Enricher = x
+		}
+		if p, ok := sk.(interface{ RejectLogCounters() rejectlog.Counters }); ok {
+			src.RejectLog = p.RejectLogCounters
 		}
 		if st, ok := sk.(metrics.StoreSource); ok {
 			src.Store = st

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func TestMetricsIntegration(t *testing.T) {
 	const listen = "127.0.0.1:9725"
 	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins,
 		"--events", "", "--local-addr", s4.String(), "--local-addr", s6.String(), "--log-format", "json",
-		"--out", out, "--no-report", "--metrics-listen", listen)
+		"--out", out, "--no-report", "--metrics-listen", listen, "--reject-log", metricsRejectLog(t))
 
 	scrape := func() map[string]float64 {
 		t.Helper()
@@ -195,6 +196,7 @@ func TestMetricsIntegration(t *testing.T) {
 		"mxsensor_events_written_total", "mxsensor_sink_errors_total",
 		"mxsensor_pipeline_syns_total", `mxsensor_pipeline_attempts_total{family="ipv6"}`, "mxsensor_pipeline_associations_total",
 		"mxsensor_pipeline_spammer_attempts_total", "go_goroutines", "process_open_fds",
+		"mxsensor_rejectlog_lines_total", "mxsensor_rejectlog_rejections_total", "mxsensor_store_batches_total",
 	} {
 		found := false
 		for k := range before {
@@ -278,4 +280,15 @@ func TestMetricsIntegration(t *testing.T) {
 	if _, _, err := httpGetIn(sensorHost, listen, "/healthz"); err == nil {
 		t.Error("metrics server still answers after the agent stopped")
 	}
+}
+
+// metricsRejectLog writes a reject log of two lines, one a DNSBL rejection.
+func metricsRejectLog(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "mail.log")
+	log := time.Now().UTC().Format(time.RFC3339) + " mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org; from=<a@b> to=<c@d> proto=ESMTP helo=<x>\n" +
+		time.Now().UTC().Format(time.RFC3339) + " mx postfix/smtpd[1]: connect from unknown[192.0.2.8]\n"
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

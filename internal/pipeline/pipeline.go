@@ -19,6 +19,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// Append opens the output files for appending instead of truncating
 	// them (a restarted agent that replays its journal).
 	Append bool
+	// RejectLog are the counts of the reject logs read at start (for the
+	// metrics).
+	RejectLog rejectlog.Counters
 }
 
 // Recorder receives the pipeline's results in the order they are decided.
@@ -74,11 +78,12 @@ type Pipeline struct {
 	err      error
 	stats    counters
 	rec      Recorder
+	rejects  rejectlog.Counters
 }
 
 // New creates the output directory and files (truncating earlier ones).
 func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, error) {
-	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder}
+	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder, rejects: cfg.RejectLog}
 	if cfg.OutDir == "" {
 		// No files: the results go to the Recorder only.
 		if cfg.Recorder == nil {
@@ -220,6 +225,9 @@ func (p *Pipeline) closeFiles() error {
 	}
 	return errors.Join(errs...)
 }
+
+// RejectLogCounters are the counts of the reject logs read at start.
+func (p *Pipeline) RejectLogCounters() rejectlog.Counters { return p.rejects }
 
 // Stats returns the counts so far. It is safe to call from any goroutine.
 func (p *Pipeline) Stats() Stats {
