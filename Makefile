@@ -12,7 +12,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean
+.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,8 +56,17 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 assoc-table: ## measure association accuracy on generated scenarios (tables of docs/association.md; ~5 min)
 	tools/assoc-table.sh
 
-install: build ## install the binary to $(PREFIX)/bin
+demo: ## the sensor live in a throw-away lab of network namespaces (needs root; DURATION=20s, ARGS="--xdp-mode native ...")
+	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root: it creates network namespaces and loads an XDP program"; exit 1; }
+	@missing=""; for p in iproute2; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@if [ ! -x $(BIN) ] || [ -n "$$(find cmd internal bpf go.mod -newer $(BIN) -type f -print -quit)" ]; then $(MAKE) build; fi
+	$(BIN) lab $(if $(DURATION),--duration $(DURATION)) $(ARGS)
+
+install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
+	install -D -m 0644 packaging/mxsensor.service $(DESTDIR)/etc/systemd/system/mxsensor.service
+	install -D -m 0644 docs/mxsensor.example.yaml $(DESTDIR)/etc/mxsensor/mxsensor.yaml.example
 
 clean: ## remove build output
 	rm -rf bin

@@ -16,6 +16,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
 	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 func newDnsblCmd() *cobra.Command {
@@ -42,9 +43,15 @@ prefix (--rate-limit 0 switches that off).`,
 				return err
 			}
 			defer log.Sync()
-			dir, listFile := v.GetString("in"), v.GetString("list")
-			if (dir == "") == (listFile == "") {
-				return errors.New("give exactly one of --in DIR (a results directory) or --list FILE (from mxsensor blocklist --format json or plain)")
+			dir, listFile, db := v.GetString("in"), v.GetString("list"), v.GetString("db")
+			given := 0
+			for _, x := range []string{dir, listFile, db} {
+				if x != "" {
+					given++
+				}
+			}
+			if given != 1 {
+				return errors.New("give exactly one of --in DIR (a results directory), --db FILE (a store) or --list FILE (from mxsensor blocklist --format json or plain)")
 			}
 			if v.GetString("zone") == "" {
 				return errors.New("--zone is required")
@@ -53,7 +60,7 @@ prefix (--rate-limit 0 switches that off).`,
 			if err != nil {
 				return err
 			}
-			src := dnsblSource{dir: dir, list: listFile, opts: opts}
+			src := dnsblSource{dir: dir, list: listFile, db: db, opts: opts}
 			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
 				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
 				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix")}
@@ -168,6 +175,7 @@ prefix (--rate-limit 0 switches that off).`,
 	f.String("listen", dnsbl.DefaultListen, "UDP and TCP address to serve on")
 	f.String("zone", "", "DNSBL zone, e.g. bl6.example.org")
 	f.String("in", "", "results directory: build the list from its associations.jsonl")
+	f.String("db", "", "or: the store of run/analyze --db")
 	f.String("list", "", "list file written by mxsensor blocklist --format json (or plain)")
 	f.Int("prefix", blocklist.DefaultPrefixLen, "with --in: length of the listed IPv6 prefixes (32..128)")
 	f.Float64("min-score", blocklist.DefaultMinScore, "with --in: lowest association score of a spammer attempt that counts")
@@ -185,13 +193,20 @@ prefix (--rate-limit 0 switches that off).`,
 
 // dnsblSource is where the served list comes from.
 type dnsblSource struct {
-	dir, list string
-	opts      blocklist.Options
+	dir, list, db string
+	opts          blocklist.Options
 }
 
 func (s dnsblSource) path() string {
-	if s.dir != "" {
+	switch {
+	case s.dir != "":
 		return filepath.Join(s.dir, results.AssociationsFile)
+	case s.db != "":
+		// Commits go to the write-ahead log first: it changes with them.
+		if _, err := os.Stat(s.db + "-wal"); err == nil {
+			return s.db + "-wal"
+		}
+		return s.db
 	}
 	return s.list
 }
@@ -199,6 +214,16 @@ func (s dnsblSource) path() string {
 func (s dnsblSource) load() (*blocklist.List, error) {
 	if s.dir != "" {
 		return blocklist.BuildDir(s.dir, s.opts)
+	}
+	if s.db != "" {
+		cfg := store.DefaultConfig()
+		cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
+		st, err := store.Open(s.db, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		return blocklist.BuildFrom(st, s.opts)
 	}
 	f, err := os.Open(s.list)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -24,19 +23,24 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "console", "log format: console or json")
+	root.PersistentFlags().String("config", "", "YAML configuration file (default "+DefaultConfigFile+" when it exists; MXSENSOR_CONFIG)")
 	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd(), newAddrCmd(), newFingerprintCmd(), newLookupCmd(), newRejectlogCmd(), newEvalCmd(), newAnalyzeCmd())
 	root.AddCommand(newBlocklistCmd(), newDnsblCmd())
 	root.AddCommand(newReportCmd())
+	root.AddCommand(newConfigCmd())
+	root.AddCommand(newLabCmd())
 	return root
 }
 
-// newViper binds a command's flags and MXSENSOR_* environment variables
-// (MXSENSOR_XDP_MODE for --xdp-mode, ...). Flags win over the environment.
+// newViper fills a command's flags from the configuration file and the
+// MXSENSOR_* environment (MXSENSOR_XDP_MODE for --xdp-mode, ...; see
+// config.go), then binds them: flags win over the environment, which wins
+// over the file.
 func newViper(cmd *cobra.Command) (*viper.Viper, error) {
+	if err := applyConfig(cmd); err != nil {
+		return nil, err
+	}
 	v := viper.New()
-	v.SetEnvPrefix("MXSENSOR")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
 	if err := v.BindPFlags(cmd.Flags()); err != nil {
 		return nil, err
 	}

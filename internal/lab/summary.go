@@ -1,0 +1,177 @@
+//go:build linux
+
+package lab
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/results"
+)
+
+// ClientResult is what the measurement made of one client.
+type ClientResult struct {
+	Client
+	Deliveries int
+	SYNs       int // raw clients: SYNs sent
+	RSTs       int // raw clients: RSTs received
+	Refused    int // Linux clients: connect() calls refused
+	Connects   int // Linux clients: connect() calls made
+	MedianRST  time.Duration
+	// From the results directory.
+	V4Attempts, V6Attempts int
+	Associated             int // IPv6 attempts associated with the client's own IPv4
+	WrongIPv4              int // IPv6 attempts associated with another client's IPv4
+	Spammer                int // IPv6 attempts labelled spammer
+	OSClass                string
+	// Problems lists what did not go as the lab expected; empty is a pass.
+	Problems []string
+}
+
+// OK reports whether the client behaved as expected.
+func (c *ClientResult) OK() bool { return len(c.Problems) == 0 }
+
+// Result is the summary of a lab run.
+type Result struct {
+	Dir     string
+	Clients []ClientResult
+}
+
+// Failed counts the clients with problems.
+func (r *Result) Failed() int {
+	n := 0
+	for i := range r.Clients {
+		if !r.Clients[i].OK() {
+			n++
+		}
+	}
+	return n
+}
+
+// summarize reads the results directory and checks every client: each
+// made IPv6 attempts; a listed client's IPv6 attempts are all associated
+// with its own IPv4 address and labelled spammer; an unlisted client's are
+// never labelled spammer nor associated with another client's address.
+func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
+	res := &Result{Dir: dir}
+	idx := map[netip.Addr]int{}
+	for i, c := range clients {
+		st := tr.clients[c.Name].stats()
+		cr := ClientResult{Client: c, Deliveries: st.Deliveries, SYNs: st.SYNs, RSTs: st.RSTs, Refused: st.Refused,
+			Connects: 2 * st.Deliveries, Problems: slices.Clone(st.Failures)}
+		if len(st.Latency) > 0 {
+			l := slices.Clone(st.Latency)
+			slices.Sort(l)
+			cr.MedianRST = l[len(l)/2]
+		}
+		res.Clients = append(res.Clients, cr)
+		idx[c.IPv4], idx[c.IPv6] = i, i
+	}
+	own := func(a netip.Addr) *ClientResult {
+		if i, ok := idx[a]; ok {
+			return &res.Clients[i]
+		}
+		return nil
+	}
+	if _, err := results.ScanDir(dir, results.AttemptsFile, func(r io.Reader) (results.Stats, error) {
+		return results.ScanAttempts(r, results.Window{}, func(a *results.Attempt) error {
+			if c := own(a.Src); c != nil {
+				if a.Src.Is4() {
+					c.V4Attempts++
+				} else {
+					c.V6Attempts++
+				}
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if _, err := results.ScanDir(dir, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
+		return results.ScanAssociations(r, results.Window{}, func(a *results.Association) error {
+			c := own(a.Src)
+			if c == nil {
+				return nil
+			}
+			if c.OSClass == "" {
+				c.OSClass = a.OSClass
+			}
+			if a.IPv4 != nil {
+				if a.IPv4.Src == c.IPv4 {
+					c.Associated++
+				} else {
+					c.WrongIPv4++
+				}
+			}
+			if a.Spammer {
+				c.Spammer++
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	for i := range res.Clients {
+		c := &res.Clients[i]
+		switch {
+		case c.V6Attempts == 0:
+			c.Problems = append(c.Problems, "no IPv6 attempt recorded")
+		case c.WrongIPv4 > 0:
+			c.Problems = append(c.Problems, fmt.Sprintf("%d IPv6 attempts associated with another client's IPv4", c.WrongIPv4))
+		case c.Listed && (c.Associated < c.V6Attempts || c.Spammer < c.V6Attempts):
+			c.Problems = append(c.Problems, fmt.Sprintf("listed, but only %d of %d IPv6 attempts associated and %d labelled spammer",
+				c.Associated, c.V6Attempts, c.Spammer))
+		case !c.Listed && c.Spammer > 0:
+			c.Problems = append(c.Problems, fmt.Sprintf("not listed, but %d IPv6 attempts labelled spammer", c.Spammer))
+		}
+		if c.Kind == KindLinux && c.Refused < c.Connects {
+			c.Problems = append(c.Problems, fmt.Sprintf("%d of %d connect() calls refused", c.Refused, c.Connects))
+		}
+		if c.Kind != KindLinux && c.RSTs < c.SYNs {
+			c.Problems = append(c.Problems, fmt.Sprintf("%d of %d SYNs answered with a RST", c.RSTs, c.SYNs))
+		}
+	}
+	return res, nil
+}
+
+// print writes the clients' table.
+func (r *Result) print(w io.Writer) {
+	fmt.Fprintf(w, "==== lab clients: what they did and what the sensor made of them\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "client\tkind\tIPv4\tIPv6\tlisted\tdeliveries\tsensor's RSTs\tv4 att\tv6 att\tv6 assoc. with own IPv4\tv6 spammer\tos (v6)\tcheck")
+	for i := range r.Clients {
+		c := &r.Clients[i]
+		listed := "no"
+		if c.Listed {
+			listed = "yes"
+		}
+		rst := fmt.Sprintf("%d/%d SYNs", c.RSTs, c.SYNs)
+		if c.Kind == KindLinux {
+			rst = fmt.Sprintf("%d/%d refused", c.Refused, c.Connects)
+			if c.MedianRST > 0 {
+				rst += fmt.Sprintf(", median %v", c.MedianRST.Round(time.Microsecond))
+			}
+		}
+		check := "ok"
+		if !c.OK() {
+			check = "FAIL: " + strings.Join(c.Problems, "; ")
+		}
+		osc := c.OSClass
+		if osc == "" {
+			osc = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%d\t%s\t%d\t%d\t%d/%d\t%d/%d\t%s\t%s\n", c.Name, c.Kind, c.IPv4, c.IPv6, listed,
+			c.Deliveries, rst, c.V4Attempts, c.V6Attempts, c.Associated, c.V6Attempts, c.Spammer, c.V6Attempts, osc, check)
+	}
+	tw.Flush()
+	if n := r.Failed(); n == 0 {
+		fmt.Fprintf(w, "\nall %d clients as expected: listed clients' IPv6 attempts associated with their IPv4 and labelled spammer, unlisted ones not\n", len(r.Clients))
+	} else {
+		fmt.Fprintf(w, "\n%d of %d clients NOT as expected\n", n, len(r.Clients))
+	}
+}
