@@ -1,10 +1,13 @@
 # Multi-stage build of mxsensor.
 #   docker build -t mxsensor .
-#   docker run --rm --network host \
+#   docker run -d --network host --cap-drop ALL \
 #     --cap-add BPF --cap-add NET_ADMIN --cap-add PERFMON \
-#     -v /sys/fs/bpf:/sys/fs/bpf mxsensor run --iface eth0
+#     -v /sys/fs/bpf:/sys/fs/bpf -v /var/lib/mxsensor:/var/lib/mxsensor \
+#     -v /var/log/mail.log:/var/log/mail.log:ro -v /etc/mxsensor:/etc/mxsensor:ro \
+#     mxsensor run --config /etc/mxsensor/mxsensor.yaml
 # Host networking is required (XDP attaches to the host's NIC); the three
 # capabilities are all the sensor needs once bpffs is mounted on the host.
+# The store lives in /var/lib/mxsensor (a volume, so restarts resume).
 
 # Optional stage: proves the committed BPF object matches the C source.
 #   docker build --target verify .

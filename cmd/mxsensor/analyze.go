@@ -61,7 +61,7 @@ func newAnalyzeCmd() *cobra.Command {
 				rec = st
 				defer st.Close()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec)
+			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec, nil)
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,10 @@ func newAnalyzeCmd() *cobra.Command {
 
 // buildPipeline reads the reject logs and sets up the measurement pipeline
 // with the flags shared by analyze and run.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder) (*pipeline.Pipeline, error) {
+//
+// set, if not nil, receives the rejections (run keeps adding to it as it
+// follows the logs); otherwise a new set is used.
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set) (*pipeline.Pipeline, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
 		return nil, err
@@ -144,7 +147,10 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	if v.IsSet("spam-window") {
 		window = v.GetDuration("spam-window")
 	}
-	set := rejectlog.NewSet(window)
+	if set == nil {
+		set = rejectlog.NewSet(window)
+	}
+	set.Window = window
 	var total rejectlog.Counters
 	// The store keeps the rejections too.
 	rr, _ := rec.(rejectionRecorder)
@@ -258,8 +264,8 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec)
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set)
 }
 
 func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

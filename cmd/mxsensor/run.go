@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -101,12 +103,23 @@ must be mounted).`,
 			if err != nil {
 				return err
 			}
+			// The reject logs are read at start, then followed: where to
+			// follow them from is settled before the initial read.
+			set := rejectlog.NewSet(0)
+			var starts map[string]rejectlog.Position
+			if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+				live, err := liveLogs(logs)
+				if err != nil {
+					return fmt.Errorf("--reject-log: %w", err)
+				}
+				starts = followStarts(live, st, log)
+			}
 			if dir := v.GetString("out"); dir != "" || st != nil {
 				var rec pipeline.Recorder
 				if st != nil {
 					rec = st
 				}
-				pl, err := newLivePipeline(cmd, v, dir, names, rec)
+				pl, err := newLivePipeline(cmd, v, dir, names, rec, set)
 				if err != nil {
 					if st != nil {
 						st.Close()
@@ -138,6 +151,26 @@ must be mounted).`,
 			defer stopMetrics()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if len(starts) > 0 {
+				loc := time.Local
+				if tz := v.GetString("tz"); tz != "" {
+					if loc, err = time.LoadLocation(tz); err != nil {
+						return fmt.Errorf("--tz: %w", err)
+					}
+				}
+				// The followers stop before the agent does: their last
+				// rejections reach the store before it closes.
+				signalled := ctx
+				wait := followRejectLogs(signalled, starts, set, st, loc, log)
+				sctx, scancel := context.WithCancel(context.Background())
+				defer scancel()
+				go func() {
+					<-signalled.Done()
+					wait()
+					scancel()
+				}()
+				ctx = sctx
+			}
 			if err := s.Run(ctx); err != nil {
 				return err
 			}
@@ -162,7 +195,7 @@ must be mounted).`,
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
 	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")
-	f.StringSlice("reject-log", nil, "with --out: the production MTA's DNSBL reject log(s), read at start")
+	f.StringSlice("reject-log", nil, "the production MTA's DNSBL reject log(s) (files or directories): read at start, then followed")
 	f.String("assoc-mode", "full", "with --out: association rule, full or naive")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
 	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")

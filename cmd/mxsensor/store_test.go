@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -53,8 +54,15 @@ func TestStoreSurvivesKill9(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The reject log starts without the client: its rejection is logged
+	// while the agent runs, and the agent follows the log.
+	mailLog := filepath.Join(t.TempDir(), "mail.log")
+	if err := os.WriteFile(mailLog, []byte(time.Now().UTC().Format(time.RFC3339)+" mx postfix/smtpd[1]: connect from unknown[192.0.2.9]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins, "--events", "",
-		"--local-addr", s4.String(), "--local-addr", s6.String(), "--db", db, "--db-flush", "1s", "--out", out, "--no-report"}
+		"--local-addr", s4.String(), "--local-addr", s6.String(), "--db", db, "--db-flush", "1s", "--out", out, "--no-report",
+		"--reject-log", mailLog, "--tz", "UTC"}
 
 	// connect makes one IPv6 then one IPv4 attempt (as a dual-stack client
 	// does) from distinct ports; the sensor refuses both.
@@ -92,6 +100,13 @@ func TestStoreSurvivesKill9(t *testing.T) {
 	}
 
 	a := startAgent(t, ctx, sensorHost, bin, args...)
+	f, err := os.OpenFile(mailLog, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%s mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 Service unavailable; Client host [%s] blocked using zen.spamhaus.org; from=<a@b> to=<c@d> proto=ESMTP helo=<x>\n",
+		time.Now().UTC().Format(time.RFC3339), c4, c4)
+	f.Close()
 	connect(30, 100*time.Millisecond) // 3 s of traffic
 	killedAt := time.Now()
 	_ = a.cmd.Process.Kill()
@@ -144,6 +159,21 @@ func TestStoreSurvivesKill9(t *testing.T) {
 	}
 	if v6 != assoc {
 		t.Errorf("%d IPv6 attempts but %d associations", v6, assoc)
+	}
+	// The followed rejection labelled the client a spammer, and the store
+	// keeps it and how far the log was read.
+	var spam, rej, pos int
+	for q, dst := range map[string]*int{
+		"SELECT COUNT(*) FROM associations WHERE spammer = 1":                  &spam,
+		"SELECT COUNT(*) FROM rejections WHERE ip = '" + c4.String() + "'":     &rej,
+		"SELECT COUNT(*) FROM reject_positions WHERE file = '" + mailLog + "'": &pos,
+	} {
+		if err := conn.QueryRow(q).Scan(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spam != v6 || rej != 1 || pos != 1 {
+		t.Errorf("reject log followed: %d of %d IPv6 attempts spammer, %d rejections stored, %d positions", spam, v6, rej, pos)
 	}
 	t.Logf("%d connect() attempts made, %d stored, %d lost in the last second before the kill, %d lost otherwise",
 		len(attempts), len(stored), lostLate, lost)

@@ -3,13 +3,16 @@ package rejectlog
 import (
 	"net/netip"
 	"sort"
+	"sync"
 	"time"
 )
 
 // Set is the DNSBL rejections of a log, by address: it answers "was this
-// address rejected by a DNSBL within Window of this time?".
+// address rejected by a DNSBL within Window of this time?". It is safe for
+// concurrent use (a follower adds while the pipeline asks).
 type Set struct {
 	Window time.Duration
+	mu     sync.Mutex
 	times  map[netip.Addr][]time.Time
 	sorted bool
 }
@@ -25,15 +28,43 @@ func (s *Set) Add(r Rejection) {
 		return
 	}
 	ip := r.IP.Unmap()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.times[ip] = append(s.times[ip], r.Time)
 	s.sorted = false
 }
 
 // Len is the number of distinct addresses.
-func (s *Set) Len() int { return len(s.times) }
+func (s *Set) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.times)
+}
+
+// Expire forgets rejections before t: a set that runs for months stays
+// bounded by what its window can still use.
+func (s *Set) Expire(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ip, ts := range s.times {
+		kept := ts[:0]
+		for _, x := range ts {
+			if !x.Before(t) {
+				kept = append(kept, x)
+			}
+		}
+		if len(kept) == 0 {
+			delete(s.times, ip)
+		} else {
+			s.times[ip] = kept
+		}
+	}
+}
 
 // Listed reports whether ip was rejected within Window of at.
 func (s *Set) Listed(ip netip.Addr, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ts := s.times[ip.Unmap()]
 	if len(ts) == 0 {
 		return false

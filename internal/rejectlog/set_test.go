@@ -35,3 +35,16 @@ func TestSet(t *testing.T) {
 
 // NewSetAny copies s with no time window.
 func NewSetAny(s *Set) *Set { c := *s; c.Window = 0; return &c }
+
+func TestSetExpire(t *testing.T) {
+	s := NewSet(time.Hour)
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	s.Add(Rejection{IP: a, Time: t0})
+	s.Add(Rejection{IP: a, Time: t0.Add(3 * time.Hour)})
+	s.Add(Rejection{IP: b, Time: t0})
+	s.Expire(t0.Add(2 * time.Hour))
+	if s.Len() != 1 || s.Listed(b, t0) || !s.Listed(a, t0.Add(3*time.Hour)) || s.Listed(a, t0) {
+		t.Errorf("after Expire: len %d", s.Len())
+	}
+}

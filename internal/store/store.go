@@ -98,7 +98,11 @@ const (
 	rowJournal
 	rowSYN
 	rowRejection
+	rowPosition
 )
+
+// ErrClosed is returned by writes to a closed Store.
+var ErrClosed = errors.New("store closed")
 
 // Open opens (creating if needed) the database at path, migrates its
 // schema, and starts the committer.
@@ -223,6 +227,28 @@ func (s *Store) RecordRejection(ip netip.Addr, t time.Time, zone string) error {
 	return s.add(row{kind: rowRejection, t: t.UnixNano(), a: ip.String(), b: zone})
 }
 
+// RecordPosition stores how far a reject log has been read (state is the
+// follower's position, JSON). It is committed in the same transaction as the
+// rejections recorded before it, so a restart neither skips nor repeats.
+func (s *Store) RecordPosition(file, state string) error {
+	return s.add(row{kind: rowPosition, a: file, b: state})
+}
+
+// Position returns the stored read position of a reject log.
+func (s *Store) Position(file string) (string, bool, error) {
+	if err := s.Flush(); err != nil {
+		return "", false, err
+	}
+	var st string
+	switch err := s.db.QueryRow("SELECT state FROM reject_positions WHERE file = ?", file).Scan(&st); {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	return st, true, nil
+}
+
 func trimNL(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
@@ -264,7 +290,12 @@ func (s *Store) Flush() error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
-	err := s.Flush()
+	s.mu.Lock()
+	err := s.commitLocked()
+	if s.err == nil {
+		s.err = ErrClosed // whoever still writes gets an error, not a panic
+	}
+	s.mu.Unlock()
 	return errors.Join(err, s.db.Close())
 }
 
@@ -296,6 +327,7 @@ var insertSQL = [...]string{
 	rowJournal:     "INSERT INTO journal (t, rec) VALUES (?, ?)",
 	rowSYN:         "INSERT INTO syn_events (t, src, sport, rec) VALUES (?, ?, ?, ?)",
 	rowRejection:   "INSERT OR IGNORE INTO rejections (t, ip, zone) VALUES (?, ?, ?)",
+	rowPosition:    "INSERT OR REPLACE INTO reject_positions (file, state) VALUES (?, ?)",
 }
 
 // commitLocked writes the pending rows in one transaction and prunes the
@@ -347,6 +379,8 @@ func (s *Store) commit(rows []row) error {
 			_, err = st.ExecContext(ctx, r.t, r.a, r.x, r.b)
 		case rowRejection:
 			_, err = st.ExecContext(ctx, r.t, r.a, r.b)
+		case rowPosition:
+			_, err = st.ExecContext(ctx, r.a, r.b)
 		}
 		if err != nil {
 			return err

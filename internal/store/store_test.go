@@ -163,3 +163,31 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestPositions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Position("/var/log/mail.log"); ok || err != nil {
+		t.Fatalf("a position before any: %v %v", ok, err)
+	}
+	if err := s.RecordRejection(netip.MustParseAddr("192.0.2.1"), t0, "zen.spamhaus.org"); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{`{"offset":10}`, `{"offset":20}`} {
+		if err := s.RecordPosition("/var/log/mail.log", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, ok, err := s.Position("/var/log/mail.log"); !ok || err != nil || st != `{"offset":20}` {
+		t.Errorf("position %q %v %v", st, ok, err)
+	}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
+	"github.com/mxsensor/mxsensor/internal/store"
+)
+
+// liveLogs returns the live files of --reject-log arguments: a file names
+// itself, a directory its rotation sets' current files.
+func liveLogs(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			return nil, err
+		}
+		bases := map[string]bool{}
+		for _, e := range ents {
+			if e.Type().IsRegular() {
+				bases[rotationSuffix.ReplaceAllString(e.Name(), "")] = true
+			}
+		}
+		for b := range bases {
+			p := filepath.Join(a, b)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// followStarts says where to follow each live log from: where the store
+// says the last agent stopped, or the end of the file now (the history
+// before it is read by the initial scan, which runs after this).
+func followStarts(paths []string, st *store.Store, log *zap.Logger) map[string]rejectlog.Position {
+	starts := map[string]rejectlog.Position{}
+	for _, p := range paths {
+		if st != nil {
+			if s, ok, err := st.Position(p); err == nil && ok {
+				var pos rejectlog.Position
+				if json.Unmarshal([]byte(s), &pos) == nil {
+					starts[p] = pos
+					continue
+				}
+			}
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		pos, err := rejectlog.StartOfFile(p)
+		if err != nil {
+			log.Warn("reject log: cannot fingerprint", zap.String("file", p), zap.Error(err))
+			continue
+		}
+		pos.Offset = fi.Size()
+		starts[p] = pos
+	}
+	return starts
+}
+
+// followRejectLogs follows the live reject logs while the agent runs, so
+// that rejections logged after it started label spammers too. Each batch's
+// rejections go to the set and the store, and the store keeps the read
+// position in the same commit, so a restart resumes where this stopped.
+// The set forgets what its window can no longer use. It returns a function
+// that waits for the followers once ctx is done.
+func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position, set *rejectlog.Set, st *store.Store, loc *time.Location, log *zap.Logger) (wait func()) {
+	var wg sync.WaitGroup
+	for path, start := range starts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
+			lastExpire := time.Now()
+			err := rejectlog.Follow(ctx, rejectlog.FollowOptions{Path: path, Start: start, Logger: log.Named("rejectlog")}, func(b rejectlog.Batch) error {
+				n := 0
+				for _, line := range b.Lines {
+					r, ok, _ := p.Parse(line)
+					if !ok {
+						continue
+					}
+					n++
+					set.Add(r)
+					if st != nil {
+						if err := st.RecordRejection(r.IP, r.Time, r.Zone); err != nil {
+							return err
+						}
+					}
+				}
+				if st != nil {
+					state, _ := json.Marshal(b.Pos)
+					if err := st.RecordPosition(path, string(state)); err != nil {
+						return err
+					}
+				}
+				if n > 0 {
+					log.Debug("reject log: new rejections", zap.String("file", path), zap.Int("rejections", n))
+				}
+				if time.Since(lastExpire) > 10*time.Minute && set.Window > 0 {
+					set.Expire(time.Now().Add(-set.Window - time.Hour))
+					lastExpire = time.Now()
+				}
+				return nil
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Error("reject log: following stopped", zap.String("file", path), zap.Error(err))
+			}
+		}()
+	}
+	return wg.Wait
+}
