@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
@@ -73,7 +74,13 @@ must be mounted).`,
 				}
 				sinks = append(sinks, ps)
 			}
-			// With both --enrich-out and --out, the association engine uses
+			// The store: results survive restarts, and a journal of the
+			// last minutes of SYNs is replayed after a crash.
+			st, err := openStore(v, log)
+			if err != nil {
+				return err
+			}
+			// With --enrich-out and the pipeline on, the association engine uses
 			// what the enricher found (origin AS, confirmed reverse names).
 			var names *enrich.NameCache
 			if p := v.GetString("enrich-out"); p != "" {
@@ -88,20 +95,28 @@ must be mounted).`,
 				if err != nil {
 					return err
 				}
-				if v.GetString("out") != "" {
+				if v.GetString("out") != "" || st != nil {
 					names = enrich.NewNameCache(0)
 				}
 				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"), names)
 				if err != nil {
 					return err
 				}
+				if st != nil {
+					// What earlier agents found: not asked again for an
+					// hour, and its names still count as evidence.
+					n := 0
+					if err := st.Enrichments(time.Now().Add(-24*time.Hour), func(line []byte) {
+						if es.Preload(line) {
+							n++
+						}
+					}); err != nil {
+						return err
+					}
+					log.Info("enrichment results restored from the store", zap.Int("addresses", n))
+					es.Persist(st.RecordEnrichment)
+				}
 				sinks = append(sinks, es)
-			}
-			// The store: results survive restarts, and a journal of the
-			// last minutes of SYNs is replayed after a crash.
-			st, err := openStore(v, log)
-			if err != nil {
-				return err
 			}
 			// The reject logs are read at start, then followed: where to
 			// follow them from is settled before the initial read.

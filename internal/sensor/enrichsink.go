@@ -27,6 +27,9 @@ type EnrichSink struct {
 	again  time.Duration            // resubmit a source after this long
 	maxMap int
 	names  *enrich.NameCache // fed with every result, when set
+	// persist, when set, keeps every result line (the store's enrichment
+	// cache), so a restarted agent neither asks again nor forgets.
+	persist func(ip netip.Addr, t time.Time, line []byte) error
 
 	mu   sync.Mutex // guards w, f, err (results arrive on enricher goroutines)
 	w    *bufio.Writer
@@ -95,6 +98,11 @@ func (s *EnrichSink) result(r enrich.Result) {
 		line.Error = r.Err.Error()
 	}
 	b, err := json.Marshal(line)
+	if err == nil && s.persist != nil {
+		if perr := s.persist(line.IP, line.TS, b); perr != nil {
+			s.log.Warn("enrichment: cannot keep the result in the store", zap.Error(perr))
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
@@ -103,6 +111,33 @@ func (s *EnrichSink) result(r enrich.Result) {
 	if err != nil && s.err == nil {
 		s.err = fmt.Errorf("writing enrichment output: %w", err)
 	}
+}
+
+// Persist makes every result also go to fn (call before traffic flows).
+func (s *EnrichSink) Persist(fn func(ip netip.Addr, t time.Time, line []byte) error) { s.persist = fn }
+
+// Preload restores a result line kept by an earlier agent: its address is
+// not asked again for an hour after it was answered, and its names go to
+// the name cache. Lines that do not parse are skipped (reported false).
+func (s *EnrichSink) Preload(line []byte) bool {
+	var l enrichLine
+	if err := json.Unmarshal(line, &l); err != nil || !l.IP.IsValid() {
+		return false
+	}
+	if len(s.recent) < s.maxMap {
+		s.recent[l.IP] = l.TS
+	}
+	if s.names != nil {
+		r := enrich.Result{Request: enrich.Request{IP: l.IP}}
+		if l.PTR != nil {
+			r.PTR = *l.PTR
+		}
+		if l.ASN != nil {
+			r.ASN = *l.ASN
+		}
+		s.names.Put(r)
+	}
+	return true
 }
 
 // Write implements Sink: it submits sources not submitted in the last hour.

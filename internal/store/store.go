@@ -99,6 +99,7 @@ const (
 	rowSYN
 	rowRejection
 	rowPosition
+	rowEnrich
 )
 
 // ErrClosed is returned by writes to a closed Store.
@@ -234,6 +235,31 @@ func (s *Store) RecordPosition(file, state string) error {
 	return s.add(row{kind: rowPosition, a: file, b: state})
 }
 
+// RecordEnrichment keeps what enrichment found about ip (a JSON line).
+func (s *Store) RecordEnrichment(ip netip.Addr, t time.Time, line []byte) error {
+	return s.add(row{kind: rowEnrich, t: t.UnixNano(), a: ip.String(), b: string(trimNL(line))})
+}
+
+// Enrichments calls fn with every enrichment result kept since t.
+func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	rows, err := s.db.Query("SELECT result FROM enrich_cache WHERE t >= ?", since.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return err
+		}
+		fn([]byte(r))
+	}
+	return rows.Err()
+}
+
 // Position returns the stored read position of a reject log.
 func (s *Store) Position(file string) (string, bool, error) {
 	if err := s.Flush(); err != nil {
@@ -328,6 +354,7 @@ var insertSQL = [...]string{
 	rowSYN:         "INSERT INTO syn_events (t, src, sport, rec) VALUES (?, ?, ?, ?)",
 	rowRejection:   "INSERT OR IGNORE INTO rejections (t, ip, zone) VALUES (?, ?, ?)",
 	rowPosition:    "INSERT OR REPLACE INTO reject_positions (file, state) VALUES (?, ?)",
+	rowEnrich:      "INSERT OR REPLACE INTO enrich_cache (ip, t, result) VALUES (?, ?, ?)",
 }
 
 // commitLocked writes the pending rows in one transaction and prunes the
@@ -381,6 +408,8 @@ func (s *Store) commit(rows []row) error {
 			_, err = st.ExecContext(ctx, r.t, r.a, r.b)
 		case rowPosition:
 			_, err = st.ExecContext(ctx, r.a, r.b)
+		case rowEnrich:
+			_, err = st.ExecContext(ctx, r.a, r.t, r.b)
 		}
 		if err != nil {
 			return err
@@ -410,7 +439,7 @@ func (s *Store) Expire(now time.Time) error {
 			return fmt.Errorf("store: retention: %w", err)
 		}
 	}
-	for _, t := range []string{"syn_events", "rejections"} {
+	for _, t := range []string{"syn_events", "rejections", "enrich_cache"} {
 		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE t < ?", cut); err != nil {
 			return fmt.Errorf("store: retention: %w", err)
 		}

@@ -191,3 +191,27 @@ func TestPositions(t *testing.T) {
 		t.Errorf("position %q %v %v", st, ok, err)
 	}
 }
+
+func TestEnrichmentCache(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "m.db"), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ip := netip.MustParseAddr("192.0.2.1")
+	for _, l := range []string{`{"v":1}`, `{"v":2}`} {
+		if err := s.RecordEnrichment(ip, t0, []byte(l+"\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordEnrichment(netip.MustParseAddr("192.0.2.2"), t0.Add(-48*time.Hour), []byte(`{"v":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.Enrichments(t0.Add(-time.Hour), func(l []byte) { got = append(got, string(l)) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != `{"v":2}` {
+		t.Errorf("enrichments %q: want the latest of the recent one", got)
+	}
+}
