@@ -24,6 +24,8 @@ import (
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
+	"github.com/mxsensor/mxsensor/internal/store"
+	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 func newAnalyzeCmd() *cobra.Command {
@@ -38,8 +40,9 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			pcaps := v.GetStringSlice("pcap")
 			out := v.GetString("out")
-			if len(pcaps) == 0 || out == "" {
-				return errors.New("--pcap and --out are required")
+			fromDB := v.GetString("from-db")
+			if (len(pcaps) == 0) == (fromDB == "") || out == "" {
+				return errors.New("--out, and --pcap or --from-db (not both), are required")
 			}
 			// Ctrl-C stops the analysis cleanly: the results so far are flushed.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +87,12 @@ func newAnalyzeCmd() *cobra.Command {
 					return err
 				}
 			}
+			if fromDB != "" {
+				if err := analyzeStored(ctx, fromDB, pl); err != nil {
+					pl.Close()
+					return err
+				}
+			}
 			if err := pl.Close(); err != nil {
 				return err
 			}
@@ -106,6 +115,7 @@ func newAnalyzeCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), in time order")
+	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
 	f.String("mode", "full", "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
@@ -266,6 +276,28 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 
 func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set) (*pipeline.Pipeline, error) {
 	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set)
+}
+
+// analyzeStored feeds the SYN events a store kept through the pipeline.
+func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--from-db: %w", err)
+	}
+	cfg := store.DefaultConfig()
+	cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
+	st, err := store.Open(path, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n := 0
+	return st.SYNEvents(func(ev *synevent.Event) error {
+		n++
+		if n&8191 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
+		}
+		return pl.Write(ev)
+	})
 }
 
 func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

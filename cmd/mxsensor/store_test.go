@@ -15,7 +15,10 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/netlab"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // TestStoreSurvivesKill9 kills the live agent with SIGKILL while clients
@@ -177,4 +180,59 @@ func TestStoreSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("%d connect() attempts made, %d stored, %d lost in the last second before the kill, %d lost otherwise",
 		len(attempts), len(stored), lostLate, lost)
+}
+
+// analyze --from-db over the SYN events a store kept gives the same results
+// as analyze --pcap over the capture they came from.
+func TestAnalyzeFromStore(t *testing.T) {
+	dir := t.TempDir()
+	capPath := "../../testdata/syns.pcap"
+	cfg := store.DefaultConfig()
+	cfg.SampleSYNs, cfg.Journal = 1, 0
+	st, err := store.Open(filepath.Join(dir, "s.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Open(capPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := dataplane.DefaultConfig()
+	dp.Mode, dp.RateLimit = dataplane.ModeObserve, 0
+	er := capture.NewEventReader(r, dp)
+	n := 0
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			break
+		}
+		if err := st.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	r.Close()
+	if err := st.Close(); err != nil || n == 0 {
+		t.Fatalf("%d events stored: %v", n, err)
+	}
+	outs := map[string]string{}
+	for name, src := range map[string][]string{"pcap": {"--pcap", capPath}, "db": {"--from-db", filepath.Join(dir, "s.db")}} {
+		o := filepath.Join(dir, name)
+		args := append([]string{"analyze", "--out", o, "--p0f-db", "", "--no-report"}, src...)
+		if _, errs, err := runCLI(t, args...); err != nil {
+			t.Fatalf("analyze %v: %v\n%s", src, err, errs)
+		}
+		b, err := os.ReadFile(filepath.Join(o, "associations.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(filepath.Join(o, "attempts.jsonl"))
+		outs[name] = string(a) + string(b)
+	}
+	if outs["pcap"] == "" || outs["pcap"] != outs["db"] {
+		t.Errorf("analyze --from-db differs from analyze --pcap over the same SYNs (%d vs %d bytes)", len(outs["db"]), len(outs["pcap"]))
+	}
+	if _, _, err := runCLI(t, "analyze", "--out", dir, "--pcap", capPath, "--from-db", filepath.Join(dir, "s.db")); err == nil {
+		t.Error("--pcap and --from-db together were accepted")
+	}
 }

@@ -472,6 +472,34 @@ func (s *Store) Journal(since time.Time) ([]synevent.Event, error) {
 	return out, rows.Err()
 }
 
+// SYNEvents calls fn with every sampled SYN event kept, in time order.
+// Records this version cannot read are skipped.
+func (s *Store) SYNEvents(fn func(*synevent.Event) error) error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	rows, err := s.db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.path, err)
+	}
+	defer rows.Close()
+	var ev synevent.Event
+	for rows.Next() {
+		var rec string
+		if err := rows.Scan(&rec); err != nil {
+			return err
+		}
+		ev = synevent.Event{}
+		if err := ev.UnmarshalJSON([]byte(rec)); err != nil {
+			continue
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Open implements results.Source: the rows of attempts.jsonl or
 // associations.jsonl, as JSON lines in insertion order.
 func (s *Store) Open(name string) (io.ReadCloser, error) {
