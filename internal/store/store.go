@@ -58,7 +58,11 @@ func DefaultConfig() Config {
 // Stats are the store's counters, safe to read from any goroutine.
 type Stats struct {
 	Batches, Rows, Errors uint64
-	LastCommit            time.Duration // how long the last commit took
+	// Dropped counts journal and sampled SYN rows dropped because the
+	// database fell behind (MaxPending rows waiting): under a flood the SYN
+	// path never waits for the disk.
+	Dropped    uint64
+	LastCommit time.Duration // how long the last commit took
 }
 
 // Store is an open database.
@@ -67,17 +71,21 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu      sync.Mutex // guards pending, lastCommitTime, err
+	mu      sync.Mutex // guards pending, spare, err
 	pending []row
+	spare   []row // the other buffer: rows are swapped out, then committed
 	err     error
 	nsyn    uint64
+
+	commitMu sync.Mutex    // one commit at a time, outside mu
+	kick     chan struct{} // asks the committer to commit now
 
 	// replayBefore: attempts (associations) that start at or before it may
 	// be stored already, by the process that ran before a restart.
 	replayAttempts, replayAssoc int64
 
-	batches, rows, errs atomic.Uint64
-	lastCommit          atomic.Int64
+	batches, rows, errs, dropped atomic.Uint64
+	lastCommit                   atomic.Int64
 
 	stop chan struct{}
 	done chan struct{}
@@ -122,7 +130,7 @@ func Open(path string, cfg Config) (*Store, error) {
 	// One connection: SQLite allows one writer, and the readers (report)
 	// open their own Store.
 	db.SetMaxOpenConns(1)
-	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -149,7 +157,8 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
-	return Stats{Batches: s.batches.Load(), Rows: s.rows.Load(), Errors: s.errs.Load(), LastCommit: time.Duration(s.lastCommit.Load())}
+	return Stats{Batches: s.batches.Load(), Rows: s.rows.Load(), Errors: s.errs.Load(), Dropped: s.dropped.Load(),
+		LastCommit: time.Duration(s.lastCommit.Load())}
 }
 
 // StoreStats is Stats in the form the metrics package reads.
@@ -158,27 +167,41 @@ func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Dura
 	return st.Batches, st.Rows, st.Errors, st.LastCommit
 }
 
+// MaxPending bounds the rows waiting for a commit. Past it, journal and
+// sampled SYN rows are dropped and counted; results are always kept.
+const MaxPending = 200000
+
+// add queues a row; the committer writes it. It never waits for the disk.
 func (s *Store) add(r row) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
+	if len(s.pending) >= MaxPending && (r.kind == rowJournal || r.kind == rowSYN) {
+		s.dropped.Add(1)
+		return nil
+	}
 	s.pending = append(s.pending, r)
 	if len(s.pending) >= s.cfg.BatchRows {
-		return s.commitLocked()
+		s.signal()
 	}
 	return nil
+}
+
+// signal asks the committer to commit soon.
+func (s *Store) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // exists reports whether a row with this key was stored (replay only).
 func (s *Store) exists(q string, args ...any) (bool, error) {
 	// Rows still pending are in this process's batch: commit them first so
 	// that the query sees them.
-	s.mu.Lock()
-	err := s.commitLocked()
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.commitNow(); err != nil {
 		return false, err
 	}
 	var one int
@@ -242,7 +265,7 @@ func (s *Store) RecordEnrichment(ip netip.Addr, t time.Time, line []byte) error 
 
 // Enrichments calls fn with every enrichment result kept since t.
 func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
-	if err := s.Flush(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return err
 	}
 	rows, err := s.db.Query("SELECT result FROM enrich_cache WHERE t >= ?", since.UnixNano())
@@ -262,7 +285,7 @@ func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
 
 // Position returns the stored read position of a reject log.
 func (s *Store) Position(file string) (string, bool, error) {
-	if err := s.Flush(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return "", false, err
 	}
 	var st string
@@ -304,20 +327,26 @@ func (s *Store) Write(ev *synevent.Event) error {
 	return nil
 }
 
-// Flush commits what is pending.
+// Flush asks for what is pending to be committed, without waiting (the
+// agent calls it from its drain loop); it returns the store's error, if
+// any. Reads commit first on their own.
 func (s *Store) Flush() error {
+	s.signal()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.commitLocked()
+	return s.err
 }
+
+// Sync commits what is pending and waits for it.
+func (s *Store) Sync() error { return s.commitNow() }
 
 // Close commits what is pending, stops the committer and closes the
 // database.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	err := s.commitNow()
 	s.mu.Lock()
-	err := s.commitLocked()
 	if s.err == nil {
 		s.err = ErrClosed // whoever still writes gets an error, not a panic
 	}
@@ -335,10 +364,10 @@ func (s *Store) run() {
 		select {
 		case <-s.stop:
 			return
+		case <-s.kick:
+			_ = s.commitNow()
 		case now := <-tick.C:
-			s.mu.Lock()
-			_ = s.commitLocked()
-			s.mu.Unlock()
+			_ = s.commitNow()
 			if now.Sub(lastRetention) >= time.Hour {
 				lastRetention = now
 				_ = s.Expire(now)
@@ -357,22 +386,34 @@ var insertSQL = [...]string{
 	rowEnrich:      "INSERT OR REPLACE INTO enrich_cache (ip, t, result) VALUES (?, ?, ?)",
 }
 
-// commitLocked writes the pending rows in one transaction and prunes the
-// journal. s.mu must be held.
-func (s *Store) commitLocked() error {
+// commitNow writes the pending rows in one transaction and prunes the
+// journal. Writers keep adding to the other buffer meanwhile.
+func (s *Store) commitNow() error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.mu.Lock()
 	if s.err != nil || len(s.pending) == 0 {
-		return s.err
+		err := s.err
+		s.mu.Unlock()
+		return err
 	}
+	batch := s.pending
+	s.pending, s.spare = s.spare[:0], nil
+	s.mu.Unlock()
+
 	start := time.Now()
-	err := s.commit(s.pending)
+	err := s.commit(batch)
+	clear(batch) // drop the strings
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spare = batch[:0]
 	if err != nil {
 		s.errs.Add(1)
 		s.err = fmt.Errorf("store %s: %w", s.path, err)
 		return s.err
 	}
 	s.batches.Add(1)
-	s.rows.Add(uint64(len(s.pending)))
-	s.pending = s.pending[:0]
+	s.rows.Add(uint64(len(batch)))
 	s.lastCommit.Store(int64(time.Since(start)))
 	return nil
 }
@@ -429,11 +470,11 @@ func (s *Store) Expire(now time.Time) error {
 		return nil
 	}
 	cut := now.Add(-s.cfg.Retention).UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.commitLocked(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return err
 	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	for _, t := range []string{"attempts", "associations"} {
 		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE first_seen < ?", cut); err != nil {
 			return fmt.Errorf("store: retention: %w", err)
@@ -449,7 +490,7 @@ func (s *Store) Expire(now time.Time) error {
 
 // Journal returns the journaled SYN events at or after since, in time order.
 func (s *Store) Journal(since time.Time) ([]synevent.Event, error) {
-	if err := s.Flush(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
@@ -475,7 +516,7 @@ func (s *Store) Journal(since time.Time) ([]synevent.Event, error) {
 // SYNEvents calls fn with every sampled SYN event kept, in time order.
 // Records this version cannot read are skipped.
 func (s *Store) SYNEvents(fn func(*synevent.Event) error) error {
-	if err := s.Flush(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return err
 	}
 	rows, err := s.db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
@@ -512,7 +553,7 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 	default:
 		return nil, fmt.Errorf("store: no table for %s", name)
 	}
-	if err := s.Flush(); err != nil {
+	if err := s.commitNow(); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Query("SELECT line FROM " + table + " ORDER BY id")

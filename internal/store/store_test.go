@@ -215,3 +215,34 @@ func TestEnrichmentCache(t *testing.T) {
 		t.Errorf("enrichments %q: want the latest of the recent one", got)
 	}
 }
+
+// When the disk falls behind, journal rows are dropped and counted, the
+// results are kept, and the caller never waits.
+func TestBacklogDropsJournalOnly(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "m.db"), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.commitMu.Lock() // a commit that takes forever
+	ev := synevent.Event{Time: time.Now(), Src: netip.MustParseAddr("192.0.2.1"), SrcPort: 1, DstPort: 25}
+	for range MaxPending + 10 {
+		if err := s.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if isNew, err := s.RecordAttempt(att("192.0.2.1", 1, time.Hour), false, []byte(`{}`)); err != nil || !isNew {
+		t.Fatal(isNew, err)
+	}
+	if d := s.Stats().Dropped; d != 10 {
+		t.Errorf("dropped %d, want 10", d)
+	}
+	s.commitMu.Unlock()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d attempts stored (%v)", n, err)
+	}
+}
