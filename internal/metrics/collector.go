@@ -369,9 +369,12 @@ func (c *rejectLogCollector) Collect(ch chan<- prometheus.Metric) {
 
 // storeCollector reads the results store.
 type storeCollector struct {
-	src                              StoreSource
-	batches, rows, errs, commitDelay *prometheus.Desc
+	src                                       StoreSource
+	batches, rows, errs, commitDelay, dropped *prometheus.Desc
 }
+
+// storeDropper is a store that drops journal rows when it falls behind.
+type storeDropper interface{ StoreDropped() uint64 }
 
 func newStoreCollector(s StoreSource) *storeCollector {
 	return &storeCollector{src: s,
@@ -379,11 +382,15 @@ func newStoreCollector(s StoreSource) *storeCollector {
 		rows:        desc("store", "rows_total", "Rows written to the store."),
 		errs:        desc("store", "errors_total", "Store errors."),
 		commitDelay: desc("store", "last_commit_duration_seconds", "How long the latest store commit took."),
+		dropped:     desc("store", "dropped_rows_total", "Journal and sampled SYN rows dropped because the store fell behind."),
 	}
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	describeAll(ch, c.batches, c.rows, c.errs, c.commitDelay)
+	if _, ok := c.src.(storeDropper); ok {
+		ch <- c.dropped
+	}
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -392,4 +399,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.rows, r)
 	ch <- counter(c.errs, e)
 	ch <- gauge(c.commitDelay, last.Seconds())
+	if d, ok := c.src.(storeDropper); ok {
+		ch <- counter(c.dropped, d.StoreDropped())
+	}
 }

@@ -161,6 +161,9 @@ func (s *Store) Stats() Stats {
 		LastCommit: time.Duration(s.lastCommit.Load())}
 }
 
+// StoreDropped is Stats.Dropped, for the metrics.
+func (s *Store) StoreDropped() uint64 { return s.dropped.Load() }
+
 // StoreStats is Stats in the form the metrics package reads.
 func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Duration) {
 	st := s.Stats()
