@@ -69,6 +69,8 @@ func (f fakeEnricher) Stats() enrich.Stats { return enrich.Stats(f) }
 
 type fakeStore struct{}
 
+func (fakeStore) StoreDropped() uint64 { return 7 }
+
 func (fakeStore) StoreStats() (uint64, uint64, uint64, time.Duration) {
 	return 3, 300, 1, 1500 * time.Millisecond
 }
@@ -267,6 +269,7 @@ func TestMetricsOptionalSources(t *testing.T) {
 		{"mxsensor_store_batches_total", "", "", 3},
 		{"mxsensor_store_rows_total", "", "", 300},
 		{"mxsensor_store_errors_total", "", "", 1},
+		{"mxsensor_store_dropped_rows_total", "", "", 7},
 		{"mxsensor_store_last_commit_duration_seconds", "", "", 1.5},
 	} {
 		if got := gathered(t, reg, c.name, c.label, c.value); got != c.want {
