@@ -8,14 +8,15 @@ GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bp
 # commands inside the test namespaces; p0f is the fingerprint oracle; rbldnsd
 # serves the DNSBL zone of the enrichment tests.
 APT_BUILD := clang llvm libbpf-dev
-APT_TEST  := iproute2 p0f rbldnsd chromium
+# The test hosts of the end-to-end test (e2e/) are part of `make test` too.
+APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo
+.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo e2e
 
 help: ## show this help
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: ## build bin/mxsensor (pure Go, static; no clang needed)
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/mxsensor
@@ -24,9 +25,11 @@ deps-build: ## install clang, llvm and libbpf-dev from Debian (needs root)
 	@missing=""; for p in $(APT_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium) from Debian (needs root)
+deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, postfix, swaks, dnsmasq-base) from Debian (needs root)
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 generate: deps-build ## rebuild the BPF object and its Go bindings with bpf2go (Debian clang)
 	cd internal/dataplane && $(GO) generate ./...
@@ -62,6 +65,20 @@ demo: ## the sensor live in a throw-away lab of network namespaces (needs root; 
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@if [ ! -x $(BIN) ] || [ -n "$$(find cmd internal bpf go.mod -newer $(BIN) -type f -print -quit)" ]; then $(MAKE) build; fi
 	$(BIN) lab $(if $(DURATION),--duration $(DURATION)) $(ARGS)
+
+# make e2e: the programs of the end-to-end test's hosts (also in APT_TEST).
+# dnsmasq-base is the binary without the system service (which would take the
+# machine's port 53); postfix is preseeded to "No configuration" so that no
+# system Postfix starts.
+APT_E2E := iproute2 postfix swaks dnsmasq-base rbldnsd perl
+
+e2e: ## the whole experiment end to end in throw-away namespaces: DNS, DNSBL, Postfix, senders, the sensor (needs root; installs APT_E2E)
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it creates network namespaces, runs Postfix and loads an XDP program"; exit 1; }
+	@missing=""; for p in $(APT_E2E); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	$(GO) test -count=1 -v -timeout 10m -run TestE2E ./e2e
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor

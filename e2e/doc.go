@@ -1,0 +1,6 @@
+// Package e2e runs the whole sensor-MX experiment for real, inside network
+// namespaces the test creates and removes: a DNS server and a DNSBL, a
+// Postfix production MTA that rejects listed senders, the sensor with the
+// real XDP program and `mxsensor run`, and senders that deliver mail with
+// swaks. See docs/e2e.md; run it with `make e2e` (as root).
+package e2e
