@@ -2,5 +2,7 @@
 // namespaces the test creates and removes: a DNS server and a DNSBL, a
 // Postfix production MTA that rejects listed senders, the sensor with the
 // real XDP program and `mxsensor run`, and senders that deliver mail with
-// swaks. See docs/e2e.md; run it with `make e2e` (as root).
+// swaks. TestE2EPostscreen puts postscreen in front of the production MX,
+// and TestE2ERelay has real Postfix relays fall back to the sensor. See
+// docs/e2e.md; run it with `make e2e` (as root).
 package e2e

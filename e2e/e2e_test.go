@@ -30,6 +30,37 @@ import (
 // every SYN with a RST), and `mxsensor run` must associate the spammers'
 // IPv6 attempts with their IPv4 attempts and label them from Postfix's log.
 func TestE2E(t *testing.T) {
+	runScenario(t, scenario{senders: senders})
+}
+
+// TestE2EPostscreen is TestE2E with postscreen in front of the production
+// MX's smtpd, reduced to the native-IPv6 spammer and the legitimate
+// sender: postscreen's DNSBL test rejects the spammer, and the sensor
+// must label it from postscreen's log lines ("DNSBL rank" and its 550
+// reject), smtpd having no reject_rbl_client.
+func TestE2EPostscreen(t *testing.T) {
+	runScenario(t, scenario{senders: []sender{senders[0], senders[1]}, postscreen: true})
+}
+
+// TestE2ERelay has two real dual-stack Postfix relays deliver to
+// fallback.test, whose MX 10 refuses, so that they fall back to the sensor
+// (MX 20) and try its two addresses in the order of their
+// smtp_address_preference: ipv6 for the listed rly6, ipv4 for rly4.
+// Each relay first delivers to example.test (mx1), which rejects rly6.
+func TestE2ERelay(t *testing.T) {
+	runScenario(t, scenario{senders: relays})
+}
+
+// scenario is what one lab runs: its senders (hosts that send mail, in
+// order) and the production MX's configuration.
+type scenario struct {
+	senders    []sender
+	postscreen bool // postscreen in front of smtpd on mx1
+}
+
+// runScenario builds the lab for sc, sends the mail, stops the agent and
+// checks Postfix's log, the sensor's counters and its results.
+func runScenario(t *testing.T, sc scenario) {
 	netlab.RequireRoot(t)
 	removeLeftovers(t)
 	swaks := tool(t, "swaks", "swaks")
@@ -37,6 +68,7 @@ func TestE2E(t *testing.T) {
 	tool(t, "dnsmasq", "dnsmasq-base")
 	tool(t, "rbldnsd", "rbldnsd")
 	start := time.Now()
+	ss := sc.senders
 
 	// A private work directory the postfix user can traverse
 	// (t.TempDir is 0700).
@@ -61,12 +93,13 @@ func TestE2E(t *testing.T) {
 	bin := buildAgent(t, work)
 	pins := mountBPFFS(t, filepath.Join(work, "bpffs"))
 
-	tp := buildTopology(t)
-	for _, h := range append([]*netlab.Host{tp.mx}, hostsOf(tp)...) {
+	tp := buildTopology(t, ss)
+	for _, h := range append([]*netlab.Host{tp.mx}, hostsOf(tp, ss)...) {
 		useResolver(t, h)
 	}
-	startDNS(t, tp.dns, work)
-	mta := startPostfix(t, tp.mx, tp.dns, work)
+	startDNS(t, tp.dns, work, ss)
+	mta := startPostfix(t, tp.mx, tp.dns, work, sc.postscreen)
+	relayMTAs := startRelays(t, tp, work, ss)
 	out := filepath.Join(work, "out")
 	ag := startAgent(t, tp.sensor, bin, work, out, pins, mta.log)
 	sensorMAC := linkMAC(t, tp.sensor, "eth0")
@@ -78,13 +111,18 @@ func TestE2E(t *testing.T) {
 	// address getaddrinfo returns, in order, so the family order on the
 	// wire is glibc's RFC 6724 sort, as for a dual-stack MTA client.
 	// (swaks 20201014 connects through IO::Socket::INET6 and tries only
-	// the first address.)
+	// the first address.) A relay sends both messages through its own
+	// Postfix instead (sendRelay).
 	transcripts := map[string]map[string]string{}
-	for i, s := range senders {
+	for i, s := range ss {
 		if i > 0 {
 			time.Sleep(time.Second) // keep the senders' attempts apart
 		}
 		h := tp.senders[s.name]
+		if s.relay != "" {
+			sendRelay(t, h, relayMTAs[s.name], s)
+			continue
+		}
 		from := "mailer@" + s.ptr
 		prod := runClient(t, h, swaks, "--server", mxName, "--port", "25", "--from", from,
 			"--to", "postmaster@"+domain, "--helo", s.ptr, "--timeout", "10", "--header", "Subject: mxsensor e2e")
@@ -100,23 +138,32 @@ func TestE2E(t *testing.T) {
 	}
 
 	// The production MTA: accepted the legitimate mail, rejected the
-	// listed senders with its DNSBL line.
-	for _, s := range senders {
+	// listed senders with its DNSBL line (smtpd's 554, or postscreen's
+	// 550).
+	rejectCode := "<** 554 "
+	if sc.postscreen {
+		rejectCode = "<** 550 5.7.1 Service unavailable; client ["
+	}
+	for _, s := range ss {
+		if s.relay != "" {
+			continue // no transcript: the relay's own log is checked in sendRelay
+		}
 		prod := transcripts[s.name]["production"]
-		if s.listed && !strings.Contains(prod, "<** 554 ") {
-			t.Errorf("%s: production MX did not reject with 554:\n%s", s.name, prod)
+		if s.listed && !strings.Contains(prod, rejectCode) {
+			t.Errorf("%s: production MX did not reject with %q:\n%s", s.name, rejectCode, prod)
 		}
 		if !s.listed && !strings.Contains(prod, "<-  250 2.0.0 Ok: queued") {
 			t.Errorf("%s: production MX did not queue the mail:\n%s", s.name, prod)
 		}
 	}
-	checkMaillog(t, mta.log)
+	checkMaillog(t, mta.log, ss, sc.postscreen)
+	checkParsedLog(t, bin, mta.log, ss, sc.postscreen)
 
 	// The sensor: every connection refused (ECONNREFUSED from the RST, not
 	// a timeout), no SMTP session.
-	for _, s := range senders {
-		if s.windows {
-			continue // raw frames: no client to see the RST
+	for _, s := range ss {
+		if s.windows || s.relay != "" {
+			continue // raw frames: no client to see the RST; relays: checked in sendRelay
 		}
 		sens := transcripts[s.name]["sensor"]
 		t.Logf("%s -> %s: %s", s.name, sensName, strings.TrimSpace(sens))
@@ -137,7 +184,7 @@ func TestE2E(t *testing.T) {
 		t.Errorf("records_lost = %d", counters["records_lost"])
 	}
 	want := uint64(0)
-	for _, s := range senders {
+	for _, s := range ss {
 		if s.windows {
 			want += 2 * windowsSYNs
 		} else {
@@ -155,9 +202,9 @@ func TestE2E(t *testing.T) {
 	}
 	t.Logf("==== %s\n%s", filepath.Join(out, "report.txt"), report)
 
-	checkReport(t, filepath.Join(out, "report.json"))
-	checkAttempts(t, filepath.Join(out, "attempts.jsonl"))
-	checkAssociations(t, filepath.Join(out, "associations.jsonl"))
+	checkReport(t, filepath.Join(out, "report.json"), ss)
+	checkAttempts(t, filepath.Join(out, "attempts.jsonl"), ss)
+	checkAssociations(t, filepath.Join(out, "associations.jsonl"), ss)
 	if b, err := os.ReadFile(filepath.Join(out, "enrich.jsonl")); err == nil {
 		t.Logf("enrichment (%s):\n%s", filepath.Join(out, "enrich.jsonl"), b)
 	}
@@ -178,9 +225,9 @@ func linkMAC(t *testing.T, h *netlab.Host, name string) net.HardwareAddr {
 	return l.Attrs().HardwareAddr
 }
 
-func hostsOf(tp *topology) []*netlab.Host {
+func hostsOf(tp *topology, ss []sender) []*netlab.Host {
 	var hs []*netlab.Host
-	for _, s := range senders {
+	for _, s := range ss {
 		hs = append(hs, tp.senders[s.name])
 	}
 	return hs
@@ -354,29 +401,45 @@ func sensorCounters(t *testing.T, h *netlab.Host, bin, pins string) map[string]u
 }
 
 var (
-	rejectRE = regexp.MustCompile(`NOQUEUE: reject: RCPT from [^\[]*\[([0-9.]+)\]: 554 .* blocked using ` +
-		regexp.QuoteMeta(blZone))
+	// smtpd: "RCPT from name[ip]: 554 ...; Client host [ip] blocked using",
+	// postscreen: "RCPT from [ip]:port: 550 ...; client [ip] blocked using".
+	rejectRE = regexp.MustCompile(`postfix/(smtpd|postscreen)\[\d+\]: NOQUEUE: reject: RCPT from [^\[]*\[([0-9.]+)\](?::\d+)?: ` +
+		`(554|550) .* blocked using ` + regexp.QuoteMeta(blZone))
+	rankRE   = regexp.MustCompile(`postfix/postscreen\[\d+\]: DNSBL rank (\d+) for \[([0-9.]+)\]:\d+$`)
 	clientRE = regexp.MustCompile(`postfix/smtpd\[\d+\]: ([0-9A-F]+): client=[^\[]*\[([0-9.]+)\]`)
 	sentRE   = regexp.MustCompile(`: ([0-9A-F]+): to=<[^>]*>.* status=sent`)
 )
 
 // checkMaillog parses the production MTA's log: a DNSBL rejection for each
 // listed sender, a delivered message (status=sent) for each other sender.
-func checkMaillog(t *testing.T, path string) {
+// With postscreen, the rejections are postscreen's (550, and a "DNSBL rank"
+// line before it), never smtpd's.
+func checkMaillog(t *testing.T, path string, ss []sender, postscreen bool) {
 	t.Helper()
-	var rejected, sent map[string]bool
-	var lines []string
+	var rejected, ranked, sent map[string]bool
+	var lines, wrongProgram []string
+	wantProgram := "smtpd"
+	if postscreen {
+		wantProgram = "postscreen"
+	}
 	waitFor(t, "production MTA log complete", 30*time.Second, func() error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		lines = strings.Split(string(b), "\n")
-		rejected, sent = map[string]bool{}, map[string]bool{}
+		rejected, ranked, sent = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		wrongProgram = nil
 		queued, delivered := map[string]string{}, map[string]bool{}
 		for _, l := range lines {
 			if m := rejectRE.FindStringSubmatch(l); m != nil {
-				rejected[m[1]] = true
+				if m[1] != wantProgram {
+					wrongProgram = append(wrongProgram, l)
+				}
+				rejected[m[2]] = true
+			}
+			if m := rankRE.FindStringSubmatch(l); m != nil {
+				ranked[m[2]] = true
 			}
 			if m := clientRE.FindStringSubmatch(l); m != nil {
 				queued[m[1]] = m[2]
@@ -390,17 +453,23 @@ func checkMaillog(t *testing.T, path string) {
 				sent[ip] = true
 			}
 		}
-		for _, s := range senders {
+		for _, s := range ss {
 			if !s.listed && !sent[s.v4.String()] {
 				return fmt.Errorf("no status=sent yet for %s", s.v4)
 			}
 		}
 		return nil
 	})
-	for _, s := range senders {
+	for _, l := range wrongProgram {
+		t.Errorf("maillog: a DNSBL rejection not by %s: %s", wantProgram, l)
+	}
+	for _, s := range ss {
 		ip := s.v4.String()
 		if s.listed != rejected[ip] {
 			t.Errorf("maillog: %s (%s) DNSBL-rejected=%v, want %v", s.name, ip, rejected[ip], s.listed)
+		}
+		if postscreen && s.listed != ranked[ip] {
+			t.Errorf("maillog: %s (%s) has a postscreen DNSBL rank line: %v, want %v", s.name, ip, ranked[ip], s.listed)
 		}
 		if s.listed == sent[ip] {
 			t.Errorf("maillog: %s (%s) delivered=%v, want %v", s.name, ip, sent[ip], !s.listed)
@@ -408,11 +477,69 @@ func checkMaillog(t *testing.T, path string) {
 	}
 	var mine []string
 	for _, l := range lines {
-		if strings.Contains(l, "reject:") || strings.Contains(l, "status=") {
+		if strings.Contains(l, "reject:") || strings.Contains(l, "status=") || strings.Contains(l, "DNSBL rank") ||
+			strings.Contains(l, "PASS NEW") {
 			mine = append(mine, l)
 		}
 	}
 	t.Logf("production MTA log (%s), rejections and deliveries:\n%s", path, strings.Join(mine, "\n"))
+}
+
+// checkParsedLog runs the sensor's own reject-log parser (`mxsensor
+// rejectlog`, the code that `run --reject-log` follows the log with) over
+// the production MTA's log: every listed sender, and no other, must come
+// out as a rejection. With postscreen both of its lines count: "DNSBL rank
+// N" (no zone, rank N) and its 550 reject (zone bl.example.test), both as
+// mta postfix-postscreen; without it, smtpd's 554 line as postfix-smtpd.
+func checkParsedLog(t *testing.T, bin, maillog string, ss []sender, postscreen bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "rejectlog", "--tz", "UTC", maillog)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MXSENSOR_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mxsensor rejectlog %s: %v\n%s", maillog, err, stderr.String())
+	}
+	path := filepath.Join(filepath.Dir(maillog), "rejections.jsonl")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mxsensor rejectlog %s: %s%s", maillog, strings.TrimSpace(stderr.String()), "\n"+string(b))
+	type rej struct {
+		IP   netip.Addr `json:"ip"`
+		Zone string     `json:"zone"`
+		MTA  string     `json:"mta"`
+		Rank int        `json:"rank"`
+	}
+	byIP := map[netip.Addr][]rej{}
+	for _, r := range readJSONL[rej](t, path) {
+		byIP[r.IP] = append(byIP[r.IP], r)
+	}
+	for _, s := range ss {
+		got := byIP[s.v4]
+		delete(byIP, s.v4)
+		var want []rej
+		switch {
+		case !s.listed:
+		case postscreen:
+			want = []rej{{IP: s.v4, MTA: "postfix-postscreen", Rank: 1}, {IP: s.v4, Zone: blZone, MTA: "postfix-postscreen"}}
+		default:
+			want = []rej{{IP: s.v4, Zone: blZone, MTA: "postfix-smtpd"}}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: the reject-log parser found %v, want %v", s.name, got, want)
+		}
+	}
+	if len(byIP) != 0 {
+		t.Errorf("the reject-log parser found rejections of addresses that are no senders: %v", byIP)
+	}
 }
 
 // readJSONL decodes every line of path into a new T.
@@ -445,10 +572,10 @@ func readJSONL[T any](t *testing.T, path string) []T {
 // The order is the real stack's for the Net::SMTP senders; for the
 // Windows-like raw frames it is the order they were sent in, so there it
 // checks the sensor's timestamps, not a stack.
-func checkAttempts(t *testing.T, path string) {
+func checkAttempts(t *testing.T, path string, ss []sender) {
 	t.Helper()
 	atts := readJSONL[results.Attempt](t, path)
-	for _, s := range senders {
+	for _, s := range ss {
 		var v4, v6 []results.Attempt
 		for _, a := range atts {
 			switch a.Src {
@@ -477,15 +604,19 @@ func checkAttempts(t *testing.T, path string) {
 			t.Errorf("%s: OS %q and %q, want %s", s.name, v4[0].OSClass, v6[0].OSClass, wantOS)
 		}
 		first, second := v6[0], v4[0]
-		if s.sixToFour {
+		if s.v4First() {
 			first, second = v4[0], v6[0]
+		}
+		rule := "RFC 6724 order"
+		if s.relay != "" {
+			rule = "smtp_address_preference = " + s.relay
 		}
 		order := fmt.Sprintf("%s (%s) at %s, then %s (%s) +%v", first.Family, first.Src,
 			first.FirstSeen.Format(time.RFC3339Nano), second.Family, second.Src, second.FirstSeen.Sub(first.FirstSeen))
 		if !first.FirstSeen.Before(second.FirstSeen) {
-			t.Errorf("%s: RFC 6724 order violated: want %s", s.name, order)
+			t.Errorf("%s: %s violated: want %s", s.name, rule, order)
 		} else {
-			t.Logf("%s: RFC 6724 order on the wire: %s", s.name, order)
+			t.Logf("%s: %s on the wire: %s", s.name, rule, order)
 		}
 		if v4[0].Blocklisted != s.listed {
 			t.Errorf("%s: IPv4 attempt blocklisted=%v, want %v", s.name, v4[0].Blocklisted, s.listed)
@@ -499,10 +630,15 @@ func checkAttempts(t *testing.T, path string) {
 // checkAssociations checks that every sender's IPv6 attempt is associated
 // with its own IPv4 (each tried both families), that the spammers' are
 // labelled spammer, and that no legitimate sender is.
-func checkAssociations(t *testing.T, path string) {
+//
+// This holds for the relay with smtp_address_preference = ipv4 too, whose
+// native IPv6 attempt follows its IPv4 one: the engine weighs that order as
+// "order:reversed-rst-roundtrip-gap" (+0.5 instead of +3.0), and the
+// stack, PTR and ASN evidence still carry the association.
+func checkAssociations(t *testing.T, path string, ss []sender) {
 	t.Helper()
 	assocs := readJSONL[results.Association](t, path)
-	for _, s := range senders {
+	for _, s := range ss {
 		var mine []results.Association
 		for _, a := range assocs {
 			if a.Src == s.v6 {
@@ -535,7 +671,7 @@ func checkAssociations(t *testing.T, path string) {
 
 // checkReport checks the report's spammer hosts: every listed sender's
 // IPv6 address, associated; nobody else, not even by /64.
-func checkReport(t *testing.T, path string) {
+func checkReport(t *testing.T, path string, ss []sender) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -551,7 +687,7 @@ func checkReport(t *testing.T, path string) {
 		t.Fatalf("%s: %v", path, err)
 	}
 	want := 0
-	for _, s := range senders {
+	for _, s := range ss {
 		if s.listed {
 			want++
 		}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -144,15 +145,17 @@ func cymruName(a netip.Addr) string {
 
 // startDNS starts rbldnsd (the DNSBL zone on the dns host's loopback) and
 // dnsmasq (the test domain, the senders' PTRs, Team Cymru-style TXT
-// records, and the DNSBL zone forwarded to rbldnsd) on the dns host.
-func startDNS(t *testing.T, h *netlab.Host, work string) {
+// records, and the DNSBL zone forwarded to rbldnsd) on the dns host, for
+// the senders ss. It also serves fallback.test, whose MX 10 (the dns host
+// itself, nothing on port 25) refuses connections.
+func startDNS(t *testing.T, h *netlab.Host, work string, ss []sender) {
 	t.Helper()
 	rbldnsd := tool(t, "rbldnsd", "rbldnsd")
 	dnsmasq := tool(t, "dnsmasq", "dnsmasq-base")
 
 	var zone strings.Builder
 	zone.WriteString(":127.0.0.2:Listed by the mxsensor e2e test: $\n")
-	for _, s := range senders {
+	for _, s := range ss {
 		if s.listed {
 			fmt.Fprintf(&zone, "%s\n", s.v4)
 		}
@@ -172,15 +175,19 @@ func startDNS(t *testing.T, h *netlab.Host, work string) {
 		"--pid-file=" + filepath.Join(work, "dnsmasq.pid"), "--log-facility=-", "--log-queries",
 		// Answer these zones from local data only (NXDOMAIN otherwise)...
 		"--local=/" + domain + "/", "--local=/senders.test/", "--local=/in-addr.arpa/",
-		"--local=/ip6.arpa/", "--local=/cymru.com/",
+		"--local=/ip6.arpa/", "--local=/cymru.com/", "--local=/" + fbDomain + "/",
 		// ...except the DNSBL zone, which rbldnsd serves.
 		fmt.Sprintf("--server=/%s/127.0.0.1#%d", blZone, rbldnsdPort),
 		fmt.Sprintf("--mx-host=%s,%s,10", domain, mxName),
 		fmt.Sprintf("--mx-host=%s,%s,20", domain, sensName),
 		fmt.Sprintf("--host-record=%s,%s", mxName, mxV4),
 		fmt.Sprintf("--host-record=%s,%s,%s", sensName, sensorV4, sensorV6),
+		fmt.Sprintf("--mx-host=%s,%s,10", fbDomain, fbDeadName),
+		fmt.Sprintf("--mx-host=%s,%s,20", fbDomain, fbSensName),
+		fmt.Sprintf("--host-record=%s,%s", fbDeadName, dnsV4),
+		fmt.Sprintf("--host-record=%s,%s,%s", fbSensName, sensorV4, sensorV6),
 	}
-	for _, s := range senders {
+	for _, s := range ss {
 		// host-record gives A, AAAA and both PTRs: forward-confirmed names.
 		args = append(args, fmt.Sprintf("--host-record=%s,%s,%s", s.ptr, s.v4, s.v6))
 		for _, a := range []netip.Addr{s.v4, s.v6} {
@@ -212,7 +219,7 @@ func startDNS(t *testing.T, h *netlab.Host, work string) {
 	}
 	waitFor(t, "rbldnsd behind dnsmasq", 20*time.Second, func() error {
 		rbl.check(t)
-		for _, s := range senders {
+		for _, s := range ss {
 			in, err := query(h, server, listedName(s.v4), dns.TypeA)
 			if err != nil {
 				return err
@@ -231,7 +238,8 @@ func startDNS(t *testing.T, h *netlab.Host, work string) {
 		qtype uint16
 		want  int
 	}{{mxName, dns.TypeA, 1}, {mxName, dns.TypeAAAA, 0}, {sensName, dns.TypeA, 1}, {sensName, dns.TypeAAAA, 1},
-		{cymruName(senders[0].v4), dns.TypeTXT, 1}} {
+		{fbDomain, dns.TypeMX, 2}, {fbDeadName, dns.TypeAAAA, 0}, {fbSensName, dns.TypeAAAA, 1},
+		{cymruName(ss[0].v4), dns.TypeTXT, 1}} {
 		in, err := query(h, server, c.name, c.qtype)
 		if err != nil {
 			t.Fatalf("%s %s: %v", c.name, dns.TypeToString[c.qtype], err)
@@ -240,7 +248,7 @@ func startDNS(t *testing.T, h *netlab.Host, work string) {
 			t.Fatalf("%s %s: %d answers, want %d: %v", c.name, dns.TypeToString[c.qtype], len(in.Answer), c.want, in.Answer)
 		}
 	}
-	for _, s := range senders {
+	for _, s := range ss {
 		for _, a := range []netip.Addr{s.v4, s.v6} {
 			rev, _ := dns.ReverseAddr(a.String())
 			in, err := query(h, server, rev, dns.TypePTR)
@@ -251,23 +259,58 @@ func startDNS(t *testing.T, h *netlab.Host, work string) {
 	}
 }
 
-// postfixMTA is the production MTA's private Postfix instance.
+// postfixMTA is a private Postfix instance: the production MTA or a relay.
 type postfixMTA struct {
-	bin, conf, log string
+	bin, dir, conf, log string
 }
 
-// startPostfix writes a private Postfix configuration under work/postfix,
-// starts it in h and waits until it accepts TCP connections (dialled from
-// probe). t.Cleanup stops it.
-func startPostfix(t *testing.T, h, probe *netlab.Host, work string) *postfixMTA {
+// smtpdInet is master.cf's smtpd listener; the postscreen variant replaces
+// it with postscreenInet, and the relays (which only send) drop it.
+const (
+	smtpdInet      = "smtp      inet  n       -       n       -       -       smtpd\n"
+	postscreenInet = `smtp      inet  n       -       n       -       1       postscreen
+smtpd     pass  -       -       n       -       -       smtpd
+dnsblog   unix  -       -       n       -       0       dnsblog
+tlsproxy  unix  -       -       n       -       0       tlsproxy
+`
+)
+
+// masterCF is testdata/master.cf with its smtpd listener replaced by inet.
+func masterCF(t *testing.T, inet string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/master.cf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(smtpdInet)) {
+		t.Fatalf("testdata/master.cf has no line %q", smtpdInet)
+	}
+	return bytes.Replace(b, []byte(smtpdInet), []byte(inet), 1)
+}
+
+// startInstance renders the main.cf template tmpl (with vars plus Dir and
+// Log), writes it and master under dir/conf, with the queue and data
+// directories under dir, and runs `postfix start` in h. t.Cleanup stops
+// the instance.
+func startInstance(t *testing.T, h *netlab.Host, dir, tmpl string, vars map[string]any, master []byte) *postfixMTA {
+	t.Helper()
+	p := newInstance(t, h, dir, tmpl, vars, master)
+	if err := p.start(h); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newInstance writes the instance's configuration (see startInstance) and
+// registers its `postfix stop` with t.Cleanup, but does not start it.
+func newInstance(t *testing.T, h *netlab.Host, dir, tmpl string, vars map[string]any, master []byte) *postfixMTA {
 	t.Helper()
 	bin := tool(t, "postfix", "postfix")
 	pf, err := user.Lookup("postfix")
 	if err != nil {
 		t.Fatalf("no postfix user (the postfix package creates it): %v", err)
 	}
-	dir := filepath.Join(work, "postfix")
-	p := &postfixMTA{bin: bin, conf: filepath.Join(dir, "conf"), log: filepath.Join(dir, "maillog")}
+	p := &postfixMTA{bin: bin, dir: dir, conf: filepath.Join(dir, "conf"), log: filepath.Join(dir, "maillog")}
 	for _, d := range []string{p.conf, filepath.Join(dir, "queue"), filepath.Join(dir, "data")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -278,35 +321,49 @@ func startPostfix(t *testing.T, h, probe *netlab.Host, work string) *postfixMTA 
 	if err := os.Chown(filepath.Join(dir, "data"), uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := template.ParseFiles("testdata/main.cf.tmpl")
+	tm, err := template.ParseFiles(tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
+	vars["Dir"], vars["Log"] = dir, p.log
 	var main bytes.Buffer
-	if err := tmpl.Execute(&main, map[string]string{"Dir": dir, "Hostname": mxName, "Domain": domain,
-		"Addr": mxV4.String(), "Zone": blZone, "Log": p.log}); err != nil {
+	if err := tm.Execute(&main, vars); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), main.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	master, err := os.ReadFile("testdata/master.cf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(filepath.Join(p.conf, "master.cf"), master, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Stop it whatever happens next: a half-started master is killed too.
+	t.Cleanup(func() { p.stop(t, h) })
+	return p
+}
 
+// start runs `postfix start` in h. It may run in its own goroutine.
+func (p *postfixMTA) start(h *netlab.Host) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := h.Exec(ctx, bin, "-c", p.conf, "start").CombinedOutput()
-	// Stop it whatever happened: a half-started master is killed too.
-	t.Cleanup(func() { p.stop(t, h, dir) })
-	if err != nil {
+	if out, err := h.Exec(ctx, p.bin, "-c", p.conf, "start").CombinedOutput(); err != nil {
 		logs, _ := os.ReadFile(p.log)
-		t.Fatalf("postfix start: %v\n%s\n%s", err, out, logs)
+		return fmt.Errorf("postfix -c %s start: %v\n%s\n%s", p.conf, err, out, logs)
 	}
+	return nil
+}
+
+// startPostfix starts the production MTA (mx1) under work/postfix, with
+// postscreen in front of smtpd if postscreen is set, and waits until it
+// greets TCP connections (dialled from probe).
+func startPostfix(t *testing.T, h, probe *netlab.Host, work string, postscreen bool) *postfixMTA {
+	t.Helper()
+	master := masterCF(t, smtpdInet)
+	if postscreen {
+		master = masterCF(t, postscreenInet)
+	}
+	p := startInstance(t, h, filepath.Join(work, "postfix"), "testdata/main.cf.tmpl", map[string]any{
+		"Hostname": mxName, "Domain": domain, "Addr": mxV4.String(), "Zone": blZone, "Postscreen": postscreen,
+	}, master)
 	addr := netip.AddrPortFrom(mxV4, 25).String()
 	waitFor(t, "postfix on "+addr, 30*time.Second, func() error {
 		return probe.Do(func() error {
@@ -321,7 +378,8 @@ func startPostfix(t *testing.T, h, probe *netlab.Host, work string) *postfixMTA 
 			if err != nil {
 				return fmt.Errorf("banner: %w", err)
 			}
-			if !strings.HasPrefix(string(buf[:n]), "220 ") {
+			// postscreen may begin with a multi-line "220-".
+			if !strings.HasPrefix(string(buf[:n]), "220 ") && !strings.HasPrefix(string(buf[:n]), "220-") {
 				return fmt.Errorf("banner %q", buf[:n])
 			}
 			c.Write([]byte("QUIT\r\n"))
@@ -331,11 +389,39 @@ func startPostfix(t *testing.T, h, probe *netlab.Host, work string) *postfixMTA 
 	return p
 }
 
+// startRelays starts the sending Postfix of every relay in ss (in its
+// host of tp), under work/relay-NAME: no listener, smtp_address_preference
+// = s.relay. The `postfix start`s (a few seconds each) run concurrently.
+func startRelays(t *testing.T, tp *topology, work string, ss []sender) map[string]*postfixMTA {
+	t.Helper()
+	mtas := map[string]*postfixMTA{}
+	errs := make(chan error, len(ss))
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		if s.relay == "" {
+			continue
+		}
+		h := tp.senders[s.name]
+		p := newInstance(t, h, filepath.Join(work, "relay-"+s.name), "testdata/relay-main.cf.tmpl",
+			map[string]any{"Hostname": s.ptr, "Preference": s.relay}, masterCF(t, ""))
+		mtas[s.name] = p
+		wg.Go(func() { errs <- p.start(h) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mtas
+}
+
 // stop runs `postfix stop` and waits for the master to exit; if it does
 // not, it kills it (netlab kills anything left in the namespace anyway).
-func (p *postfixMTA) stop(t *testing.T, h *netlab.Host, dir string) {
+func (p *postfixMTA) stop(t *testing.T, h *netlab.Host) {
 	pid := 0
-	if b, err := os.ReadFile(filepath.Join(dir, "queue", "pid", "master.pid")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(p.dir, "queue", "pid", "master.pid")); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

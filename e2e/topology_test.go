@@ -23,6 +23,13 @@ const (
 	mxName   = "mx1." + domain    // MX 10, A only: the production MTA
 	sensName = "sensor." + domain // MX 20, A + AAAA: the sensor
 	blZone   = "bl." + domain     // served by rbldnsd, behind dnsmasq
+
+	// The relay test's second domain: its MX 10 is a host with nothing on
+	// port 25 (the dns host: its kernel answers a SYN with a RST), so a
+	// sending MTA falls back to MX 20, the sensor (A + AAAA).
+	fbDomain   = "fallback.test"
+	fbDeadName = "dead." + fbDomain   // MX 10, A only: refuses at once
+	fbSensName = "sensor." + fbDomain // MX 20, A + AAAA: the sensor
 )
 
 // workPattern names the work directories in os.TempDir().
@@ -55,6 +62,7 @@ type sender struct {
 	sixToFour bool       // v6 is a self-addressed 6to4 address
 	listed    bool       // v4 is in the DNSBL: a spammer
 	windows   bool       // its SYNs to the sensor are Windows-like raw frames
+	relay     string     // a Postfix relay: its smtp_address_preference ("ipv6" or "ipv4")
 	asn       int        // origin ASN in the Team Cymru TXT records
 }
 
@@ -72,6 +80,22 @@ var senders = []sender{
 		v6: netip.MustParseAddr("2001:db8:104::b0c:104"), listed: true, windows: true, asn: 64504},
 }
 
+// relays: two dual-stack Postfix instances (TestE2ERelay) that deliver to
+// fallback.test, whose MX 10 refuses, so they fall back to the sensor and
+// try its addresses in their smtp_address_preference order. The one that
+// prefers IPv6 (rly6) is listed (and rejected by mx1 first); the other is not.
+var relays = []sender{
+	{name: "rly6", ptr: "rly6.senders.test", v4: netip.MustParseAddr("10.25.0.111"),
+		v6: netip.MustParseAddr("2001:db8:111::6:111"), listed: true, relay: "ipv6", asn: 64511},
+	{name: "rly4", ptr: "rly4.senders.test", v4: netip.MustParseAddr("10.25.0.112"),
+		v6: netip.MustParseAddr("2001:db8:112::4:112"), relay: "ipv4", asn: 64512},
+}
+
+// v4First reports whether s tries the sensor's IPv4 address before its IPv6
+// one: RFC 6724 puts IPv4 before a 6to4 source's native destination, and a
+// relay with smtp_address_preference = ipv4 does so by configuration.
+func (s sender) v4First() bool { return s.sixToFour || s.relay == "ipv4" }
+
 // topology is the lab: every host joined to a bridge in the sw namespace.
 type topology struct {
 	lab                 *netlab.Lab
@@ -81,7 +105,7 @@ type topology struct {
 
 // buildTopology creates the namespaces, veths and the bridge; t.Cleanup
 // removes them (netlab also kills every process left in them).
-func buildTopology(t *testing.T) *topology {
+func buildTopology(t *testing.T, ss []sender) *topology {
 	t.Helper()
 	lab, err := netlab.New(netlabPrefix)
 	if err != nil {
@@ -121,7 +145,7 @@ func buildTopology(t *testing.T) *topology {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range senders {
+	for _, s := range ss {
 		h := add(s.name)
 		tp.senders[s.name] = h
 		join(h, pfx(s.v4, lan4), netip.PrefixFrom(s.v6, 64))
