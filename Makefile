@@ -3,7 +3,8 @@ GO        ?= go
 BIN       ?= bin/mxsensor
 PREFIX    ?= /usr/local
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bpfel.o
+GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bpfel.o \
+	internal/xdpbench/baselines_bpfel.go internal/xdpbench/baselines_bpfel.o
 # Debian packages: clang/llvm/libbpf-dev rebuild the BPF object; iproute2 runs
 # commands inside the test namespaces; p0f is the fingerprint oracle; rbldnsd
 # serves the DNSBL zone of the enrichment tests.
@@ -13,7 +14,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,6 +34,7 @@ deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, post
 
 generate: deps-build ## rebuild the BPF object and its Go bindings with bpf2go (Debian clang)
 	cd internal/dataplane && $(GO) generate ./...
+	cd internal/xdpbench && $(GO) generate ./...
 
 check-generate: generate ## fail if the committed BPF object or bindings differ from a fresh build
 	@git diff --exit-code -- $(GENERATED) || { echo "generated BPF files are stale: run 'make generate' and commit them"; exit 1; }
@@ -79,6 +81,11 @@ e2e: ## the whole experiment end to end in throw-away namespaces: DNS, DNSBL, Po
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	$(GO) test -count=1 -v -timeout 10m -run TestE2E ./e2e
+
+bench: ## benchmarks (issue 9, in progress): the XDP program beside its baselines, the ring drain (needs root)
+	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root: it loads XDP programs"; exit 1; }
+	$(GO) run ./tools/xdpbench
+	$(GO) test -run XXX -bench 'RingDrain' -benchmem -benchtime 2000000x ./internal/dataplane
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
