@@ -86,6 +86,7 @@ bench: ## benchmarks (issue 9, in progress): the XDP program beside its baseline
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root: it loads XDP programs"; exit 1; }
 	$(GO) run ./tools/xdpbench
 	$(GO) test -run XXX -bench 'RingDrain' -benchmem -benchtime 2000000x ./internal/dataplane
+	$(GO) test -run XXX -bench 'Pipeline' -benchtime 3x ./internal/pipeline
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor

@@ -226,6 +226,10 @@ func (p *Pipeline) closeFiles() error {
 	return errors.Join(errs...)
 }
 
+// Live is the number of attempts held: open in the grouper or waiting in
+// the association engine (what memory per live attempt is measured against).
+func (p *Pipeline) Live() int { return p.g.Live() + p.e.Pending() }
+
 // RejectLogCounters are the counts of the reject logs read at start.
 func (p *Pipeline) RejectLogCounters() rejectlog.Counters { return p.rejects }
 
