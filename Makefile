@@ -92,7 +92,7 @@ bench: ## benchmarks (issue 9, in progress): the XDP program beside its baseline
 	$(GO) run ./tools/genscenario -seed 9 -hosts 3000 -density 3 -duration 1h -out $$tmp >/dev/null; \
 	for i in 1 2; do \
 	  /usr/bin/time -f "p0f -r (fingerprints only): %e s elapsed" p0f -r $$tmp/syns.pcap -o $$tmp/p0f.log >/dev/null; rm -f $$tmp/p0f.log; \
-	  /usr/bin/time -f "mxsensor analyze (all of it): %e s elapsed" $(BIN) analyze --pcap $$tmp/syns.pcap --reject-log $$tmp/mail.log --tz UTC --out $$tmp/o --no-report 2>/dev/null; \
+	  /usr/bin/time -f "mxsensor analyze (all of it): %e s elapsed" $(BIN) analyze --pcap $$tmp/syns.pcap --reject-log $$tmp/mail.log --tz UTC --out $$tmp/o --no-report 2>&1 | tail -1; \
 	done
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
