@@ -40,6 +40,13 @@ must be mounted).`,
 				return err
 			}
 			defer log.Sync() //nolint:errcheck
+			if prof := v.GetString("cpuprofile"); prof != "" {
+				stopProfile, err := startCPUProfile(prof)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			cfg := sensor.DefaultConfig()
 			cfg.Iface = v.GetString("iface")
 			if cfg.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
@@ -222,6 +229,7 @@ must be mounted).`,
 	f.Bool("no-cymru", false, "with --enrich-out, do not query Team Cymru's DNS")
 	f.Bool("no-report", false, "with --out: do not write DIR/report.{txt,json,html} at exit")
 	addStoreFlags(cmd, "/var/lib/mxsensor/mxsensor.db")
+	f.String("cpuprofile", "", "write a Go CPU profile of the agent to this file (for diagnosis)")
 	f.String("ready-file", "", "create this file once the program is attached")
 	_ = f.MarkHidden("ready-file")
 	addDataplaneFlags(cmd, true)
