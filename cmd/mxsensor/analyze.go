@@ -88,7 +88,7 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 			}
 			if fromDB != "" {
-				if err := analyzeStored(ctx, fromDB, pl); err != nil {
+				if err := analyzeStored(ctx, fromDB, pl, cmd.ErrOrStderr()); err != nil {
 					pl.Close()
 					return err
 				}
@@ -106,7 +106,7 @@ func newAnalyzeCmd() *cobra.Command {
 			if v.GetBool("no-report") {
 				return nil
 			}
-			rcfg, err := reportConfig(v)
+			rcfg, err := reportConfig(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -184,7 +184,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			}); err != nil {
 				return nil, err
 			}
-			addCounters(&total, p.Counters())
+			total.Add(p.Counters())
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage)\n",
 			total.Matched, set.Len(), total.Lines, total.Garbage)
@@ -279,7 +279,7 @@ func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enri
 }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.
-func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline) error {
+func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, w io.Writer) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("--from-db: %w", err)
 	}
@@ -291,13 +291,17 @@ func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline) erro
 	}
 	defer st.Close()
 	n := 0
-	return st.SYNEvents(func(ev *synevent.Event) error {
+	skipped, err := st.SYNEvents(func(ev *synevent.Event) error {
 		n++
 		if n&8191 == 0 && ctx.Err() != nil {
 			return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
 		}
 		return pl.Write(ev)
 	})
+	if skipped > 0 {
+		fmt.Fprintf(w, "warning: %s: %d stored SYN events that do not parse were skipped\n", path, skipped)
+	}
+	return err
 }
 
 func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {

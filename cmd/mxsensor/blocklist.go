@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/results"
 )
 
 func newBlocklistCmd() *cobra.Command {
@@ -78,10 +79,10 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 func blocklistOptions(v *viper.Viper) (blocklist.Options, error) {
 	o := blocklist.Options{PrefixLen: v.GetInt("prefix"), MinScore: v.GetFloat64("min-score")}
 	var err error
-	if o.Window.Since, err = blocklist.ParseTime(v.GetString("since")); err != nil {
+	if o.Window.Since, err = results.ParseTime(v.GetString("since")); err != nil {
 		return o, fmt.Errorf("--since: %w", err)
 	}
-	if o.Window.Until, err = blocklist.ParseTime(v.GetString("until")); err != nil {
+	if o.Window.Until, err = results.ParseTime(v.GetString("until")); err != nil {
 		return o, fmt.Errorf("--until: %w", err)
 	}
 	if err := o.Validate(); err != nil {

@@ -38,28 +38,8 @@ func TestRunWithLeastCapabilities(t *testing.T) {
 		}
 	}
 	const nobody = 65534
-	lab, err := netlab.New("mxcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	sensorHost, err := lab.AddHost("sens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := lab.AddHost("cli")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s4, c4 := netip.MustParseAddr("10.81.0.1"), netip.MustParseAddr("10.81.0.2")
-	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
-		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24)}, BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24)}}); err != nil {
-		t.Fatal(err)
-	}
+	sensorHost, client := sensorLab(t, "mxcap", s4, netip.Addr{}, c4, netip.Addr{})
 	// What the unit's ExecStartPre and StateDirectory prepare.
 	pins := mountBPFFS(t)
 	state := t.TempDir()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -16,37 +14,16 @@ import (
 )
 
 // liveLogs returns the live files of --reject-log arguments: a file names
-// itself, a directory its rotation sets' current files.
+// itself, a directory its rotation sets' current files (those that exist).
 func liveLogs(args []string) ([]string, error) {
 	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, err
+	err := eachLog(args, func(path string, inDir bool) error {
+		if fi, err := os.Stat(path); !inDir || (err == nil && fi.Mode().IsRegular()) {
+			out = append(out, path)
 		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		ents, err := os.ReadDir(a)
-		if err != nil {
-			return nil, err
-		}
-		bases := map[string]bool{}
-		for _, e := range ents {
-			if e.Type().IsRegular() {
-				bases[rotationSuffix.ReplaceAllString(e.Name(), "")] = true
-			}
-		}
-		for b := range bases {
-			p := filepath.Join(a, b)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				out = append(out, p)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // followStarts says where to follow each live log from: where the store
@@ -83,16 +60,20 @@ func followStarts(paths []string, st *store.Store, log *zap.Logger) map[string]r
 // that rejections logged after it started label spammers too. Each batch's
 // rejections go to the set and the store, and the store keeps the read
 // position in the same commit, so a restart resumes where this stopped.
-// The set forgets what its window can no longer use. It returns a function
+// The set forgets what its window can no longer use. count, if not nil,
+// receives the parsers' counts of each batch (the metrics); garbage lines
+// are also logged, at most once a minute per file. It returns a function
 // that waits for the followers once ctx is done.
-func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position, set *rejectlog.Set, st *store.Store, loc *time.Location, log *zap.Logger) (wait func()) {
+func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position, set *rejectlog.Set, st *store.Store, loc *time.Location,
+	count func(rejectlog.Counters), log *zap.Logger) (wait func()) {
 	var wg sync.WaitGroup
 	for path, start := range starts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
-			lastExpire := time.Now()
+			lastExpire, lastWarn := time.Now(), time.Time{}
+			var seen, warned rejectlog.Counters
 			err := rejectlog.Follow(ctx, rejectlog.FollowOptions{Path: path, Start: start, Logger: log.Named("rejectlog")}, func(b rejectlog.Batch) error {
 				n := 0
 				for _, line := range b.Lines {
@@ -116,6 +97,18 @@ func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position,
 				}
 				if n > 0 {
 					log.Debug("reject log: new rejections", zap.String("file", path), zap.Int("rejections", n))
+				}
+				now := p.Counters()
+				if count != nil {
+					count(now.Sub(seen))
+				}
+				seen = now
+				if now.Garbage > warned.Garbage && time.Since(lastWarn) > time.Minute {
+					d := now.Sub(warned)
+					log.Warn("reject log: garbage lines skipped", zap.String("file", path), zap.Uint64("garbage", d.Garbage),
+						zap.Uint64("too_long", d.TooLong), zap.Uint64("invalid_utf8", d.InvalidUTF8),
+						zap.Uint64("control_chars", d.ControlChars), zap.Uint64("bad_timestamp", d.BadTimestamp))
+					warned, lastWarn = now, time.Now()
 				}
 				if time.Since(lastExpire) > 10*time.Minute && set.Window > 0 {
 					set.Expire(time.Now().Add(-set.Window - time.Hour))

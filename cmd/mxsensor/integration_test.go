@@ -149,30 +149,9 @@ func TestSensorIntegration(t *testing.T) {
 }
 
 func testSensor(t *testing.T, bin, mode string) {
-	lab, err := netlab.New("mxit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	sensorHost, err := lab.AddHost("sens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := lab.AddHost("cli")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s4, s6 := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("fd77::1")
 	c4, c6 := netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("fd77::2")
-	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
-		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24), netip.PrefixFrom(s6, 64)},
-		BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24), netip.PrefixFrom(c6, 64)}}); err != nil {
-		t.Fatal(err)
-	}
+	sensorHost, client := sensorLab(t, "mxit", s4, s6, c4, c6)
 	if mode == "native" {
 		attachPass(t, client, "eth0")
 	}
@@ -241,7 +220,7 @@ func testSensor(t *testing.T, bin, mode string) {
 		}
 		return el, nil
 	}
-	err = client.Do(func() error {
+	err := client.Do(func() error {
 		for _, tr := range tries {
 			src := c4
 			if tr.dst.Is6() {
@@ -511,4 +490,37 @@ func TestRunWithoutPrivileges(t *testing.T) {
 			t.Errorf("error does not name %s (%v):\n%s", want, err, out)
 		}
 	}
+}
+
+// sensorLab builds the two-host lab most agent tests use: a sensor and a
+// client namespace joined by a veth pair named eth0 on both ends, with the
+// given addresses (the IPv6 ones may be the zero Addr: IPv4 only). The lab
+// is removed when the test ends.
+func sensorLab(t *testing.T, name string, s4, s6, c4, c6 netip.Addr) (sensor, client *netlab.Host) {
+	t.Helper()
+	lab, err := netlab.New(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	if sensor, err = lab.AddHost("sens"); err != nil {
+		t.Fatal(err)
+	}
+	if client, err = lab.AddHost("cli"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := netlab.LinkConfig{AName: "eth0", BName: "eth0",
+		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24)}, BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24)}}
+	if s6.IsValid() {
+		cfg.AAddrs = append(cfg.AAddrs, netip.PrefixFrom(s6, 64))
+		cfg.BAddrs = append(cfg.BAddrs, netip.PrefixFrom(c6, 64))
+	}
+	if _, err := lab.Link(sensor, client, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return sensor, client
 }

@@ -137,30 +137,9 @@ func parseExposition(text string) (map[string]float64, error) {
 func TestMetricsIntegration(t *testing.T) {
 	netlab.RequireRoot(t)
 	bin := buildBinary(t)
-	lab, err := netlab.New("mxme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	sensorHost, err := lab.AddHost("sens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := lab.AddHost("cli")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s4, s6 := netip.MustParseAddr("10.79.0.1"), netip.MustParseAddr("fd79::1")
 	c4, c6 := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("fd79::2")
-	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
-		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24), netip.PrefixFrom(s6, 64)},
-		BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24), netip.PrefixFrom(c6, 64)}}); err != nil {
-		t.Fatal(err)
-	}
+	sensorHost, client := sensorLab(t, "mxme", s4, s6, c4, c6)
 	pins := mountBPFFS(t)
 	out := filepath.Join(t.TempDir(), "live")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -216,7 +195,7 @@ func TestMetricsIntegration(t *testing.T) {
 	// n connect() attempts per family to port 25, refused by the sensor,
 	// and one to port 26, which passes to the kernel.
 	const n = 3
-	err = client.Do(func() error {
+	err := client.Do(func() error {
 		dial := func(src, dst netip.Addr, port int) error {
 			d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
 			conn, err := d.Dial("tcp", netip.AddrPortFrom(dst, uint16(port)).String())

@@ -28,18 +28,41 @@ var rotationSuffix = regexp.MustCompile(`(\.\d+(\.gz)?|-\d{8}(\.gz)?|\.gz)$`)
 // generation first).
 func expandLogArgs(args []string) ([][]string, error) {
 	var sets [][]string
+	err := eachLog(args, func(path string, inDir bool) error {
+		if !inDir {
+			sets = append(sets, []string{path})
+			return nil
+		}
+		gens, err := rejectlog.Generations(path)
+		if err != nil {
+			return err
+		}
+		if len(gens) > 0 {
+			sets = append(sets, gens)
+		}
+		return nil
+	})
+	return sets, err
+}
+
+// eachLog calls fn with every log the --reject-log arguments name: a file
+// itself (inDir false), and for a directory the base path of each rotation
+// set in it (inDir true), sorted.
+func eachLog(args []string, fn func(path string, inDir bool) error) error {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !st.IsDir() {
-			sets = append(sets, []string{a})
+			if err := fn(a, false); err != nil {
+				return err
+			}
 			continue
 		}
 		ents, err := os.ReadDir(a)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		bases := map[string]bool{}
 		for _, e := range ents {
@@ -53,27 +76,12 @@ func expandLogArgs(args []string) ([][]string, error) {
 		}
 		sort.Strings(names)
 		for _, b := range names {
-			gens, err := rejectlog.Generations(filepath.Join(a, b))
-			if err != nil {
-				return nil, err
-			}
-			if len(gens) > 0 {
-				sets = append(sets, gens)
+			if err := fn(filepath.Join(a, b), true); err != nil {
+				return err
 			}
 		}
 	}
-	return sets, nil
-}
-
-func addCounters(a *rejectlog.Counters, b rejectlog.Counters) {
-	a.Lines += b.Lines
-	a.Matched += b.Matched
-	a.NotMatching += b.NotMatching
-	a.Garbage += b.Garbage
-	a.TooLong += b.TooLong
-	a.InvalidUTF8 += b.InvalidUTF8
-	a.ControlChars += b.ControlChars
-	a.BadTimestamp += b.BadTimestamp
+	return nil
 }
 
 func newRejectlogCmd() *cobra.Command {
@@ -129,7 +137,7 @@ exactly once to --out, also across crashes and restarts.`,
 					_, err := w.Write(buf)
 					return err
 				})
-				addCounters(&total, p.Counters())
+				total.Add(p.Counters())
 				if err != nil {
 					w.Flush()
 					return err

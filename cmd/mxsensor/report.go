@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/report"
+	"github.com/mxsensor/mxsensor/internal/results"
 )
 
 func newReportCmd() *cobra.Command {
@@ -38,7 +39,7 @@ associations, and, with --compare, a comparison with another run over the same S
 				return err
 			}
 			defer closeSrc()
-			cfg, err := reportConfig(v)
+			cfg, err := reportConfig(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -92,27 +93,13 @@ func addReportFlags(cmd *cobra.Command) {
 	f.StringSlice("enrich", nil, "enrichment output(s) of run --enrich-out: origin ASes of the addresses looked up")
 }
 
-// parseReportTime parses an RFC 3339 time or a date (UTC).
-func parseReportTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339 (2026-11-26T10:00:00Z) or a date (2026-11-26)", s)
-}
-
-func reportConfig(v *viper.Viper) (report.Config, error) {
+func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 	var cfg report.Config
 	var err error
-	if cfg.Window.Since, err = parseReportTime(v.GetString("since")); err != nil {
+	if cfg.Window.Since, err = results.ParseTime(v.GetString("since")); err != nil {
 		return cfg, fmt.Errorf("--since: %w", err)
 	}
-	if cfg.Window.Until, err = parseReportTime(v.GetString("until")); err != nil {
+	if cfg.Window.Until, err = results.ParseTime(v.GetString("until")); err != nil {
 		return cfg, fmt.Errorf("--until: %w", err)
 	}
 	if !cfg.Window.Since.IsZero() && !cfg.Window.Until.IsZero() && !cfg.Window.Until.After(cfg.Window.Since) {
@@ -132,8 +119,12 @@ func reportConfig(v *viper.Viper) (report.Config, error) {
 	}
 	found := map[netip.Addr]enrich.ASN{}
 	for _, p := range v.GetStringSlice("enrich") {
-		if err := readEnrichASNs(p, found); err != nil {
+		bad, err := readEnrichASNs(p, found)
+		if err != nil {
 			return cfg, fmt.Errorf("--enrich: %w", err)
+		}
+		if bad > 0 {
+			fmt.Fprintf(warn, "warning: %s: %d lines that do not parse were skipped\n", p, bad)
 		}
 	}
 	if table != nil || len(found) > 0 {
@@ -151,17 +142,18 @@ func reportConfig(v *viper.Viper) (report.Config, error) {
 }
 
 // readEnrichASNs adds the first origin AS of every address in an
-// enrichment output file (run --enrich-out) to m. Lines that do not parse
-// are skipped; a file with nothing but such lines is an error.
-func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) error {
+// enrichment output file (run --enrich-out) to m, and returns how many
+// lines it skipped because they do not parse; a file with nothing but such
+// lines is an error.
+func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (bad int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	good, bad := 0, 0
+	good := 0
 	for sc.Scan() {
 		var l struct {
 			IP  netip.Addr        `json:"ip"`
@@ -177,12 +169,12 @@ func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return bad, fmt.Errorf("%s: %w", path, err)
 	}
 	if good == 0 && bad > 0 {
-		return fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, bad)
+		return bad, fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, bad)
 	}
-	return nil
+	return bad, nil
 }
 
 // reportFiles are the report files analyze and run write beside their results.

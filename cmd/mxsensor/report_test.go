@@ -259,9 +259,12 @@ func TestReportEnrichASNs(t *testing.T) {
 	if err := os.WriteFile(enr, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err = runCLI(t, "report", "--in", full, "--format", "json", "--enrich", enr)
+	out, errs, err := runCLI(t, "report", "--in", full, "--format", "json", "--enrich", enr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(errs, "1 lines that do not parse were skipped") {
+		t.Errorf("the skipped garbage line was not reported: %q", errs)
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)

@@ -136,6 +136,7 @@ must be mounted).`,
 				}
 				starts = followStarts(live, st, log)
 			}
+			var livePipeline *pipeline.Pipeline
 			if dir := v.GetString("out"); dir != "" || st != nil {
 				var rec pipeline.Recorder
 				if st != nil {
@@ -156,6 +157,7 @@ must be mounted).`,
 					}
 				}
 				sinks = append(sinks, pl)
+				livePipeline = pl
 			}
 			if st != nil {
 				// After the pipeline: closing it flushes its last results
@@ -183,7 +185,11 @@ must be mounted).`,
 				// The followers stop before the agent does: their last
 				// rejections reach the store before it closes.
 				signalled := ctx
-				wait := followRejectLogs(signalled, starts, set, st, loc, log)
+				var count func(rejectlog.Counters)
+				if livePipeline != nil {
+					count = livePipeline.AddRejectLog
+				}
+				wait := followRejectLogs(signalled, starts, set, st, loc, count, log)
 				sctx, scancel := context.WithCancel(context.Background())
 				defer scancel()
 				go func() {
@@ -198,7 +204,7 @@ must be mounted).`,
 			}
 			// The live measurement's report, once its files are complete.
 			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
-				rcfg, err := reportConfig(v)
+				rcfg, err := reportConfig(v, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}

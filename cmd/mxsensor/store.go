@@ -62,9 +62,12 @@ func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
 // through the pipeline: attempts that were still open when the previous
 // process died are completed, and the store drops what it already has.
 func replayJournal(st *store.Store, pl *pipeline.Pipeline, log *zap.Logger) error {
-	evs, err := st.Journal(time.Now().Add(-2 * time.Hour))
+	evs, skipped, err := st.Journal(time.Now().Add(-2 * time.Hour))
 	if err != nil {
 		return err
+	}
+	if skipped > 0 {
+		log.Warn("journal: records that do not parse were skipped", zap.Int("skipped", skipped))
 	}
 	if len(evs) == 0 {
 		return nil

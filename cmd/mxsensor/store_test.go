@@ -28,30 +28,9 @@ import (
 func TestStoreSurvivesKill9(t *testing.T) {
 	netlab.RequireRoot(t)
 	bin := buildBinary(t)
-	lab, err := netlab.New("mxdb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	sensorHost, err := lab.AddHost("sens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := lab.AddHost("cli")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s4, s6 := netip.MustParseAddr("10.79.0.1"), netip.MustParseAddr("fd79::1")
 	c4, c6 := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("fd79::2")
-	if _, err := lab.Link(sensorHost, client, netlab.LinkConfig{AName: "eth0", BName: "eth0",
-		AAddrs: []netip.Prefix{netip.PrefixFrom(s4, 24), netip.PrefixFrom(s6, 64)},
-		BAddrs: []netip.Prefix{netip.PrefixFrom(c4, 24), netip.PrefixFrom(c6, 64)}}); err != nil {
-		t.Fatal(err)
-	}
+	sensorHost, client := sensorLab(t, "mxdb", s4, s6, c4, c6)
 	pins := mountBPFFS(t)
 	db := filepath.Join(t.TempDir(), "mxsensor.db")
 	out := filepath.Join(t.TempDir(), "out")

@@ -206,17 +206,9 @@ func (b *Builder) Add(a *results.Association) {
 	}
 }
 
-// teredo is 2001::/32. The bits after it name a Teredo server, flags and a
-// NAT port shared by unrelated clients, so a Teredo source is listed alone.
-var teredo = netip.MustParsePrefix("2001::/32")
-
 // merge adds the spammer attempts of one listed source to its prefix's entry.
 func (b *Builder) merge(m map[netip.Prefix]*acc, src netip.Addr, x *source) {
-	bits := b.opts.PrefixLen
-	if teredo.Contains(src) {
-		bits = 128
-	}
-	p, _ := src.Prefix(bits)
+	p := results.HostPrefix(src, b.opts.PrefixLen)
 	a := m[p]
 	if a == nil {
 		a = &acc{e: Entry{Prefix: p, FirstSeen: x.e.FirstSeen, LastSeen: x.e.LastSeen, MaxScore: x.e.MaxScore},
@@ -272,7 +264,7 @@ func (b *Builder) List() *List {
 		if x.e.Attempts == 0 {
 			continue
 		}
-		if 2*x.spammer <= x.associated {
+		if !results.SpammerHost(x.associated, x.spammer) {
 			st.Outvoted += x.e.Attempts
 			continue
 		}
@@ -395,20 +387,3 @@ func Reason(e Entry) string {
 
 // ErrFormat reports an unknown output format.
 var ErrFormat = errors.New("unknown format (want rbldnsd, plain or json)")
-
-// ParseTime parses a --since/--until bound: RFC 3339 (with or without
-// fractional seconds) or a date (2006-01-02, midnight UTC). The empty
-// string is the zero time (an open bound).
-func ParseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02)", s)
-}

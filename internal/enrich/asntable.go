@@ -39,8 +39,45 @@ type ASNTable struct {
 	// use, longest first. A lookup tries each length once.
 	v4, v6       map[netip.Prefix]TableEntry
 	lens4, lens6 []int
-	bad          int
-	lineErrs     []LineError
+	badLines
+}
+
+// badLines counts the lines of a table file that did not parse, keeping
+// the first maxLineErrors of them with their line numbers.
+type badLines struct {
+	bad      int
+	lineErrs []LineError
+}
+
+func (b *badLines) note(line int, err error) {
+	b.bad++
+	if len(b.lineErrs) < maxLineErrors {
+		b.lineErrs = append(b.lineErrs, LineError{Line: line, Err: err})
+	}
+}
+
+// BadLines returns the number of lines that could not be parsed.
+func (b *badLines) BadLines() int { return b.bad }
+
+// LineErrors returns the first (up to 100) unparsable lines.
+func (b *badLines) LineErrors() []LineError { return slices.Clone(b.lineErrs) }
+
+// readLines calls fn with every line of r (its 1-based number, and the
+// line without its newline). Lines have no length limit.
+func readLines(r io.Reader, fn func(n int, line string)) error {
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			fn(n, strings.TrimRight(line, "\r\n"))
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // LoadASNTable reads an ASN table file; see [ReadASNTable].
@@ -69,27 +106,17 @@ func ReadASNTable(r io.Reader) (*ASNTable, error) {
 		v4: make(map[netip.Prefix]TableEntry),
 		v6: make(map[netip.Prefix]TableEntry),
 	}
-	br := bufio.NewReader(r)
-	for n := 1; ; n++ {
-		line, err := br.ReadString('\n')
-		if line != "" {
-			e, skip, perr := parseTableLine(line)
-			switch {
-			case perr != nil:
-				t.bad++
-				if len(t.lineErrs) < maxLineErrors {
-					t.lineErrs = append(t.lineErrs, LineError{Line: n, Err: perr})
-				}
-			case !skip:
-				t.add(e)
-			}
+	err := readLines(r, func(n int, line string) {
+		e, skip, perr := parseTableLine(line)
+		switch {
+		case perr != nil:
+			t.note(n, perr)
+		case !skip:
+			t.add(e)
 		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	t.lens4 = prefixLengths(t.v4)
 	t.lens6 = prefixLengths(t.v6)
@@ -195,9 +222,3 @@ func (t *ASNTable) Lookup(ip netip.Addr) (TableEntry, bool) {
 
 // Len returns the number of prefixes in the table.
 func (t *ASNTable) Len() int { return len(t.v4) + len(t.v6) }
-
-// BadLines returns the number of lines that could not be parsed.
-func (t *ASNTable) BadLines() int { return t.bad }
-
-// LineErrors returns the first (up to 100) unparsable lines.
-func (t *ASNTable) LineErrors() []LineError { return slices.Clone(t.lineErrs) }

@@ -1,13 +1,11 @@
 package enrich
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
@@ -18,9 +16,8 @@ import (
 // file of "address name" lines (# comments, blank lines allowed): reverse
 // DNS collected when the capture was made, for offline analysis.
 type PTRTable struct {
-	names    map[netip.Addr]string
-	bad      int
-	lineErrs []LineError
+	names map[netip.Addr]string
+	badLines
 }
 
 // LoadPTRTable reads a PTR table file.
@@ -41,23 +38,16 @@ func LoadPTRTable(path string) (*PTRTable, error) {
 // first few kept in LineErrors); a table with bad lines only is an error.
 func ReadPTRTable(r io.Reader) (*PTRTable, error) {
 	t := &PTRTable{names: map[netip.Addr]string{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
+	err := readLines(r, func(n int, line string) {
+		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
-			continue
+			return
 		}
 		if err := t.parseLine(line); err != nil {
-			t.bad++
-			if len(t.lineErrs) < maxLineErrors {
-				t.lineErrs = append(t.lineErrs, LineError{Line: n, Err: err})
-			}
+			t.note(n, err)
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(t.names) == 0 && t.bad > 0 {
@@ -94,12 +84,6 @@ func (t *PTRTable) Lookup(ip netip.Addr) (string, bool) {
 
 // Len is the number of addresses named.
 func (t *PTRTable) Len() int { return len(t.names) }
-
-// BadLines is the number of lines skipped.
-func (t *PTRTable) BadLines() int { return t.bad }
-
-// LineErrors returns the first errors of skipped lines.
-func (t *PTRTable) LineErrors() []LineError { return slices.Clone(t.lineErrs) }
 
 // StaticNames answers origin AS and reverse-name questions from tables
 // (either may be nil), at once and without the network.

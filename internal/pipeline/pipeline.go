@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,7 @@ type Pipeline struct {
 	err      error
 	stats    counters
 	rec      Recorder
+	rejectMu sync.Mutex // guards rejects: followers add, metrics read
 	rejects  rejectlog.Counters
 }
 
@@ -230,8 +232,21 @@ func (p *Pipeline) closeFiles() error {
 // the association engine (what memory per live attempt is measured against).
 func (p *Pipeline) Live() int { return p.g.Live() + p.e.Pending() }
 
-// RejectLogCounters are the counts of the reject logs read at start.
-func (p *Pipeline) RejectLogCounters() rejectlog.Counters { return p.rejects }
+// RejectLogCounters are the counts of the reject logs read, at start and
+// since.
+func (p *Pipeline) RejectLogCounters() rejectlog.Counters {
+	p.rejectMu.Lock()
+	defer p.rejectMu.Unlock()
+	return p.rejects
+}
+
+// AddRejectLog adds the counts of reject-log lines read while the agent
+// runs (the followers). Safe from any goroutine.
+func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
+	p.rejectMu.Lock()
+	defer p.rejectMu.Unlock()
+	p.rejects.Add(c)
+}
 
 // Stats returns the counts so far. It is safe to call from any goroutine.
 func (p *Pipeline) Stats() Stats {

@@ -49,6 +49,25 @@ type Counters struct {
 	BadTimestamp uint64 `json:"bad_timestamp"` // no recognisable timestamp at the start
 }
 
+// Add adds o's counts to c.
+func (c *Counters) Add(o Counters) {
+	c.Lines += o.Lines
+	c.Matched += o.Matched
+	c.NotMatching += o.NotMatching
+	c.Garbage += o.Garbage
+	c.TooLong += o.TooLong
+	c.InvalidUTF8 += o.InvalidUTF8
+	c.ControlChars += o.ControlChars
+	c.BadTimestamp += o.BadTimestamp
+}
+
+// Sub returns c minus o (the counts since o was taken).
+func (c Counters) Sub(o Counters) Counters {
+	return Counters{Lines: c.Lines - o.Lines, Matched: c.Matched - o.Matched, NotMatching: c.NotMatching - o.NotMatching,
+		Garbage: c.Garbage - o.Garbage, TooLong: c.TooLong - o.TooLong, InvalidUTF8: c.InvalidUTF8 - o.InvalidUTF8,
+		ControlChars: c.ControlChars - o.ControlChars, BadTimestamp: c.BadTimestamp - o.BadTimestamp}
+}
+
 // Parser extracts DNSBL rejections from log lines. It keeps the latest
 // time it has seen, for inferring the year of classic syslog timestamps,
 // and counters; it is not safe for concurrent use. The zero value is not

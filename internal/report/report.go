@@ -260,19 +260,6 @@ func addrRow(kind string) string {
 	return "other"
 }
 
-// teredo is 2001::/32: the bits after it name a Teredo server and NAT, not
-// a site, so its addresses are grouped by themselves.
-var teredo = netip.MustParsePrefix("2001::/32")
-
-// prefixOf returns the /bits prefix of an IPv6 source, or the address
-// itself for Teredo.
-func prefixOf(ip netip.Addr, bits int) netip.Prefix {
-	if teredo.Contains(ip) {
-		bits = 128
-	}
-	return results.Prefix(ip, bits)
-}
-
 // hostAgg is what the report keeps per IPv6 address.
 type hostAgg struct {
 	os    map[string]int
@@ -367,9 +354,9 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	spamHosts := map[netip.Addr]bool{}
 	spam64 := map[netip.Prefix]bool{}
 	for ip, v := range votes {
-		if 2*v[1] > v[0] {
+		if results.SpammerHost(v[0], v[1]) {
 			spamHosts[ip] = true
-			spam64[prefixOf(ip, 64)] = true
+			spam64[results.HostPrefix(ip, 64)] = true
 		}
 	}
 	clear(votes)
@@ -438,7 +425,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	st, err = results.Scan(src, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
 		return results.ScanAssociations(f, cfg.Window, func(a *results.Association) error {
 			see(a.FirstSeen)
-			pfx64 := prefixOf(a.Src, 64)
+			pfx64 := results.HostPrefix(a.Src, 64)
 			spammerSource := spamHosts[a.Src] || spam64[pfx64]
 			if a.Associated() {
 				r.Summary.Associated6++
@@ -494,7 +481,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 				h.unasc++
 				count(a.FirstSeen, 2)
 			}
-			pb := prefixOf(a.Src, 48)
+			pb := results.HostPrefix(a.Src, 48)
 			pp := p48[pb]
 			if pp == nil {
 				pp = &prefixAgg{}

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -80,6 +81,30 @@ type Window struct {
 func (w Window) Contains(t time.Time) bool {
 	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
 }
+
+// ParseTime parses a --since/--until bound: RFC 3339 (with or without
+// fractional seconds) or a date (2006-01-02, midnight UTC). The empty
+// string is the zero time (an open bound).
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2006-01-02T15:04:05Z) or a date (2006-01-02)", s)
+}
+
+// SpammerHost is the rule the report and the blocklist share: an IPv6
+// source is a spammer host when most of its associations (with an IPv4
+// attempt or address) point to a listed IPv4. One wrong association of a
+// busy host, a misbehaving MTA trying every few seconds, does not make it
+// one; a tie does not either.
+func SpammerHost(associated, spammer int) bool { return 2*spammer > associated }
 
 // Stats counts what a scan read and skipped.
 type Stats struct {
@@ -181,6 +206,19 @@ func Scan(src Source, name string, scanFile func(io.Reader) (Stats, error)) (Sta
 // ScanDir scans the named file of a results directory with scanFile.
 func ScanDir(dir, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
 	return Scan(Dir(dir), name, scanFile)
+}
+
+// teredo is 2001::/32: the bits after it name a Teredo server, flags and a
+// NAT port shared by unrelated clients, not a site.
+var teredo = netip.MustParsePrefix("2001::/32")
+
+// HostPrefix returns the /bits prefix of an IPv6 source for grouping by
+// site (report, blocklist): a Teredo address is its own prefix.
+func HostPrefix(ip netip.Addr, bits int) netip.Prefix {
+	if teredo.Contains(ip) {
+		bits = 128
+	}
+	return Prefix(ip, bits)
 }
 
 // Prefix returns the prefix of length bits containing ip.

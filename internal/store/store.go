@@ -76,6 +76,7 @@ type Store struct {
 	spare   []row // the other buffer: rows are swapped out, then committed
 	err     error
 	nsyn    uint64
+	jbuf    []byte // Write's JSON buffer
 
 	commitMu sync.Mutex    // one commit at a time, outside mu
 	kick     chan struct{} // asks the committer to commit now
@@ -314,7 +315,10 @@ func (s *Store) Write(ev *synevent.Event) error {
 	if s.cfg.Journal <= 0 && s.cfg.SampleSYNs <= 0 {
 		return nil
 	}
-	rec := string(ev.AppendJSON(nil))
+	// One reused buffer (Write is called from the agent's drain loop only):
+	// the row keeps a string of it, the one allocation per SYN.
+	s.jbuf = ev.AppendJSON(s.jbuf[:0])
+	rec := string(s.jbuf)
 	t := ev.Time.UnixNano()
 	if s.cfg.Journal > 0 {
 		if err := s.add(row{kind: rowJournal, t: t, b: rec}); err != nil {
@@ -491,57 +495,61 @@ func (s *Store) Expire(now time.Time) error {
 	return nil
 }
 
-// Journal returns the journaled SYN events at or after since, in time order.
-func (s *Store) Journal(since time.Time) ([]synevent.Event, error) {
+// Journal returns the journaled SYN events at or after since, in time
+// order, and how many records it skipped because they did not parse.
+func (s *Store) Journal(since time.Time) ([]synevent.Event, int, error) {
 	if err := s.commitNow(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rows, err := s.db.Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
 	if err != nil {
-		return nil, fmt.Errorf("store: journal: %w", err)
+		return nil, 0, fmt.Errorf("store: journal: %w", err)
 	}
 	defer rows.Close()
 	var out []synevent.Event
+	skipped := 0
 	for rows.Next() {
 		var rec string
 		if err := rows.Scan(&rec); err != nil {
-			return nil, err
+			return nil, skipped, err
 		}
 		var ev synevent.Event
 		if err := ev.UnmarshalJSON([]byte(rec)); err != nil {
-			continue // a record this version cannot read: skipped
+			skipped++ // a record this version cannot read
+			continue
 		}
 		out = append(out, ev)
 	}
-	return out, rows.Err()
+	return out, skipped, rows.Err()
 }
 
 // SYNEvents calls fn with every sampled SYN event kept, in time order.
-// Records this version cannot read are skipped.
-func (s *Store) SYNEvents(fn func(*synevent.Event) error) error {
+// Records this version cannot read are skipped and counted.
+func (s *Store) SYNEvents(fn func(*synevent.Event) error) (skipped int, err error) {
 	if err := s.commitNow(); err != nil {
-		return err
+		return 0, err
 	}
 	rows, err := s.db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.path, err)
+		return 0, fmt.Errorf("store %s: %w", s.path, err)
 	}
 	defer rows.Close()
 	var ev synevent.Event
 	for rows.Next() {
 		var rec string
 		if err := rows.Scan(&rec); err != nil {
-			return err
+			return skipped, err
 		}
 		ev = synevent.Event{}
 		if err := ev.UnmarshalJSON([]byte(rec)); err != nil {
+			skipped++
 			continue
 		}
 		if err := fn(&ev); err != nil {
-			return err
+			return skipped, err
 		}
 	}
-	return rows.Err()
+	return skipped, rows.Err()
 }
 
 // Open implements results.Source: the rows of attempts.jsonl or
