@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,11 +92,18 @@ type Association struct {
 }
 
 type entry struct {
+	f     feat // first: what the scan over candidates reads
 	a     attempt.Attempt
 	info  addr.Info // IPv6 only
 	names known     // what Config.Names knows of the source
 	stack stackFeatures
 	used  bool // IPv4: claimed by an association (full mode)
+	// IPv4: its address's history, valid while h4epoch is history.epoch.
+	h4      *v4History
+	h4epoch uint64
+	// IPv6: its /64 (p64) and that /64's history (prefixOf).
+	p64    uint64
+	prefix prefixSnap
 }
 
 // Engine associates attempts streamed in FirstSeen order.
@@ -104,6 +112,7 @@ type Engine struct {
 	bl   Blocklist
 	emit func(*Association)
 	v4   []*entry // FirstSeen order
+	v4f  []feat   // v4[i].f, contiguous: the candidate scan reads only these
 	v6   []*entry // undecided, FirstSeen order
 	free []*entry
 	last time.Time
@@ -115,6 +124,12 @@ type Engine struct {
 	minSum float64
 	// off[f] is Config.Disable[Families[f]], looked up once.
 	off [numFamilies]bool
+	// osIDs interns OS classes for pairSum (Windows and unknown are fixed).
+	osIDs map[string]uint8
+	// layoutIDs interns TCP option layouts (at most maxLayouts).
+	layoutIDs map[string]uint16
+	// check, in tests, sees every pair's pairSum.
+	check func(v6, v4 *entry, sum float64)
 }
 
 // Family indexes into Engine.off.
@@ -140,7 +155,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1)}
+	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}}
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
 	}
@@ -166,10 +181,14 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	}
 	if a.Family == 6 {
 		addr.ClassifyInto(a.Src, &en.info)
+	}
+	e.fillFeat(en)
+	if a.Family == 6 {
 		e.v6 = append(e.v6, en)
 	} else {
+		en.h4, en.h4epoch = e.hist.seeV4(a), e.hist.epoch
 		e.v4 = append(e.v4, en)
-		e.hist.seeV4(a)
+		e.v4f = append(e.v4f, en.f)
 	}
 	if a.FirstSeen.After(e.last) {
 		e.last = a.FirstSeen
@@ -183,7 +202,7 @@ func (e *Engine) Flush() {
 	for _, en := range e.v4 {
 		e.release(en)
 	}
-	e.v4 = e.v4[:0]
+	e.v4, e.v4f = e.v4[:0], e.v4f[:0]
 }
 
 // Pending is the number of attempts held.
@@ -210,8 +229,15 @@ type pair struct {
 // evidenceStrings formats a pair's evidence for output: "family:detail(+w)".
 func evidenceStrings(ws []weighed) []string {
 	out := make([]string, len(ws))
+	var b []byte
 	for i, w := range ws {
-		out[i] = fmt.Sprintf("%s(%+.1f)", w.what, w.w)
+		b = append(b[:0], w.what...)
+		b = append(b, '(')
+		if w.w >= 0 {
+			b = append(b, '+')
+		}
+		b = strconv.AppendFloat(b, w.w, 'f', 1, 64)
+		out[i] = string(append(b, ')'))
 	}
 	return out
 }
@@ -244,11 +270,12 @@ func (e *Engine) decide(upto time.Time) {
 	}
 	if m > 0 {
 		e.v4 = append(e.v4[:0], e.v4[m:]...)
+		e.v4f = append(e.v4f[:0], e.v4f[m:]...)
 	}
 }
 
 func (e *Engine) within(v6, v4 *entry) bool {
-	d := v6.a.FirstSeen.Sub(v4.a.FirstSeen)
+	d := time.Duration(v6.f.t0 - v4.f.t0)
 	return d <= e.cfg.Horizon && d >= -e.cfg.Horizon
 }
 
@@ -300,6 +327,13 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	osClass := v6.a.OSClass
 	if osClass == "" || osClass == "unknown" {
 		osClass = v4.a.OSClass
+	}
+	// A pair whose timing contradicts the order model needs evidence of
+	// one host that does not depend on timing.
+	if !e.off[fOrder] {
+		if o := orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass).w; o < farOrder && !e.identitySlow(v6, v4) {
+			return pair{v6: v6, v4: v4, sum: math.Inf(-1)}
+		}
 	}
 	// Most candidates are other hosts: a bound on the sum, computed without
 	// building the evidence list, rules them out. The sum returned is then
@@ -385,6 +419,46 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	return p
 }
 
+// farOrder: a pair whose order evidence weighs less than this (the gap is
+// wrong for the stack, or reversed and slow) is a candidate only with
+// identity evidence: its timing says it is two hosts, and without
+// evidence that does not depend on timing, a pair of similar stacks with
+// similar retransmissions is more often two hosts of one kind than one
+// host that fell back late. On generated scenarios the rule changes
+// almost no decision (docs/association.md) and spares the engine most of
+// its candidates.
+const farOrder = -1
+
+// identitySlow reports whether a pair has evidence of one host that does
+// not depend on timing: the IPv6 address embeds the IPv4 address, the /64
+// was associated with that IPv4 address before, one TCP timestamp clock
+// explains both attempts, or both addresses have one reverse name.
+func (e *Engine) identitySlow(v6, v4 *entry) bool {
+	if !e.off[fEmbedded] {
+		if w, ok := embeddedEvidence(&v6.info, v4.a.Src); ok && w.w > 0 {
+			return true
+		}
+	}
+	if !e.off[fHistory] {
+		if w, ok := e.hist.prefixEvidence(&v6.a, v4.a.Src); ok && w.what == "history:same-ipv4-as-before" {
+			return true
+		}
+	}
+	if !e.off[fClock] {
+		for _, w := range clockEvidenceTo(nil, &v6.a, &v4.a) {
+			if w.what == "clock:same-timestamp-clock" {
+				return true
+			}
+		}
+	}
+	if !e.off[fPTR] {
+		if w, ok := ptrEvidence(&v6.names, &v4.names); ok && w.what == "ptr:same-name" {
+			return true
+		}
+	}
+	return false
+}
+
 // bound returns an upper bound of a pair's evidence sum from the two
 // cheapest and most telling families, the stack and the order, plus the
 // most every other family could add. Most candidate pairs (other hosts)
@@ -425,6 +499,14 @@ func (e *Engine) bound(v6, v4 *entry, osClass string) float64 {
 	return sum + rest
 }
 
+// span returns the range of fs (sorted by t0) within the horizon of t.
+func (e *Engine) span(fs []feat, t int64) (lo, hi int) {
+	h := int64(e.cfg.Horizon)
+	lo = sort.Search(len(fs), func(i int) bool { return fs[i].t0 >= t-h })
+	hi = lo + sort.Search(len(fs)-lo, func(i int) bool { return fs[lo+i].t0 > t+h })
+	return lo, hi
+}
+
 // around returns the entries of list (sorted by FirstSeen, as the grouper
 // emits attempts) that started within the horizon of t.
 func (e *Engine) around(list []*entry, t time.Time) []*entry {
@@ -437,17 +519,19 @@ func (e *Engine) around(list []*entry, t time.Time) []*entry {
 }
 
 func (e *Engine) decideFull(batch, later []*entry) {
+	e.invalidatePrefixes()
 	var pairs []pair
 	for _, v6 := range batch {
-		for _, v4 := range e.around(e.v4, v6.a.FirstSeen) {
-			if v4.used || !e.within(v6, v4) {
-				continue
+		lo, hi := e.span(e.v4f, v6.f.t0)
+		for i := lo; i < hi; i++ {
+			sum := e.pairSum(v6, &e.v4f[i], e.v4[i])
+			if e.check != nil {
+				e.check(v6, e.v4[i], sum)
 			}
 			// minSum (a hair below the threshold's sum) spares most pairs
 			// the exponential.
-			if p := e.evaluate(v6, v4); p.sum >= e.minSum && score(p.sum) >= e.cfg.Threshold {
-				p.ev = nil // recomputed for the pairs chosen
-				pairs = append(pairs, p)
+			if v4 := e.v4[i]; sum >= e.minSum && !v4.used && score(sum) >= e.cfg.Threshold {
+				pairs = append(pairs, pair{v6: v6, v4: v4, sum: sum}) // evidence: recomputed for the pairs chosen
 			}
 		}
 	}
@@ -492,7 +576,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		better := false
 		for _, l := range e.around(later, p.v4.a.FirstSeen) {
-			if e.evaluate(l, p.v4).sum > p.sum {
+			if e.pairSum(l, &p.v4.f, p.v4) > p.sum {
 				better = true
 				break
 			}

@@ -41,6 +41,13 @@ type v4History struct {
 type history struct {
 	v6 map[netip.Prefix]*prefixHistory
 	v4 map[netip.Addr]*v4History
+	// epoch counts the changes that drop or replace a v4 record, so that a
+	// record held since (seeV4's result) is known to be the map's.
+	epoch uint64
+	// changed lists the /64s (p64) recordV6 updated, and dropped says it
+	// dropped records, since the engine last looked (invalidatePrefixes).
+	changed []uint64
+	dropped bool
 }
 
 func newHistory() *history {
@@ -59,10 +66,11 @@ func stackHash(a *attempt.Attempt) uint64 {
 	return (h ^ uint64(initialTTL(a.First.TTL))) * 1099511628211
 }
 
-// seeV4 records an IPv4 attempt (in FirstSeen order) and returns whether
-// its address shows signs of NAT.
-func (h *history) seeV4(a *attempt.Attempt) {
+// seeV4 records an IPv4 attempt (in FirstSeen order) and returns its
+// address's record.
+func (h *history) seeV4(a *attempt.Attempt) *v4History {
 	if len(h.v4) >= maxHistory {
+		h.epoch++
 		for k, v := range h.v4 {
 			if a.FirstSeen.Sub(v.last) > historyTTL {
 				delete(h.v4, k)
@@ -75,8 +83,12 @@ func (h *history) seeV4(a *attempt.Attempt) {
 	st := stackHash(a)
 	v := h.v4[a.Src]
 	if v == nil || a.FirstSeen.Sub(v.last) > historyTTL {
-		h.v4[a.Src] = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
-		return
+		if v != nil {
+			h.epoch++
+		}
+		v = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
+		h.v4[a.Src] = v
+		return v
 	}
 	v.count++
 	d := int(a.SrcPort) - int(v.port)
@@ -87,6 +99,7 @@ func (h *history) seeV4(a *attempt.Attempt) {
 		v.nat = true
 	}
 	v.last, v.port, v.stack = a.FirstSeen, a.SrcPort, st
+	return v
 }
 
 // natState says whether an IPv4 address has shown NAT, and whether it has
@@ -141,6 +154,7 @@ func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, b
 // recordV6 updates the /64's history with the decision for one attempt.
 func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 	if len(h.v6) >= maxHistory {
+		h.dropped = true
 		for k, v := range h.v6 {
 			if v6.FirstSeen.Sub(v.last) > historyTTL {
 				delete(h.v6, k)
@@ -151,6 +165,11 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 		}
 	}
 	k := addr.Prefix64(v6.Src)
+	if !h.dropped && len(h.changed) < 64 {
+		h.changed = append(h.changed, p64(v6.Src))
+	} else {
+		h.dropped = true // too many to look up one by one
+	}
 	p := h.v6[k]
 	if p == nil {
 		p = &prefixHistory{last: v6.FirstSeen}

@@ -1,0 +1,243 @@
+package associate
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/addr"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+)
+
+// randomStream returns n attempts of a small, busy population, in FirstSeen
+// order: hosts on both families with shared and differing stacks, clocks,
+// retransmissions, names, NATs and embedded addresses, so that every branch
+// of every evidence family is taken many times, and history builds up.
+func randomStream(seed uint64, n int) ([]attempt.Attempt, fakeNames) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	v4s := make([]netip.Addr, 40)
+	for i := range v4s {
+		v4s[i] = netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i)})
+	}
+	var v6s []netip.Addr
+	for i := range 30 {
+		v6s = append(v6s, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(i % 10), 14: 0, 15: byte(i)}))
+	}
+	for i := range 6 { // 6to4 of one of the IPv4s, and an IPv4 in the low 32 bits
+		v := v4s[i].As4()
+		v6s = append(v6s, netip.AddrFrom16([16]byte{0x20, 0x02, v[0], v[1], v[2], v[3], 15: 1}))
+		v6s = append(v6s, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 12: v[0], 13: v[1], 14: v[2], 15: v[3]}))
+	}
+	// Teredo: server 192.0.2.200, client 192.0.2.(1+i) obfuscated.
+	for i := range 3 {
+		var b [16]byte
+		binary.BigEndian.PutUint32(b[0:], 0x20010000)
+		copy(b[4:8], []byte{192, 0, 2, 200})
+		binary.BigEndian.PutUint16(b[10:], ^uint16(40000+i))
+		v := v4s[i].As4()
+		for j := range 4 {
+			b[12+j] = ^v[j]
+		}
+		v6s = append(v6s, netip.AddrFrom16(b))
+	}
+	names := fakeNames{asn: map[netip.Addr]uint32{}, ptr: map[netip.Addr]string{}}
+	for _, ip := range append(slices.Clone(v4s), v6s...) {
+		if r.IntN(3) > 0 {
+			names.asn[ip] = 64500 + uint32(r.IntN(4))
+		}
+		switch r.IntN(4) {
+		case 0:
+			names.ptr[ip] = fmt.Sprintf("mx%d.example%d.com", r.IntN(3), r.IntN(2))
+		case 1:
+			names.ptr[ip] = fmt.Sprintf("dyn-%d.isp%d.co.uk", r.IntN(100), r.IntN(2))
+		}
+	}
+	oses := []string{"", "unknown", "Windows", "Linux", "Mac OS X", "FreeBSD"}
+	// A host: one stack, one clock, an address of each family.
+	type host struct {
+		v4, v6 netip.Addr
+		os     string
+		opts   []byte
+		ttl    uint8
+		rate   float64
+		off    uint32
+	}
+	newHost := func() host {
+		h := host{v4: v4s[r.IntN(len(v4s))], v6: v6s[r.IntN(len(v6s))], os: oses[r.IntN(len(oses))],
+			ttl: []uint8{64, 60, 52, 128, 121, 250}[r.IntN(6)], rate: []float64{1000, 250, 100}[r.IntN(3)], off: r.Uint32()}
+		h.opts = linux(byte(0xa0 + 20*r.IntN(2)))
+		switch r.IntN(3) {
+		case 0:
+			h.opts = win(byte(0xa0 + 20*r.IntN(2)))
+		case 1:
+			h.opts = h.opts[:4] // MSS only
+		}
+		if r.IntN(4) == 0 {
+			h.opts[len(h.opts)-1] = byte(6 + r.IntN(3)) // another window scale (or option)
+		}
+		return h
+	}
+	hosts := make([]host, 60)
+	for i := range hosts {
+		hosts[i] = newHost()
+	}
+	var as []attempt.Attempt
+	add := func(h host, src netip.Addr, at time.Duration) {
+		a := attempt.Attempt{Src: src, Family: 4, SrcPort: uint16(30000 + r.IntN(200)), FirstSeen: t0.Add(at), OSClass: h.os}
+		if src.Is6() {
+			a.Family = 6
+		}
+		if r.IntN(8) == 0 { // the fingerprint did not say
+			a.OSClass = oses[r.IntN(2)]
+		}
+		opts := h.opts
+		if a.Family == 6 && len(opts) >= 4 {
+			opts = slices.Clone(opts)
+			opts[3] -= byte(20 * r.IntN(2)) // the IPv6 MSS 20 bytes less, or not
+		}
+		a.First.OptLen = uint8(copy(a.First.Options[:], opts))
+		a.First.TTL = h.ttl - uint8(r.IntN(9))
+		a.SYNs = 1 + r.IntN(3)
+		a.LastSeen = a.FirstSeen
+		for i := 1; i < a.SYNs; i++ {
+			d := time.Duration(300+r.IntN(900)) * time.Millisecond
+			a.Intervals[a.NIntervals] = d
+			a.NIntervals++
+			a.LastSeen = a.LastSeen.Add(d)
+		}
+		a.HasTS = len(opts) > 8 && opts[6] == 8
+		if a.HasTS {
+			off := h.off
+			if r.IntN(3) == 0 {
+				off = r.Uint32() // a per-connection offset
+			}
+			a.TSFirst = off + uint32(h.rate*a.FirstSeen.Sub(t0).Seconds())
+			a.TSLast = off + uint32(h.rate*a.LastSeen.Sub(t0).Seconds())
+		}
+		as = append(as, a)
+	}
+	at := time.Duration(0)
+	for len(as) < n {
+		at += time.Duration(r.IntN(3000)) * time.Millisecond
+		h := hosts[r.IntN(len(hosts))]
+		if r.IntN(5) == 0 {
+			h = newHost() // noise: a host seen once
+		}
+		switch r.IntN(4) {
+		case 0: // one family only
+			add(h, []netip.Addr{h.v4, h.v6}[r.IntN(2)], at)
+		default: // a delivery: one family, then the other
+			first, second := h.v6, h.v4
+			if r.IntN(4) == 0 {
+				first, second = second, first
+			}
+			add(h, first, at)
+			last := as[len(as)-1].LastSeen.Sub(t0)
+			add(h, second, last+time.Duration(r.IntN(1500))*time.Millisecond)
+		}
+	}
+	sortAttempts(as)
+	return as, names
+}
+
+// TestPairSumMatchesEvaluate: pairSum, the engine's fast scorer, returns
+// evaluate's sum exactly for every pair that can reach the threshold, under
+// every configuration of families; the output's evidence lists and scores
+// come from evaluate, so a divergence would make them disagree.
+func TestPairSumMatchesEvaluate(t *testing.T) {
+	cfgs := map[string]Config{}
+	for _, names := range []bool{false, true} {
+		base := DefaultConfig()
+		if names {
+			base.Names = fakeNames{} // replaced below
+		}
+		cfgs[fmt.Sprintf("names=%v", names)] = base
+		for _, f := range Families {
+			c := base
+			c.Disable = map[string]bool{f: true}
+			cfgs[fmt.Sprintf("names=%v,-%s", names, f)] = c
+		}
+	}
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) {
+			as, names := randomStream(uint64(len(name)), 20000)
+			if cfg.Names != nil {
+				cfg.Names = names
+			}
+			var pairs, above, wrong int
+			e := New(cfg, nil, func(*Association) {})
+			e.check = func(v6, v4 *entry, sum float64) {
+				pairs++
+				slow := e.evaluate(v6, v4).sum
+				if slow < e.minSum && sum < e.minSum {
+					return
+				}
+				above++
+				if slow != sum {
+					wrong++
+					if wrong <= 5 {
+						t.Errorf("%v %v: pairSum %v, evaluate %v (%v)", v6.a.Src, v4.a.Src, sum, slow, evidenceStrings(e.evaluate(v6, v4).ev))
+					}
+				}
+			}
+			for i := range as {
+				e.Add(&as[i])
+			}
+			e.Flush()
+			if wrong > 0 {
+				t.Errorf("%d of %d pairs above the threshold scored differently", wrong, above)
+			}
+			if pairs < 100000 || above < 50 {
+				t.Errorf("only %d pairs, %d above the threshold: the stream does not exercise the scorer", pairs, above)
+			}
+		})
+	}
+}
+
+// BenchmarkPairSum and BenchmarkEvaluate time one candidate pair.
+func BenchmarkPairSum(b *testing.B) { benchPairs(b, false) }
+
+func BenchmarkEvaluate(b *testing.B) { benchPairs(b, true) }
+
+func benchPairs(b *testing.B, slow bool) {
+	as, _ := randomStream(1, 400)
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	var v6, v4 []*entry
+	for i := range as {
+		en := &entry{a: as[i]}
+		en.stack.fill(&as[i])
+		if as[i].Family == 6 {
+			addrClassify(en)
+			v6 = append(v6, en)
+		} else {
+			v4 = append(v4, en)
+		}
+		e.fillFeat(en)
+	}
+	b.ResetTimer()
+	var sink float64
+	for i := range b.N {
+		x, y := v6[i%len(v6)], v4[(i/len(v6))%len(v4)]
+		y.f.t0 = x.f.t0 // a candidate
+		if slow {
+			sink += e.evaluate(x, y).sum
+		} else {
+			sink += e.pairSum(x, &y.f, y)
+		}
+	}
+	_ = sink
+}
+
+func addrClassify(en *entry) { addr.ClassifyInto(en.a.Src, &en.info) }
+
+func TestEvidenceStrings(t *testing.T) {
+	got := evidenceStrings([]weighed{{3, "order:a"}, {0, "port:far-behind-nat"}, {-2.5, "asn:different-origin"}, {7.6, "embedded:6to4"}})
+	want := []string{"order:a(+3.0)", "port:far-behind-nat(+0.0)", "asn:different-origin(-2.5)", "embedded:6to4(+7.6)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("evidenceStrings = %q, want %q", got, want)
+	}
+}
