@@ -36,10 +36,11 @@ enum mxs_mode {
 #define MXS_IPF_RESERVED 0x04 /* IPv4 must-be-zero bit (p0f quirk 0+) */
 
 /*
- * Counters, one slot each in a per-CPU array value. Every packet the program
- * sees increments MXS_CNT_PACKETS and exactly one "outcome" counter:
- * RST_SENT, RATE_LIMITED, OBSERVED, DROPPED or one of the PASS_* reasons.
- * Anomaly counters say why a PASS_MALFORMED packet was malformed.
+ * Counters, one slot each in a CPU's mxs_counters (the counters map holds one
+ * per possible CPU). Every packet the program sees increments MXS_CNT_PACKETS
+ * and exactly one "outcome" counter: RST_SENT, RATE_LIMITED, OBSERVED,
+ * DROPPED or one of the PASS_* reasons. Anomaly counters say why a
+ * PASS_MALFORMED packet was malformed.
  */
 enum mxs_counter {
 	MXS_CNT_PACKETS = 0,
@@ -74,9 +75,13 @@ enum mxs_counter {
 	MXS_CNT_MAX,
 };
 
+/* One CPU's counters, padded to 256 bytes so that CPUs write apart. */
 struct mxs_counters {
 	__u64 c[MXS_CNT_MAX];
+	__u64 _pad[3];
 };
+
+_Static_assert(sizeof(struct mxs_counters) == 256, "pad mxs_counters to 256 bytes");
 
 /*
  * Load-time configuration, a volatile const global set by the agent before

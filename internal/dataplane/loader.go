@@ -35,6 +35,11 @@ func Load(cfg Config) (*Objects, error) {
 	if err := spec.Variables["cfg"].Set(cfg.kernelConfig()); err != nil {
 		return nil, fmt.Errorf("setting program config: %w", err)
 	}
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("counting possible CPUs: %w", err)
+	}
+	spec.Maps["counters"].MaxEntries = uint32(cpus) // one slot per CPU
 	spec.Maps["events"].MaxEntries = cfg.RingSize
 	spec.Maps["ratelimit"].MaxEntries = cfg.RateLimitEntries
 	var o Objects
@@ -77,7 +82,7 @@ func (o *Objects) Program() *ebpf.Program { return o.objs.MxsensorXdp }
 // Events is the ring buffer of SYN records.
 func (o *Objects) Events() *ebpf.Map { return o.objs.Events }
 
-// CountersMap is the per-CPU counters array.
+// CountersMap is the counters array, one slot per possible CPU.
 func (o *Objects) CountersMap() *ebpf.Map { return o.objs.Counters }
 
 // Config is the configuration the objects were loaded with.

@@ -76,8 +76,9 @@ const (
 )
 
 type mxsensorMxsCounters struct {
-	_ structs.HostLayout
-	C [29]uint64
+	_   structs.HostLayout
+	C   [29]uint64
+	Pad [3]uint64
 }
 
 type mxsensorMxsInfo struct {

@@ -75,17 +75,30 @@ func (r *RingReader) Close() error { return r.rd.Close() }
 // IsTimeout reports whether err is a Next deadline.
 func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
-// ReadCounters sums the per-CPU counters of m, returning the total and the
-// per-CPU values.
+// ReadCounters sums the counters of m, one slot per possible CPU, returning
+// the total and the per-CPU values. m is the program's counters map: an array
+// indexed by CPU, or the per-CPU array that sensors before it pinned.
 func ReadCounters(m *ebpf.Map) (Counters, []Counters, error) {
-	var percpu []mxsensorMxsCounters
-	if err := m.Lookup(uint32(0), &percpu); err != nil {
-		return Counters{}, nil, fmt.Errorf("reading counters: %w", err)
+	var per []Counters
+	switch m.Type() {
+	case ebpf.Array:
+		per = make([]Counters, m.MaxEntries())
+		var v mxsensorMxsCounters
+		for cpu := range per {
+			if err := m.Lookup(uint32(cpu), &v); err != nil {
+				return Counters{}, nil, fmt.Errorf("reading counters of CPU %d: %w", cpu, err)
+			}
+			per[cpu] = Counters(v.C)
+		}
+	case ebpf.PerCPUArray:
+		if err := m.Lookup(uint32(0), &per); err != nil {
+			return Counters{}, nil, fmt.Errorf("reading counters: %w", err)
+		}
+	default:
+		return Counters{}, nil, fmt.Errorf("reading counters: unexpected map type %v", m.Type())
 	}
 	var total Counters
-	per := make([]Counters, len(percpu))
-	for i := range percpu {
-		per[i] = Counters(percpu[i].C)
+	for i := range per {
 		total.Add(&per[i])
 	}
 	return total, per, nil

@@ -3,6 +3,7 @@ package xdpbench
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"time"
@@ -24,7 +25,9 @@ type Frame struct {
 
 // Frames are the inputs the issue names: an IPv4 SYN, an IPv6 SYN, an IPv6
 // SYN behind extension headers, a VLAN-tagged SYN, and a non-target packet
-// (port 443 data).
+// (port 443 data); and two more non-target packets: the same data over IPv6,
+// and an ARP request (the program's shortest path: it stops after the
+// Ethernet header).
 func Frames() []Frame {
 	v4 := synframe.Spec{SrcPort: 40000, DstPort: 25, Seq: 1000, TTL: 57, TCPOptions: synframe.LinuxOptions}
 	v6 := v4
@@ -35,12 +38,26 @@ func Frames() []Frame {
 	vlan.VLANs = []synframe.VLAN{{TPID: 0x8100, TCI: 100}}
 	data := v4
 	data.DstPort, data.Flags, data.Payload, data.TCPOptions = 443, synframe.ACK|synframe.PSH, make([]byte, 512), nil
+	data6 := data
+	data6.Src, data6.Dst = v6.Src, v6.Dst
+	arp := synframe.Spec{DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EtherType: 0x0806, Payload: arpRequest()}
 	return []Frame{
 		{"ipv4-syn", v4.Build(), true},
 		{"ipv6-syn", v6.Build(), true},
 		{"ipv6-ext-syn", ext.Build(), true},
 		{"vlan-syn", vlan.Build(), true},
 		{"non-target", data.Build(), false},
+		{"non-target-ipv6", data6.Build(), false},
+		{"arp", arp.Build(), false},
+	}
+}
+
+// arpRequest is the body of an ARP request (who has 192.0.2.25, tell 192.0.2.7).
+func arpRequest() []byte {
+	return []byte{
+		0, 1, 8, 0, 6, 4, 0, 1, // Ethernet, IPv4, 6- and 4-byte addresses, request
+		0x02, 0, 0, 0, 0, 0x01, 192, 0, 2, 7, // sender
+		0, 0, 0, 0, 0, 0, 192, 0, 2, 25, // target
 	}
 }
 
