@@ -82,19 +82,11 @@ e2e: ## the whole experiment end to end in throw-away namespaces: DNS, DNSBL, Po
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	$(GO) test -count=1 -v -timeout 10m -run TestE2E ./e2e
 
-bench: ## benchmarks (issue 9, in progress): XDP vs baselines, ring drain, pipeline, analyze vs p0f, live flood (needs root)
-	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root: it loads XDP programs"; exit 1; }
-	$(GO) run ./tools/xdpbench
-	$(GO) test -run XXX -bench 'RingDrain' -benchmem -benchtime 2000000x ./internal/dataplane
-	$(GO) test -run XXX -bench 'Pipeline' -benchtime 3x ./internal/pipeline
-	@$(MAKE) --no-print-directory build >/dev/null
-	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	$(GO) run ./tools/genscenario -seed 9 -hosts 3000 -density 3 -duration 1h -out $$tmp >/dev/null; \
-	for i in 1 2; do \
-	  /usr/bin/time -f "p0f -r (fingerprints only): %e s elapsed" p0f -r $$tmp/syns.pcap -o $$tmp/p0f.log >/dev/null; rm -f $$tmp/p0f.log; \
-	  /usr/bin/time -f "mxsensor analyze (all of it): %e s elapsed" $(BIN) analyze --pcap $$tmp/syns.pcap --reject-log $$tmp/mail.log --tz UTC --out $$tmp/o --no-report 2>&1 | tail -1; \
-	done
-	$(GO) run ./tools/floodbench -bin $(BIN)
+bench: ## benchmarks (issue 9): XDP vs baselines, ring drain, pipeline, analyze vs p0f, live flood; prints one table and writes docs/benchmarks.md (needs root)
+	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root: it loads XDP programs and builds network namespaces"; exit 1; }
+	@$(MAKE) --no-print-directory build
+	@command -v p0f >/dev/null || $(MAKE) deps-test
+	$(GO) run ./tools/benchreport -go $(GO) -bin $(BIN) -doc docs/benchmarks.md
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor

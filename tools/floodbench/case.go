@@ -112,12 +112,15 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("starting the agent: %w", err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		// done is closed once the agent has exited, with its status in
+		// werr: both the ready loop and the cleanup below may wait on it.
+		var werr error
+		done := make(chan struct{})
+		go func() { werr = cmd.Wait(); close(done) }()
 		defer func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
-			case werr := <-done:
+			case <-done:
 				if werr != nil && ctx.Err() == nil {
 					err = errors.Join(err, fmt.Errorf("agent exit: %v\n%s", werr, &stderr))
 				}
@@ -133,7 +136,7 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 				break
 			}
 			select {
-			case werr := <-done:
+			case <-done:
 				return nil, fmt.Errorf("agent exited before it was ready: %v\n%s", werr, &stderr)
 			case <-ctx.Done():
 				return nil, ctx.Err()

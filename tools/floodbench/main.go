@@ -5,12 +5,16 @@
 // RST for a closed port: RSTs per CPU-second of the whole machine, and
 // whether every SYN was recorded or counted as lost (issue 9). Needs root.
 //
-//	go run ./tools/floodbench [-frames 2000000] [-duration 10s] [-cases native,generic,kernel]
+//	go run ./tools/floodbench [-frames 2000000] [-duration 10s] [-cases native,generic,kernel] [-json]
 //
 // Each case gets fresh namespaces: a generator (gen) and a sensor (sens)
 // joined by one veth pair. The generator sends prebuilt IPv4 SYNs from many
 // client addresses and ports with sendmmsg on an AF_PACKET socket; the RSTs
 // are counted from the interface counters of both ends.
+//
+// With -json it prints one JSON object instead of the markdown tables: the
+// figures of every case, and the tables themselves (tools/benchreport reads
+// it).
 package main
 
 import (
@@ -39,6 +43,7 @@ func main() {
 	flag.StringVar(&cfg.cases, "cases", "native,generic,kernel", "cases to run, comma-separated: native, generic, kernel")
 	flag.StringVar(&cfg.bin, "bin", "", "mxsensor binary to use (default: build ./cmd/mxsensor into a temporary directory)")
 	flag.DurationVar(&cfg.drain, "drain", 500*time.Millisecond, "wait after the last frame before reading the counters")
+	flag.BoolVar(&cfg.json, "json", false, "print the figures of every case as JSON instead of markdown tables")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "floodbench:", err)
@@ -53,6 +58,7 @@ type config struct {
 	cases    string
 	bin      string
 	drain    time.Duration
+	json     bool
 }
 
 func run(cfg config) (err error) {
@@ -128,6 +134,9 @@ func run(cfg config) (err error) {
 		}
 		results[c] = r
 		fmt.Fprintf(os.Stderr, "floodbench: %s: sent %d, RSTs %d, machine CPU %.2fs\n", c, r.sent, r.rsts, r.machineCPU.Seconds())
+	}
+	if cfg.json {
+		return writeJSON(os.Stdout, cfg, cases, results)
 	}
 	printTable(os.Stdout, cfg, cases, results)
 	return nil

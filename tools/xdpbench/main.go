@@ -2,68 +2,104 @@
 // BPF_PROG_TEST_RUN (one fresh frame per run) and prints the table of
 // figure, baseline, ratio and bar (issue 9). Needs root.
 //
-//	go run ./tools/xdpbench [-runs 2000] [-batches 9]
+//	go run ./tools/xdpbench [-runs 2000] [-batches 9] [-json]
+//
+// With -json it prints one JSON object instead of the markdown: the settings,
+// every program's result on every frame, the rows of figure, baseline, ratio
+// and bar, and the per-frame table as markdown (tools/benchreport reads it).
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mxsensor/mxsensor/internal/xdpbench"
 )
 
+// report is the -json output.
+type report struct {
+	Runs, Batches int
+	Results       []xdpbench.Result
+	Rows          []xdpbench.Row
+	// FrameTable is the per-frame table of the markdown output.
+	FrameTable string
+}
+
 func main() {
 	runs := flag.Int("runs", 2000, "runs per batch")
 	batches := flag.Int("batches", 9, "batches per program and frame (the median is kept)")
+	asJSON := flag.Bool("json", false, "print the results as JSON instead of markdown tables")
 	flag.Parse()
-	s, err := xdpbench.Load()
-	if err != nil {
+	if err := run(*runs, *batches, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "xdpbench:", err)
 		os.Exit(1)
-	}
-	defer s.Close()
-	frames := xdpbench.Frames()
-	rs, err := xdpbench.MeasureAll(s, frames, *runs, *batches)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "xdpbench:", err)
-		os.Exit(1)
-	}
-	fmt.Println("| program | " + join(frames) + " |")
-	fmt.Print("|---|")
-	for range frames {
-		fmt.Print("---|")
-	}
-	fmt.Println()
-	for _, p := range s.Programs {
-		fmt.Printf("| %s |", p.Name)
-		for _, f := range frames {
-			for _, r := range rs {
-				if r.Program == p.Name && r.Frame == f.Name {
-					fmt.Printf(" %.1f ns (%s) |", r.NsPerRun, verdict(r.Verdict))
-				}
-			}
-		}
-		fmt.Println()
-	}
-	fmt.Println()
-	fmt.Println("| figure | mxsensor | baseline | ratio | bar | met |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, row := range xdpbench.Rows(rs, frames) {
-		fmt.Printf("| %s | %.1f ns | %s: %.1f ns | %.2f | <= %.1f | %s |\n", row.Frame, row.Ours, row.BaselineName, row.Baseline,
-			row.Ratio, row.Bar, map[bool]string{true: "yes", false: "**no**"}[row.Met])
 	}
 }
 
-func join(fs []xdpbench.Frame) string {
-	s := ""
-	for i, f := range fs {
-		if i > 0 {
-			s += " | "
-		}
-		s += f.Name
+func run(runs, batches int, asJSON bool) error {
+	s, err := xdpbench.Load()
+	if err != nil {
+		return err
 	}
-	return s
+	defer s.Close()
+	frames := xdpbench.Frames()
+	rs, err := xdpbench.MeasureAll(s, frames, runs, batches)
+	if err != nil {
+		return err
+	}
+	rows := xdpbench.Rows(rs, frames)
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report{Runs: runs, Batches: batches, Results: rs, Rows: rows,
+			FrameTable: frameTable(s.Programs, frames, rs)})
+	}
+	fmt.Print(frameTable(s.Programs, frames, rs))
+	fmt.Println()
+	fmt.Print(barTable(rows))
+	return nil
+}
+
+// frameTable is the markdown table of every program's time and verdict on
+// every frame.
+func frameTable(progs []xdpbench.Program, frames []xdpbench.Frame, rs []xdpbench.Result) string {
+	var b strings.Builder
+	b.WriteString("| program |")
+	for _, f := range frames {
+		b.WriteString(" " + f.Name + " |")
+	}
+	b.WriteString("\n|---|")
+	for range frames {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, p := range progs {
+		fmt.Fprintf(&b, "| %s |", p.Name)
+		for _, f := range frames {
+			for _, r := range rs {
+				if r.Program == p.Name && r.Frame == f.Name {
+					fmt.Fprintf(&b, " %.1f ns (%s) |", r.NsPerRun, verdict(r.Verdict))
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// barTable is the markdown table of figure, baseline, ratio and bar.
+func barTable(rows []xdpbench.Row) string {
+	var b strings.Builder
+	b.WriteString("| figure | mxsensor | baseline | ratio | bar | met |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for _, row := range rows {
+		fmt.Fprintf(&b, "| %s | %.1f ns | %s: %.1f ns | %.2f | <= %.1f | %s |\n", row.Frame, row.Ours, row.BaselineName,
+			row.Baseline, row.Ratio, row.Bar, map[bool]string{true: "yes", false: "**no**"}[row.Met])
+	}
+	return b.String()
 }
 
 func verdict(v uint32) string {
