@@ -4,9 +4,11 @@
 package associate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,6 +103,10 @@ type entry struct {
 	// IPv4: its address's history, valid while h4epoch is history.epoch.
 	h4      *v4History
 	h4epoch uint64
+	seq     uint64 // order of Add
+	// IPv4: its clock buckets in the index.
+	clock  [len(tsRates)]clockKey
+	nclock uint8
 	// IPv6: its /64 (p64) and that /64's history (prefixOf).
 	p64    uint64
 	prefix prefixSnap
@@ -128,6 +134,10 @@ type Engine struct {
 	osIDs map[string]uint8
 	// layoutIDs interns TCP option layouts (at most maxLayouts).
 	layoutIDs map[string]uint16
+	// ix indexes v4 for candidates; noIndex (tests) visits every pair.
+	ix      *v4Index
+	noIndex bool
+	seq     uint64
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 }
@@ -156,6 +166,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}}
+	e.ix = newV4Index(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
 	}
@@ -175,6 +186,8 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 func (e *Engine) Add(a *attempt.Attempt) {
 	en := e.alloc()
 	en.a = *a
+	e.seq++
+	en.seq = e.seq
 	en.stack.fill(a)
 	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
 		en.names = lookupNames(e.cfg.Names, a.Src)
@@ -189,6 +202,9 @@ func (e *Engine) Add(a *attempt.Attempt) {
 		en.h4, en.h4epoch = e.hist.seeV4(a), e.hist.epoch
 		e.v4 = append(e.v4, en)
 		e.v4f = append(e.v4f, en.f)
+		if e.cfg.Mode == ModeFull {
+			e.ix.add(en)
+		}
 	}
 	if a.FirstSeen.After(e.last) {
 		e.last = a.FirstSeen
@@ -200,6 +216,9 @@ func (e *Engine) Add(a *attempt.Attempt) {
 func (e *Engine) Flush() {
 	e.decide(time.Unix(math.MaxInt32, 0))
 	for _, en := range e.v4 {
+		if e.cfg.Mode == ModeFull {
+			e.ix.remove(en)
+		}
 		e.release(en)
 	}
 	e.v4, e.v4f = e.v4[:0], e.v4f[:0]
@@ -265,6 +284,9 @@ func (e *Engine) decide(upto time.Time) {
 	keep := upto.Add(-e.cfg.Horizon)
 	m := 0
 	for m < len(e.v4) && e.v4[m].a.FirstSeen.Before(keep) {
+		if e.cfg.Mode == ModeFull {
+			e.ix.remove(e.v4[m])
+		}
 		e.release(e.v4[m])
 		m++
 	}
@@ -522,18 +544,21 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	e.invalidatePrefixes()
 	var pairs []pair
 	for _, v6 := range batch {
-		lo, hi := e.span(e.v4f, v6.f.t0)
-		for i := lo; i < hi; i++ {
-			sum := e.pairSum(v6, &e.v4f[i], e.v4[i])
+		n := len(pairs)
+		e.candidates(v6, func(f4 *feat, v4 *entry) {
+			sum := e.pairSum(v6, f4, v4)
 			if e.check != nil {
-				e.check(v6, e.v4[i], sum)
+				e.check(v6, v4, sum)
 			}
 			// minSum (a hair below the threshold's sum) spares most pairs
 			// the exponential.
-			if v4 := e.v4[i]; sum >= e.minSum && !v4.used && score(sum) >= e.cfg.Threshold {
+			if sum >= e.minSum && !v4.used && score(sum) >= e.cfg.Threshold {
 				pairs = append(pairs, pair{v6: v6, v4: v4, sum: sum}) // evidence: recomputed for the pairs chosen
 			}
-		}
+		})
+		// In FirstSeen order, as a scan of the horizon finds them: ties
+		// below are broken by it.
+		slices.SortFunc(pairs[n:], func(a, b pair) int { return cmp.Compare(a.v4.seq, b.v4.seq) })
 	}
 	// Ambiguity: an attempt whose two best candidates are close is not
 	// decided by the greedy pass below.

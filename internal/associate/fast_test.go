@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,6 +171,7 @@ func TestPairSumMatchesEvaluate(t *testing.T) {
 			}
 			var pairs, above, wrong int
 			e := New(cfg, nil, func(*Association) {})
+			e.noIndex = true // every pair in the horizon
 			e.check = func(v6, v4 *entry, sum float64) {
 				pairs++
 				slow := e.evaluate(v6, v4).sum
@@ -239,5 +241,103 @@ func TestEvidenceStrings(t *testing.T) {
 	want := []string{"order:a(+3.0)", "port:far-behind-nat(+0.0)", "asn:different-origin(-2.5)", "embedded:6to4(+7.6)"}
 	if !slices.Equal(got, want) {
 		t.Errorf("evidenceStrings = %q, want %q", got, want)
+	}
+}
+
+// TestIndexMatchesScan: the engine decides the same with its candidate
+// index as when it scans every pair within the horizon, under every
+// configuration of families.
+func TestIndexMatchesScan(t *testing.T) {
+	for _, names := range []bool{false, true} {
+		for _, off := range append([]string{""}, Families...) {
+			cfg := DefaultConfig()
+			if off != "" {
+				cfg.Disable = map[string]bool{off: true}
+			}
+			as, nm := randomStream(uint64(len(off))+7, 20000)
+			if names {
+				cfg.Names = nm
+			}
+			bl := listed{}
+			for i := range as {
+				if i%7 == 0 && as[i].Family == 4 {
+					bl[as[i].Src] = true
+				}
+			}
+			decide := func(noIndex bool) (out []string, visited int) {
+				e := New(cfg, bl, func(a *Association) {
+					s := fmt.Sprintf("%v/%d %v %v %.6f %q %v", a.V6.Src, a.V6.SrcPort, a.V6.FirstSeen.UnixNano(), a.V4Addr, a.Score, a.Evidence, a.Spammer)
+					if a.V4 != nil {
+						s += fmt.Sprintf(" %d %d", a.V4.SrcPort, a.V4.FirstSeen.UnixNano())
+					}
+					out = append(out, s)
+				})
+				e.noIndex = noIndex
+				e.check = func(*entry, *entry, float64) { visited++ }
+				for i := range as {
+					e.Add(&as[i])
+				}
+				e.Flush()
+				return out, visited
+			}
+			scan, nScan := decide(true)
+			idx, nIdx := decide(false)
+			name := fmt.Sprintf("names=%v,-%s", names, off)
+			if !slices.Equal(scan, idx) {
+				n := 0
+				for i := range min(len(scan), len(idx)) {
+					if scan[i] != idx[i] && n < 3 {
+						t.Errorf("%s: scan %s\n   index %s", name, scan[i], idx[i])
+						n++
+					}
+				}
+				t.Errorf("%s: %d decisions differ (%d, %d)", name, n, len(scan), len(idx))
+			}
+			assoc := 0
+			for _, s := range scan {
+				if !strings.Contains(s, " invalid IP ") {
+					assoc++
+				}
+			}
+			if assoc < 500 {
+				t.Errorf("%s: only %d of %d associated: the stream does not exercise the engine", name, assoc, len(scan))
+			}
+			if off != "order" && nIdx*2 > nScan {
+				t.Errorf("%s: the index visited %d pairs, the scan %d", name, nIdx, nScan)
+			}
+			t.Logf("%s: pairs visited: scan %d, index %d", name, nScan, nIdx)
+		}
+	}
+}
+
+// TestNearGap: beyond nearGap, and wherever the later attempt starts before
+// the earlier ends, the order evidence is below farOrder, whatever the
+// stack, the family order and the retransmission timing.
+func TestNearGap(t *testing.T) {
+	v6 := attempt.Attempt{Family: 6, Src: netip.MustParseAddr("2001:db8::1")}
+	v4 := attempt.Attempt{Family: 4, Src: netip.MustParseAddr("192.0.2.1")}
+	for _, osClass := range []string{"Windows", "Linux"} {
+		for _, mean := range []time.Duration{0, 300 * time.Millisecond, time.Second, 2900 * time.Millisecond, 5 * time.Second} {
+			for _, v6first := range []bool{true, false} {
+				for gap := -5 * time.Second; gap <= 10*time.Second; gap += 10 * time.Millisecond {
+					first, second := &v6, &v4
+					if !v6first {
+						first, second = &v4, &v6
+					}
+					first.FirstSeen = t0
+					first.LastSeen = t0.Add(2 * time.Second)
+					first.NIntervals, first.Intervals[0] = 0, 0
+					if mean > 0 {
+						first.NIntervals, first.Intervals[0] = 1, mean
+					}
+					second.FirstSeen = first.LastSeen.Add(gap)
+					second.LastSeen = second.FirstSeen
+					w := orderEvidence(&v6, 0, &v4, osClass).w
+					if (gap > nearGap || (gap < 0 && second.FirstSeen.After(first.FirstSeen))) && w >= farOrder {
+						t.Errorf("%s mean %v v6first %v gap %v: order %v >= farOrder", osClass, mean, v6first, gap, w)
+					}
+				}
+			}
+		}
 	}
 }

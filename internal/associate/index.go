@@ -1,0 +1,246 @@
+package associate
+
+import (
+	"cmp"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// The candidates of an IPv6 attempt are the IPv4 attempts within the
+// horizon, but pairSum gives every pair whose order evidence is below
+// farOrder -Inf unless it has identity evidence (evaluate's rule). So the
+// engine need not visit the whole horizon: the pairs that can score are
+//
+//   - near ones: order >= farOrder only when the later attempt starts at
+//     most nearGap after the earlier one ends, which bounds the IPv4
+//     attempt's FirstSeen to a few seconds around the IPv6 attempt's
+//     (attempts lasting longer than longDur are kept apart and always
+//     visited);
+//   - and the IPv4 attempts an identity key finds: their address (embedded
+//     in the IPv6 address, or the one its /64 was associated with), their
+//     TCP timestamp clock (bucketed offsets per common clock rate), their
+//     reverse name.
+//
+// TestIndexMatchesScan checks that the engine decides the same with and
+// without the index.
+
+// nearGap is the longest gap, between the end of the earlier attempt and
+// the start of the later one, at which orderEvidence weighs farOrder or
+// more (Windows' "unusual" gap, with a fitting retransmission timing).
+// TestNearGap checks it against orderEvidence.
+const nearGap = 3 * time.Second
+
+// longDur: IPv4 attempts lasting longer are visited on every scan.
+const longDur = 4 * time.Second
+
+// clockKey is a bucket of TSval clock offsets at one of tsRates.
+type clockKey struct {
+	rate uint8 // index in tsRates
+	b    uint32
+}
+
+// v4Index finds the IPv4 attempts held that could pair with an IPv6 one.
+type v4Index struct {
+	byAddr map[netip.Addr][]*entry
+	byName map[string][]*entry
+	clock  map[clockKey][]*entry
+	odd    []*entry // with timestamps, at a measured rate none of tsRates
+	long   []*entry // lasting longer than longDur
+	// base is the time origin of clock offsets (the first attempt's).
+	base    int64
+	baseSet bool
+	width   [len(tsRates)]float64 // bucket width per rate, in ticks
+	nb      [len(tsRates)]uint64  // buckets per rate (2^32 / width)
+	// scratch for one scan
+	keyed []*entry
+}
+
+func newV4Index(horizon time.Duration) *v4Index {
+	ix := &v4Index{byAddr: map[netip.Addr][]*entry{}, byName: map[string][]*entry{}, clock: map[clockKey][]*entry{}}
+	for i, r := range tsRates {
+		// clockTolerance at the horizon, plus room for float rounding.
+		ix.width[i] = math.Ceil(clockTolerance(r, horizon.Seconds())) + 4
+		ix.nb[i] = uint64(math.Floor((1 << 32) / ix.width[i]))
+	}
+	return ix
+}
+
+// rateIndex returns the index of r in tsRates, or -1.
+func rateIndex(r float64) int {
+	for i, s := range tsRates {
+		if r == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// bucket returns the clock bucket of a TSval at time t (Unix ns) for rate i.
+func (ix *v4Index) bucket(i int, ts uint32, t int64) uint64 {
+	off := math.Mod(float64(ts)-tsRates[i]*float64(t-ix.base)/1e9, 1<<32)
+	if off < 0 {
+		off += 1 << 32
+	}
+	// The partial last bucket joins bucket 0: every bucket is at least
+	// width wide, including across the wrap of the 32-bit clock.
+	return uint64(off/ix.width[i]) % ix.nb[i]
+}
+
+func (ix *v4Index) add(en *entry) {
+	f := &en.f
+	if !ix.baseSet {
+		ix.base, ix.baseSet = f.t0, true
+	}
+	ix.byAddr[f.src] = append(ix.byAddr[f.src], en)
+	if en.names.ptr != "" {
+		ix.byName[en.names.ptr] = append(ix.byName[en.names.ptr], en)
+	}
+	if f.t1-f.t0 > int64(longDur) {
+		ix.long = append(ix.long, en)
+	}
+	if !f.hasTS {
+		return
+	}
+	en.nclock = 0
+	switch i := rateIndex(f.rate); {
+	case f.rate == 0: // the rate is not known: any of them
+		for i := range tsRates {
+			en.clock[en.nclock] = clockKey{uint8(i), uint32(ix.bucket(i, f.tsFirst, f.t0))}
+			en.nclock++
+		}
+	case i >= 0:
+		en.clock[0] = clockKey{uint8(i), uint32(ix.bucket(i, f.tsFirst, f.t0))}
+		en.nclock = 1
+	default:
+		ix.odd = append(ix.odd, en)
+	}
+	for _, k := range en.clock[:en.nclock] {
+		ix.clock[k] = append(ix.clock[k], en)
+	}
+}
+
+// drop removes en from a list, keeping the order.
+func drop(list []*entry, en *entry) []*entry {
+	if i := slices.Index(list, en); i >= 0 {
+		return slices.Delete(list, i, i+1)
+	}
+	return list
+}
+
+func (ix *v4Index) remove(en *entry) {
+	f := &en.f
+	if l := drop(ix.byAddr[f.src], en); len(l) > 0 {
+		ix.byAddr[f.src] = l
+	} else {
+		delete(ix.byAddr, f.src)
+	}
+	if en.names.ptr != "" {
+		if l := drop(ix.byName[en.names.ptr], en); len(l) > 0 {
+			ix.byName[en.names.ptr] = l
+		} else {
+			delete(ix.byName, en.names.ptr)
+		}
+	}
+	if f.t1-f.t0 > int64(longDur) {
+		ix.long = drop(ix.long, en)
+	}
+	if !f.hasTS {
+		return
+	}
+	if f.rate != 0 && rateIndex(f.rate) < 0 {
+		ix.odd = drop(ix.odd, en)
+	}
+	for _, k := range en.clock[:en.nclock] {
+		if l := drop(ix.clock[k], en); len(l) > 0 {
+			ix.clock[k] = l
+		} else {
+			delete(ix.clock, k)
+		}
+	}
+	en.nclock = 0
+}
+
+// candidates calls visit for every IPv4 attempt held that pairSum might
+// not rule out for v6 (each once; others are within the horizon but
+// cannot score), in no particular order.
+func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
+	f6 := &v6.f
+	h := int64(e.cfg.Horizon)
+	lo, hi := e.span(e.v4f, f6.t0)
+	if e.noIndex || e.off[fOrder] {
+		// Without the order rule every pair in the horizon may score.
+		for i := lo; i < hi; i++ {
+			visit(&e.v4f[i], e.v4[i])
+		}
+		return
+	}
+	// Near: FirstSeen within [t0 - nearGap - longDur, t1 + nearGap].
+	from, to := max(f6.t0-h, f6.t0-int64(nearGap+longDur)), min(f6.t0+h, f6.t1+int64(nearGap))
+	nlo, nhi := lo, hi
+	for nlo < hi && e.v4f[nlo].t0 < from {
+		nlo++
+	}
+	for nhi > nlo && e.v4f[nhi-1].t0 > to {
+		nhi--
+	}
+	scanned := func(f4 *feat) bool { return f4.t0 >= from && f4.t0 <= to }
+	inSpan := func(f4 *feat) bool { d := f6.t0 - f4.t0; return d <= h && d >= -h }
+	for i := nlo; i < nhi; i++ {
+		visit(&e.v4f[i], e.v4[i])
+	}
+	ix := e.ix
+	for _, en := range ix.long {
+		if inSpan(&en.f) && !scanned(&en.f) {
+			visit(&en.f, en)
+		}
+	}
+	// Far: those an identity key finds.
+	keyed := ix.keyed[:0]
+	if !e.off[fEmbedded] {
+		for i := range v6.info.Embedded {
+			keyed = append(keyed, ix.byAddr[v6.info.Embedded[i].IPv4]...)
+		}
+	}
+	if !e.off[fHistory] {
+		if s := e.prefixOf(v6); s.ok && s.ipv4.IsValid() {
+			keyed = append(keyed, ix.byAddr[s.ipv4]...)
+		}
+	}
+	if !e.off[fPTR] && v6.names.ptr != "" {
+		keyed = append(keyed, ix.byName[v6.names.ptr]...)
+	}
+	if !e.off[fClock] && f6.hasTS {
+		ri := rateIndex(f6.rate)
+		if f6.rate != 0 && ri < 0 {
+			// A rate the buckets do not know: every clock in the horizon.
+			for i := lo; i < hi; i++ {
+				if e.v4f[i].hasTS && !scanned(&e.v4f[i]) {
+					keyed = append(keyed, e.v4[i])
+				}
+			}
+		} else {
+			for i := range tsRates {
+				if f6.rate != 0 && i != ri {
+					continue
+				}
+				b := ix.bucket(i, f6.tsFirst, f6.t0)
+				for _, d := range [3]uint64{ix.nb[i] - 1, 0, 1} {
+					keyed = append(keyed, ix.clock[clockKey{uint8(i), uint32((b + d) % ix.nb[i])}]...)
+				}
+			}
+		}
+		keyed = append(keyed, ix.odd...)
+	}
+	if len(keyed) > 1 {
+		slices.SortFunc(keyed, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+		keyed = slices.Compact(keyed)
+	}
+	for _, en := range keyed {
+		if inSpan(&en.f) && !scanned(&en.f) && en.f.t1-en.f.t0 <= int64(longDur) {
+			visit(&en.f, en)
+		}
+	}
+	ix.keyed = keyed[:0]
+}
