@@ -72,11 +72,24 @@ type Config struct {
 	// Names, if set, gives the origin AS and reverse name of addresses
 	// (the asn and ptr evidence families).
 	Names Names
+	// MaxHeld bounds the IPv4 attempts held and the IPv6 attempts awaiting
+	// a decision, each (a flood of new sources must not exhaust memory or
+	// make every decision scan millions of candidates). Past it the oldest
+	// IPv4 attempts are dropped before their horizon has passed, and the
+	// oldest IPv6 attempts decided before all their candidates are seen;
+	// both are counted in Stats. <= 0 means unbounded.
+	MaxHeld int
+}
+
+// Stats counts what the engine did to stay within Config.MaxHeld.
+type Stats struct {
+	DroppedIPv4 uint64 // IPv4 attempts dropped before the horizon passed
+	EarlyIPv6   uint64 // IPv6 attempts decided before the horizon passed
 }
 
 // DefaultConfig is the full engine with a 30 s horizon.
 func DefaultConfig() Config {
-	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5, Margin: 1}
+	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5, Margin: 1, MaxHeld: 1 << 18}
 }
 
 // Association is the decision for one IPv6 attempt.
@@ -138,6 +151,7 @@ type Engine struct {
 	ix      *v4Index
 	noIndex bool
 	seq     uint64
+	stats   Stats
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 }
@@ -210,7 +224,21 @@ func (e *Engine) Add(a *attempt.Attempt) {
 		e.last = a.FirstSeen
 	}
 	e.decide(e.last.Add(-e.cfg.Horizon))
+	if m := e.cfg.MaxHeld; m > 0 {
+		if n := len(e.v6) - m; n > 0 {
+			e.stats.EarlyIPv6 += uint64(n)
+			e.decideFirst(n)
+		}
+		if n := len(e.v4) - m; n > 0 {
+			e.stats.DroppedIPv4 += uint64(n)
+			e.dropV4(n)
+		}
+	}
 }
+
+// Stats returns the counts of attempts handled early to stay within
+// Config.MaxHeld.
+func (e *Engine) Stats() Stats { return e.stats }
 
 // Flush decides every remaining IPv6 attempt.
 func (e *Engine) Flush() {
@@ -268,32 +296,46 @@ func (e *Engine) decide(upto time.Time) {
 	for n < len(e.v6) && e.v6[n].a.FirstSeen.Before(upto) {
 		n++
 	}
-	if n > 0 {
-		batch := e.v6[:n]
-		if e.cfg.Mode == ModeNaive {
-			e.decideNaive(batch)
-		} else {
-			e.decideFull(batch, e.v6[n:])
-		}
-		for _, en := range batch {
-			e.release(en)
-		}
-		e.v6 = append(e.v6[:0], e.v6[n:]...)
-	}
+	e.decideFirst(n)
 	// IPv4 attempts older than upto-Horizon cannot pair with anything to come.
 	keep := upto.Add(-e.cfg.Horizon)
 	m := 0
 	for m < len(e.v4) && e.v4[m].a.FirstSeen.Before(keep) {
-		if e.cfg.Mode == ModeFull {
-			e.ix.remove(e.v4[m])
-		}
-		e.release(e.v4[m])
 		m++
 	}
-	if m > 0 {
-		e.v4 = append(e.v4[:0], e.v4[m:]...)
-		e.v4f = append(e.v4f[:0], e.v4f[m:]...)
+	e.dropV4(m)
+}
+
+// decideFirst decides the n oldest undecided IPv6 attempts.
+func (e *Engine) decideFirst(n int) {
+	if n <= 0 {
+		return
 	}
+	batch := e.v6[:n]
+	if e.cfg.Mode == ModeNaive {
+		e.decideNaive(batch)
+	} else {
+		e.decideFull(batch, e.v6[n:])
+	}
+	for _, en := range batch {
+		e.release(en)
+	}
+	e.v6 = append(e.v6[:0], e.v6[n:]...)
+}
+
+// dropV4 forgets the m oldest IPv4 attempts.
+func (e *Engine) dropV4(m int) {
+	if m <= 0 {
+		return
+	}
+	for _, en := range e.v4[:m] {
+		if e.cfg.Mode == ModeFull {
+			e.ix.remove(en)
+		}
+		e.release(en)
+	}
+	e.v4 = append(e.v4[:0], e.v4[m:]...)
+	e.v4f = append(e.v4f[:0], e.v4f[m:]...)
 }
 
 func (e *Engine) within(v6, v4 *entry) bool {

@@ -341,3 +341,33 @@ func TestNearGap(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxHeld: a flood of new sources, faster than the horizon lets the
+// engine forget them, stays within MaxHeld, and what it drops or decides
+// early is counted.
+func TestMaxHeld(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxHeld = 500
+	e := New(cfg, nil, func(*Association) {})
+	held := 0
+	const n = 20000 // in 2 s: all within one horizon
+	for i := range n {
+		a := attempt.Attempt{Family: 4, SrcPort: uint16(i), SYNs: 1}
+		a.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if i%2 == 1 {
+			a.Family = 6
+			a.Src = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+		}
+		a.FirstSeen = t0.Add(time.Duration(i) * 100 * time.Microsecond)
+		a.LastSeen = a.FirstSeen
+		e.Add(&a)
+		held = max(held, len(e.v4), len(e.v6))
+	}
+	if held > cfg.MaxHeld {
+		t.Errorf("held %d attempts of one family, MaxHeld %d", held, cfg.MaxHeld)
+	}
+	st := e.Stats()
+	if st.DroppedIPv4 != n/2-uint64(cfg.MaxHeld) || st.EarlyIPv6 != n/2-uint64(cfg.MaxHeld) {
+		t.Errorf("stats %+v, want %d each", st, n/2-cfg.MaxHeld)
+	}
+}

@@ -260,8 +260,8 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 
 // pipelineCollector reads the live measurement pipeline.
 type pipelineCollector struct {
-	p                                    PipelineSource
-	syns, attempts, associated, spammers *prometheus.Desc
+	p                                              PipelineSource
+	syns, attempts, associated, spammers, degraded *prometheus.Desc
 }
 
 func newPipelineCollector(p PipelineSource) *pipelineCollector {
@@ -270,11 +270,12 @@ func newPipelineCollector(p PipelineSource) *pipelineCollector {
 		attempts:   desc("pipeline", "attempts_total", "connect() attempts the pipeline closed, by address family.", "family"),
 		associated: desc("pipeline", "associations_total", "IPv6 attempts associated with an IPv4 address."),
 		spammers:   desc("pipeline", "spammer_attempts_total", "IPv6 attempts associated with a known spammer (an IPv4 address in the reject logs or the DNSBLs)."),
+		degraded:   desc("pipeline", "degraded_total", "Work done early or out of order to stay within the bounds on held state: attempts_closed_early (attempt bound), late_syns (SYNs later than the tolerated skew), ipv4_dropped and ipv6_decided_early (association bound).", "what"),
 	}
 }
 
 func (c *pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, c.syns, c.attempts, c.associated, c.spammers)
+	describeAll(ch, c.syns, c.attempts, c.associated, c.spammers, c.degraded)
 }
 
 func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -284,6 +285,10 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.attempts, s.IPv6, "ipv6")
 	ch <- counter(c.associated, s.Associated)
 	ch <- counter(c.spammers, s.Spammers)
+	ch <- counter(c.degraded, s.ForcedAttempts, "attempts_closed_early")
+	ch <- counter(c.degraded, s.LateSYNs, "late_syns")
+	ch <- counter(c.degraded, s.DroppedIPv4, "ipv4_dropped")
+	ch <- counter(c.degraded, s.EarlyIPv6, "ipv6_decided_early")
 }
 
 // enrichCollector reads the enricher.

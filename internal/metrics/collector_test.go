@@ -233,7 +233,7 @@ func TestMetricsAgentNotAttached(t *testing.T) {
 
 func TestMetricsOptionalSources(t *testing.T) {
 	src := Sources{Agent: runningAgent(),
-		Pipeline: fakePipeline{SYNs: 12, Attempts: 7, IPv4: 4, IPv6: 3, Associated: 2, Spammers: 1},
+		Pipeline: fakePipeline{SYNs: 12, Attempts: 7, IPv4: 4, IPv6: 3, Associated: 2, Spammers: 1, DroppedIPv4: 5, LateSYNs: 2},
 		Enricher: fakeEnricher{Queries: 10, TCPQueries: 1, Answers: 8, Timeouts: 2, NXDomain: 5, ServFail: 1,
 			Submitted: 6, Dropped: 2, Completed: 4, CacheHits: 3, CacheMisses: 4, QueueLength: 1},
 		RejectLog: func() rejectlog.Counters {
@@ -254,6 +254,9 @@ func TestMetricsOptionalSources(t *testing.T) {
 		{"mxsensor_pipeline_attempts_total", "family", "ipv6", 3},
 		{"mxsensor_pipeline_associations_total", "", "", 2},
 		{"mxsensor_pipeline_spammer_attempts_total", "", "", 1},
+		{"mxsensor_pipeline_degraded_total", "what", "ipv4_dropped", 5},
+		{"mxsensor_pipeline_degraded_total", "what", "late_syns", 2},
+		{"mxsensor_pipeline_degraded_total", "what", "attempts_closed_early", 0},
 		{"mxsensor_enrich_requests_total", "result", "dropped", 2},
 		{"mxsensor_enrich_requests_total", "result", "completed", 4},
 		{"mxsensor_enrich_dns_queries_total", "transport", "udp", 9},

@@ -58,12 +58,27 @@ type Recorder interface {
 // Stats summarise a run.
 type Stats struct {
 	SYNs, Attempts, IPv4, IPv6, Associated, Spammers uint64
+	// What the bounds on held state cost (attempt.Config.MaxLive,
+	// associate.Config.MaxHeld), and SYNs later than the tolerated skew
+	// (grouped, but possibly out of order).
+	ForcedAttempts, LateSYNs, DroppedIPv4, EarlyIPv6 uint64
 }
 
 // counters are Stats, updated by the pipeline's goroutine and read by any
 // (metrics).
 type counters struct {
 	syns, attempts, ipv4, ipv6, associated, spammers atomic.Uint64
+	forced, late, dropped, early                     atomic.Uint64
+}
+
+// degraded copies the grouper's and the engine's counts of early
+// decisions into the counters.
+func (p *Pipeline) degraded() {
+	g, e := p.g.Stats(), p.e.Stats()
+	p.stats.forced.Store(g.ForcedEmits)
+	p.stats.late.Store(g.Late)
+	p.stats.dropped.Store(e.DroppedIPv4)
+	p.stats.early.Store(e.EarlyIPv6)
 }
 
 // Pipeline turns SYN events into attempts and associations.
@@ -154,6 +169,7 @@ func (p *Pipeline) onAttempt(a *attempt.Attempt) {
 		p.write(p.attempts, p.buf)
 	}
 	p.e.Add(a)
+	p.degraded()
 }
 
 func (p *Pipeline) writeAssociation(as *associate.Association) {
@@ -191,7 +207,11 @@ func (p *Pipeline) write(w *bufio.Writer, b []byte) {
 // Write implements the agent's sink: one SYN event.
 func (p *Pipeline) Write(ev *synevent.Event) error {
 	p.stats.syns.Add(1)
+	late := p.g.Stats().Late
 	p.g.Add(ev)
+	if p.g.Stats().Late != late {
+		p.stats.late.Store(p.g.Stats().Late)
+	}
 	return p.err
 }
 
@@ -253,7 +273,8 @@ func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
 func (p *Pipeline) Stats() Stats {
 	c := &p.stats
 	return Stats{SYNs: c.syns.Load(), Attempts: c.attempts.Load(), IPv4: c.ipv4.Load(), IPv6: c.ipv6.Load(),
-		Associated: c.associated.Load(), Spammers: c.spammers.Load()}
+		Associated: c.associated.Load(), Spammers: c.spammers.Load(),
+		ForcedAttempts: c.forced.Load(), LateSYNs: c.late.Load(), DroppedIPv4: c.dropped.Load(), EarlyIPv6: c.early.Load()}
 }
 
 // Summary is the one-line summary printed at the end of a run.
@@ -264,8 +285,13 @@ func (s Stats) Summary() string {
 		}
 		return 100 * float64(a) / float64(b)
 	}
-	return fmt.Sprintf("%d SYNs, %d connect() attempts (%d IPv4, %d IPv6); %d IPv6 attempts associated (%.1f%%), %d from spammers",
+	sum := fmt.Sprintf("%d SYNs, %d connect() attempts (%d IPv4, %d IPv6); %d IPv6 attempts associated (%.1f%%), %d from spammers",
 		s.SYNs, s.Attempts, s.IPv4, s.IPv6, s.Associated, pct(s.Associated, s.IPv6), s.Spammers)
+	if s.ForcedAttempts+s.LateSYNs+s.DroppedIPv4+s.EarlyIPv6 > 0 {
+		sum += fmt.Sprintf("; degraded: %d attempts closed early (held-attempt bound), %d SYNs later than the tolerated skew, %d IPv4 attempts dropped and %d IPv6 attempts decided before their horizon (association bound)",
+			s.ForcedAttempts, s.LateSYNs, s.DroppedIPv4, s.EarlyIPv6)
+	}
+	return sum
 }
 
 func appendTime(b []byte, t time.Time) []byte {
