@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -103,6 +104,19 @@ func BenchmarkPipeline(b *testing.B) {
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	if path := os.Getenv("MXS_HEAP_PROFILE"); path != "" {
+		// What the pipeline holds halfway, by allocation site (set
+		// runtime.MemProfileRate=1 through -memprofilerate 1 for every
+		// allocation): go tool pprof -sample_index=inuse_space -top PATH.
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 	if live := p.Live(); live > 0 {
 		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(live), "B/live-attempt")
 		b.ReportMetric(float64(live), "live-attempts")
