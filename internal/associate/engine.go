@@ -113,6 +113,8 @@ type entry struct {
 	names known     // what Config.Names knows of the source
 	stack stackFeatures
 	used  bool // IPv4: claimed by an association (full mode)
+	// IPv6: being decided (not a later attempt for laterCandidates)
+	deciding bool
 	// IPv4: its address's history, valid while h4epoch is history.epoch.
 	h4      *v4History
 	h4epoch uint64
@@ -148,10 +150,13 @@ type Engine struct {
 	// layoutIDs interns TCP option layouts (at most maxLayouts).
 	layoutIDs map[string]uint16
 	// ix indexes v4 for candidates; noIndex (tests) visits every pair.
-	ix      *v4Index
+	ix4     *index // the IPv4 attempts held
+	ix6     *index // the IPv6 attempts undecided
 	noIndex bool
 	seq     uint64
 	stats   Stats
+	// afterAdd, in tests, runs at the end of every Add.
+	afterAdd func()
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 }
@@ -180,7 +185,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}}
-	e.ix = newV4Index(cfg.Horizon)
+	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
 	}
@@ -212,12 +217,15 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	e.fillFeat(en)
 	if a.Family == 6 {
 		e.v6 = append(e.v6, en)
+		if e.cfg.Mode == ModeFull {
+			e.ix6.add(en)
+		}
 	} else {
 		en.h4, en.h4epoch = e.hist.seeV4(a), e.hist.epoch
 		e.v4 = append(e.v4, en)
 		e.v4f = append(e.v4f, en.f)
 		if e.cfg.Mode == ModeFull {
-			e.ix.add(en)
+			e.ix4.add(en)
 		}
 	}
 	if a.FirstSeen.After(e.last) {
@@ -234,6 +242,9 @@ func (e *Engine) Add(a *attempt.Attempt) {
 			e.dropV4(n)
 		}
 	}
+	if e.afterAdd != nil {
+		e.afterAdd()
+	}
 }
 
 // Stats returns the counts of attempts handled early to stay within
@@ -245,7 +256,7 @@ func (e *Engine) Flush() {
 	e.decide(time.Unix(math.MaxInt32, 0))
 	for _, en := range e.v4 {
 		if e.cfg.Mode == ModeFull {
-			e.ix.remove(en)
+			e.ix4.remove(en)
 		}
 		e.release(en)
 	}
@@ -318,6 +329,9 @@ func (e *Engine) decideFirst(n int) {
 		e.decideFull(batch, e.v6[n:])
 	}
 	for _, en := range batch {
+		if e.cfg.Mode == ModeFull {
+			e.ix6.remove(en)
+		}
 		e.release(en)
 	}
 	e.v6 = append(e.v6[:0], e.v6[n:]...)
@@ -330,7 +344,7 @@ func (e *Engine) dropV4(m int) {
 	}
 	for _, en := range e.v4[:m] {
 		if e.cfg.Mode == ModeFull {
-			e.ix.remove(en)
+			e.ix4.remove(en)
 		}
 		e.release(en)
 	}
@@ -584,6 +598,9 @@ func (e *Engine) around(list []*entry, t time.Time) []*entry {
 
 func (e *Engine) decideFull(batch, later []*entry) {
 	e.invalidatePrefixes()
+	for _, en := range batch {
+		en.deciding = true
+	}
 	var pairs []pair
 	for _, v6 := range batch {
 		n := len(pairs)
@@ -642,12 +659,10 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			continue
 		}
 		better := false
-		for _, l := range e.around(later, p.v4.a.FirstSeen) {
-			if e.pairSum(l, &p.v4.f, p.v4) > p.sum {
-				better = true
-				break
-			}
-		}
+		e.laterCandidates(p.v4, later, func(l *entry) bool {
+			better = e.pairSum(l, &p.v4.f, p.v4) > p.sum
+			return !better
+		})
 		if better {
 			continue
 		}

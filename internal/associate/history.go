@@ -2,6 +2,7 @@ package associate
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
@@ -48,10 +49,12 @@ type history struct {
 	// dropped records, since the engine last looked (invalidatePrefixes).
 	changed []uint64
 	dropped bool
+	// byIPv4 lists the /64s whose last associated IPv4 is the key.
+	byIPv4 map[netip.Addr][]netip.Prefix
 }
 
 func newHistory() *history {
-	return &history{v6: map[netip.Prefix]*prefixHistory{}, v4: map[netip.Addr]*v4History{}}
+	return &history{v6: map[netip.Prefix]*prefixHistory{}, v4: map[netip.Addr]*v4History{}, byIPv4: map[netip.Addr][]netip.Prefix{}}
 }
 
 func stackHash(a *attempt.Attempt) uint64 {
@@ -151,17 +154,35 @@ func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, b
 	return weighed{}, false
 }
 
+// unlink removes /64 k from byIPv4[ip].
+func (h *history) unlink(k netip.Prefix, ip netip.Addr) {
+	if !ip.IsValid() {
+		return
+	}
+	l := h.byIPv4[ip]
+	if i := slices.Index(l, k); i >= 0 {
+		l = slices.Delete(l, i, i+1)
+	}
+	if len(l) == 0 {
+		delete(h.byIPv4, ip)
+	} else {
+		h.byIPv4[ip] = l
+	}
+}
+
 // recordV6 updates the /64's history with the decision for one attempt.
 func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 	if len(h.v6) >= maxHistory {
 		h.dropped = true
 		for k, v := range h.v6 {
 			if v6.FirstSeen.Sub(v.last) > historyTTL {
+				h.unlink(k, v.ipv4)
 				delete(h.v6, k)
 			}
 		}
 		if len(h.v6) >= maxHistory {
 			clear(h.v6)
+			clear(h.byIPv4)
 		}
 	}
 	k := addr.Prefix64(v6.Src)
@@ -182,6 +203,10 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 		p.associated++
 		if p.ipv4.IsValid() && p.ipv4 != v4 {
 			p.changes++
+		}
+		if p.ipv4 != v4 {
+			h.unlink(k, p.ipv4)
+			h.byIPv4[v4] = append(h.byIPv4[v4], k)
 		}
 		p.ipv4 = v4
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -41,9 +42,12 @@ type clockKey struct {
 	b    uint32
 }
 
-// v4Index finds the IPv4 attempts held that could pair with an IPv6 one.
-type v4Index struct {
+// index finds the attempts of one family held that could pair with an
+// attempt of the other: IPv4 attempts by their address, IPv6 attempts by
+// the IPv4 addresses they embed and by their /64.
+type index struct {
 	byAddr map[netip.Addr][]*entry
+	byP64  map[uint64][]*entry // IPv6
 	byName map[string][]*entry
 	clock  map[clockKey][]*entry
 	odd    []*entry // with timestamps, at a measured rate none of tsRates
@@ -57,8 +61,9 @@ type v4Index struct {
 	keyed []*entry
 }
 
-func newV4Index(horizon time.Duration) *v4Index {
-	ix := &v4Index{byAddr: map[netip.Addr][]*entry{}, byName: map[string][]*entry{}, clock: map[clockKey][]*entry{}}
+func newIndex(horizon time.Duration) *index {
+	ix := &index{byAddr: map[netip.Addr][]*entry{}, byP64: map[uint64][]*entry{}, byName: map[string][]*entry{},
+		clock: map[clockKey][]*entry{}}
 	for i, r := range tsRates {
 		// clockTolerance at the horizon, plus room for float rounding.
 		ix.width[i] = math.Ceil(clockTolerance(r, horizon.Seconds())) + 4
@@ -78,7 +83,7 @@ func rateIndex(r float64) int {
 }
 
 // bucket returns the clock bucket of a TSval at time t (Unix ns) for rate i.
-func (ix *v4Index) bucket(i int, ts uint32, t int64) uint64 {
+func (ix *index) bucket(i int, ts uint32, t int64) uint64 {
 	off := math.Mod(float64(ts)-tsRates[i]*float64(t-ix.base)/1e9, 1<<32)
 	if off < 0 {
 		off += 1 << 32
@@ -88,12 +93,27 @@ func (ix *v4Index) bucket(i int, ts uint32, t int64) uint64 {
 	return uint64(off/ix.width[i]) % ix.nb[i]
 }
 
-func (ix *v4Index) add(en *entry) {
+// keys calls fn with the addresses en is found by: an IPv4 attempt's
+// source, the IPv4 addresses an IPv6 attempt's source embeds.
+func keys(en *entry, fn func(netip.Addr)) {
+	if en.a.Family == 4 {
+		fn(en.f.src)
+		return
+	}
+	for i := range en.info.Embedded {
+		fn(en.info.Embedded[i].IPv4)
+	}
+}
+
+func (ix *index) add(en *entry) {
 	f := &en.f
 	if !ix.baseSet {
 		ix.base, ix.baseSet = f.t0, true
 	}
-	ix.byAddr[f.src] = append(ix.byAddr[f.src], en)
+	keys(en, func(a netip.Addr) { ix.byAddr[a] = append(ix.byAddr[a], en) })
+	if en.a.Family == 6 {
+		ix.byP64[en.p64] = append(ix.byP64[en.p64], en)
+	}
 	if en.names.ptr != "" {
 		ix.byName[en.names.ptr] = append(ix.byName[en.names.ptr], en)
 	}
@@ -129,12 +149,21 @@ func drop(list []*entry, en *entry) []*entry {
 	return list
 }
 
-func (ix *v4Index) remove(en *entry) {
+func (ix *index) remove(en *entry) {
 	f := &en.f
-	if l := drop(ix.byAddr[f.src], en); len(l) > 0 {
-		ix.byAddr[f.src] = l
-	} else {
-		delete(ix.byAddr, f.src)
+	keys(en, func(a netip.Addr) {
+		if l := drop(ix.byAddr[a], en); len(l) > 0 {
+			ix.byAddr[a] = l
+		} else {
+			delete(ix.byAddr, a)
+		}
+	})
+	if en.a.Family == 6 {
+		if l := drop(ix.byP64[en.p64], en); len(l) > 0 {
+			ix.byP64[en.p64] = l
+		} else {
+			delete(ix.byP64, en.p64)
+		}
 	}
 	if en.names.ptr != "" {
 		if l := drop(ix.byName[en.names.ptr], en); len(l) > 0 {
@@ -190,7 +219,7 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 	for i := nlo; i < nhi; i++ {
 		visit(&e.v4f[i], e.v4[i])
 	}
-	ix := e.ix
+	ix := e.ix4
 	for _, en := range ix.long {
 		if inSpan(&en.f) && !scanned(&en.f) {
 			visit(&en.f, en)
@@ -240,6 +269,87 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 	for _, en := range keyed {
 		if inSpan(&en.f) && !scanned(&en.f) && en.f.t1-en.f.t0 <= int64(longDur) {
 			visit(&en.f, en)
+		}
+	}
+	ix.keyed = keyed[:0]
+}
+
+// laterCandidates calls visit for every undecided IPv6 attempt of later
+// (sorted by FirstSeen) that pairSum might not rule out with v4, until
+// visit returns false: the same rule as candidates, from the other side.
+// The /64s whose last associated IPv4 is v4's source come from the
+// history's reverse map.
+func (e *Engine) laterCandidates(v4 *entry, later []*entry, visit func(l *entry) bool) {
+	f4 := &v4.f
+	h := int64(e.cfg.Horizon)
+	at := func(t int64) int { return sort.Search(len(later), func(i int) bool { return later[i].f.t0 >= t }) }
+	after := func(t int64) int { return sort.Search(len(later), func(i int) bool { return later[i].f.t0 > t }) }
+	lo, hi := at(f4.t0-h), after(f4.t0+h)
+	if e.noIndex || e.off[fOrder] {
+		for _, l := range later[lo:hi] {
+			if !visit(l) {
+				return
+			}
+		}
+		return
+	}
+	from, to := max(f4.t0-h, f4.t0-int64(nearGap+longDur)), min(f4.t0+h, f4.t1+int64(nearGap))
+	for _, l := range later[at(from):after(to)] {
+		if !visit(l) {
+			return
+		}
+	}
+	scanned := func(l *entry) bool { return l.f.t0 >= from && l.f.t0 <= to }
+	ok := func(l *entry) bool {
+		d := l.f.t0 - f4.t0
+		return !l.deciding && d <= h && d >= -h && !scanned(l)
+	}
+	ix := e.ix6
+	for _, l := range ix.long {
+		if ok(l) && !visit(l) {
+			return
+		}
+	}
+	keyed := ix.keyed[:0]
+	if !e.off[fEmbedded] {
+		keyed = append(keyed, ix.byAddr[f4.src]...)
+	}
+	if !e.off[fHistory] {
+		for _, k := range e.hist.byIPv4[f4.src] {
+			keyed = append(keyed, ix.byP64[p64(k.Addr())]...)
+		}
+	}
+	if !e.off[fPTR] && v4.names.ptr != "" {
+		keyed = append(keyed, ix.byName[v4.names.ptr]...)
+	}
+	if !e.off[fClock] && f4.hasTS {
+		ri := rateIndex(f4.rate)
+		if f4.rate != 0 && ri < 0 {
+			for _, l := range later[lo:hi] {
+				if l.f.hasTS {
+					keyed = append(keyed, l)
+				}
+			}
+		} else {
+			for i := range tsRates {
+				if f4.rate != 0 && i != ri {
+					continue
+				}
+				b := ix.bucket(i, f4.tsFirst, f4.t0)
+				for _, d := range [3]uint64{ix.nb[i] - 1, 0, 1} {
+					keyed = append(keyed, ix.clock[clockKey{uint8(i), uint32((b + d) % ix.nb[i])}]...)
+				}
+			}
+		}
+		keyed = append(keyed, ix.odd...)
+	}
+	if len(keyed) > 1 {
+		slices.SortFunc(keyed, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+		keyed = slices.Compact(keyed)
+	}
+	for _, l := range keyed {
+		if ok(l) && l.f.t1-l.f.t0 <= int64(longDur) && !visit(l) {
+			break
 		}
 	}
 	ix.keyed = keyed[:0]
