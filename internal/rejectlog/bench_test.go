@@ -1,0 +1,28 @@
+package rejectlog
+
+import "testing"
+
+// BenchmarkParse: one op is one line of a mail log as the agent reads it:
+// mostly lines that are not DNSBL rejections, some that are, some garbage.
+func BenchmarkParse(b *testing.B) {
+	lines := []string{
+		"Nov 26 10:00:00 mx1 postfix/smtpd[123]: NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org; " + smtpdEnv,
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: connect from unknown[192.0.2.8]",
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: disconnect from unknown[192.0.2.8] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+		"Nov 26 10:00:02 mx1 postfix/postscreen[99]: NOQUEUE: reject: RCPT from [2001:db8::7]:41234: 550 5.7.1 Service unavailable; client [2001:db8::7] blocked using zen.spamhaus.org; " + postscreenEnv,
+		"Nov 26 10:00:02 mx1 postfix/qmgr[77]: 4Xyz123: removed",
+		"garbage \x00 line",
+	}
+	p := testParser()
+	b.ReportAllocs()
+	b.ResetTimer()
+	matched := 0
+	for i := range b.N {
+		if _, ok, _ := p.Parse(lines[i%len(lines)]); ok {
+			matched++
+		}
+	}
+	if b.N >= len(lines) && matched == 0 {
+		b.Fatal("no line matched")
+	}
+}
