@@ -585,17 +585,6 @@ func (e *Engine) span(fs []feat, t int64) (lo, hi int) {
 	return lo, hi
 }
 
-// around returns the entries of list (sorted by FirstSeen, as the grouper
-// emits attempts) that started within the horizon of t.
-func (e *Engine) around(list []*entry, t time.Time) []*entry {
-	lo := sort.Search(len(list), func(i int) bool { return !list[i].a.FirstSeen.Before(t.Add(-e.cfg.Horizon)) })
-	hi := sort.Search(len(list), func(i int) bool { return list[i].a.FirstSeen.After(t.Add(e.cfg.Horizon)) })
-	if hi < lo {
-		hi = lo
-	}
-	return list[lo:hi]
-}
-
 func (e *Engine) decideFull(batch, later []*entry) {
 	e.invalidatePrefixes()
 	for _, en := range batch {

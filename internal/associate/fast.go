@@ -10,13 +10,13 @@ import (
 	"github.com/mxsensor/mxsensor/internal/addr"
 )
 
-// The engine compares every IPv6 attempt with every IPv4 attempt within
-// the horizon, and almost all of those pairs are other hosts. evaluate
-// explains a pair (the evidence list of the output); pairSum only scores
-// it, from features extracted once per attempt (feat), with integer times
-// and no strings, maps or allocations. It returns evaluate's sum exactly
-// whenever that sum can reach the threshold, which TestPairSumMatches
-// checks on random pairs: the evidence lists stay the same.
+// Most candidate pairs (those the index in index.go gives) are two hosts.
+// evaluate explains a pair (the evidence list of the output); pairSum only
+// scores it, from features extracted once per attempt (feat), with integer
+// times and no strings, maps or allocations. It returns evaluate's sum
+// exactly whenever that sum can reach the threshold, which
+// TestPairSumMatchesEvaluate checks on random pairs: the evidence lists
+// stay the same.
 //
 // Exactness: every weight except the embedded family's match (4 + 4 x
 // confidence) is a multiple of 0.5, so their float sums are exact in any
@@ -75,7 +75,7 @@ func (e *Engine) internOS(c string) uint8 {
 	return id
 }
 
-// fill extracts an attempt's features; en.stack, en.info and en.names must
+// fillFeat extracts an attempt's features; en.stack, en.info and en.names must
 // be filled already.
 func (e *Engine) fillFeat(en *entry) {
 	a := &en.a
