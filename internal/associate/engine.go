@@ -115,10 +115,7 @@ type entry struct {
 	used  bool // IPv4: claimed by an association (full mode)
 	// IPv6: being decided (not a later attempt for laterCandidates)
 	deciding bool
-	// IPv4: its address's history, valid while h4epoch is history.epoch.
-	h4      *v4History
-	h4epoch uint64
-	seq     uint64 // order of Add
+	seq      uint64 // order of Add
 	// IPv4: its clock buckets in the index.
 	clock  [len(tsRates)]clockKey
 	nclock uint8
@@ -221,7 +218,7 @@ func (e *Engine) Add(a *attempt.Attempt) {
 			e.ix6.add(en)
 		}
 	} else {
-		en.h4, en.h4epoch = e.hist.seeV4(a), e.hist.epoch
+		e.hist.seeV4(a)
 		e.v4 = append(e.v4, en)
 		e.v4f = append(e.v4f, en.f)
 		if e.cfg.Mode == ModeFull {

@@ -110,7 +110,7 @@ type prefixSnap struct {
 	valid   bool
 	ok      bool
 	ipv4    netip.Addr
-	changes int
+	changes int32
 	heavy   bool // att >= 8 && asc < 0.15*att
 }
 
@@ -120,12 +120,12 @@ func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 		return s
 	}
 	*s = prefixSnap{valid: true}
-	p := e.hist.v6[addr.Prefix64(v6.a.Src)]
-	if p == nil || v6.a.FirstSeen.Sub(p.last) > historyTTL {
+	p, ok := e.hist.v6[v6.p64]
+	if !ok || since(v6.a.FirstSeen, p.last) > historyTTL {
 		return s
 	}
-	att := decay(p.attempts, v6.a.FirstSeen.Sub(p.last))
-	asc := decay(p.associated, v6.a.FirstSeen.Sub(p.last))
+	att := decay(p.attempts, since(v6.a.FirstSeen, p.last))
+	asc := decay(p.associated, since(v6.a.FirstSeen, p.last))
 	s.ok, s.ipv4, s.changes, s.heavy = true, p.ipv4, p.changes, att >= 8 && asc < 0.15*att
 	return s
 }
@@ -148,14 +148,8 @@ func (e *Engine) invalidatePrefixes() {
 	h.changed, h.dropped = h.changed[:0], false
 }
 
-// natOf is history.natState for an IPv4 attempt's source, through the
-// record seeV4 returned while the history has not dropped any since.
-func (e *Engine) natOf(v4 *entry) (nat, single bool) {
-	if v := v4.h4; v != nil && v4.h4epoch == e.hist.epoch {
-		return v.nat, !v.nat && v.count >= 2
-	}
-	return e.hist.natState(v4.a.Src)
-}
+// natOf is history.natState for an IPv4 attempt's source.
+func (e *Engine) natOf(v4 *entry) (nat, single bool) { return e.hist.natState(v4.f.src) }
 
 // pairSum returns evaluate(v6, v4).sum when that can reach e.minSum, and
 // some value below e.minSum otherwise.

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 )
 
@@ -20,42 +19,44 @@ const historyTTL = time.Hour
 // historyTTL are dropped, and if that is not enough, the map is reset.
 const maxHistory = 1 << 17
 
-// prefixHistory is what the engine remembers of one IPv6 /64.
+// prefixHistory is what the engine remembers of one IPv6 /64. History
+// records are values in their maps, keyed compactly: with an hour of
+// hosts they are a large share of what the engine holds.
 type prefixHistory struct {
-	last       time.Time
+	last       int64      // Unix ns of the latest attempt recorded
 	ipv4       netip.Addr // last associated IPv4
-	changes    int        // times the associated IPv4 changed
+	changes    int32      // times the associated IPv4 changed
 	attempts   float64    // decayed count of IPv6 attempts
 	associated float64    // decayed count of associated ones
 }
 
 // v4History is what the engine remembers of one IPv4 address.
 type v4History struct {
-	last    time.Time
-	port    uint16
+	last    int64  // Unix ns of the latest attempt seen
 	stack   uint64 // hash of the SYN's option layout, wscale and TTL class
-	nat     bool   // several stacks or unrelated ports seen: a NAT or a shared address
+	count   int32  // attempts seen within historyTTL of each other
+	port    uint16
+	nat     bool // several stacks or unrelated ports seen: a NAT or a shared address
 	windows bool
-	count   int // attempts seen within historyTTL of each other
 }
 
 type history struct {
-	v6 map[netip.Prefix]*prefixHistory
-	v4 map[netip.Addr]*v4History
-	// epoch counts the changes that drop or replace a v4 record, so that a
-	// record held since (seeV4's result) is known to be the map's.
-	epoch uint64
+	v6 map[uint64]prefixHistory // by p64
+	v4 map[netip.Addr]v4History
 	// changed lists the /64s (p64) recordV6 updated, and dropped says it
 	// dropped records, since the engine last looked (invalidatePrefixes).
 	changed []uint64
 	dropped bool
-	// byIPv4 lists the /64s whose last associated IPv4 is the key.
-	byIPv4 map[netip.Addr][]netip.Prefix
+	// byIPv4 lists the /64s (p64) whose last associated IPv4 is the key.
+	byIPv4 map[netip.Addr][]uint64
 }
 
 func newHistory() *history {
-	return &history{v6: map[netip.Prefix]*prefixHistory{}, v4: map[netip.Addr]*v4History{}, byIPv4: map[netip.Addr][]netip.Prefix{}}
+	return &history{v6: map[uint64]prefixHistory{}, v4: map[netip.Addr]v4History{}, byIPv4: map[netip.Addr][]uint64{}}
 }
+
+// since is t - last as a duration.
+func since(t time.Time, last int64) time.Duration { return time.Duration(t.UnixNano() - last) }
 
 func stackHash(a *attempt.Attempt) uint64 {
 	var b [40]byte
@@ -69,13 +70,11 @@ func stackHash(a *attempt.Attempt) uint64 {
 	return (h ^ uint64(initialTTL(a.First.TTL))) * 1099511628211
 }
 
-// seeV4 records an IPv4 attempt (in FirstSeen order) and returns its
-// address's record.
-func (h *history) seeV4(a *attempt.Attempt) *v4History {
+// seeV4 records an IPv4 attempt (in FirstSeen order).
+func (h *history) seeV4(a *attempt.Attempt) {
 	if len(h.v4) >= maxHistory {
-		h.epoch++
 		for k, v := range h.v4 {
-			if a.FirstSeen.Sub(v.last) > historyTTL {
+			if since(a.FirstSeen, v.last) > historyTTL {
 				delete(h.v4, k)
 			}
 		}
@@ -84,14 +83,10 @@ func (h *history) seeV4(a *attempt.Attempt) *v4History {
 		}
 	}
 	st := stackHash(a)
-	v := h.v4[a.Src]
-	if v == nil || a.FirstSeen.Sub(v.last) > historyTTL {
-		if v != nil {
-			h.epoch++
-		}
-		v = &v4History{last: a.FirstSeen, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
-		h.v4[a.Src] = v
-		return v
+	v, ok := h.v4[a.Src]
+	if !ok || since(a.FirstSeen, v.last) > historyTTL {
+		h.v4[a.Src] = v4History{last: a.FirstSeen.UnixNano(), port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
+		return
 	}
 	v.count++
 	d := int(a.SrcPort) - int(v.port)
@@ -101,15 +96,15 @@ func (h *history) seeV4(a *attempt.Attempt) *v4History {
 	if st != v.stack || (v.windows && a.OSClass == "Windows" && d > 1024) {
 		v.nat = true
 	}
-	v.last, v.port, v.stack = a.FirstSeen, a.SrcPort, st
-	return v
+	v.last, v.port, v.stack = a.FirstSeen.UnixNano(), a.SrcPort, st
+	h.v4[a.Src] = v
 }
 
 // natState says whether an IPv4 address has shown NAT, and whether it has
 // been seen often enough (without NAT) to be taken for a single host.
 func (h *history) natState(ip netip.Addr) (nat, single bool) {
-	v := h.v4[ip]
-	if v == nil {
+	v, ok := h.v4[ip]
+	if !ok {
 		return false, false
 	}
 	return v.nat, !v.nat && v.count >= 2
@@ -135,12 +130,12 @@ func pow2(e float64) float64 {
 
 // prefixEvidence scores a candidate IPv4 against the /64's past.
 func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, bool) {
-	p := h.v6[addr.Prefix64(v6.Src)]
-	if p == nil || v6.FirstSeen.Sub(p.last) > historyTTL {
+	p, ok := h.v6[p64(v6.Src)]
+	if !ok || since(v6.FirstSeen, p.last) > historyTTL {
 		return weighed{}, false
 	}
-	att := decay(p.attempts, v6.FirstSeen.Sub(p.last))
-	asc := decay(p.associated, v6.FirstSeen.Sub(p.last))
+	att := decay(p.attempts, since(v6.FirstSeen, p.last))
+	asc := decay(p.associated, since(v6.FirstSeen, p.last))
 	switch {
 	case p.ipv4 == v4:
 		return weighed{2, "history:same-ipv4-as-before"}, true
@@ -155,7 +150,7 @@ func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, b
 }
 
 // unlink removes /64 k from byIPv4[ip].
-func (h *history) unlink(k netip.Prefix, ip netip.Addr) {
+func (h *history) unlink(k uint64, ip netip.Addr) {
 	if !ip.IsValid() {
 		return
 	}
@@ -175,7 +170,7 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 	if len(h.v6) >= maxHistory {
 		h.dropped = true
 		for k, v := range h.v6 {
-			if v6.FirstSeen.Sub(v.last) > historyTTL {
+			if since(v6.FirstSeen, v.last) > historyTTL {
 				h.unlink(k, v.ipv4)
 				delete(h.v6, k)
 			}
@@ -185,18 +180,18 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 			clear(h.byIPv4)
 		}
 	}
-	k := addr.Prefix64(v6.Src)
+	k := p64(v6.Src)
 	if !h.dropped && len(h.changed) < 64 {
-		h.changed = append(h.changed, p64(v6.Src))
+		h.changed = append(h.changed, k)
 	} else {
 		h.dropped = true // too many to look up one by one
 	}
-	p := h.v6[k]
-	if p == nil {
-		p = &prefixHistory{last: v6.FirstSeen}
-		h.v6[k] = p
+	t := v6.FirstSeen.UnixNano()
+	p, ok := h.v6[k]
+	if !ok {
+		p = prefixHistory{last: t}
 	}
-	dt := v6.FirstSeen.Sub(p.last)
+	dt := time.Duration(t - p.last)
 	p.attempts = decay(p.attempts, dt) + 1
 	p.associated = decay(p.associated, dt)
 	if v4.IsValid() {
@@ -210,7 +205,8 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 		}
 		p.ipv4 = v4
 	}
-	if v6.FirstSeen.After(p.last) {
-		p.last = v6.FirstSeen
+	if t > p.last {
+		p.last = t
 	}
+	h.v6[k] = p
 }

@@ -316,7 +316,7 @@ func (e *Engine) laterCandidates(v4 *entry, later []*entry, visit func(l *entry)
 	}
 	if !e.off[fHistory] {
 		for _, k := range e.hist.byIPv4[f4.src] {
-			keyed = append(keyed, ix.byP64[p64(k.Addr())]...)
+			keyed = append(keyed, ix.byP64[k]...)
 		}
 	}
 	if !e.off[fPTR] && v4.names.ptr != "" {
