@@ -92,7 +92,10 @@ func DefaultConfig() Config {
 	return Config{Mode: ModeFull, Horizon: 30 * time.Second, Threshold: 0.5, Margin: 1, MaxHeld: 1 << 18}
 }
 
-// Association is the decision for one IPv6 attempt.
+// Association is the decision for one IPv6 attempt. V6 and V4 hold what
+// the engine keeps of the attempts (addresses, ports, times, SYN counts,
+// retransmission timing, timestamps and OS class; not the first SYN nor
+// the fingerprint's label), and are valid only during the emit call.
 type Association struct {
 	V6       *attempt.Attempt
 	AddrKind string
@@ -107,12 +110,16 @@ type Association struct {
 }
 
 type entry struct {
-	f     feat // first: what the scan over candidates reads
-	a     attempt.Attempt
-	info  addr.Info // IPv6 only
-	names known     // what Config.Names knows of the source
-	stack stackFeatures
-	used  bool // IPv4: claimed by an association (full mode)
+	f feat // first: what the scan over candidates reads
+	// What else the explaining scorer and the output read of the attempt
+	// (attempt builds it back): the engine keeps no copy of the attempt.
+	family  uint8
+	tsLast  uint32
+	osClass string
+	info    addr.Info // IPv6 only
+	names   known     // what Config.Names knows of the source
+	stack   stackFeatures
+	used    bool // IPv4: claimed by an association (full mode)
 	// IPv6: being decided (not a later attempt for laterCandidates)
 	deciding bool
 	seq      uint64 // order of Add
@@ -154,6 +161,9 @@ type Engine struct {
 	stats   Stats
 	// afterAdd, in tests, runs at the end of every Add.
 	afterAdd func()
+	// Attempts built back from entries: for the explaining scorer (tmp)
+	// and for the Association emitted (out).
+	tmp6, tmp4, out6, out4 attempt.Attempt
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 }
@@ -201,7 +211,7 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 // attempt.Grouper emits them).
 func (e *Engine) Add(a *attempt.Attempt) {
 	en := e.alloc()
-	en.a = *a
+	en.family, en.tsLast, en.osClass = uint8(a.Family), a.TSLast, a.OSClass
 	e.seq++
 	en.seq = e.seq
 	en.stack.fill(a)
@@ -211,7 +221,7 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	if a.Family == 6 {
 		addr.ClassifyInto(a.Src, &en.info)
 	}
-	e.fillFeat(en)
+	e.fillFeat(en, a)
 	if a.Family == 6 {
 		e.v6 = append(e.v6, en)
 		if e.cfg.Mode == ModeFull {
@@ -301,14 +311,14 @@ func evidenceStrings(ws []weighed) []string {
 // attempts that could pair with it have been seen.
 func (e *Engine) decide(upto time.Time) {
 	n := 0
-	for n < len(e.v6) && e.v6[n].a.FirstSeen.Before(upto) {
+	for n < len(e.v6) && e.v6[n].f.t0 < upto.UnixNano() {
 		n++
 	}
 	e.decideFirst(n)
 	// IPv4 attempts older than upto-Horizon cannot pair with anything to come.
 	keep := upto.Add(-e.cfg.Horizon)
 	m := 0
-	for m < len(e.v4) && e.v4[m].a.FirstSeen.Before(keep) {
+	for m < len(e.v4) && e.v4[m].f.t0 < keep.UnixNano() {
 		m++
 	}
 	e.dropV4(m)
@@ -356,13 +366,13 @@ func (e *Engine) within(v6, v4 *entry) bool {
 
 func (e *Engine) decideNaive(batch []*entry) {
 	for _, v6 := range batch {
-		as := Association{V6: &v6.a, AddrKind: v6.info.Kind.String()}
+		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		var match *entry
 		if v6.info.Kind == addr.Kind6to4 {
 			// The previous IPv4 attempt from the 6to4 gateway.
 			for i := len(e.v4) - 1; i >= 0; i-- {
 				v4 := e.v4[i]
-				if !v4.a.FirstSeen.After(v6.a.FirstSeen) && v4.a.Src == v6.info.SixToFour && e.within(v6, v4) {
+				if v4.f.t0 <= v6.f.t0 && v4.f.src == v6.info.SixToFour && e.within(v6, v4) {
 					match = v4
 					break
 				}
@@ -371,7 +381,7 @@ func (e *Engine) decideNaive(batch []*entry) {
 		} else {
 			// The next IPv4 attempt, whoever sent it.
 			for _, v4 := range e.v4 {
-				if v4.a.FirstSeen.After(v6.a.FirstSeen) && e.within(v6, v4) {
+				if v4.f.t0 > v6.f.t0 && e.within(v6, v4) {
 					match = v4
 					break
 				}
@@ -379,8 +389,8 @@ func (e *Engine) decideNaive(batch []*entry) {
 			as.Evidence = []string{"naive:next-ipv4"}
 		}
 		if match != nil {
-			as.V4, as.V4Addr, as.Score = &match.a, match.a.Src, 1
-			as.V4Blocklisted = e.Blocklisted(&match.a)
+			as.V4, as.V4Addr, as.Score = match.attempt(&e.out4), match.f.src, 1
+			as.V4Blocklisted = e.Blocklisted(as.V4)
 			as.Spammer = as.V4Blocklisted
 		} else {
 			as.Evidence = nil
@@ -399,21 +409,22 @@ const scoreBias = 6
 // evaluate sums the evidence for one candidate pair. The evidence list
 // goes into the engine's scratch buffer; keep it only by copying.
 func (e *Engine) evaluate(v6, v4 *entry) pair {
-	osClass := v6.a.OSClass
+	a6, a4 := v6.attempt(&e.tmp6), v4.attempt(&e.tmp4)
+	osClass := v6.osClass
 	if osClass == "" || osClass == "unknown" {
-		osClass = v4.a.OSClass
+		osClass = v4.osClass
 	}
 	// A pair whose timing contradicts the order model needs evidence of
 	// one host that does not depend on timing.
 	if !e.off[fOrder] {
-		if o := orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass).w; o < farOrder && !e.identitySlow(v6, v4) {
+		if o := orderEvidence(a6, v6.info.Kind, a4, osClass).w; o < farOrder && !e.identitySlow(v6, v4, a6, a4) {
 			return pair{v6: v6, v4: v4, sum: math.Inf(-1)}
 		}
 	}
 	// Most candidates are other hosts: a bound on the sum, computed without
 	// building the evidence list, rules them out. The sum returned is then
 	// that bound, below minSum.
-	if b := e.bound(v6, v4, osClass); b < e.minSum {
+	if b := e.bound(v6, v4, a6, a4, osClass); b < e.minSum {
 		return pair{v6: v6, v4: v4, sum: b}
 	}
 	ws := e.scratch[:0]
@@ -424,12 +435,12 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		ws = append(ws, w)
 	}
 	if !e.off[fEmbedded] {
-		if w, ok := embeddedEvidence(&v6.info, v4.a.Src); ok {
+		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok {
 			add(w)
 		}
 	}
 	if !e.off[fOrder] {
-		add(orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass))
+		add(orderEvidence(a6, v6.info.Kind, a4, osClass))
 	}
 	if !e.off[fStack] {
 		n := len(ws)
@@ -440,7 +451,7 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	}
 	if !e.off[fClock] {
 		n := len(ws)
-		ws = clockEvidenceTo(ws, &v6.a, &v4.a)
+		ws = clockEvidenceTo(ws, a6, a4)
 		for _, w := range ws[n:] {
 			p.sum += w.w
 		}
@@ -464,9 +475,9 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		return p
 	}
 	if !e.off[fPort] {
-		if w, ok := portEvidence(&v6.a, &v4.a, osClass); ok {
+		if w, ok := portEvidence(a6, a4, osClass); ok {
 			if w.w < 0 && !e.off[fHistory] {
-				switch nat, single := e.hist.natState(v4.a.Src); {
+				switch nat, single := e.hist.natState(a4.Src); {
 				case nat:
 					// A NAT rewrote the IPv4 port: distance says nothing.
 					w = weighed{0, "port:far-behind-nat"}
@@ -479,13 +490,13 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 		}
 	}
 	if !e.off[fHistory] {
-		if w, ok := e.hist.prefixEvidence(&v6.a, v4.a.Src); ok {
+		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok {
 			add(w)
 		}
 	}
 	if !e.off[fRetrans] {
 		n := len(ws)
-		ws = retransEvidenceTo(ws, &v6.a, &v4.a)
+		ws = retransEvidenceTo(ws, a6, a4)
 		for _, w := range ws[n:] {
 			p.sum += w.w
 		}
@@ -508,19 +519,19 @@ const farOrder = -1
 // not depend on timing: the IPv6 address embeds the IPv4 address, the /64
 // was associated with that IPv4 address before, one TCP timestamp clock
 // explains both attempts, or both addresses have one reverse name.
-func (e *Engine) identitySlow(v6, v4 *entry) bool {
+func (e *Engine) identitySlow(v6, v4 *entry, a6, a4 *attempt.Attempt) bool {
 	if !e.off[fEmbedded] {
-		if w, ok := embeddedEvidence(&v6.info, v4.a.Src); ok && w.w > 0 {
+		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok && w.w > 0 {
 			return true
 		}
 	}
 	if !e.off[fHistory] {
-		if w, ok := e.hist.prefixEvidence(&v6.a, v4.a.Src); ok && w.what == "history:same-ipv4-as-before" {
+		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok && w.what == "history:same-ipv4-as-before" {
 			return true
 		}
 	}
 	if !e.off[fClock] {
-		for _, w := range clockEvidenceTo(nil, &v6.a, &v4.a) {
+		for _, w := range clockEvidenceTo(nil, a6, a4) {
 			if w.what == "clock:same-timestamp-clock" {
 				return true
 			}
@@ -538,18 +549,18 @@ func (e *Engine) identitySlow(v6, v4 *entry) bool {
 // cheapest and most telling families, the stack and the order, plus the
 // most every other family could add. Most candidate pairs (other hosts)
 // fall below the threshold on it.
-func (e *Engine) bound(v6, v4 *entry, osClass string) float64 {
+func (e *Engine) bound(v6, v4 *entry, a6, a4 *attempt.Attempt, osClass string) float64 {
 	rest := 2.0 + 4 // history; port (Windows) or the fallback fit
 	if !e.off[fRetrans] {
 		rest += 0.5
-		if v6.a.NIntervals > 0 && v4.a.NIntervals > 0 {
+		if a6.NIntervals > 0 && a4.NIntervals > 0 {
 			rest += 2.5
 		}
 	}
 	if len(v6.info.Embedded) > 0 {
 		rest += 8
 	}
-	if v6.a.HasTS && v4.a.HasTS {
+	if a6.HasTS && a4.HasTS {
 		rest += 5.5
 	}
 	if v6.names.asn != 0 && v4.names.asn != 0 {
@@ -566,7 +577,7 @@ func (e *Engine) bound(v6, v4 *entry, osClass string) float64 {
 		return sum + rest + 3
 	}
 	if !e.off[fOrder] {
-		w := orderEvidence(&v6.a, v6.info.Kind, &v4.a, osClass).w
+		w := orderEvidence(a6, v6.info.Kind, a4, osClass).w
 		sum += w
 	} else {
 		sum += 3
@@ -621,9 +632,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			if ps[0].sum-ps[1].sum >= e.cfg.Margin {
 				continue
 			}
-			shared := ps[0].v4.a.Src
+			shared := ps[0].v4.f.src
 			for _, p := range ps[1:] {
-				if ps[0].sum-p.sum < e.cfg.Margin && p.v4.a.Src != shared {
+				if ps[0].sum-p.sum < e.cfg.Margin && p.v4.f.src != shared {
 					shared = netip.Addr{}
 					break
 				}
@@ -659,23 +670,23 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		chosen[p.v6] = p
 	}
 	for _, v6 := range batch {
-		as := Association{V6: &v6.a, AddrKind: v6.info.Kind.String()}
+		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		if p := chosen[v6]; p != nil {
-			as.V4, as.V4Addr = &p.v4.a, p.v4.a.Src
+			as.V4, as.V4Addr = p.v4.attempt(&e.out4), p.v4.f.src
 			as.Score, as.Evidence = score(p.sum), evidenceStrings(p.ev)
-			as.V4Blocklisted = e.Blocklisted(&p.v4.a)
+			as.V4Blocklisted = e.Blocklisted(as.V4)
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
 			// Several equally good attempts from one IPv4 address (hosts
 			// behind one NAT): the address is known, the attempt is not.
 			as.V4Addr = ip
-			as.V4Blocklisted = e.bl != nil && e.bl.Listed(ip, v6.a.FirstSeen)
+			as.V4Blocklisted = e.bl != nil && e.bl.Listed(ip, as.V6.FirstSeen)
 			as.Score = 0.5
 			as.Evidence = []string{"ambiguous:candidates-share-ipv4(address only)"}
 		} else if !e.cfg.Disable[EvEmbedded] && e.bl != nil {
 			// No IPv4 attempt, but the address embeds an IPv4 the reject
 			// log knows: associate with the address alone.
 			for _, em := range v6.info.Embedded {
-				if em.Confidence >= 0.5 && e.bl.Listed(em.IPv4, v6.a.FirstSeen) {
+				if em.Confidence >= 0.5 && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
 					as.V4Addr, as.V4Blocklisted = em.IPv4, true
 					as.Score = em.Confidence
 					as.Evidence = []string{"embedded:" + em.How + "(address only)"}
@@ -684,7 +695,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 		}
 		as.Spammer = as.V4Blocklisted
-		e.hist.recordV6(&v6.a, as.V4Addr)
+		e.hist.recordV6(as.V6, as.V4Addr)
 		e.emit(&as)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
+	"github.com/mxsensor/mxsensor/internal/attempt"
 )
 
 // Most candidate pairs (those the index in index.go gives) are two hosts.
@@ -77,8 +78,7 @@ func (e *Engine) internOS(c string) uint8 {
 
 // fillFeat extracts an attempt's features; en.stack, en.info and en.names must
 // be filled already.
-func (e *Engine) fillFeat(en *entry) {
-	a := &en.a
+func (e *Engine) fillFeat(en *entry, a *attempt.Attempt) {
 	f := &en.f
 	*f = feat{
 		t0: a.FirstSeen.UnixNano(), t1: a.LastSeen.UnixNano(), mean: int64(meanInterval(a)),
@@ -121,11 +121,12 @@ func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 	}
 	*s = prefixSnap{valid: true}
 	p, ok := e.hist.v6[v6.p64]
-	if !ok || since(v6.a.FirstSeen, p.last) > historyTTL {
+	dt := time.Duration(v6.f.t0 - p.last)
+	if !ok || dt > historyTTL {
 		return s
 	}
-	att := decay(p.attempts, since(v6.a.FirstSeen, p.last))
-	asc := decay(p.associated, since(v6.a.FirstSeen, p.last))
+	att := decay(p.attempts, dt)
+	asc := decay(p.associated, dt)
 	s.ok, s.ipv4, s.changes, s.heavy = true, p.ipv4, p.changes, att >= 8 && asc < 0.15*att
 	return s
 }
@@ -146,6 +147,20 @@ func (e *Engine) invalidatePrefixes() {
 		}
 	}
 	h.changed, h.dropped = h.changed[:0], false
+}
+
+// attempt builds back what the engine keeps of en's attempt into dst: what
+// the explaining scorer and the Association read. The retransmission
+// intervals come back as their mean, all that the evidence uses of them.
+func (en *entry) attempt(dst *attempt.Attempt) *attempt.Attempt {
+	f := &en.f
+	*dst = attempt.Attempt{Family: int(en.family), Src: f.src, SrcPort: f.port,
+		FirstSeen: time.Unix(0, f.t0), LastSeen: time.Unix(0, f.t1), SYNs: int(f.syns),
+		TSFirst: f.tsFirst, TSLast: en.tsLast, HasTS: f.hasTS, OSClass: en.osClass}
+	if f.intervals {
+		dst.Intervals[0], dst.NIntervals = time.Duration(f.mean), 1
+	}
+	return dst
 }
 
 // natOf is history.natState for an IPv4 attempt's source.

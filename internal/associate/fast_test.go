@@ -192,7 +192,7 @@ func TestPairSumMatchesEvaluate(t *testing.T) {
 				if slow != sum {
 					wrong++
 					if wrong <= 5 {
-						t.Errorf("%v %v: pairSum %v, evaluate %v (%v)", v6.a.Src, v4.a.Src, sum, slow, evidenceStrings(e.evaluate(v6, v4).ev))
+						t.Errorf("%v %v: pairSum %v, evaluate %v (%v)", v6.f.src, v4.f.src, sum, slow, evidenceStrings(e.evaluate(v6, v4).ev))
 					}
 				}
 			}
@@ -220,15 +220,15 @@ func benchPairs(b *testing.B, slow bool) {
 	e := New(DefaultConfig(), nil, func(*Association) {})
 	var v6, v4 []*entry
 	for i := range as {
-		en := &entry{a: as[i]}
+		en := &entry{family: uint8(as[i].Family), tsLast: as[i].TSLast, osClass: as[i].OSClass}
 		en.stack.fill(&as[i])
 		if as[i].Family == 6 {
-			addrClassify(en)
+			addr.ClassifyInto(as[i].Src, &en.info)
 			v6 = append(v6, en)
 		} else {
 			v4 = append(v4, en)
 		}
-		e.fillFeat(en)
+		e.fillFeat(en, &as[i])
 	}
 	b.ResetTimer()
 	var sink float64
@@ -243,8 +243,6 @@ func benchPairs(b *testing.B, slow bool) {
 	}
 	_ = sink
 }
-
-func addrClassify(en *entry) { addr.ClassifyInto(en.a.Src, &en.info) }
 
 func TestEvidenceStrings(t *testing.T) {
 	got := evidenceStrings([]weighed{{3, "order:a"}, {0, "port:far-behind-nat"}, {-2.5, "asn:different-origin"}, {7.6, "embedded:6to4"}})

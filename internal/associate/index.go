@@ -96,7 +96,7 @@ func (ix *index) bucket(i int, ts uint32, t int64) uint64 {
 // keys calls fn with the addresses en is found by: an IPv4 attempt's
 // source, the IPv4 addresses an IPv6 attempt's source embeds.
 func keys(en *entry, fn func(netip.Addr)) {
-	if en.a.Family == 4 {
+	if en.family == 4 {
 		fn(en.f.src)
 		return
 	}
@@ -111,7 +111,7 @@ func (ix *index) add(en *entry) {
 		ix.base, ix.baseSet = f.t0, true
 	}
 	keys(en, func(a netip.Addr) { ix.byAddr[a] = append(ix.byAddr[a], en) })
-	if en.a.Family == 6 {
+	if en.family == 6 {
 		ix.byP64[en.p64] = append(ix.byP64[en.p64], en)
 	}
 	if en.names.ptr != "" {
@@ -158,7 +158,7 @@ func (ix *index) remove(en *entry) {
 			delete(ix.byAddr, a)
 		}
 	})
-	if en.a.Family == 6 {
+	if en.family == 6 {
 		if l := drop(ix.byP64[en.p64], en); len(l) > 0 {
 			ix.byP64[en.p64] = l
 		} else {
