@@ -160,7 +160,8 @@ type Engine struct {
 	seq     uint64
 	stats   Stats
 	// afterAdd, in tests, runs at the end of every Add.
-	afterAdd func()
+	afterAdd  func()
+	evStrings map[weighed]string // Engine.evidence
 	// Attempts built back from entries: for the explaining scorer (tmp)
 	// and for the Association emitted (out).
 	tmp6, tmp4, out6, out4 attempt.Attempt
@@ -191,7 +192,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}}
+	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -290,6 +291,27 @@ type pair struct {
 	sum    float64
 	ev     []weighed
 }
+
+// evidence is evidenceStrings with the strings kept: the pieces of
+// evidence are few (a name and its weight), and the output repeats them.
+func (e *Engine) evidence(ws []weighed) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		s, ok := e.evStrings[w]
+		if !ok {
+			s = evidenceStrings(ws[i : i+1])[0]
+			if len(e.evStrings) < maxEvStrings {
+				e.evStrings[w] = s
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// maxEvStrings bounds Engine.evStrings (embedded weights depend on a
+// confidence, so the set is not fixed in principle).
+const maxEvStrings = 4096
 
 // evidenceStrings formats a pair's evidence for output: "family:detail(+w)".
 func evidenceStrings(ws []weighed) []string {
@@ -673,7 +695,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		if p := chosen[v6]; p != nil {
 			as.V4, as.V4Addr = p.v4.attempt(&e.out4), p.v4.f.src
-			as.Score, as.Evidence = score(p.sum), evidenceStrings(p.ev)
+			as.Score, as.Evidence = score(p.sum), e.evidence(p.ev)
 			as.V4Blocklisted = e.Blocklisted(as.V4)
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
 			// Several equally good attempts from one IPv4 address (hosts

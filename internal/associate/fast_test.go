@@ -245,10 +245,16 @@ func benchPairs(b *testing.B, slow bool) {
 }
 
 func TestEvidenceStrings(t *testing.T) {
-	got := evidenceStrings([]weighed{{3, "order:a"}, {0, "port:far-behind-nat"}, {-2.5, "asn:different-origin"}, {7.6, "embedded:6to4"}})
+	ws := []weighed{{3, "order:a"}, {0, "port:far-behind-nat"}, {-2.5, "asn:different-origin"}, {7.6, "embedded:6to4"}}
 	want := []string{"order:a(+3.0)", "port:far-behind-nat(+0.0)", "asn:different-origin(-2.5)", "embedded:6to4(+7.6)"}
-	if !slices.Equal(got, want) {
+	if got := evidenceStrings(ws); !slices.Equal(got, want) {
 		t.Errorf("evidenceStrings = %q, want %q", got, want)
+	}
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	for range 2 { // formatted, then from the cache
+		if got := e.evidence(ws); !slices.Equal(got, want) {
+			t.Errorf("evidence = %q, want %q", got, want)
+		}
 	}
 }
 
