@@ -593,7 +593,9 @@ func (e *Engine) bound(v6, v4 *entry, a6, a4 *attempt.Attempt, osClass string) f
 	}
 	sum := 0.0
 	if !e.off[fStack] {
-		sum = stackSum(&v6.stack, &v4.stack)
+		// An upper bound even for OS classes past the intern table (osOther
+		// compares equal there), which is all bound needs.
+		sum = stackSumFeat(&v6.f, &v4.f, v6, v4)
 	}
 	if sum+rest+3 < e.minSum {
 		return sum + rest + 3

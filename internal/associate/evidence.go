@@ -226,57 +226,6 @@ func sameLayout(a, b *stackFeatures) bool {
 	return a.layoutHash == b.layoutHash && string(a.layoutBytes()) == string(b.layoutBytes())
 }
 
-// stackSum is the sum of stackEvidenceTo's weights, without the list: the
-// engine's first filter, run on every candidate pair.
-func stackSum(v6, v4 *stackFeatures) float64 {
-	sum := 0.0
-	if v6.osClass != "" && v4.osClass != "" && v6.osClass != "unknown" && v4.osClass != "unknown" {
-		if v6.osClass == v4.osClass {
-			sum++
-		} else {
-			sum -= 5
-		}
-	}
-	if sameLayout(v6, v4) {
-		sum += 1.5
-	} else {
-		sum -= 4
-	}
-	if v6.wscale >= 0 && v4.wscale >= 0 {
-		if v6.wscale == v4.wscale {
-			sum++
-		} else {
-			sum -= 3
-		}
-	}
-	if v6.mss >= 0 && v4.mss >= 0 {
-		switch {
-		case v6.mss == v4.mss-20:
-			sum++
-		case v6.mss > v4.mss:
-			sum--
-		}
-	}
-	if v6.ittl != v4.ittl {
-		sum -= 3
-	} else {
-		d := v6.hops - v4.hops
-		if d < 0 {
-			d = -d
-		}
-		switch {
-		case d <= 2:
-			sum += 0.5
-		case d > 6:
-			sum -= 1.5
-		}
-	}
-	if v6.hasTS != v4.hasTS {
-		sum -= 3
-	}
-	return sum
-}
-
 func (f *stackFeatures) layoutBytes() []byte { return f.layout[:f.nlayout] }
 
 // stackEvidence compares the two SYNs' TCP/IP stacks.

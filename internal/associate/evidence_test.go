@@ -155,8 +155,8 @@ func TestRetransEvidence(t *testing.T) {
 	}
 }
 
-// stackSum must equal the sum of stackEvidence's weights for every pair of
-// the stacks the tests know.
+// stackSumFeat (the fast scorer's and the bound's) must equal the sum of
+// stackEvidence's weights for every pair of the stacks the tests know.
 func TestStackSumMatchesEvidence(t *testing.T) {
 	var as []attempt.Attempt
 	for _, os := range []string{"Linux", "Windows", "", "unknown"} {
@@ -166,17 +166,20 @@ func TestStackSumMatchesEvidence(t *testing.T) {
 			}
 		}
 	}
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	ens := make([]entry, len(as))
 	for i := range as {
-		for j := range as {
-			var f6, f4 stackFeatures
-			f6.fill(&as[i])
-			f4.fill(&as[j])
+		ens[i].stack.fill(&as[i])
+		e.fillFeat(&ens[i], &as[i])
+	}
+	for i := range ens {
+		for j := range ens {
 			want := 0.0
-			for _, w := range stackEvidenceTo(nil, &f6, &f4) {
+			for _, w := range stackEvidenceTo(nil, &ens[i].stack, &ens[j].stack) {
 				want += w.w
 			}
-			if got := stackSum(&f6, &f4); got != want {
-				t.Fatalf("pair %d/%d: stackSum %v, evidence sum %v", i, j, got, want)
+			if got := stackSumFeat(&ens[i].f, &ens[j].f, &ens[i], &ens[j]); got != want {
+				t.Fatalf("pair %d/%d: stackSumFeat %v, evidence sum %v", i, j, got, want)
 			}
 		}
 	}

@@ -241,37 +241,54 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 		keyed = append(keyed, ix.byName[v6.names.ptr]...)
 	}
 	if !e.off[fClock] && f6.hasTS {
-		ri := rateIndex(f6.rate)
-		if f6.rate != 0 && ri < 0 {
+		var known bool
+		if keyed, known = ix.byClock(keyed, f6); !known {
 			// A rate the buckets do not know: every clock in the horizon.
 			for i := lo; i < hi; i++ {
 				if e.v4f[i].hasTS && !scanned(&e.v4f[i]) {
 					keyed = append(keyed, e.v4[i])
 				}
 			}
-		} else {
-			for i := range tsRates {
-				if f6.rate != 0 && i != ri {
-					continue
-				}
-				b := ix.bucket(i, f6.tsFirst, f6.t0)
-				for _, d := range [3]uint64{ix.nb[i] - 1, 0, 1} {
-					keyed = append(keyed, ix.clock[clockKey{uint8(i), uint32((b + d) % ix.nb[i])}]...)
-				}
-			}
 		}
-		keyed = append(keyed, ix.odd...)
 	}
-	if len(keyed) > 1 {
-		slices.SortFunc(keyed, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
-		keyed = slices.Compact(keyed)
-	}
+	keyed = dedupe(keyed)
 	for _, en := range keyed {
 		if inSpan(&en.f) && !scanned(&en.f) && en.f.t1-en.f.t0 <= int64(longDur) {
 			visit(&en.f, en)
 		}
 	}
 	ix.keyed = keyed[:0]
+}
+
+// byClock appends the attempts of ix whose TCP timestamp clock may explain
+// f's (clockSum's match): those in f's offset bucket and its neighbours at
+// f's measured rate, or at every common rate when f's is not measured, and
+// those of odd rates. known is false when f's own rate is odd: the buckets
+// cannot find its matches, and the caller must look at every clock.
+func (ix *index) byClock(keyed []*entry, f *feat) (_ []*entry, known bool) {
+	ri := rateIndex(f.rate)
+	if f.rate != 0 && ri < 0 {
+		return keyed, false
+	}
+	for i := range tsRates {
+		if f.rate != 0 && i != ri {
+			continue
+		}
+		b := ix.bucket(i, f.tsFirst, f.t0)
+		for _, d := range [3]uint64{ix.nb[i] - 1, 0, 1} {
+			keyed = append(keyed, ix.clock[clockKey{uint8(i), uint32((b + d) % ix.nb[i])}]...)
+		}
+	}
+	return append(keyed, ix.odd...), true
+}
+
+// dedupe sorts attempts found by several keys and drops repeats.
+func dedupe(keyed []*entry) []*entry {
+	if len(keyed) > 1 {
+		slices.SortFunc(keyed, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+		keyed = slices.Compact(keyed)
+	}
+	return keyed
 }
 
 // laterCandidates calls visit for every undecided IPv6 attempt of later
@@ -323,30 +340,16 @@ func (e *Engine) laterCandidates(v4 *entry, later []*entry, visit func(l *entry)
 		keyed = append(keyed, ix.byName[v4.names.ptr]...)
 	}
 	if !e.off[fClock] && f4.hasTS {
-		ri := rateIndex(f4.rate)
-		if f4.rate != 0 && ri < 0 {
+		var known bool
+		if keyed, known = ix.byClock(keyed, f4); !known {
 			for _, l := range later[lo:hi] {
 				if l.f.hasTS {
 					keyed = append(keyed, l)
 				}
 			}
-		} else {
-			for i := range tsRates {
-				if f4.rate != 0 && i != ri {
-					continue
-				}
-				b := ix.bucket(i, f4.tsFirst, f4.t0)
-				for _, d := range [3]uint64{ix.nb[i] - 1, 0, 1} {
-					keyed = append(keyed, ix.clock[clockKey{uint8(i), uint32((b + d) % ix.nb[i])}]...)
-				}
-			}
 		}
-		keyed = append(keyed, ix.odd...)
 	}
-	if len(keyed) > 1 {
-		slices.SortFunc(keyed, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
-		keyed = slices.Compact(keyed)
-	}
+	keyed = dedupe(keyed)
 	for _, l := range keyed {
 		if ok(l) && l.f.t1-l.f.t0 <= int64(longDur) && !visit(l) {
 			break

@@ -72,7 +72,7 @@ type counters struct {
 }
 
 // degraded copies the grouper's and the engine's counts of early
-// decisions into the counters.
+// decisions into the counters (after every attempt, and on Flush).
 func (p *Pipeline) degraded() {
 	g, e := p.g.Stats(), p.e.Stats()
 	p.stats.forced.Store(g.ForcedEmits)
@@ -207,11 +207,7 @@ func (p *Pipeline) write(w *bufio.Writer, b []byte) {
 // Write implements the agent's sink: one SYN event.
 func (p *Pipeline) Write(ev *synevent.Event) error {
 	p.stats.syns.Add(1)
-	late := p.g.Stats().Late
 	p.g.Add(ev)
-	if p.g.Stats().Late != late {
-		p.stats.late.Store(p.g.Stats().Late)
-	}
 	return p.err
 }
 
@@ -224,6 +220,8 @@ func (p *Pipeline) Flush() error {
 	if p.live {
 		p.g.Advance(time.Now())
 	}
+	// Late SYNs need not close an attempt: count them here too.
+	p.degraded()
 	if p.err != nil {
 		return p.err
 	}
