@@ -19,9 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/mxsensor/mxsensor/internal/dataplane"
@@ -57,29 +54,15 @@ func mountBPFFS(t *testing.T) string {
 	return dir
 }
 
-// attachPass attaches an XDP_PASS program to ifname inside host: native-mode
-// XDP_TX on a veth is only delivered when the peer has an XDP program.
+// attachPass attaches an XDP_PASS program to ifname inside host (see
+// netlab.Host.AttachXDPPass) until the test ends.
 func attachPass(t *testing.T, h *netlab.Host, ifname string) {
 	t.Helper()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, int32(dataplane.XDPPass)), asm.Return()}})
+	detach, err := h.AttachXDPPass(ifname)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prog.Close() })
-	var l link.Link
-	err = h.Do(func() error {
-		idx, err := h.LinkIndex(ifname)
-		if err != nil {
-			return err
-		}
-		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("attaching pass program to the peer: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { detach() })
 }
 
 type agent struct {

@@ -15,14 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/netlab"
 )
 
@@ -111,9 +107,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) (res *Result, err err
 		return nil, err
 	}
 	if cfg.XDPMode == "native" {
-		detach, err := attachPass(hosts.sw, "to-sens")
+		detach, err := hosts.sw.AttachXDPPass("to-sens")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lab: native mode needs an XDP program on the sensor's peer: %w", err)
 		}
 		undo = append(undo, detach)
 	}
@@ -256,31 +252,6 @@ func makeBridge(h *netlab.Host, ports []string) error {
 		return fmt.Errorf("lab: set bridge up: %w", err)
 	}
 	return nil
-}
-
-// attachPass attaches an XDP_PASS program in native mode to ifname in h:
-// a veth delivers the XDP_TX replies of its peer's native-mode program
-// only when it has an XDP program itself.
-func attachPass(h *netlab.Host, ifname string) (func() error, error) {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, int32(dataplane.XDPPass)), asm.Return()}})
-	if err != nil {
-		return nil, fmt.Errorf("lab: load the XDP_PASS program for the bridge port: %w", err)
-	}
-	var l link.Link
-	err = h.Do(func() error {
-		idx, err := h.LinkIndex(ifname)
-		if err != nil {
-			return err
-		}
-		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
-		return err
-	})
-	if err != nil {
-		prog.Close()
-		return nil, fmt.Errorf("lab: attach XDP_PASS to %s (native mode needs it on the sensor's peer): %w", ifname, err)
-	}
-	return func() error { return errors.Join(l.Close(), prog.Close()) }, nil
 }
 
 // agent is the `mxsensor run` process in the sensor's namespace.

@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -579,4 +582,32 @@ func cloneMAC(m net.HardwareAddr) net.HardwareAddr {
 		return nil
 	}
 	return append(net.HardwareAddr(nil), m...)
+}
+
+// AttachXDPPass attaches, in native mode, an XDP program that passes every
+// packet to ifname in h, and returns what detaches and frees it. A veth
+// delivers the XDP_TX replies of its peer's native-mode program only when
+// it has an XDP program itself, so a lab link to a native-mode sensor
+// needs one on the far end.
+func (h *Host) AttachXDPPass(ifname string) (detach func() error, err error) {
+	const xdpPass = 2 // XDP_PASS
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpPass), asm.Return()}})
+	if err != nil {
+		return nil, fmt.Errorf("netlab: load the XDP_PASS program: %w", err)
+	}
+	var l link.Link
+	err = h.Do(func() error {
+		idx, err := h.LinkIndex(ifname)
+		if err != nil {
+			return err
+		}
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
+		return err
+	})
+	if err != nil {
+		prog.Close()
+		return nil, fmt.Errorf("netlab: attach XDP_PASS to %s in %s: %w", ifname, h.Name, err)
+	}
+	return func() error { return errors.Join(l.Close(), prog.Close()) }, nil
 }

@@ -16,9 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -92,7 +89,7 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 	// The generator's end gets an XDP_PASS program in every case: native
 	// XDP_TX on veth needs one on the peer, and the receive path of the
 	// generator is then the same for all three cases.
-	closePass, err := attachPass(gen, veth.BIndex)
+	closePass, err := gen.AttachXDPPass(veth.BName)
 	if err != nil {
 		return nil, err
 	}
@@ -282,25 +279,4 @@ func linkStats(h *netlab.Host, name string) (*netlink.LinkStatistics, error) {
 		return nil, fmt.Errorf("%s in %s: no statistics", name, h.Name)
 	}
 	return lk.Attrs().Statistics, nil
-}
-
-// attachPass attaches a two-instruction XDP_PASS program in driver mode to
-// ifindex in h and returns a function that detaches and frees it.
-func attachPass(h *netlab.Host, ifindex int) (func(), error) {
-	const xdpPass = 2
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpPass), asm.Return()}})
-	if err != nil {
-		return nil, fmt.Errorf("loading the pass program: %w", err)
-	}
-	var l link.Link
-	if err := h.Do(func() error {
-		var err error
-		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
-		return err
-	}); err != nil {
-		prog.Close()
-		return nil, fmt.Errorf("attaching the pass program in %s: %w", h.Name, err)
-	}
-	return func() { l.Close(); prog.Close() }, nil
 }
