@@ -363,7 +363,11 @@ func (e *Engine) decideFirst(n int) {
 		}
 		e.release(en)
 	}
-	e.v6 = append(e.v6[:0], e.v6[n:]...)
+	// Resliced, not shifted: the oldest go first, and shifting the rest
+	// for each would make a flood of new sources quadratic. append
+	// reallocates (copying only what is held) once the capacity left is used.
+	clear(batch)
+	e.v6 = e.v6[n:]
 }
 
 // dropV4 forgets the m oldest IPv4 attempts.
@@ -377,8 +381,8 @@ func (e *Engine) dropV4(m int) {
 		}
 		e.release(en)
 	}
-	e.v4 = append(e.v4[:0], e.v4[m:]...)
-	e.v4f = append(e.v4f[:0], e.v4f[m:]...)
+	clear(e.v4[:m])
+	e.v4, e.v4f = e.v4[m:], e.v4f[m:] // see decideFirst
 }
 
 func (e *Engine) within(v6, v4 *entry) bool {

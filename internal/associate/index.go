@@ -141,8 +141,14 @@ func (ix *index) add(en *entry) {
 	}
 }
 
-// drop removes en from a list, keeping the order.
+// drop removes en from a list, keeping the order. Entries leave mostly
+// oldest first, from the front: that is a reslice, O(1), however long the
+// list (one clock bucket or address can hold thousands under a flood).
 func drop(list []*entry, en *entry) []*entry {
+	if len(list) > 0 && list[0] == en {
+		list[0] = nil
+		return list[1:]
+	}
 	if i := slices.Index(list, en); i >= 0 {
 		return slices.Delete(list, i, i+1)
 	}

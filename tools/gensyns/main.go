@@ -5,12 +5,15 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
+	"math/rand/v2"
 	"fmt"
 	"net/netip"
 	"os"
 	"time"
 
+	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/synframe"
 )
@@ -18,9 +21,14 @@ import (
 func main() {
 	out := flag.String("o", "syns.pcap", "output pcap file")
 	n := flag.Int("n", 0, "instead of the sample, write N SYNs of mixed stacks from distinct flows (for benchmarks)")
+	flood := flag.Int("flood", 0, "instead of the sample, write N SYNs from distinct random IPv4 sources (-gap apart), as `hping3 --rand-source --flood` sends them")
+	seed := flag.Uint64("seed", 1, "with -flood: the seed of the random sources")
+	gap := flag.Duration("gap", 10*time.Microsecond, "with -flood: time between SYNs")
 	flag.Parse()
 	var err error
-	if *n > 0 {
+	if *flood > 0 {
+		err = runFlood(*out, *flood, *seed, *gap)
+	} else if *n > 0 {
 		err = runMix(*out, *n)
 	} else {
 		err = run(*out)
@@ -63,6 +71,48 @@ func runMix(path string, n int) error {
 			s.Src, s.Dst, s.TTL, s.Window, s.TCPOptions = v4, sensor4, 240, 1024, nil // scanner-like
 		}
 		if err := w.WriteFrame(t.Add(time.Duration(i)*time.Millisecond), s.Build()); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// runFlood writes n SYNs from distinct pseudo-random IPv4 sources, gap
+// apart: each source is new, so every SYN is a new attempt that no IPv6
+// attempt will explain (the engine's worst case for held state). Half carry
+// hping3's bare header, half a Linux SYN's options with a random TCP
+// timestamp (which fills the clock index).
+func runFlood(path string, n int, seed uint64, gap time.Duration) error {
+	_ = os.Remove(path)
+	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	t := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	sensor4 := netip.MustParseAddr("198.51.100.25")
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	// A multiplicative permutation of the 2^32 addresses: distinct sources
+	// without a set to remember them.
+	start := rng.Uint32()
+	for i, k := 0, uint32(0); i < n; i++ {
+		var src netip.Addr
+		for {
+			// Sources the sensor would drop as bogons are skipped: all n count.
+			a := (start + k) * 2654435761
+			k++
+			if src = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}); addr.PlausiblePublicIPv4(src) {
+				break
+			}
+		}
+		s := synframe.Spec{Src: src, Dst: sensor4, SrcPort: uint16(1024 + rng.IntN(64000)), Seq: rng.Uint32(), TTL: 64, ID: uint16(rng.Uint32()), Window: 512}
+		if i%2 == 1 {
+			o := append([]byte(nil), synframe.LinuxOptions...)
+			if len(o) >= 12 && o[6] == 8 {
+				binary.BigEndian.PutUint32(o[8:], rng.Uint32())
+			}
+			s.TTL, s.DF, s.Window, s.TCPOptions = 50, true, 64240, o
+		}
+		if err := w.WriteFrame(t.Add(time.Duration(i)*gap), s.Build()); err != nil {
 			return err
 		}
 	}
