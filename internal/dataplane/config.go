@@ -127,11 +127,11 @@ func (c *Config) Validate() error {
 }
 
 // CheckRingSize reports whether n bytes can be the ring's size: a power of
-// two of at least a page, below 4 GiB.
+// two from a page to 2 GiB (the largest one that fits the map's uint32 size).
 func CheckRingSize(n uint64) error {
 	page := uint64(os.Getpagesize())
 	if n < page || n > math.MaxUint32 || n&(n-1) != 0 {
-		return fmt.Errorf("ring size %d is not a power of two of at least the page size (%d) and below 4 GiB", n, page)
+		return fmt.Errorf("ring size %d is not a power of two from the page size (%d) to 2 GiB", n, page)
 	}
 	return nil
 }
