@@ -481,11 +481,12 @@ int mxsensor_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	/* Reply: RST|ACK, seq 0, ack = ISN + 1 + payload, no options, no IP options or extension headers. */
+	/* Reply: RST|ACK, seq 0, ack = ISN + 1 + payload (+ 1 for a FIN: SYN and FIN each take a sequence
+	 * number, as Linux counts them), no options, no IP options or extension headers. */
 	__u8 mac_src[ETH_ALEN], mac_dst[ETH_ALEN];
 	__builtin_memcpy(mac_src, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(mac_dst, eth->h_dest, ETH_ALEN);
-	__u32 ackn = seq + 1 + payload;
+	__u32 ackn = seq + 1 + payload + (flags & TCPF_FIN);
 	__u32 l4len = sizeof(struct tcphdr_raw);
 	__u32 l3len = family == 4 ? sizeof(struct ip4hdr) : sizeof(struct ip6hdr);
 	l3off &= 0x1f; /* 14, 18 or 22 */

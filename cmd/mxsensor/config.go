@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"slices"
@@ -207,6 +208,127 @@ func applyConfig(cmd *cobra.Command) error {
 	return errors.Join(errs...)
 }
 
+// Sizes (--ring-size, --pcap-rotate-size): a whole or decimal number of
+// bytes with an optional unit, case ignored. K, M, G, T alone or with "iB"
+// are binary (1024^n); with "B" they are decimal (1000^n), as IEC 80000-13
+// writes them; "B" or nothing is bytes. A fraction must come to whole bytes
+// (1.5MiB is 1572864; 1.5B is an error). Anything else is rejected, with
+// the key named, rather than read as its leading digits.
+var sizeUnits = map[string]uint64{"": 1, "b": 1}
+
+func init() {
+	m := uint64(1)
+	d := uint64(1)
+	for _, p := range []string{"k", "m", "g", "t"} {
+		m, d = m<<10, d*1000
+		sizeUnits[p], sizeUnits[p+"ib"], sizeUnits[p+"b"] = m, m, d
+	}
+}
+
+const sizeUnitList = "B, K, KiB, KB, M, MiB, MB, G, GiB, GB, T, TiB or TB"
+
+// maxSizeText bounds the text parseSize looks at.
+const maxSizeText = 64
+
+// parseSize parses a size (see sizeUnits) into bytes, at most MaxInt64.
+func parseSize(text string) (uint64, error) {
+	s := strings.TrimSpace(text)
+	bad := func(why string, a ...any) error {
+		return fmt.Errorf("invalid size %q: %s", text, fmt.Sprintf(why, a...))
+	}
+	if s == "" {
+		return 0, bad("empty")
+	}
+	if len(s) > maxSizeText {
+		return 0, bad("longer than %d characters", maxSizeText)
+	}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], s[i:]
+	whole, frac, dot := strings.Cut(num, ".")
+	switch {
+	case strings.ContainsAny(s, " \t"):
+		return 0, bad("no spaces allowed")
+	case num == "":
+		return 0, bad("want a number of bytes and an optional unit, as 4096, 64KiB or 1.5MB")
+	case whole == "" || dot && frac == "" || strings.Contains(frac, "."):
+		return 0, bad("malformed number %q", num)
+	}
+	mult, ok := sizeUnits[strings.ToLower(unit)]
+	if !ok {
+		return 0, bad("unknown unit %q (want %s)", unit, sizeUnitList)
+	}
+	r, ok := new(big.Rat).SetString(num)
+	if !ok {
+		return 0, bad("malformed number %q", num)
+	}
+	r.Mul(r, new(big.Rat).SetUint64(mult))
+	if !r.IsInt() {
+		return 0, bad("not a whole number of bytes")
+	}
+	if r.Num().BitLen() > 63 {
+		return 0, bad("too large")
+	}
+	return r.Num().Uint64(), nil
+}
+
+// sizeValue is a size flag: it checks its value when set, from the command
+// line, the environment or the file alike, and keeps the text as written.
+type sizeValue struct {
+	text  string
+	bytes uint64
+}
+
+func newSizeValue(def string) *sizeValue {
+	v := &sizeValue{}
+	if err := v.Set(def); err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func (v *sizeValue) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	v.text, v.bytes = strings.TrimSpace(s), n
+	return nil
+}
+
+func (v *sizeValue) String() string { return v.text }
+func (v *sizeValue) Type() string   { return "size" }
+
+// sizeFlag returns the bytes of a size flag read through viper.
+func sizeFlag(v *viper.Viper, name string) (uint64, error) {
+	n, err := parseSize(v.GetString(name))
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", name, err)
+	}
+	return n, nil
+}
+
+// choiceValue is a flag taking one of a few words (case ignored), checked
+// when set.
+type choiceValue struct {
+	val     string
+	choices []string
+}
+
+func (v *choiceValue) Set(s string) error {
+	l := strings.ToLower(strings.TrimSpace(s))
+	if !slices.Contains(v.choices, l) {
+		return fmt.Errorf("unknown value %q (want %s)", s, strings.Join(v.choices, ", "))
+	}
+	v.val = l
+	return nil
+}
+
+func (v *choiceValue) String() string { return v.val }
+func (v *choiceValue) Type() string   { return "string" }
+
 // semanticChecks validate a section's values beyond their types, as the
 // command would when it starts.
 var semanticChecks = map[string]func(v *viper.Viper) error{
@@ -217,8 +339,8 @@ var semanticChecks = map[string]func(v *viper.Viper) error{
 		if _, err := dataplaneConfig(v, true); err != nil {
 			return err
 		}
-		if _, err := parseSize(v.GetString("pcap-rotate-size")); err != nil {
-			return fmt.Errorf("pcap-rotate-size: %w", err)
+		if _, err := sizeFlag(v, "pcap-rotate-size"); err != nil {
+			return err
 		}
 		if _, err := associate.ParseMode(v.GetString("assoc-mode")); err != nil {
 			return err

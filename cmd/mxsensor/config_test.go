@@ -112,3 +112,101 @@ func TestConfigExampleInSync(t *testing.T) {
 		t.Errorf("the example does not check: %v", err)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+		err  string // substring of the error; "" = valid
+	}{
+		{"4096", 4096, ""},
+		{"0", 0, ""},
+		{"100B", 100, ""},
+		{"64k", 64 << 10, ""},
+		{"64K", 64 << 10, ""},
+		{"64KiB", 64 << 10, ""},
+		{"64kib", 64 << 10, ""},
+		{"64KB", 64000, ""},
+		{"100MB", 100_000_000, ""},
+		{"100MiB", 100 << 20, ""},
+		{"16M", 16 << 20, ""},
+		{"65536KB", 65_536_000, ""},
+		{"1.5MiB", 1572864, ""},
+		{"1.5MB", 1_500_000, ""},
+		{"2G", 2 << 30, ""},
+		{"1GB", 1e9, ""},
+		{"1TiB", 1 << 40, ""},
+		{"3tb", 3e12, ""},
+		{" 16MiB ", 16 << 20, ""},
+		{"1.5B", 0, "not a whole number of bytes"},
+		{"1.5", 0, "not a whole number of bytes"},
+		{"0.1KiB", 0, "not a whole number of bytes"},
+		{"100XB", 0, `unknown unit "XB"`},
+		{"100Mi", 0, `unknown unit "Mi"`},
+		{"100 MiB", 0, "no spaces"},
+		{"", 0, "empty"},
+		{"MiB", 0, "want a number"},
+		{"-1", 0, "want a number"},
+		{"+1", 0, "want a number"},
+		{"1e6", 0, `unknown unit "e6"`},
+		{"0x10", 0, `unknown unit "x10"`},
+		{".5M", 0, "malformed number"},
+		{"1.M", 0, "malformed number"},
+		{"1.2.3K", 0, "malformed number"},
+		{"8EiB", 0, "unknown unit"},
+		{"9223372036854775807", 1<<63 - 1, ""},
+		{"9223372036854775808", 0, "too large"},
+		{"9000000TiB", 0, "too large"},
+		{strings.Repeat("1", 70), 0, "longer than"},
+	} {
+		got, err := parseSize(c.in)
+		switch {
+		case c.err == "" && (err != nil || got != c.want):
+			t.Errorf("parseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "invalid size")):
+			t.Errorf("parseSize(%q) = %d, %v; want an error with %q", c.in, got, err, c.err)
+		}
+	}
+}
+
+// A bad size is an error naming its key wherever it comes from, and config
+// check reports it; the ring's own rule is named too.
+func TestConfigSizes(t *testing.T) {
+	bad := writeConfig(t, "run:\n  iface: eth0\n  pcap-rotate-size: 100XB\n")
+	_, _, err := runCLI(t, "config", "check", "--config", bad)
+	if err == nil || !strings.Contains(err.Error(), `run.pcap-rotate-size: invalid size "100XB": unknown unit "XB"`) {
+		t.Errorf("config check of pcap-rotate-size: 100XB: %v", err)
+	}
+	ring := writeConfig(t, "run:\n  iface: eth0\n  ring-size: 65536KB\n")
+	_, _, err = runCLI(t, "config", "check", "--config", ring)
+	if err == nil || !strings.Contains(err.Error(), "--ring-size 65536KB: ring size 65536000 is not a power of two") {
+		t.Errorf("config check of ring-size: 65536KB: %v", err)
+	}
+	good := writeConfig(t, "run:\n  iface: eth0\n  ring-size: 64KiB\n  pcap-rotate-size: 1.5MB\n")
+	if out, _, err := runCLI(t, "config", "check", "--config", good); err != nil {
+		t.Errorf("config check of good sizes: %v %s", err, out)
+	}
+	if _, _, err := runCLI(t, "run", "--pcap-rotate-size", "1.5B"); err == nil || !strings.Contains(err.Error(), `"--pcap-rotate-size"`) || !strings.Contains(err.Error(), "not a whole number of bytes") {
+		t.Errorf("run --pcap-rotate-size 1.5B: %v", err)
+	}
+	t.Setenv("MXSENSOR_RING_SIZE", "16MB")
+	if _, _, err := runCLI(t, "run"); err == nil || !strings.Contains(err.Error(), "--ring-size 16MB: ring size 16000000 is not a power of two") {
+		t.Errorf("MXSENSOR_RING_SIZE=16MB: %v", err)
+	}
+}
+
+// Every command rejects an unknown log level or format, and config check
+// does too.
+func TestConfigLogLevel(t *testing.T) {
+	if _, _, err := runCLI(t, "addr", "--log-level", "verbose", addr6to4); err == nil || !strings.Contains(err.Error(), `unknown value "verbose" (want debug, info, warn, error)`) {
+		t.Errorf("addr --log-level verbose: %v", err)
+	}
+	if _, _, err := runCLI(t, "addr", "--log-level", "WARN", addr6to4); err != nil {
+		t.Errorf("--log-level WARN: %v", err)
+	}
+	cfg := writeConfig(t, "global:\n  log-level: verbose\n  log-format: xml\n")
+	_, _, err := runCLI(t, "config", "check", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), `global.log-level: unknown value "verbose"`) || !strings.Contains(err.Error(), `global.log-format: unknown value "xml" (want console, json)`) {
+		t.Errorf("config check of log-level: verbose: %v", err)
+	}
+}

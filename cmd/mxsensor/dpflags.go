@@ -23,7 +23,7 @@ func addDataplaneFlags(cmd *cobra.Command, live bool) {
 	f.Uint32("rst-burst", d.RateBurst, "RSTs a source may get in a burst before --rst-rate applies")
 	if live {
 		f.Uint32("rst-rate-sources", d.RateLimitEntries, "sources tracked by the RST rate limiter (LRU)")
-		f.String("ring-size", "16MiB", "ring buffer size (power of two; KiB/MiB suffixes)")
+		f.Var(newSizeValue("16MiB"), "ring-size", "ring buffer size: a power of two of at least a page (binary units: 64KiB, 16MiB)")
 	}
 }
 
@@ -53,38 +53,17 @@ func dataplaneConfig(v *viper.Viper, live bool) (dataplane.Config, error) {
 	c.RateBurst = v.GetUint32("rst-burst")
 	if live {
 		c.RateLimitEntries = v.GetUint32("rst-rate-sources")
-		size, err := parseSize(v.GetString("ring-size"))
+		size, err := sizeFlag(v, "ring-size")
 		if err != nil {
-			return c, fmt.Errorf("--ring-size: %w", err)
+			return c, err
 		}
-		c.RingSize = size
+		if err := dataplane.CheckRingSize(size); err != nil {
+			return c, fmt.Errorf("--ring-size %s: %w", v.GetString("ring-size"), err)
+		}
+		c.RingSize = uint32(size)
 	}
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
 	return c, nil
-}
-
-// parseSize parses "4096", "64KiB", "16MiB", "1GiB" (also K/M/G).
-func parseSize(s string) (uint32, error) {
-	s = strings.TrimSpace(s)
-	mult := uint64(1)
-	for _, u := range []struct {
-		suf string
-		m   uint64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSuffix(s, u.suf), u.m
-			break
-		}
-	}
-	var n uint64
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	n *= mult
-	if n == 0 || n > 1<<31 {
-		return 0, fmt.Errorf("size %d out of range", n)
-	}
-	return uint32(n), nil
 }

@@ -21,8 +21,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.PersistentFlags().String("log-format", "console", "log format: console or json")
+	root.PersistentFlags().Var(&choiceValue{"info", []string{"debug", "info", "warn", "error"}}, "log-level", "log level: debug, info, warn, error")
+	root.PersistentFlags().Var(&choiceValue{"console", []string{"console", "json"}}, "log-format", "log format: console or json")
 	root.PersistentFlags().String("config", "", "YAML configuration file (default "+DefaultConfigFile+" when it exists; MXSENSOR_CONFIG)")
 	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd(), newAddrCmd(), newFingerprintCmd(), newLookupCmd(), newRejectlogCmd(), newEvalCmd(), newAnalyzeCmd())
 	root.AddCommand(newBlocklistCmd(), newDnsblCmd())

@@ -71,7 +71,7 @@ must be mounted).`,
 				sinks = append(sinks, j)
 			}
 			if p := v.GetString("pcap-out"); p != "" {
-				size, err := parseSize(v.GetString("pcap-rotate-size"))
+				size, err := sizeFlag(v, "pcap-rotate-size")
 				if err != nil {
 					return err
 				}
@@ -219,7 +219,7 @@ must be mounted).`,
 	f.String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory for the pinned maps and link (one subdirectory per interface)")
 	f.String("events", "-", `write SYN events as JSON lines to this file ("-" = stdout, "" = nowhere)`)
 	f.String("pcap-out", "", "also write matched SYNs (rebuilt from their records) to this pcap file")
-	f.String("pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size")
+	f.Var(newSizeValue("100MiB"), "pcap-rotate-size", "rotate --pcap-out when it reaches this size (0 = never; KiB, MiB, GiB or KB, MB, GB)")
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
 	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")

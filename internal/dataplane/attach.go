@@ -78,6 +78,11 @@ func Attach(prog *ebpf.Program, ifname string, mode AttachMode, log *zap.Logger)
 				log.Warn("native XDP attach failed; running in generic (SKB) mode, which is slower",
 					zap.String("iface", ifname), zap.Error(errs[0]))
 			}
+			if m == AttachNative && nl.Type() == "veth" {
+				// The program cannot see whether XDP_TX delivered.
+				log.Warn("native XDP on a veth: the RSTs sent with XDP_TX reach the peer only if the peer has an XDP program attached (one that passes everything will do); otherwise the kernel drops them, rst_sent still counts them, and this veth counts them as TX drops (ip -s link)",
+					zap.String("iface", ifname))
+			}
 			return a, nil
 		}
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {

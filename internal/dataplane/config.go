@@ -115,14 +115,23 @@ func (c *Config) Validate() error {
 	if c.RateLimitEntries == 0 {
 		return errors.New("rate limit table size must be at least 1")
 	}
-	page := uint32(os.Getpagesize())
-	if c.RingSize < page || c.RingSize&(c.RingSize-1) != 0 {
-		return fmt.Errorf("ring size %d is not a power of two of at least the page size (%d)", c.RingSize, page)
+	if err := CheckRingSize(uint64(c.RingSize)); err != nil {
+		return err
 	}
 	for _, a := range c.LocalAddrs {
 		if !a.IsValid() {
 			return errors.New("invalid local address")
 		}
+	}
+	return nil
+}
+
+// CheckRingSize reports whether n bytes can be the ring's size: a power of
+// two from a page to 2 GiB (the largest one that fits the map's uint32 size).
+func CheckRingSize(n uint64) error {
+	page := uint64(os.Getpagesize())
+	if n < page || n > math.MaxUint32 || n&(n-1) != 0 {
+		return fmt.Errorf("ring size %d is not a power of two from the page size (%d) to 2 GiB", n, page)
 	}
 	return nil
 }

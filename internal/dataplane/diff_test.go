@@ -151,7 +151,7 @@ func validReply(rec *Record, out []byte) bool {
 	}
 	return synframe.Checksum(synframe.PseudoHeader(src, dst, 6, 20), tcp) == 0 &&
 		be.Uint16(tcp) == rec.Dport && be.Uint16(tcp[2:]) == rec.Sport &&
-		be.Uint32(tcp[8:]) == rec.Seq+1+uint32(rec.PayloadLen) && tcp[13] == synframe.RST|synframe.ACK
+		be.Uint32(tcp[8:]) == ReplyAck(rec) && tcp[13] == synframe.RST|synframe.ACK
 }
 
 // mutate returns a random variation of seed: byte flips, header-field

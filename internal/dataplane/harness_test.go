@@ -175,7 +175,8 @@ func checkRST(t *testing.T, spec synframe.Spec, syn, reply []byte, ttl uint8) {
 	if be.Uint32(tcp[4:]) != 0 {
 		t.Errorf("seq %d, want 0", be.Uint32(tcp[4:]))
 	}
-	if want := be.Uint32(stcp[4:]) + 1 + uint32(payload); be.Uint32(tcp[8:]) != want {
+	// SYN and FIN take one sequence number each, as the payload's bytes do.
+	if want := be.Uint32(stcp[4:]) + 1 + uint32(payload) + uint32(stcp[13]&synframe.FIN); be.Uint32(tcp[8:]) != want {
 		t.Errorf("ack %d, want %d", be.Uint32(tcp[8:]), want)
 	}
 	if tcp[12] != 0x50 || tcp[13] != synframe.RST|synframe.ACK || be.Uint16(tcp[14:]) != 0 || be.Uint16(tcp[18:]) != 0 {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -192,19 +193,90 @@ func (p *Pinned) RingPending() (size, pending int, err error) {
 func (p *Pinned) Ring() (*RingReader, error) { return NewRingReader(p.events) }
 
 // AgentAlive reports whether the agent process that pinned the sensor still runs.
-func (p *Pinned) AgentAlive() bool { return processAlive(int(p.Info.PID)) }
+func (p *Pinned) AgentAlive() bool { return processAlive(int(p.Info.PID), p.Info.Start) }
 
 // Close releases the maps (the pins stay).
 func (p *Pinned) Close() error {
 	return errors.Join(p.counters.Close(), p.events.Close())
 }
 
-func processAlive(pid int) bool {
+// pidReuseSlack is how much later than the sensor's recorded start its
+// process may seem to have started: the two clocks differ by /proc/stat's
+// whole-second boot time and by any step of the wall clock since. A pid
+// reused that soon is not caught; calling a live sensor dead would be worse.
+const pidReuseSlack = time.Minute
+
+// processAlive reports whether the agent with pid, which recorded start as
+// its start time (zero: unknown), still runs. kill(pid, 0) alone also finds
+// a zombie (exited, not yet reaped by its parent) and a later process that
+// got the same pid; /proc/PID/stat tells them apart.
+func processAlive(pid int, start time.Time) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	state, started, err := procStat(pid)
+	if err != nil {
+		// Gone since kill, unless there is no /proc to ask: then kill's word stands.
+		_, serr := os.Stat("/proc/self/stat")
+		return !errors.Is(err, os.ErrNotExist) || serr != nil
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	if start.UnixNano() > 0 && !started.IsZero() && started.After(start.Add(pidReuseSlack)) {
+		return false
+	}
+	return true
+}
+
+// userHZ is the unit of /proc/PID/stat's start time: USER_HZ, 100 on every
+// architecture Go's linux ports run on.
+const userHZ = 100
+
+// procStat returns pid's state letter (R, S, Z, ...) and start time (zero
+// when the boot time is unknown) from /proc/PID/stat.
+func procStat(pid int) (byte, time.Time, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	// "pid (comm) state ...": comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, time.Time{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || len(f[0]) != 1 {
+		return 0, time.Time{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	// f[0] is field 3 (state), f[19] field 22 (starttime, ticks after boot).
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	boot, berr := bootTime()
+	if err != nil || berr != nil {
+		return f[0][0], time.Time{}, nil
+	}
+	return f[0][0], boot.Add(time.Duration(ticks) * (time.Second / userHZ)), nil
+}
+
+// bootTime reads the boot time (whole seconds) from /proc/stat.
+func bootTime() (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("/proc/stat btime: %w", err)
+			}
+			return time.Unix(sec, 0), nil
+		}
+	}
+	return time.Time{}, errors.New("/proc/stat: no btime")
 }
 
 // ListPinned returns the sensor directories under root, sorted.

@@ -66,6 +66,10 @@ func progCases() []progCase {
 			s.Flags = synframe.SYN | synframe.ECE | synframe.CWR | synframe.PSH | synframe.URG | synframe.FIN
 			s.Urgent, s.Ack = 7, 12345
 		}), XDPTX, CntRSTSent, none},
+		{"ipv4 syn+fin", syn4(func(s *synframe.Spec) { s.Flags = synframe.SYN | synframe.FIN }), XDPTX, CntRSTSent, none},
+		{"ipv6 syn+fin payload seq wraps", syn6(func(s *synframe.Spec) {
+			s.Flags, s.Payload, s.Seq = synframe.SYN|synframe.FIN, []byte("QUIT"), 0xfffffffa
+		}), XDPTX, CntRSTSent, none},
 		{"ipv4 seq wraps", syn4(func(s *synframe.Spec) { s.Seq = 0xffffffff }), XDPTX, CntRSTSent, none},
 		{"ipv4 802.1q", syn4(func(s *synframe.Spec) { s.VLANs = dot1q }), XDPTX, CntRSTSent, none},
 		{"ipv4 qinq", syn4(func(s *synframe.Spec) { s.VLANs = qinq }), XDPTX, CntRSTSent, none},

@@ -166,6 +166,13 @@ func (r *Reference) bound(now uint64) {
 	}
 }
 
+// ReplyAck is the acknowledgment number of the RST that answers the SYN
+// recorded in rec: the SYN, its payload and a FIN each take sequence space,
+// as Linux counts them when it resets (seq + SYN + FIN + payload).
+func ReplyAck(rec *Record) uint32 {
+	return rec.Seq + 1 + uint32(rec.PayloadLen) + uint32(rec.TcpFlags&tcpFIN)
+}
+
 // Run decides what the program would do with frame at time now (ns) and,
 // when the frame is a matched SYN, fills rec. rec is untouched otherwise.
 func (r *Reference) Run(frame []byte, now uint64, rec *Record) Result {

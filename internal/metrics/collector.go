@@ -167,7 +167,7 @@ var xdpHelp = map[string]string{
 	"syns_matched_total":      "SYNs to a configured port (and local address) the XDP program recorded and acted on.",
 	"ring_records_total":      "SYN records the XDP program wrote into the ring buffer.",
 	"ring_records_lost_total": "SYN records the XDP program could not write because the ring buffer was full.",
-	"outcomes_total":          "Frames by what the XDP program did with them: rst_sent, rate_limited, observed, dropped, or pass_<reason> (passed to the kernel untouched).",
+	"outcomes_total":          "Frames by what the XDP program did with them: rst_sent (a RST handed to XDP_TX; in native mode on a veth whose peer has no XDP program the kernel drops it), rate_limited, observed, dropped, or pass_<reason> (passed to the kernel untouched).",
 	"anomalies_total":         "Malformed headers by kind (each also counts as outcome pass_malformed or pass_ext_hdr).",
 }
 

@@ -114,7 +114,7 @@ func TestMetricsAgentCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `
-# HELP mxsensor_xdp_outcomes_total Frames by what the XDP program did with them: rst_sent, rate_limited, observed, dropped, or pass_<reason> (passed to the kernel untouched).
+# HELP mxsensor_xdp_outcomes_total Frames by what the XDP program did with them: rst_sent (a RST handed to XDP_TX; in native mode on a veth whose peer has no XDP program the kernel drops it), rate_limited, observed, dropped, or pass_<reason> (passed to the kernel untouched).
 # TYPE mxsensor_xdp_outcomes_total counter
 mxsensor_xdp_outcomes_total{outcome="dropped"} 0
 mxsensor_xdp_outcomes_total{outcome="observed"} 0

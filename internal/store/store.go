@@ -134,7 +134,7 @@ func Open(path string, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store %s: %w", path, err)
+		return nil, fmt.Errorf("store %s: %w", path, explainOpen(path, err))
 	}
 	for _, q := range []struct {
 		dst *int64
