@@ -72,13 +72,17 @@ type Config struct {
 	// Names, if set, gives the origin AS and reverse name of addresses
 	// (the asn and ptr evidence families).
 	Names Names
-	// MaxHeld bounds the IPv4 attempts held and the IPv6 attempts awaiting
-	// a decision, each (a flood of new sources must not exhaust memory or
-	// make every decision scan millions of candidates). Past it the oldest
-	// IPv4 attempts are dropped before their horizon has passed, and the
-	// oldest IPv6 attempts decided before all their candidates are seen;
-	// both are counted in Stats. <= 0 means unbounded.
+	// MaxHeld bounds the attempts held: IPv4 attempts within the horizon
+	// and IPv6 attempts awaiting a decision, together (a flood of new
+	// sources must not exhaust memory or make every decision scan millions
+	// of candidates). Past it the oldest attempts of either family go: an
+	// IPv4 one is dropped before its horizon has passed, an IPv6 one
+	// decided before all its candidates are seen; both are counted in
+	// Stats. <= 0 means unbounded. BytesPerHeld is what each costs.
 	MaxHeld int
+	// MaxHistory bounds the records of IPv4 addresses and of IPv6 /64s
+	// kept for the history evidence, each; <= 0 means DefaultMaxHistory.
+	MaxHistory int
 }
 
 // Stats counts what the engine did to stay within Config.MaxHeld.
@@ -192,7 +196,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -240,19 +244,30 @@ func (e *Engine) Add(a *attempt.Attempt) {
 		e.last = a.FirstSeen
 	}
 	e.decide(e.last.Add(-e.cfg.Horizon))
-	if m := e.cfg.MaxHeld; m > 0 {
-		if n := len(e.v6) - m; n > 0 {
-			e.stats.EarlyIPv6 += uint64(n)
-			e.decideFirst(n)
-		}
-		if n := len(e.v4) - m; n > 0 {
-			e.stats.DroppedIPv4 += uint64(n)
-			e.dropV4(n)
-		}
+	if m := e.cfg.MaxHeld; m > 0 && len(e.v4)+len(e.v6) > m {
+		e.evict(len(e.v4) + len(e.v6) - m)
 	}
 	if e.afterAdd != nil {
 		e.afterAdd()
 	}
+}
+
+// evict lets go of the n oldest attempts held, of either family: IPv6
+// attempts are decided early, IPv4 attempts dropped.
+func (e *Engine) evict(n int) {
+	n6, n4 := 0, 0
+	for n6+n4 < n {
+		if n4 < len(e.v4) && (n6 == len(e.v6) || e.v4[n4].f.t0 <= e.v6[n6].f.t0) {
+			n4++
+		} else {
+			n6++
+		}
+	}
+	e.stats.EarlyIPv6 += uint64(n6)
+	e.stats.DroppedIPv4 += uint64(n4)
+	// The IPv6 attempts first: they may still pair with the IPv4 ones.
+	e.decideFirst(n6)
+	e.dropV4(n4)
 }
 
 // Stats returns the counts of attempts handled early to stay within
@@ -622,7 +637,6 @@ func (e *Engine) span(fs []feat, t int64) (lo, hi int) {
 }
 
 func (e *Engine) decideFull(batch, later []*entry) {
-	e.invalidatePrefixes()
 	for _, en := range batch {
 		en.deciding = true
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
@@ -104,10 +103,10 @@ func p64(ip netip.Addr) uint64 {
 }
 
 // prefixSnap is the /64 history of one IPv6 attempt as prefixEvidence
-// sees it, looked up once: it stays valid until the history records a
-// decision for that /64 or drops records (invalidatePrefixes).
+// sees it, looked up once per change of the history (history.gen): the
+// pair scans read it for every candidate.
 type prefixSnap struct {
-	valid   bool
+	gen     uint64 // history.gen it was taken at, +1 (0: never taken)
 	ok      bool
 	ipv4    netip.Addr
 	changes int32
@@ -116,10 +115,10 @@ type prefixSnap struct {
 
 func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 	s := &v6.prefix
-	if s.valid {
+	if s.gen == e.hist.gen+1 {
 		return s
 	}
-	*s = prefixSnap{valid: true}
+	*s = prefixSnap{gen: e.hist.gen + 1}
 	p, ok := e.hist.v6[v6.p64]
 	dt := time.Duration(v6.f.t0 - p.last)
 	if !ok || dt > historyTTL {
@@ -129,24 +128,6 @@ func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 	asc := decay(p.associated, dt)
 	s.ok, s.ipv4, s.changes, s.heavy = true, p.ipv4, p.changes, att >= 8 && asc < 0.15*att
 	return s
-}
-
-// invalidatePrefixes drops the snapshots of the /64s the history changed
-// since the last call (all of them when it dropped records).
-func (e *Engine) invalidatePrefixes() {
-	h := e.hist
-	if h.dropped {
-		for _, en := range e.v6 {
-			en.prefix.valid = false
-		}
-	} else if len(h.changed) > 0 {
-		for _, en := range e.v6 {
-			if en.prefix.valid && slices.Contains(h.changed, en.p64) {
-				en.prefix.valid = false
-			}
-		}
-	}
-	h.changed, h.dropped = h.changed[:0], false
 }
 
 // attempt builds back what the engine keeps of en's attempt into dst: what

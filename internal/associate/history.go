@@ -15,9 +15,9 @@ const EvHistory = "history"
 // historyTTL is how long per-prefix and per-address history is kept.
 const historyTTL = time.Hour
 
-// maxHistory bounds each history map; when full, entries older than
-// historyTTL are dropped, and if that is not enough, the map is reset.
-const maxHistory = 1 << 17
+// DefaultMaxHistory bounds each history map; when full, entries older
+// than historyTTL are dropped, and if that is not enough, the map is reset.
+const DefaultMaxHistory = 1 << 17
 
 // prefixHistory is what the engine remembers of one IPv6 /64. History
 // records are values in their maps, keyed compactly: with an hour of
@@ -43,16 +43,19 @@ type v4History struct {
 type history struct {
 	v6 map[uint64]prefixHistory // by p64
 	v4 map[netip.Addr]v4History
-	// changed lists the /64s (p64) recordV6 updated, and dropped says it
-	// dropped records, since the engine last looked (invalidatePrefixes).
-	changed []uint64
-	dropped bool
+	// gen changes whenever the /64 records change: the engine's snapshots
+	// of them (prefixSnap) taken at another gen are looked up again.
+	gen uint64
+	max int // records per map
 	// byIPv4 lists the /64s (p64) whose last associated IPv4 is the key.
 	byIPv4 map[netip.Addr][]uint64
 }
 
-func newHistory() *history {
-	return &history{v6: map[uint64]prefixHistory{}, v4: map[netip.Addr]v4History{}, byIPv4: map[netip.Addr][]uint64{}}
+func newHistory(max int) *history {
+	if max <= 0 {
+		max = DefaultMaxHistory
+	}
+	return &history{max: max, v6: map[uint64]prefixHistory{}, v4: map[netip.Addr]v4History{}, byIPv4: map[netip.Addr][]uint64{}}
 }
 
 // since is t - last as a duration.
@@ -72,13 +75,13 @@ func stackHash(a *attempt.Attempt) uint64 {
 
 // seeV4 records an IPv4 attempt (in FirstSeen order).
 func (h *history) seeV4(a *attempt.Attempt) {
-	if len(h.v4) >= maxHistory {
+	if len(h.v4) >= h.max {
 		for k, v := range h.v4 {
 			if since(a.FirstSeen, v.last) > historyTTL {
 				delete(h.v4, k)
 			}
 		}
-		if len(h.v4) >= maxHistory {
+		if len(h.v4) > h.max-h.max/8 { // see recordV6
 			clear(h.v4)
 		}
 	}
@@ -167,25 +170,22 @@ func (h *history) unlink(k uint64, ip netip.Addr) {
 
 // recordV6 updates the /64's history with the decision for one attempt.
 func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
-	if len(h.v6) >= maxHistory {
-		h.dropped = true
+	if len(h.v6) >= h.max {
 		for k, v := range h.v6 {
 			if since(v6.FirstSeen, v.last) > historyTTL {
 				h.unlink(k, v.ipv4)
 				delete(h.v6, k)
 			}
 		}
-		if len(h.v6) >= maxHistory {
+		// Reset unless the purge freed an eighth: the next full scan is
+		// then at least max/8 records away (amortised O(1)).
+		if len(h.v6) > h.max-h.max/8 {
 			clear(h.v6)
 			clear(h.byIPv4)
 		}
 	}
+	h.gen++
 	k := p64(v6.Src)
-	if !h.dropped && len(h.changed) < 64 {
-		h.changed = append(h.changed, k)
-	} else {
-		h.dropped = true // too many to look up one by one
-	}
 	t := v6.FirstSeen.UnixNano()
 	p, ok := h.v6[k]
 	if !ok {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestHistoryEvidence(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	v4 := netip.MustParseAddr("192.0.2.1")
 	v6 := mk("2001:db8:1::10", 40000, 0, 1, "Linux", linux(0xa0), 58)
 	if _, ok := h.prefixEvidence(&v6, v4); ok {
@@ -42,7 +42,7 @@ func TestHistoryEvidence(t *testing.T) {
 }
 
 func TestNATHistory(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	a := mk("192.0.2.7", 50000, 0, 3, "Windows", win(0xb4), 118)
 	h.seeV4(&a)
 	if nat, single := h.natState(a.Src); nat || single {

@@ -53,7 +53,7 @@ func TestBoundedOver24h(t *testing.T) {
 	if maxHeld > 2000 || maxPending > 3000 {
 		t.Errorf("state grew: grouper held %d, engine pending %d", maxHeld, maxPending)
 	}
-	if len(e.hist.v6) > maxHistory || len(e.hist.v4) > maxHistory {
+	if len(e.hist.v6) > e.hist.max || len(e.hist.v4) > e.hist.max {
 		t.Errorf("history maps: %d / %d", len(e.hist.v6), len(e.hist.v4))
 	}
 	if assoc < perSecond*seconds/2*9/10 {
