@@ -175,7 +175,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if err := rejectlog.ScanFiles(ctx, files, p, func(r rejectlog.Rejection) error {
+			if err := rejectlog.ScanFiles(ctx, files, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
 				set.Add(r)
 				if rr != nil {
 					return rr.RecordRejection(r.IP, r.Time, r.Zone)
@@ -186,8 +186,11 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			}
 			total.Add(p.Counters())
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage)\n",
-			total.Matched, set.Len(), total.Lines, total.Garbage)
+		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage", total.Matched, set.Len(), total.Lines, total.Garbage)
+		if total.DamagedFiles > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), ", %d damaged compressed files", total.DamagedFiles)
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), ")")
 	}
 	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
 	if err != nil {

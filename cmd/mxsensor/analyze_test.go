@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,5 +81,47 @@ func TestProgressLine(t *testing.T) {
 	}
 	if got := (&progress{}).line("a.pcap", -1, 0, 0); !strings.Contains(got, "  0%") || !strings.Contains(got, "left ?") {
 		t.Errorf("unknown size: %q", got)
+	}
+}
+
+// A damaged rotated reject log (mail.log.2.gz cut short) is not fatal:
+// analyze warns, names the file, counts it, and reads the other files; a
+// NUL run in the live log does not swallow the line after it.
+func TestAnalyzeDamagedRejectLog(t *testing.T) {
+	logs := t.TempDir()
+	line := func(sec int, ip string) string {
+		return fmt.Sprintf("Nov 26 10:00:%02d mx1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 Service unavailable; Client host [%s] blocked using zen.spamhaus.org; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<x>",
+			sec, ip, ip)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(line(1, "192.0.2.1") + "\n"))
+	zw.Flush()
+	cut := gz.Len()
+	for i := range 3000 {
+		fmt.Fprintf(zw, "Nov 26 10:00:02 mx1 postfix/smtpd[1]: connect from h%d.example.net[198.51.100.%d]\n", i*7919%100003, i%250)
+	}
+	zw.Close()
+	b := gz.Bytes()
+	files := map[string]string{
+		"mail.log.2.gz": string(b[:cut+(len(b)-cut)/2]),
+		"mail.log.1":    line(3, "192.0.2.3") + "\n",
+		"mail.log":      line(4, "192.0.2.4") + "\n" + strings.Repeat("\x00", 1<<20) + line(5, "192.0.2.5") + "\n" + line(6, "192.0.2.6") + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(logs, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errs, err := runCLI(t, "analyze", "--pcap", "../../testdata/syns.pcap", "--reject-log", logs, "--tz", "UTC",
+		"--out", filepath.Join(t.TempDir(), "out"), "--p0f-db", "", "--no-report")
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s", err, errs)
+	}
+	if !strings.Contains(errs, "warning: "+filepath.Join(logs, "mail.log.2.gz")+": compressed data damaged after ") {
+		t.Errorf("no warning naming the damaged file:\n%s", errs)
+	}
+	if !strings.Contains(errs, "reject logs: 5 DNSBL rejections of 5 addresses") || !strings.Contains(errs, "1 damaged compressed files") {
+		t.Errorf("summary:\n%s", errs)
 	}
 }

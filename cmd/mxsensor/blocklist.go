@@ -94,8 +94,13 @@ func blocklistOptions(v *viper.Viper) (blocklist.Options, error) {
 // blocklistSummary prints the one-line summary of a build.
 func blocklistSummary(w io.Writer, l *blocklist.List) {
 	st := l.Stats
-	fmt.Fprintf(w, "%d entries (/%d) from %d spammer attempts; %d lines read, %d bad lines skipped, %d outside the window, %d spammer attempts under score %g, %d outvoted by their hosts' other associations, %d not listable",
-		len(l.Entries), l.Options.PrefixLen, st.Spammer, st.Lines, st.Bad, st.Filtered, st.BelowScore, l.Options.MinScore, st.Outvoted, st.Ignored)
+	fmt.Fprintf(w, "%d entries (/%d) from %d spammer attempts; %d lines read, %d bad lines skipped",
+		len(l.Entries), l.Options.PrefixLen, st.Spammer, st.Lines, st.Bad)
+	if st.TooLong > 0 {
+		fmt.Fprintf(w, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
+	}
+	fmt.Fprintf(w, ", %d outside the window, %d spammer attempts under score %g, %d outvoted by their hosts' other associations, %d not listable",
+		st.Filtered, st.BelowScore, l.Options.MinScore, st.Outvoted, st.Ignored)
 	if st.FirstBad != "" {
 		fmt.Fprintf(w, " (first bad: %s)", st.FirstBad)
 	}

@@ -117,3 +117,30 @@ func TestBlocklistCommand(t *testing.T) {
 		}
 	}
 }
+
+// hugeJSONLine is a 2 MiB JSON line, over results.MaxLine: a record with a
+// runaway evidence string.
+func hugeJSONLine() string {
+	return `{"first_seen":"2026-11-26T10:30:00Z","src":"2001:db8:9::1","evidence":["` + strings.Repeat("e", 2<<20) + `"]}`
+}
+
+// A line over 1 MiB in associations.jsonl is skipped and counted; the
+// list is built from the other lines.
+func TestBlocklistOverlongLine(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	blocklistResults(t, dir,
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:1:2::10", "192.0.2.1", 3.5, true, "order:rst-roundtrip-gap(+3.0)"),
+		hugeJSONLine(),
+		blocklistAssoc(t, "2026-11-26T11:00:00Z", "2001:db8:3:4::10", "192.0.2.2", 3.5, true, "order:rst-roundtrip-gap(+3.0)"),
+	)
+	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	if out != "2001:db8:1:2::/64\n2001:db8:3:4::/64\n" {
+		t.Errorf("plain: %q", out)
+	}
+	if !strings.Contains(errs, "3 lines read, 1 bad lines skipped (1 longer than 1048576 bytes)") || !strings.Contains(errs, "line 2: line too long") {
+		t.Errorf("summary: %q", errs)
+	}
+}

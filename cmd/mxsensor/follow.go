@@ -76,6 +76,9 @@ func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position,
 			var seen, warned rejectlog.Counters
 			err := rejectlog.Follow(ctx, rejectlog.FollowOptions{Path: path, Start: start, Logger: log.Named("rejectlog")}, func(b rejectlog.Batch) error {
 				n := 0
+				if b.Damage != nil {
+					p.CountDamaged() // the follower has logged it
+				}
 				for _, line := range b.Lines {
 					r, ok, _ := p.Parse(line)
 					if !ok {
@@ -107,7 +110,7 @@ func followRejectLogs(ctx context.Context, starts map[string]rejectlog.Position,
 					d := now.Sub(warned)
 					log.Warn("reject log: garbage lines skipped", zap.String("file", path), zap.Uint64("garbage", d.Garbage),
 						zap.Uint64("too_long", d.TooLong), zap.Uint64("invalid_utf8", d.InvalidUTF8),
-						zap.Uint64("control_chars", d.ControlChars), zap.Uint64("bad_timestamp", d.BadTimestamp))
+						zap.Uint64("control_chars", d.ControlChars), zap.Uint64("bad_timestamp", d.BadTimestamp), zap.Uint64("nul_runs", d.NULRuns))
 					warned, lastWarn = now, time.Now()
 				}
 				if time.Since(lastExpire) > 10*time.Minute && set.Window > 0 {

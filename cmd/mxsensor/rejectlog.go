@@ -132,7 +132,7 @@ exactly once to --out, also across crashes and restarts.`,
 			var buf []byte
 			for _, set := range sets {
 				p := rejectlog.NewParser(opts)
-				err := rejectlog.ScanFiles(ctx, set, p, func(r rejectlog.Rejection) error {
+				err := rejectlog.ScanFiles(ctx, set, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
 					buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
 					_, err := w.Write(buf)
 					return err
@@ -161,9 +161,21 @@ exactly once to --out, also across crashes and restarts.`,
 func printRejectSummary(w io.Writer, c rejectlog.Counters) {
 	fmt.Fprintf(w, "%d lines read, %d DNSBL rejections, %d other lines, %d skipped as garbage", c.Lines, c.Matched, c.NotMatching, c.Garbage)
 	if c.Garbage > 0 {
-		fmt.Fprintf(w, " (too long %d, invalid UTF-8 %d, control characters %d, bad timestamp %d)", c.TooLong, c.InvalidUTF8, c.ControlChars, c.BadTimestamp)
+		fmt.Fprintf(w, " (too long %d, invalid UTF-8 %d, control characters %d, bad timestamp %d, NUL runs %d)",
+			c.TooLong, c.InvalidUTF8, c.ControlChars, c.BadTimestamp, c.NULRuns)
+	}
+	if c.DamagedFiles > 0 {
+		fmt.Fprintf(w, "; %d damaged compressed files read up to the damage", c.DamagedFiles)
 	}
 	fmt.Fprintln(w)
+}
+
+// warnDamaged returns the ScanFiles callback that prints a warning for a
+// damaged compressed log (the scan goes on with the next file).
+func warnDamaged(w io.Writer) func(*rejectlog.DamageError) {
+	return func(d *rejectlog.DamageError) {
+		fmt.Fprintf(w, "warning: %v; the lines before the damage were read, the rest is lost\n", d)
+	}
 }
 
 func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state string, opts rejectlog.Options) error {
@@ -185,6 +197,9 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state s
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	var buf []byte
 	return rejectlog.Follow(ctx, rejectlog.FollowOptions{Path: path, Logger: log}, func(b rejectlog.Batch) error {
+		if b.Damage != nil {
+			p.CountDamaged()
+		}
 		for _, line := range b.Lines {
 			if r, ok, _ := p.Parse(line); ok {
 				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')

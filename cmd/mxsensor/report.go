@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +47,7 @@ associations, and, with --compare, a comparison with another run over the same S
 				return err
 			}
 			if r.Input.BadLines > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d bad lines skipped (first: %s)\n", r.Input.BadLines, r.Input.FirstBad)
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d bad lines skipped (%s)\n", r.Input.BadLines, r.Input.SkipDetail())
 			}
 			w := cmd.OutOrStdout()
 			if out := v.GetString("out"); out != "" {
@@ -119,12 +118,16 @@ func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 	}
 	found := map[netip.Addr]enrich.ASN{}
 	for _, p := range v.GetStringSlice("enrich") {
-		bad, err := readEnrichASNs(p, found)
+		st, err := readEnrichASNs(p, found)
 		if err != nil {
 			return cfg, fmt.Errorf("--enrich: %w", err)
 		}
-		if bad > 0 {
-			fmt.Fprintf(warn, "warning: %s: %d lines that do not parse were skipped\n", p, bad)
+		if st.Bad > 0 {
+			fmt.Fprintf(warn, "warning: %s: %d lines that do not parse were skipped", p, st.Bad)
+			if st.TooLong > 0 {
+				fmt.Fprintf(warn, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
+			}
+			fmt.Fprintln(warn)
 		}
 	}
 	if table != nil || len(found) > 0 {
@@ -142,39 +145,46 @@ func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 }
 
 // readEnrichASNs adds the first origin AS of every address in an
-// enrichment output file (run --enrich-out) to m, and returns how many
-// lines it skipped because they do not parse; a file with nothing but such
-// lines is an error.
-func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (bad int, err error) {
+// enrichment output file (run --enrich-out) to m, and counts the lines it
+// skipped because they do not parse or are too long; a file with nothing
+// but such lines is an error.
+func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st results.Stats, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return st, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	good := 0
-	for sc.Scan() {
+	lr := results.NewLineReader(f, results.MaxLine)
+	for {
+		line, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		st.Lines++
+		if errors.Is(err, results.ErrLineTooLong) {
+			st.Bad++
+			st.TooLong++
+			continue
+		}
+		if err != nil {
+			return st, fmt.Errorf("%s line %d: %w", path, st.Lines, err)
+		}
 		var l struct {
 			IP  netip.Addr        `json:"ip"`
 			ASN *enrich.ASNResult `json:"asn"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || !l.IP.IsValid() {
-			bad++
+		if err := json.Unmarshal(line, &l); err != nil || !l.IP.IsValid() {
+			st.Bad++
 			continue
 		}
-		good++
 		if l.ASN != nil && len(l.ASN.Origins) > 0 {
 			m[l.IP.Unmap()] = l.ASN.Origins[0]
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return bad, fmt.Errorf("%s: %w", path, err)
+	if st.Bad > 0 && st.Bad == st.Lines {
+		return st, fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, st.Bad)
 	}
-	if good == 0 && bad > 0 {
-		return bad, fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, bad)
-	}
-	return bad, nil
+	return st, nil
 }
 
 // reportFiles are the report files analyze and run write beside their results.

@@ -278,3 +278,60 @@ func TestReportEnrichASNs(t *testing.T) {
 		t.Error("an enrichment file of garbage was accepted")
 	}
 }
+
+// A line over 1 MiB in attempts.jsonl and in associations.jsonl is
+// skipped and counted; the report is built from the other lines.
+func TestReportOverlongLine(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	blocklistResults(t, dir,
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:1:2::10", "192.0.2.1", 3.5, true, "order:rst-roundtrip-gap(+3.0)"),
+		hugeJSONLine(),
+		blocklistAssoc(t, "2026-11-26T11:00:00Z", "2001:db8:3:4::10", "", 0, false),
+	)
+	attempt := func(at, family, src string) string {
+		b, err := json.Marshal(map[string]any{"first_seen": at, "last_seen": at, "family": family, "src": src, "sport": 40000,
+			"dst": "2001:db8:ffff::25", "dport": 25, "syns": 2, "os": "Windows", "os_class": "windows", "raw_sig": "", "addr_type": "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	lines := []string{attempt("2026-11-26T10:00:00Z", "ipv6", "2001:db8:1:2::10"), hugeJSONLine(), attempt("2026-11-26T11:00:00Z", "ipv6", "2001:db8:3:4::10")}
+	if err := os.WriteFile(filepath.Join(dir, "attempts.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, err := runCLI(t, "report", "--in", dir, "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Attempts6 != 2 || r.Summary.Associated6 != 1 || r.Input.BadLines != 2 || r.Input.TooLongLines != 2 {
+		t.Errorf("summary %+v, input %+v", r.Summary, r.Input)
+	}
+	if !strings.Contains(errs, "warning: 2 bad lines skipped (2 longer than 1048576 bytes; first: ") {
+		t.Errorf("stderr: %q", errs)
+	}
+	txt, _, err := runCLI(t, "report", "--in", dir)
+	if err != nil || !strings.Contains(txt, "2 bad lines skipped (2 longer than") {
+		t.Errorf("text report: %v\n%s", err, txt)
+	}
+	// The same in an enrichment file (--enrich).
+	enr := filepath.Join(dir, "enrich.jsonl")
+	enrLine := `{"ts":"2026-11-26T10:00:00Z","ip":"2001:db8:1:2::10","asn":{"Origins":[{"Number":64512,"Name":"LIVE-AS"}],"Prefix":"2001:db8:1::/48","Source":"cymru"}}`
+	if err := os.WriteFile(enr, []byte(hugeJSONLine()+"\n"+enrLine+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, err = runCLI(t, "report", "--in", dir, "--format", "json", "--enrich", enr)
+	if err != nil {
+		t.Fatalf("--enrich: %v\n%s", err, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SpamASNs) != 1 || r.SpamASNs[0].ASN != 64512 || !strings.Contains(errs, "1 lines that do not parse were skipped (1 longer than 1048576 bytes)") {
+		t.Errorf("--enrich: ASNs %+v, stderr %q", r.SpamASNs, errs)
+	}
+}

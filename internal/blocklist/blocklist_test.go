@@ -283,15 +283,15 @@ func TestBlocklistReadList(t *testing.T) {
 ::/0
 not-a-prefix
 {"prefix":
-`
+` + "{" + strings.Repeat(" ", 2<<20) + "}\n2001:db8:5::/64\n"
 	l, err := ReadList(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := prefixes(l), []string{"2001:db8:1::/48", "2001:db8:2::1/128", "2001:db8:3::/64", "2001:db8:4::/64"}; !slices.Equal(got, want) {
+	if got, want := prefixes(l), []string{"2001:db8:1::/48", "2001:db8:2::1/128", "2001:db8:3::/64", "2001:db8:4::/64", "2001:db8:5::/64"}; !slices.Equal(got, want) {
 		t.Errorf("prefixes %v, want %v", got, want)
 	}
-	if l.Stats.Bad != 5 || l.Stats.Spammer != 2 || !strings.Contains(l.Stats.FirstBad, "line 8") {
+	if l.Stats.Bad != 6 || l.Stats.TooLong != 1 || l.Stats.Spammer != 2 || !strings.Contains(l.Stats.FirstBad, "line 8") {
 		t.Errorf("stats %+v", l.Stats)
 	}
 	if r := Reason(l.Entries[0]); r != "IPv6 spammer seen by mxsensor" {

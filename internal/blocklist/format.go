@@ -3,12 +3,15 @@ package blocklist
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mxsensor/mxsensor/internal/results"
 )
 
 // Format is an output format.
@@ -103,12 +106,12 @@ func hex6(a netip.Addr) string {
 // one per line): '#' comments and empty lines are skipped; a line starting
 // with '{' is an Entry; any other line is an IPv6 prefix or address. Lines
 // that do not parse, and prefixes that are not IPv6 or hold the RFC 5782
-// negative test point, are skipped and counted in Stats.Bad. Prefix lengths
-// may differ; entries are returned sorted.
+// negative test point, are skipped and counted in Stats.Bad, as are lines
+// longer than results.MaxLine (also in Stats.TooLong). Prefix lengths may
+// differ; entries are returned sorted.
 func ReadList(r io.Reader) (*List, error) {
 	l := &List{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	lr := results.NewLineReader(r, results.MaxLine)
 	seen := make(map[netip.Prefix]bool)
 	bad := func(format string, args ...any) {
 		l.Stats.Bad++
@@ -116,9 +119,21 @@ func ReadList(r io.Reader) (*List, error) {
 			l.Stats.FirstBad = fmt.Sprintf("line %d: ", l.Stats.Lines) + fmt.Sprintf(format, args...)
 		}
 	}
-	for sc.Scan() {
+	for {
+		b, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
 		l.Stats.Lines++
-		line := strings.TrimSpace(sc.Text())
+		if errors.Is(err, results.ErrLineTooLong) {
+			l.Stats.TooLong++
+			bad("%v", err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", l.Stats.Lines, err)
+		}
+		line := strings.TrimSpace(string(b))
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -154,9 +169,6 @@ func ReadList(r io.Reader) (*List, error) {
 		}
 		l.Entries = append(l.Entries, e)
 		l.Stats.Spammer += e.Attempts
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", l.Stats.Lines+1, err)
 	}
 	SortEntries(l.Entries)
 	return l, nil

@@ -346,20 +346,21 @@ func (c *enrichCollector) Collect(ch chan<- prometheus.Metric) {
 
 // rejectLogCollector reads the reject-log parsers' counts.
 type rejectLogCollector struct {
-	fn                         func() rejectlog.Counters
-	lines, rejections, garbage *prometheus.Desc
+	fn                                  func() rejectlog.Counters
+	lines, rejections, garbage, damaged *prometheus.Desc
 }
 
 func newRejectLogCollector(fn func() rejectlog.Counters) *rejectLogCollector {
 	return &rejectLogCollector{fn: fn,
 		lines:      desc("rejectlog", "lines_total", "Reject-log lines read."),
 		rejections: desc("rejectlog", "rejections_total", "DNSBL rejections found in the reject logs."),
-		garbage:    desc("rejectlog", "garbage_lines_total", "Reject-log lines skipped as garbage, by kind: too_long, invalid_utf8, control_chars, bad_timestamp.", "kind"),
+		garbage:    desc("rejectlog", "garbage_lines_total", "Reject-log lines skipped as garbage, by kind: too_long, invalid_utf8, control_chars, bad_timestamp, nul_run.", "kind"),
+		damaged:    desc("rejectlog", "damaged_files_total", "Compressed reject-log files cut short or corrupt, read up to the damage."),
 	}
 }
 
 func (c *rejectLogCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, c.lines, c.rejections, c.garbage)
+	describeAll(ch, c.lines, c.rejections, c.garbage, c.damaged)
 }
 
 func (c *rejectLogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -370,6 +371,8 @@ func (c *rejectLogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.garbage, s.InvalidUTF8, "invalid_utf8")
 	ch <- counter(c.garbage, s.ControlChars, "control_chars")
 	ch <- counter(c.garbage, s.BadTimestamp, "bad_timestamp")
+	ch <- counter(c.garbage, s.NULRuns, "nul_run")
+	ch <- counter(c.damaged, s.DamagedFiles)
 }
 
 // storeCollector reads the results store.

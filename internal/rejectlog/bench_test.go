@@ -1,6 +1,10 @@
 package rejectlog
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+)
 
 // BenchmarkParse: one op is one line of a mail log as the agent reads it:
 // mostly lines that are not DNSBL rejections, some that are, some garbage.
@@ -24,5 +28,28 @@ func BenchmarkParse(b *testing.B) {
 	}
 	if b.N >= len(lines) && matched == 0 {
 		b.Fatal("no line matched")
+	}
+}
+
+// BenchmarkScan: one op is Scan over 4 MiB of a mail log (the lines of
+// BenchmarkParse without the garbage one), as analyze reads a reject log.
+func BenchmarkScan(b *testing.B) {
+	lines := []string{
+		"Nov 26 10:00:00 mx1 postfix/smtpd[123]: NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org; " + smtpdEnv,
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: connect from unknown[192.0.2.8]",
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: disconnect from unknown[192.0.2.8] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+		"Nov 26 10:00:02 mx1 postfix/qmgr[77]: 4Xyz123: removed",
+	}
+	var log strings.Builder
+	for i := 0; log.Len() < 4<<20; i++ {
+		log.WriteString(lines[i%len(lines)] + "\n")
+	}
+	in := log.String()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Scan(context.Background(), strings.NewReader(in), testParser(), func(Rejection) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

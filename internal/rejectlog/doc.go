@@ -29,7 +29,10 @@
 // [OpenLog] opens plain, gzip and bzip2 files (recognised by their magic
 // bytes), [Generations] lists a log's rotated generations oldest first
 // (numbered and dateext names), and [ScanFiles] feeds them through a
-// parser.
+// parser. Damage is never fatal: a run of NUL bytes (what a crash leaves
+// of preallocated blocks) ends a line and is counted as garbage, and a
+// compressed file that is cut short or corrupt is read up to the damage,
+// reported as a [DamageError] and counted.
 //
 // [Follow] tails a live log across rotation by rename and by copytruncate
 // and delivers complete lines in batches, each with the [Position] after

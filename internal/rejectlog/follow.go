@@ -104,14 +104,21 @@ type FollowOptions struct {
 
 // Batch is a run of complete lines from one file and the position after
 // the last of them. A batch without lines announces that the follower has
-// moved on to a new file.
+// moved on to a new file, or reports Damage.
 type Batch struct {
-	// Lines are complete lines without their "\n". The slice is reused
-	// after the callback returns; the strings may be kept.
+	// Lines are complete lines without their "\n". A run of NUL bytes is
+	// delivered as a line of one NUL byte, which [Parser.Parse] counts as
+	// garbage. The slice is reused after the callback returns; the
+	// strings may be kept.
 	Lines []string
 	// Pos is the position after the last line: persisted and passed back
 	// as FollowOptions.Start, it resumes with the line that follows.
 	Pos Position
+	// Damage, when not nil, says that the compressed file being read is
+	// cut short or corrupt: its lines up to the damage have been (or, for
+	// an incomplete last line, will be) delivered, and the follower moves
+	// on to the next file. Count it with [Parser.CountDamaged].
+	Damage *DamageError
 }
 
 // errStopped ends Follow quietly when ctx is done between batches.
@@ -129,9 +136,11 @@ var errStopped = errors.New("stopped")
 // lines from the copy (found by its first bytes among the rotated files)
 // and restarts the live file at offset 0. A line without its newline is
 // held until it is completed; at the end of a rotated file it is
-// delivered as it is. Resuming from a saved Position finds the file by
-// device, inode and first bytes, also after it has been renamed, copied or
-// compressed while no follower was running.
+// delivered as it is. A compressed generation that is cut short or corrupt
+// is read up to the damage, reported with a warning and in a Batch's
+// Damage, and left for the next file. Resuming from a saved Position finds
+// the file by device, inode and first bytes, also after it has been
+// renamed, copied or compressed while no follower was running.
 //
 // Directory listings are not atomic, so the follower lists twice until two
 // listings agree, checks every file it opens against the listing (same
@@ -212,6 +221,9 @@ type source struct {
 	size int64 // on disk when opened
 	off  int64 // next byte to read (decompressed for zr)
 	done bool  // zr is exhausted
+	// damage is found damage of the compressed data not yet reported by
+	// read.
+	damage *DamageError
 }
 
 func (s *source) close() {
@@ -221,10 +233,15 @@ func (s *source) close() {
 	s.f.Close()
 }
 
-// read reads at s.off; it returns io.EOF at the current end.
+// read reads at s.off; it returns io.EOF at the current end, and once a
+// *DamageError where the compressed data is damaged.
 func (s *source) read(buf []byte) (int, error) {
 	if s.zr == nil {
 		return s.f.ReadAt(buf, s.off)
+	}
+	if d := s.damage; d != nil {
+		s.damage = nil
+		return 0, d
 	}
 	if s.done {
 		return 0, io.EOF
@@ -232,7 +249,11 @@ func (s *source) read(buf []byte) (int, error) {
 	n, err := s.zr.Read(buf)
 	if err != nil {
 		s.done = true
-		if err != io.EOF {
+		switch {
+		case err == io.EOF:
+		case corrupt(err):
+			err = &DamageError{Path: s.path, Offset: s.off + int64(n), Err: err}
+		default:
 			err = fmt.Errorf("decompress %s: %w", s.path, err)
 		}
 	}
@@ -253,6 +274,13 @@ func openSource(path string, offset int64) (*source, []byte, error) {
 	}
 	s := &source{path: path, f: f, id: idOf(fi), size: fi.Size(), off: offset}
 	zr, zc, err := decompress(f)
+	if err != nil && corrupt(err) {
+		// Damaged from its header on: a file without lines, whose damage
+		// the first read reports.
+		s.zr, s.done = bytes.NewReader(nil), true
+		s.damage = &DamageError{Path: path, Err: err}
+		return s, nil, nil
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -271,8 +299,12 @@ func openSource(path string, offset int64) (*source, []byte, error) {
 	if err == nil && offset > 0 {
 		var n int64
 		n, err = io.CopyN(io.Discard, zr, offset)
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			s.off, s.done, err = n, true, nil
+		case err != nil && corrupt(err):
+			s.off, s.done, err = n, true, nil
+			s.damage = &DamageError{Path: path, Offset: n, Err: err}
 		}
 	}
 	if err != nil {
@@ -283,9 +315,12 @@ func openSource(path string, offset int64) (*source, []byte, error) {
 }
 
 // decompressedPrefix reads up to n bytes from the beginning of the
-// decompressed contents of f.
+// decompressed contents of f; of a damaged file, those before the damage.
 func decompressedPrefix(f *os.File, n int) ([]byte, error) {
 	r, c, err := decompress(f)
+	if err != nil && corrupt(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +332,7 @@ func decompressedPrefix(f *os.File, n int) ([]byte, error) {
 	}
 	buf := make([]byte, n)
 	m, err := io.ReadFull(r, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	if err != nil && err != io.EOF && !corrupt(err) {
 		return nil, err
 	}
 	return buf[:m], nil
@@ -332,12 +367,11 @@ type follower struct {
 	fn       func(Batch) error
 
 	src       *source
-	head      []byte // the first bytes of src, up to headSize
-	headHash  string // hash of head; "" until computed
-	lineStart int64  // offset of the first byte not yet delivered
-	pending   []byte // bytes of an incomplete line
-	overlong  bool   // pending was cut at MaxLineLength+1 bytes
-	idle      bool   // src is not the live file and was at its end last time
+	head      []byte   // the first bytes of src, up to headSize
+	headHash  string   // hash of head; "" until computed
+	lineStart int64    // offset of the first byte not yet delivered
+	split     splitter // cuts what is read into lines
+	idle      bool     // src is not the live file and was at its end last time
 
 	listFailed bool      // the last directory listing failed (warned once)
 	missSince  time.Time // when a lookup of a generation started failing
@@ -345,8 +379,6 @@ type follower struct {
 
 	buf     []byte
 	scratch []byte
-	lines   []string
-	ends    []int64
 }
 
 func (f *follower) closeSource() {
@@ -366,8 +398,7 @@ func (f *follower) switchTo(s *source, head []byte) {
 	f.head = append(f.head[:0:0], head...)
 	f.headHash = ""
 	f.lineStart = s.off
-	f.pending = f.pending[:0]
-	f.overlong = false
+	f.split.reset()
 	f.idle = false
 	f.missSince = time.Time{}
 }
@@ -458,9 +489,14 @@ func (f *follower) step() (bool, error) {
 		return f.truncated()
 	}
 	saved := f.lineStart
-	f.lines, f.ends = f.lines[:0], f.ends[:0]
+	f.split.take()
 	n, err := f.readAvailable()
-	if err != nil {
+	var damage *DamageError
+	switch {
+	case errors.As(err, &damage):
+		f.log.Warn("compressed log damaged; the lines before the damage are read, the rest is lost",
+			zap.String("file", damage.Path), zap.Int64("offset", damage.Offset), zap.Error(damage.Err))
+	case err != nil:
 		f.log.Warn("reading log", zap.String("file", f.src.path), zap.Error(err))
 	}
 	// The file may have been truncated and rewritten while it was read:
@@ -472,6 +508,11 @@ func (f *follower) step() (bool, error) {
 	}
 	if err := f.emit(); err != nil {
 		return false, err
+	}
+	if damage != nil {
+		if err := f.fn(Batch{Pos: f.position(f.lineStart), Damage: damage}); err != nil {
+			return false, err
+		}
 	}
 	if n > 0 {
 		f.idle = false
@@ -496,9 +537,12 @@ func (f *follower) readAvailable() (int64, error) {
 	for total < readBudget {
 		n, err := f.src.read(f.buf)
 		if n > 0 {
-			f.feed(f.buf[:n], f.src.off)
+			f.split.feed(f.buf[:n], f.src.off)
 			f.src.off += int64(n)
 			total += int64(n)
+			if k := len(f.split.ends); k > 0 {
+				f.lineStart = f.split.ends[k-1]
+			}
 		}
 		if err == io.EOF || (err == nil && n == 0) {
 			return total, nil
@@ -510,36 +554,9 @@ func (f *follower) readAvailable() (int64, error) {
 	return total, nil
 }
 
-// feed splits data, read at offset base, into lines.
-func (f *follower) feed(data []byte, base int64) {
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			f.addPending(data)
-			return
-		}
-		f.addPending(data[:i])
-		end := base + int64(i) + 1
-		f.lines = append(f.lines, string(f.pending))
-		f.ends = append(f.ends, end)
-		f.pending, f.overlong, f.lineStart = f.pending[:0], false, end
-		data, base = data[i+1:], end
-	}
-}
-
-// addPending appends to the incomplete line, dropping what goes beyond
-// MaxLineLength+1 bytes (enough for the parser to count it as too long).
-func (f *follower) addPending(b []byte) {
-	room := MaxLineLength + 1 - len(f.pending)
-	if len(b) > room {
-		b, f.overlong = b[:room], true
-	}
-	f.pending = append(f.pending, b...)
-}
-
 // emit delivers the collected lines in batches of at most maxBatch.
 func (f *follower) emit() error {
-	lines, ends := f.lines, f.ends
+	lines, ends := f.split.take()
 	for len(lines) > 0 {
 		if f.ctx.Err() != nil {
 			return errStopped
@@ -550,7 +567,6 @@ func (f *follower) emit() error {
 		}
 		lines, ends = lines[n:], ends[n:]
 	}
-	f.lines, f.ends = f.lines[:0], f.ends[:0]
 	return nil
 }
 
@@ -656,12 +672,12 @@ func (f *follower) advance() (bool, error) {
 		f.switchTo(s, f.head)
 		return true, nil
 	}
-	if len(f.pending) > 0 || f.overlong {
-		// The writer is gone: the incomplete last line is all there is.
-		end := f.src.off
-		f.lines = append(f.lines[:0], string(f.pending))
-		f.ends = append(f.ends[:0], end)
-		f.pending, f.overlong, f.lineStart = f.pending[:0], false, end
+	if f.split.holding() {
+		// The writer is gone: the incomplete last line (or NUL run) is
+		// all there is.
+		f.split.take()
+		f.split.flush(f.src.off)
+		f.lineStart = f.src.off
 		if err := f.emit(); err != nil {
 			return false, err
 		}

@@ -1,9 +1,9 @@
 package rejectlog
 
 import (
-	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -18,6 +18,35 @@ import (
 	"strings"
 	"time"
 )
+
+// DamageError reports a compressed log file that is cut short or corrupt
+// (truncated, a bad checksum, garbage after the data). What was
+// decompressed before the damage is good and has been read; the rest of
+// the file is lost.
+type DamageError struct {
+	Path string
+	// Offset is the number of decompressed bytes read before the damage.
+	Offset int64
+	Err    error
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("%s: compressed data damaged after %d bytes: %v", e.Path, e.Offset, e.Err)
+}
+
+func (e *DamageError) Unwrap() error { return e.Err }
+
+// corrupt reports whether err, from a gzip or bzip2 reader, says the
+// compressed data is damaged (rather than that the file could not be
+// read).
+func corrupt(err error) bool {
+	var (
+		flateErr flate.CorruptInputError
+		bzipErr  bzip2.StructuralError
+	)
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) ||
+		errors.As(err, &flateErr) || errors.As(err, &bzipErr)
+}
 
 // ErrUnsupportedCompression is returned for xz and zstd files, which the
 // standard library cannot read.
@@ -34,18 +63,36 @@ func OpenLog(path string) (io.ReadCloser, error) {
 	r, closer, err := decompress(f)
 	if err != nil {
 		f.Close()
+		if corrupt(err) {
+			return nil, &DamageError{Path: path, Err: err}
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	l := &logReader{Reader: r, zc: closer, f: f, path: path, compressed: r != nil}
 	if r == nil {
-		r = f
+		l.Reader = f
 	}
-	return &logReader{Reader: r, zc: closer, f: f}, nil
+	return l, nil
 }
 
 type logReader struct {
 	io.Reader
-	zc io.Closer
-	f  *os.File
+	zc         io.Closer
+	f          *os.File
+	path       string
+	compressed bool
+	off        int64 // decompressed bytes read
+}
+
+// Read reads decompressed bytes; damage of the compressed data is
+// reported as a *DamageError.
+func (l *logReader) Read(b []byte) (int, error) {
+	n, err := l.Reader.Read(b)
+	l.off += int64(n)
+	if err != nil && err != io.EOF && l.compressed && corrupt(err) {
+		err = &DamageError{Path: l.path, Offset: l.off, Err: err}
+	}
+	return n, err
 }
 
 func (l *logReader) Close() error {
@@ -84,16 +131,20 @@ func decompress(f *os.File) (io.Reader, io.Closer, error) {
 }
 
 // readPrefix returns up to n bytes from the beginning of the decompressed
-// contents of path.
+// contents of path; of a damaged file, those before the damage.
 func readPrefix(path string, n int) ([]byte, error) {
+	var d *DamageError
 	r, err := OpenLog(path)
+	if errors.As(err, &d) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	buf := make([]byte, n)
 	m, err := io.ReadFull(r, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && !errors.As(err, &d) {
 		return nil, err
 	}
 	return buf[:m], nil
@@ -257,26 +308,38 @@ func Generations(path string) ([]string, error) {
 
 // Scan reads lines from r and calls fn for every DNSBL rejection p finds,
 // in order. Lines longer than MaxLineLength are handed to p cut short, so
-// that they are counted as too long without being held in memory; a last
-// line without a newline is parsed too. Scan stops at the first error from
-// fn, from r, or from ctx.
+// that they are counted as too long without being held in memory; a run of
+// NUL bytes ends a line and is handed to p as one NUL byte (counted as
+// garbage); a last line without a newline is parsed too. The lines read
+// before an error from r are parsed before Scan returns it. Scan stops at
+// the first error from fn, from r, or from ctx.
 func Scan(ctx context.Context, r io.Reader, p *Parser, fn func(Rejection) error) error {
-	lr := newLineReader(r)
-	for n := 0; ; n++ {
-		if n&1023 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		line, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
+	var sp splitter
+	buf := make([]byte, 64<<10)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if rej, ok, _ := p.Parse(line); ok {
-			if err := fn(rej); err != nil {
-				return err
+		n, rerr := r.Read(buf)
+		sp.feed(buf[:n], off)
+		off += int64(n)
+		if rerr != nil {
+			sp.flush(off)
+		}
+		lines, _ := sp.take()
+		for _, line := range lines {
+			if rej, ok, _ := p.Parse(line); ok {
+				if err := fn(rej); err != nil {
+					return err
+				}
 			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
 		}
 	}
 }
@@ -284,58 +347,28 @@ func Scan(ctx context.Context, r io.Reader, p *Parser, fn func(Rejection) error)
 // ScanFiles opens each file with OpenLog and scans them in the order
 // given; pass the result of [Generations] to read a rotation set from the
 // oldest line to the newest.
-func ScanFiles(ctx context.Context, paths []string, p *Parser, fn func(Rejection) error) error {
+//
+// A compressed file that is cut short or corrupt is not fatal: its lines
+// up to the damage are scanned, the file is counted in p's
+// Counters.DamagedFiles, damaged (if not nil) is called with the
+// [DamageError], and the next file is read.
+func ScanFiles(ctx context.Context, paths []string, p *Parser, damaged func(*DamageError), fn func(Rejection) error) error {
 	for _, path := range paths {
 		r, err := OpenLog(path)
-		if err != nil {
-			return err
+		if err == nil {
+			err = Scan(ctx, r, p, fn)
+			r.Close()
 		}
-		err = Scan(ctx, r, p, fn)
-		r.Close()
+		if d := (*DamageError)(nil); errors.As(err, &d) {
+			p.CountDamaged()
+			if damaged != nil {
+				damaged(d)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", path, err)
 		}
 	}
 	return nil
-}
-
-// lineReader splits a stream into lines, cutting over-long lines to
-// MaxLineLength+1 bytes.
-type lineReader struct {
-	br  *bufio.Reader
-	buf []byte
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next line without its newline, or io.EOF after the
-// last one.
-func (lr *lineReader) next() (string, error) {
-	lr.buf = lr.buf[:0]
-	got := false
-	for {
-		chunk, err := lr.br.ReadSlice('\n')
-		got = got || len(chunk) > 0
-		if err == nil {
-			chunk = chunk[:len(chunk)-1]
-		}
-		if room := MaxLineLength + 1 - len(lr.buf); room > 0 {
-			lr.buf = append(lr.buf, chunk[:min(room, len(chunk))]...)
-		}
-		switch {
-		case err == nil:
-			return string(lr.buf), nil
-		case err == bufio.ErrBufferFull:
-			continue
-		case err == io.EOF:
-			if !got {
-				return "", io.EOF
-			}
-			return string(lr.buf), nil
-		default:
-			return "", err
-		}
-	}
 }

@@ -24,7 +24,7 @@ func TestGoldenSample(t *testing.T) {
 	for i := range files {
 		files[i] = filepath.Join(sampleDir, files[i])
 	}
-	err := ScanFiles(context.Background(), files, p, func(r Rejection) error {
+	err := ScanFiles(context.Background(), files, p, nil, func(r Rejection) error {
 		got = AppendJSON(got, r)
 		got = append(got, '\n')
 		return nil
@@ -202,7 +202,7 @@ func TestScanFilesRotationSetAcrossNewYear(t *testing.T) {
 	}
 	p := parserAt(time.Date(2027, 1, 2, 12, 0, 0, 0, time.UTC), time.UTC)
 	var got []string
-	err = ScanFiles(context.Background(), paths, p, func(r Rejection) error {
+	err = ScanFiles(context.Background(), paths, p, nil, func(r Rejection) error {
 		got = append(got, r.Time.Format(time.DateTime)+" "+r.Reason)
 		return nil
 	})

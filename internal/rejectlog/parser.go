@@ -23,6 +23,7 @@ var (
 	ErrInvalidUTF8  = fmt.Errorf("%w: invalid UTF-8", ErrGarbage)
 	ErrControlChar  = fmt.Errorf("%w: control character", ErrGarbage)
 	ErrBadTimestamp = fmt.Errorf("%w: no valid timestamp", ErrGarbage)
+	ErrNULRun       = fmt.Errorf("%w: run of NUL bytes", ErrGarbage)
 )
 
 // Options configure a [Parser].
@@ -36,7 +37,9 @@ type Options struct {
 }
 
 // Counters count what a [Parser] has seen. Lines equals Matched +
-// NotMatching + Garbage, and Garbage is the sum of the four garbage kinds.
+// NotMatching + Garbage, and Garbage is the sum of the five garbage kinds.
+// DamagedFiles counts files, not lines: the readers feeding the parser
+// report them with [Parser.CountDamaged].
 type Counters struct {
 	Lines       uint64 `json:"lines"`        // lines handed to Parse
 	Matched     uint64 `json:"matched"`      // DNSBL rejections returned
@@ -47,6 +50,9 @@ type Counters struct {
 	InvalidUTF8  uint64 `json:"invalid_utf8"`  // not valid UTF-8
 	ControlChars uint64 `json:"control_chars"` // a control character other than tab
 	BadTimestamp uint64 `json:"bad_timestamp"` // no recognisable timestamp at the start
+	NULRuns      uint64 `json:"nul_runs"`      // runs of NUL bytes (what a crash leaves of preallocated blocks)
+
+	DamagedFiles uint64 `json:"damaged_files"` // compressed files cut short or corrupt, read up to the damage
 }
 
 // Add adds o's counts to c.
@@ -59,13 +65,16 @@ func (c *Counters) Add(o Counters) {
 	c.InvalidUTF8 += o.InvalidUTF8
 	c.ControlChars += o.ControlChars
 	c.BadTimestamp += o.BadTimestamp
+	c.NULRuns += o.NULRuns
+	c.DamagedFiles += o.DamagedFiles
 }
 
 // Sub returns c minus o (the counts since o was taken).
 func (c Counters) Sub(o Counters) Counters {
 	return Counters{Lines: c.Lines - o.Lines, Matched: c.Matched - o.Matched, NotMatching: c.NotMatching - o.NotMatching,
 		Garbage: c.Garbage - o.Garbage, TooLong: c.TooLong - o.TooLong, InvalidUTF8: c.InvalidUTF8 - o.InvalidUTF8,
-		ControlChars: c.ControlChars - o.ControlChars, BadTimestamp: c.BadTimestamp - o.BadTimestamp}
+		ControlChars: c.ControlChars - o.ControlChars, BadTimestamp: c.BadTimestamp - o.BadTimestamp, NULRuns: c.NULRuns - o.NULRuns,
+		DamagedFiles: c.DamagedFiles - o.DamagedFiles}
 }
 
 // Parser extracts DNSBL rejections from log lines. It keeps the latest
@@ -98,6 +107,10 @@ func NewParser(opts Options) *Parser {
 // Counters returns the counts so far.
 func (p *Parser) Counters() Counters { return p.c }
 
+// CountDamaged counts a compressed file whose data was cut short or
+// corrupt (a [DamageError] from [OpenLog] or a [Batch] of [Follow]).
+func (p *Parser) CountDamaged() { p.c.DamagedFiles++ }
+
 // Latest returns the latest timestamp the parser has seen, zero before the
 // first.
 func (p *Parser) Latest() time.Time { return p.last }
@@ -105,9 +118,9 @@ func (p *Parser) Latest() time.Time { return p.last }
 // Parse examines one log line; a trailing "\n" or "\r\n" is ignored. It
 // returns the rejection and true when the line is a DNSBL rejection; false
 // and a nil error when it is a well-formed line of another kind; false and
-// an error wrapping [ErrGarbage] when the line is over-long, not UTF-8,
-// holds a control character other than tab, or does not start with a valid
-// timestamp.
+// an error wrapping [ErrGarbage] when the line is a run of NUL bytes (as
+// the readers deliver one), over-long, not UTF-8, holds a control
+// character other than tab, or does not start with a valid timestamp.
 //
 // Lines are expected in log order. The year of a classic timestamp is the
 // one that places it at or after the latest time seen so far (up to a week
@@ -159,14 +172,19 @@ func (p *Parser) garbage(err error) {
 		p.c.InvalidUTF8++
 	case ErrControlChar:
 		p.c.ControlChars++
+	case ErrNULRun:
+		p.c.NULRuns++
 	default:
 		p.c.BadTimestamp++
 	}
 }
 
-// checkText rejects lines that are too long, not UTF-8, or hold control
-// characters (C0 other than tab, DEL, and C1).
+// checkText rejects lines that are NUL runs, too long, not UTF-8, or hold
+// control characters (C0 other than tab, DEL, and C1).
 func checkText(line string) error {
+	if line != "" && line[0] == 0 && strings.Trim(line, "\x00") == "" {
+		return ErrNULRun
+	}
 	if len(line) > MaxLineLength {
 		return ErrLineTooLong
 	}

@@ -189,6 +189,9 @@ func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
 	err = Follow(ctx, FollowOptions{Path: opts.LogPath, Start: st.Position, Poll: opts.Poll, Logger: log},
 		func(b Batch) error {
 			buf = buf[:0]
+			if b.Damage != nil {
+				p.CountDamaged()
+			}
 			for _, line := range b.Lines {
 				if r, ok, _ := p.Parse(line); ok {
 					buf = AppendJSON(buf, r)

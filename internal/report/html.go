@@ -126,7 +126,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, `<p class="meta">%s to %s &middot; results in <code>%s</code></p>`,
 		html.EscapeString(ts(r.Period.From)), html.EscapeString(ts(r.Period.To)), html.EscapeString(r.Input.Dir))
 	if r.Input.BadLines > 0 {
-		fmt.Fprintf(&b, `<p class="warn">%d bad input lines were skipped (first: %s).</p>`, r.Input.BadLines, html.EscapeString(r.Input.FirstBad))
+		fmt.Fprintf(&b, `<p class="warn">%d bad input lines were skipped (%s).</p>`, r.Input.BadLines, html.EscapeString(r.Input.SkipDetail()))
 	}
 	figs := figures(r)
 	for _, t := range tables(r) {

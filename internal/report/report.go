@@ -205,8 +205,18 @@ type InputStats struct {
 	AttemptLines     int    `json:"attempt_lines"`
 	AssociationLines int    `json:"association_lines"`
 	BadLines         int    `json:"bad_lines"`
+	TooLongLines     int    `json:"too_long_lines,omitempty"` // of BadLines: over results.MaxLine
 	FirstBad         string `json:"first_bad,omitempty"`
 	Filtered         int    `json:"outside_window"`
+}
+
+// SkipDetail says why the bad lines were skipped: how many were too long,
+// and the first one.
+func (s InputStats) SkipDetail() string {
+	if s.TooLongLines > 0 {
+		return fmt.Sprintf("%d longer than %d bytes; first: %s", s.TooLongLines, results.MaxLine, s.FirstBad)
+	}
+	return "first: " + s.FirstBad
 }
 
 // definitions explain the tables' terms; every format prints them.
@@ -324,6 +334,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 			r.Input.AttemptLines += st.Lines
 		}
 		r.Input.BadLines += st.Bad
+		r.Input.TooLongLines += st.TooLong
 		r.Input.Filtered += st.Filtered
 		if r.Input.FirstBad == "" {
 			r.Input.FirstBad = st.FirstBad

@@ -197,7 +197,7 @@ func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mxsensor report: %s\n", r.Input.Dir)
 	if r.Input.BadLines > 0 {
-		fmt.Fprintf(&b, "warning: %d bad lines skipped (first: %s)\n", r.Input.BadLines, r.Input.FirstBad)
+		fmt.Fprintf(&b, "warning: %d bad lines skipped (%s)\n", r.Input.BadLines, r.Input.SkipDetail())
 	}
 	for _, t := range tables(r) {
 		b.WriteString("\n" + t.title + "\n")

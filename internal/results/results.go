@@ -4,7 +4,6 @@
 package results
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,22 +109,33 @@ func SpammerHost(associated, spammer int) bool { return 2*spammer > associated }
 type Stats struct {
 	Lines    int // lines read
 	Bad      int // lines that did not parse (skipped)
+	TooLong  int // of Bad: lines longer than MaxLine (skipped unread)
 	Filtered int // lines outside the window
 	// FirstBad describes the first bad line.
 	FirstBad string
 }
 
-// maxLine bounds one JSON line.
-const maxLine = 1 << 20
-
 // scan decodes each line of r into a fresh T and calls fn for those inside w.
 func scan[T any](r io.Reader, name string, w Window, at func(*T) time.Time, fn func(*T) error) (Stats, error) {
 	var st Stats
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	for sc.Scan() {
+	lr := NewLineReader(r, MaxLine)
+	for {
+		line, err := lr.Next()
+		if err == io.EOF {
+			return st, nil
+		}
 		st.Lines++
-		line := sc.Bytes()
+		if errors.Is(err, ErrLineTooLong) {
+			st.Bad++
+			st.TooLong++
+			if st.FirstBad == "" {
+				st.FirstBad = fmt.Sprintf("%s line %d: %v", name, st.Lines, err)
+			}
+			continue
+		}
+		if err != nil {
+			return st, fmt.Errorf("%s line %d: %w", name, st.Lines, err)
+		}
 		if len(line) == 0 {
 			continue
 		}
@@ -145,10 +155,6 @@ func scan[T any](r io.Reader, name string, w Window, at func(*T) time.Time, fn f
 			return st, err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return st, fmt.Errorf("%s line %d: %w", name, st.Lines+1, err)
-	}
-	return st, nil
 }
 
 // ScanAttempts calls fn for each attempt of r inside w. Lines that do not
