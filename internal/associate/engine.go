@@ -85,6 +85,16 @@ type Config struct {
 	MaxHistory int
 }
 
+// BytesPerHeld is the most heap one held attempt costs the engine (its
+// entry, its place in the held slices and in the indexes), and
+// BytesPerHistory what one record of each history map costs (an IPv4
+// address, a /64 and its link to an IPv4): what a memory budget divided
+// by them gives as MaxHeld and MaxHistory. TestBytesPerHeld measures both.
+const (
+	BytesPerHeld    = 1100
+	BytesPerHistory = 300
+)
+
 // Stats counts what the engine did to stay within Config.MaxHeld.
 type Stats struct {
 	DroppedIPv4 uint64 // IPv4 attempts dropped before the horizon passed

@@ -43,6 +43,24 @@ type Config struct {
 	// RejectLog are the counts of the reject logs read at start (for the
 	// metrics).
 	RejectLog rejectlog.Counters
+	// HeldMemory, if > 0, is the heap the grouper and the engine may hold
+	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
+	// Associate.MaxHistory (see Bounds).
+	HeldMemory int64
+}
+
+// DefaultHeldMemory is the default Config.HeldMemory.
+const DefaultHeldMemory = 256 << 20
+
+// Bounds divides a memory budget between the attempts the grouper holds
+// (40%), the attempts the association engine holds (45%) and its history
+// (15%, at most associate.DefaultMaxHistory records per map), by what each
+// costs per item. Under a flood of new sources the three fill up together.
+func Bounds(heldMemory int64) (maxLive, maxHeld, maxHistory int) {
+	maxLive = int(heldMemory * 40 / 100 / attempt.BytesPerHeld)
+	maxHeld = int(heldMemory * 45 / 100 / associate.BytesPerHeld)
+	maxHistory = int(min(heldMemory*15/100/associate.BytesPerHistory, associate.DefaultMaxHistory))
+	return max(maxLive, 1), max(maxHeld, 1), max(maxHistory, 1)
 }
 
 // Recorder receives the pipeline's results in the order they are decided.
@@ -101,6 +119,9 @@ type Pipeline struct {
 
 // New creates the output directory and files (truncating earlier ones).
 func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, error) {
+	if cfg.HeldMemory > 0 {
+		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
+	}
 	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder, rejects: cfg.RejectLog}
 	if cfg.OutDir == "" {
 		// No files: the results go to the Recorder only.
