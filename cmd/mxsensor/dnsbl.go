@@ -105,46 +105,7 @@ prefix (--rate-limit 0 switches that off).`,
 				defer t.Stop()
 				tick = t.C
 			}
-			// A failing source is logged once (again on SIGHUP), not at
-			// every poll.
-			var lastErr string
-			var pending dnsblStamp
-			failed := func(why string, err error) {
-				if why == "poll" && err.Error() == lastErr {
-					return
-				}
-				lastErr = err.Error()
-				log.Error("dnsbl reload failed, keeping the list", zap.String("source", src.path()), zap.String("trigger", why), zap.Error(err))
-			}
-			doReload := func(why string) {
-				st, err := src.stamp()
-				if err != nil {
-					failed(why, err)
-					return
-				}
-				if why == "poll" {
-					if st.same(stamp) {
-						return // unchanged (or still the version that failed)
-					}
-					// Load a changed file once it has stayed the same for
-					// one poll, not while a writer is still at it.
-					if !st.same(pending) {
-						pending = st
-						return
-					}
-				}
-				nl, err := src.load()
-				if err != nil {
-					stamp = st
-					failed(why, err)
-					return
-				}
-				stamp, lastErr = st, ""
-				srv.Reload(dnsbl.NewTable(nl.Entries))
-				log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", src.path()), zap.Int("entries", srv.Table().Len()),
-					zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
-				dnsblWarnBad(log, nl.Stats.Stats)
-			}
+			rl := &dnsblReloader{src: src, srv: srv, log: log, stamp: stamp}
 			var serveErr error
 		loop:
 			for {
@@ -152,9 +113,9 @@ prefix (--rate-limit 0 switches that off).`,
 				case <-ctx.Done():
 					break loop
 				case <-hup:
-					doReload("SIGHUP")
+					rl.reload("SIGHUP")
 				case <-tick:
-					doReload("poll")
+					rl.reload("poll")
 				case serveErr = <-srv.Err():
 					break loop
 				}
@@ -167,7 +128,8 @@ prefix (--rate-limit 0 switches that off).`,
 			st := srv.Stats()
 			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
 				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
-				zap.Uint64("notimp", st.NotImp), zap.Uint64("rate_limited", st.RateLimited))
+				zap.Uint64("notimp", st.NotImp), zap.Uint64("rate_limited", st.RateLimited),
+				zap.Uint64("reloads", rl.loaded), zap.Uint64("reloads_failed", rl.failed))
 			return serveErr
 		},
 	}
@@ -189,6 +151,66 @@ prefix (--rate-limit 0 switches that off).`,
 	f.Int("rate-ipv4-prefix", dnsbl.DefaultRateIPv4Bits, "IPv4 source prefix length sharing one rate-limit bucket")
 	f.Int("rate-ipv6-prefix", dnsbl.DefaultRateIPv6Bits, "IPv6 source prefix length sharing one rate-limit bucket")
 	return cmd
+}
+
+// dnsblReloader reloads the served list from its source. It is used from
+// one goroutine (the command's loop).
+type dnsblReloader struct {
+	src dnsblSource
+	srv *dnsbl.Server
+	log *zap.Logger
+	// stamp is the version of the source last loaded (or that failed);
+	// pending a changed version seen by one poll, loaded if the next poll
+	// sees it unchanged.
+	stamp, pending dnsblStamp
+	// lastErr keeps a failing source from being logged at every poll
+	// (it is logged again on SIGHUP).
+	lastErr string
+	// loaded and failed count reloads done and failed (each failed
+	// attempt, even when not logged again).
+	loaded, failed uint64
+}
+
+// reload loads the source if why is "SIGHUP", or if it is "poll" and the
+// source changed and then stayed the same for one poll; a source that fails
+// to load keeps the old list.
+func (r *dnsblReloader) reload(why string) {
+	failed := func(err error) {
+		r.failed++
+		if why == "poll" && err.Error() == r.lastErr {
+			return
+		}
+		r.lastErr = err.Error()
+		r.log.Error("dnsbl reload failed, keeping the list", zap.String("source", r.src.path()), zap.String("trigger", why), zap.Error(err))
+	}
+	st, err := r.src.stamp()
+	if err != nil {
+		failed(err)
+		return
+	}
+	if why == "poll" {
+		if st.same(r.stamp) {
+			return // unchanged (or still the version that failed)
+		}
+		// Load a changed file once it has stayed the same for one poll,
+		// not while a writer is still at it.
+		if !st.same(r.pending) {
+			r.pending = st
+			return
+		}
+	}
+	nl, err := r.src.load()
+	if err != nil {
+		r.stamp = st
+		failed(err)
+		return
+	}
+	r.stamp, r.lastErr = st, ""
+	r.loaded++
+	r.srv.Reload(dnsbl.NewTable(nl.Entries))
+	r.log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", r.src.path()), zap.Int("entries", r.srv.Table().Len()),
+		zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
+	dnsblWarnBad(r.log, nl.Stats.Stats)
 }
 
 // dnsblSource is where the served list comes from.
