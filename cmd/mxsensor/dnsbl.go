@@ -29,7 +29,8 @@ mxsensor blocklist builds it, with --prefix and --min-score) or read from a file
 mxsensor blocklist --format json (keeps the TXT reasons) or --format plain (--list). The source is
 checked every --reload (modification time, size, file identity) and loaded once it has stayed
 unchanged for one check, or at once on SIGHUP; a new list replaces the old one without dropping
-queries, and a source that fails to load keeps the old list.
+queries, and a source that fails to load keeps the old list (a source with bad lines and no valid
+entry fails; an empty one, or comments only, is an empty list).
 Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses are rate limited per source
 prefix (--rate-limit 0 switches that off).`,
 		Args: cobra.NoArgs,
@@ -233,7 +234,28 @@ func (s dnsblSource) path() string {
 	return s.list
 }
 
+// load reads the source. A source with bad lines and nothing valid is a
+// failed load, not an empty list: a garbled export must not unlist
+// everyone. An empty file, or one of comments only, is a valid empty list.
 func (s dnsblSource) load() (*blocklist.List, error) {
+	l, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	st := l.Stats.Stats
+	// A list's valid lines are its entries; in a results source a line
+	// that parsed counts even when it lists nothing (no spammer yet).
+	garbage := len(l.Entries) == 0 && st.Bad > 0
+	if s.list == "" {
+		garbage = st.Bad > 0 && st.Bad == st.Lines
+	}
+	if garbage {
+		return nil, fmt.Errorf("%s: no valid entry, %d bad lines (first: %s)", s.path(), st.Bad, st.FirstBad)
+	}
+	return l, nil
+}
+
+func (s dnsblSource) read() (*blocklist.List, error) {
 	if s.dir != "" {
 		return blocklist.BuildDir(s.dir, s.opts)
 	}
