@@ -31,8 +31,9 @@ checked every --reload (modification time, size, file identity) and loaded once 
 unchanged for one check, or at once on SIGHUP; a new list replaces the old one without dropping
 queries, and a source that fails to load keeps the old list (a source with bad lines and no valid
 entry fails; an empty one, or comments only, is an empty list).
-Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses are rate limited per source
-prefix (--rate-limit 0 switches that off).`,
+Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses, malformed queries' included,
+are rate limited per source prefix (--rate-limit 0 switches that off); TCP connections are limited per
+source and in total, one over a limit being closed at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := newViper(cmd)
@@ -64,9 +65,14 @@ prefix (--rate-limit 0 switches that off).`,
 			src := dnsblSource{dir: dir, list: listFile, db: db, opts: opts}
 			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
 				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
-				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix")}
+				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix"),
+				MaxTCPConns: v.GetInt("tcp-max-conns"), MaxTCPConnsPerSource: v.GetInt("tcp-max-conns-per-source"),
+				TCPIdleTimeout: v.GetDuration("tcp-idle-timeout"), TCPMaxQueries: v.GetInt("tcp-max-queries")}
 			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 				return errors.New("--rate-limit and --rate-burst must not be negative")
+			}
+			if cfg.MaxTCPConns < 1 || cfg.MaxTCPConnsPerSource < 1 || cfg.TCPIdleTimeout <= 0 || cfg.TCPMaxQueries < 1 {
+				return errors.New("--tcp-max-conns, --tcp-max-conns-per-source, --tcp-idle-timeout and --tcp-max-queries must be positive")
 			}
 			reload := v.GetDuration("reload")
 			if reload < 0 {
@@ -129,7 +135,10 @@ prefix (--rate-limit 0 switches that off).`,
 			st := srv.Stats()
 			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
 				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
-				zap.Uint64("notimp", st.NotImp), zap.Uint64("rate_limited", st.RateLimited),
+				zap.Uint64("notimp", st.NotImp), zap.Uint64("formerr", st.FormErr), zap.Uint64("badvers", st.BadVers),
+				zap.Uint64("rate_limited", st.RateLimited), zap.Uint64("malformed", st.Malformed), zap.Uint64("ignored", st.Ignored),
+				zap.Uint64("write_errors", st.WriteErrors), zap.Uint64("tcp_accepted", st.TCPAccepted),
+				zap.Uint64("tcp_refused_per_source", st.TCPRefusedSource), zap.Uint64("tcp_refused_total", st.TCPRefusedTotal),
 				zap.Uint64("reloads", rl.loaded), zap.Uint64("reloads_failed", rl.failed))
 			return serveErr
 		},
@@ -151,6 +160,10 @@ prefix (--rate-limit 0 switches that off).`,
 	f.Int("rate-burst", dnsbl.DefaultRateBurst, "burst of UDP responses to one source prefix")
 	f.Int("rate-ipv4-prefix", dnsbl.DefaultRateIPv4Bits, "IPv4 source prefix length sharing one rate-limit bucket")
 	f.Int("rate-ipv6-prefix", dnsbl.DefaultRateIPv6Bits, "IPv6 source prefix length sharing one rate-limit bucket")
+	f.Int("tcp-max-conns", dnsbl.DefaultMaxTCPConns, "TCP connections open at once, in total (more are closed at once)")
+	f.Int("tcp-max-conns-per-source", dnsbl.DefaultMaxTCPConnsPerSource, "TCP connections open at once from one IPv4 address or IPv6 /64")
+	f.Duration("tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
+	f.Int("tcp-max-queries", dnsbl.DefaultTCPMaxQueries, "close a TCP connection after this many queries")
 	return cmd
 }
 

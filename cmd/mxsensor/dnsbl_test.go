@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -434,10 +435,12 @@ func TestDNSBLCommandErrors(t *testing.T) {
 		{"dnsbl", "--zone", "bl6.test"},
 		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--list", filepath.Join(dir, "x")},
 		{"dnsbl", "--in", dir},
-		{"dnsbl", "--zone", "bl6.test", "--in", dir},                                       // no associations.jsonl
-		{"dnsbl", "--zone", "bl6.test", "--list", filepath.Join(dir, "missing")},           // no list
-		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--prefix", "16"},                     // bad prefix
-		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--rate-limit", "-1"},                 // bad rate
+		{"dnsbl", "--zone", "bl6.test", "--in", dir},                             // no associations.jsonl
+		{"dnsbl", "--zone", "bl6.test", "--list", filepath.Join(dir, "missing")}, // no list
+		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--prefix", "16"},           // bad prefix
+		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--rate-limit", "-1"},       // bad rate
+		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--tcp-max-conns-per-source", "0"},
+		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--tcp-idle-timeout", "-1s"},
 		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--listen", "127.0.0.1:bad"}, // bad listen
 		{"dnsbl", "--zone", "bl6..test", "--list", os.DevNull, "--listen", "127.0.0.1:0"},  // bad zone
 	} {
@@ -517,4 +520,41 @@ func TestDNSBLReloadGarbageKeepsList(t *testing.T) {
 	blocklistResults(t, res, `{"broken`, `also broken`)
 	rl.reload("SIGHUP")
 	check("garbage results", 1, 1, 1)
+}
+
+// TestDNSBLCommandTCPLimits: the --tcp-* flags reach the server: with one
+// connection allowed per source, a second one from the same address is
+// closed unanswered while another address is served.
+func TestDNSBLCommandTCPLimits(t *testing.T) {
+	addr := dnsblStartCLI(t, "bl6.test.", "--list", os.DevNull, "--reload", "0", "--tcp-max-conns-per-source", "1")
+	q := new(dns.Msg)
+	q.SetQuestion(dnsbl.Nibbles(netip.MustParseAddr("::ffff:7f00:2"))+".bl6.test.", dns.TypeA)
+	askFrom := func(src string) (*dns.Conn, error) {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		dc := &dns.Conn{Conn: c}
+		if err := dc.WriteMsg(q); err != nil {
+			return dc, err
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = dc.ReadMsg()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("from %s: neither answered nor closed within 5 s", src)
+		}
+		return dc, err
+	}
+	if _, err := askFrom("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := askFrom("127.0.0.1"); err == nil {
+		t.Error("a second connection from one source answered with --tcp-max-conns-per-source 1")
+	}
+	if _, err := askFrom("127.0.0.2"); err != nil {
+		t.Errorf("another source: %v", err)
+	}
 }
