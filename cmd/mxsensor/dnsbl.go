@@ -29,9 +29,11 @@ mxsensor blocklist builds it, with --prefix and --min-score) or read from a file
 mxsensor blocklist --format json (keeps the TXT reasons) or --format plain (--list). The source is
 checked every --reload (modification time, size, file identity) and loaded once it has stayed
 unchanged for one check, or at once on SIGHUP; a new list replaces the old one without dropping
-queries, and a source that fails to load keeps the old list.
-Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses are rate limited per source
-prefix (--rate-limit 0 switches that off).`,
+queries, and a source that fails to load keeps the old list (a source with bad lines and no valid
+entry fails; an empty one, or comments only, is an empty list).
+Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses, malformed queries' included,
+are rate limited per source prefix (--rate-limit 0 switches that off); TCP connections are limited per
+source and in total, one over a limit being closed at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := newViper(cmd)
@@ -63,9 +65,14 @@ prefix (--rate-limit 0 switches that off).`,
 			src := dnsblSource{dir: dir, list: listFile, db: db, opts: opts}
 			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
 				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
-				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix")}
+				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix"),
+				MaxTCPConns: v.GetInt("tcp-max-conns"), MaxTCPConnsPerSource: v.GetInt("tcp-max-conns-per-source"),
+				TCPIdleTimeout: v.GetDuration("tcp-idle-timeout"), TCPMaxQueries: v.GetInt("tcp-max-queries")}
 			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 				return errors.New("--rate-limit and --rate-burst must not be negative")
+			}
+			if cfg.MaxTCPConns < 1 || cfg.MaxTCPConnsPerSource < 1 || cfg.TCPIdleTimeout <= 0 || cfg.TCPMaxQueries < 1 {
+				return errors.New("--tcp-max-conns, --tcp-max-conns-per-source, --tcp-idle-timeout and --tcp-max-queries must be positive")
 			}
 			reload := v.GetDuration("reload")
 			if reload < 0 {
@@ -105,46 +112,7 @@ prefix (--rate-limit 0 switches that off).`,
 				defer t.Stop()
 				tick = t.C
 			}
-			// A failing source is logged once (again on SIGHUP), not at
-			// every poll.
-			var lastErr string
-			var pending dnsblStamp
-			failed := func(why string, err error) {
-				if why == "poll" && err.Error() == lastErr {
-					return
-				}
-				lastErr = err.Error()
-				log.Error("dnsbl reload failed, keeping the list", zap.String("source", src.path()), zap.String("trigger", why), zap.Error(err))
-			}
-			doReload := func(why string) {
-				st, err := src.stamp()
-				if err != nil {
-					failed(why, err)
-					return
-				}
-				if why == "poll" {
-					if st.same(stamp) {
-						return // unchanged (or still the version that failed)
-					}
-					// Load a changed file once it has stayed the same for
-					// one poll, not while a writer is still at it.
-					if !st.same(pending) {
-						pending = st
-						return
-					}
-				}
-				nl, err := src.load()
-				if err != nil {
-					stamp = st
-					failed(why, err)
-					return
-				}
-				stamp, lastErr = st, ""
-				srv.Reload(dnsbl.NewTable(nl.Entries))
-				log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", src.path()), zap.Int("entries", srv.Table().Len()),
-					zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
-				dnsblWarnBad(log, nl.Stats.Stats)
-			}
+			rl := &dnsblReloader{src: src, srv: srv, log: log, stamp: stamp}
 			var serveErr error
 		loop:
 			for {
@@ -152,9 +120,9 @@ prefix (--rate-limit 0 switches that off).`,
 				case <-ctx.Done():
 					break loop
 				case <-hup:
-					doReload("SIGHUP")
+					rl.reload("SIGHUP")
 				case <-tick:
-					doReload("poll")
+					rl.reload("poll")
 				case serveErr = <-srv.Err():
 					break loop
 				}
@@ -167,7 +135,11 @@ prefix (--rate-limit 0 switches that off).`,
 			st := srv.Stats()
 			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
 				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
-				zap.Uint64("notimp", st.NotImp), zap.Uint64("rate_limited", st.RateLimited))
+				zap.Uint64("notimp", st.NotImp), zap.Uint64("formerr", st.FormErr), zap.Uint64("badvers", st.BadVers),
+				zap.Uint64("rate_limited", st.RateLimited), zap.Uint64("malformed", st.Malformed), zap.Uint64("ignored", st.Ignored),
+				zap.Uint64("write_errors", st.WriteErrors), zap.Uint64("tcp_accepted", st.TCPAccepted),
+				zap.Uint64("tcp_refused_per_source", st.TCPRefusedSource), zap.Uint64("tcp_refused_total", st.TCPRefusedTotal),
+				zap.Uint64("reloads", rl.loaded), zap.Uint64("reloads_failed", rl.failed))
 			return serveErr
 		},
 	}
@@ -188,7 +160,71 @@ prefix (--rate-limit 0 switches that off).`,
 	f.Int("rate-burst", dnsbl.DefaultRateBurst, "burst of UDP responses to one source prefix")
 	f.Int("rate-ipv4-prefix", dnsbl.DefaultRateIPv4Bits, "IPv4 source prefix length sharing one rate-limit bucket")
 	f.Int("rate-ipv6-prefix", dnsbl.DefaultRateIPv6Bits, "IPv6 source prefix length sharing one rate-limit bucket")
+	f.Int("tcp-max-conns", dnsbl.DefaultMaxTCPConns, "TCP connections open at once, in total (more are closed at once)")
+	f.Int("tcp-max-conns-per-source", dnsbl.DefaultMaxTCPConnsPerSource, "TCP connections open at once from one IPv4 address or IPv6 /64")
+	f.Duration("tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
+	f.Int("tcp-max-queries", dnsbl.DefaultTCPMaxQueries, "close a TCP connection after this many queries")
 	return cmd
+}
+
+// dnsblReloader reloads the served list from its source. It is used from
+// one goroutine (the command's loop).
+type dnsblReloader struct {
+	src dnsblSource
+	srv *dnsbl.Server
+	log *zap.Logger
+	// stamp is the version of the source last loaded (or that failed);
+	// pending a changed version seen by one poll, loaded if the next poll
+	// sees it unchanged.
+	stamp, pending dnsblStamp
+	// lastErr keeps a failing source from being logged at every poll
+	// (it is logged again on SIGHUP).
+	lastErr string
+	// loaded and failed count reloads done and failed (each failed
+	// attempt, even when not logged again).
+	loaded, failed uint64
+}
+
+// reload loads the source if why is "SIGHUP", or if it is "poll" and the
+// source changed and then stayed the same for one poll; a source that fails
+// to load keeps the old list.
+func (r *dnsblReloader) reload(why string) {
+	failed := func(err error) {
+		r.failed++
+		if why == "poll" && err.Error() == r.lastErr {
+			return
+		}
+		r.lastErr = err.Error()
+		r.log.Error("dnsbl reload failed, keeping the list", zap.String("source", r.src.path()), zap.String("trigger", why), zap.Error(err))
+	}
+	st, err := r.src.stamp()
+	if err != nil {
+		failed(err)
+		return
+	}
+	if why == "poll" {
+		if st.same(r.stamp) {
+			return // unchanged (or still the version that failed)
+		}
+		// Load a changed file once it has stayed the same for one poll,
+		// not while a writer is still at it.
+		if !st.same(r.pending) {
+			r.pending = st
+			return
+		}
+	}
+	nl, err := r.src.load()
+	if err != nil {
+		r.stamp = st
+		failed(err)
+		return
+	}
+	r.stamp, r.lastErr = st, ""
+	r.loaded++
+	r.srv.Reload(dnsbl.NewTable(nl.Entries))
+	r.log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", r.src.path()), zap.Int("entries", r.srv.Table().Len()),
+		zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
+	dnsblWarnBad(r.log, nl.Stats.Stats)
 }
 
 // dnsblSource is where the served list comes from.
@@ -211,7 +247,28 @@ func (s dnsblSource) path() string {
 	return s.list
 }
 
+// load reads the source. A source with bad lines and nothing valid is a
+// failed load, not an empty list: a garbled export must not unlist
+// everyone. An empty file, or one of comments only, is a valid empty list.
 func (s dnsblSource) load() (*blocklist.List, error) {
+	l, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	st := l.Stats.Stats
+	// A list's valid lines are its entries; in a results source a line
+	// that parsed counts even when it lists nothing (no spammer yet).
+	garbage := len(l.Entries) == 0 && st.Bad > 0
+	if s.list == "" {
+		garbage = st.Bad > 0 && st.Bad == st.Lines
+	}
+	if garbage {
+		return nil, fmt.Errorf("%s: no valid entry, %d bad lines (first: %s)", s.path(), st.Bad, st.FirstBad)
+	}
+	return l, nil
+}
+
+func (s dnsblSource) read() (*blocklist.List, error) {
 	if s.dir != "" {
 		return blocklist.BuildDir(s.dir, s.opts)
 	}

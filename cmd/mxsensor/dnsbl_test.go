@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,7 +20,10 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
 )
 
@@ -431,10 +435,12 @@ func TestDNSBLCommandErrors(t *testing.T) {
 		{"dnsbl", "--zone", "bl6.test"},
 		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--list", filepath.Join(dir, "x")},
 		{"dnsbl", "--in", dir},
-		{"dnsbl", "--zone", "bl6.test", "--in", dir},                                       // no associations.jsonl
-		{"dnsbl", "--zone", "bl6.test", "--list", filepath.Join(dir, "missing")},           // no list
-		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--prefix", "16"},                     // bad prefix
-		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--rate-limit", "-1"},                 // bad rate
+		{"dnsbl", "--zone", "bl6.test", "--in", dir},                             // no associations.jsonl
+		{"dnsbl", "--zone", "bl6.test", "--list", filepath.Join(dir, "missing")}, // no list
+		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--prefix", "16"},           // bad prefix
+		{"dnsbl", "--zone", "bl6.test", "--in", dir, "--rate-limit", "-1"},       // bad rate
+		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--tcp-max-conns-per-source", "0"},
+		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--tcp-idle-timeout", "-1s"},
 		{"dnsbl", "--zone", "bl6.test", "--list", os.DevNull, "--listen", "127.0.0.1:bad"}, // bad listen
 		{"dnsbl", "--zone", "bl6..test", "--list", os.DevNull, "--listen", "127.0.0.1:0"},  // bad zone
 	} {
@@ -443,5 +449,115 @@ func TestDNSBLCommandErrors(t *testing.T) {
 		} else {
 			t.Logf("%v: %v", args, err)
 		}
+	}
+}
+
+// TestDNSBLReloadGarbageKeepsList: a source with bad lines and no valid
+// entry is a failed load (the old list stays, an error is logged, the
+// failure counted); an empty source, or one of comments only, is a valid
+// empty list.
+func TestDNSBLReloadGarbageKeepsList(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "bl6.txt")
+	write := func(text string) {
+		t.Helper()
+		// A new file each time (rename), as the exporters write it.
+		tmp := list + ".new"
+		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var good strings.Builder
+	good.WriteString("# 68 prefixes\n")
+	for i := range 68 {
+		fmt.Fprintf(&good, "2001:db8:%x::/64\n", i+1)
+	}
+	write(good.String())
+	src := dnsblSource{list: list}
+	l, err := src.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dnsbl.New(dnsbl.Config{Zone: "bl6.test"}, dnsbl.NewTable(l.Entries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	rl := &dnsblReloader{src: src, srv: srv, log: zap.New(core)}
+	check := func(step string, entries int, loaded, failed uint64) {
+		t.Helper()
+		if n := srv.Table().Len(); n != entries || rl.loaded != loaded || rl.failed != failed {
+			t.Errorf("%s: %d entries, %d reloads, %d failed; want %d, %d, %d", step, n, rl.loaded, rl.failed, entries, loaded, failed)
+		}
+	}
+	check("start", 68, 0, 0)
+
+	write("not a prefix\n2001:db8::/129\n{\"prefix\": 7}\n# a comment\n\n::ffff:127.0.0.1\n")
+	rl.reload("SIGHUP")
+	check("garbage", 68, 0, 1)
+	if n := logs.FilterMessage("dnsbl reload failed, keeping the list").Len(); n != 1 {
+		t.Errorf("%d errors logged for the garbage source, want 1", n)
+	}
+	// One good line among the bad ones is a list (the bad lines warned).
+	write("garbage\n2001:db8:ffff::/48\n")
+	rl.reload("SIGHUP")
+	check("one good line", 1, 1, 1)
+	for _, empty := range []string{"", "# nothing listed today\n\n"} {
+		write(empty)
+		rl.reload("SIGHUP")
+	}
+	check("empty and comments only", 0, 3, 1)
+
+	// The same rule for a results directory: every line bad is a failure.
+	res := filepath.Join(dir, "results")
+	blocklistResults(t, res, blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:1:2::10", "192.0.2.1", 3.5, true, "order:x(+3)"))
+	rl = &dnsblReloader{src: dnsblSource{dir: res, opts: blocklist.DefaultOptions()}, srv: srv, log: zap.New(core)}
+	rl.reload("SIGHUP")
+	check("results", 1, 1, 0)
+	blocklistResults(t, res, `{"broken`, `also broken`)
+	rl.reload("SIGHUP")
+	check("garbage results", 1, 1, 1)
+}
+
+// TestDNSBLCommandTCPLimits: the --tcp-* flags reach the server: with one
+// connection allowed per source, a second one from the same address is
+// closed unanswered while another address is served.
+func TestDNSBLCommandTCPLimits(t *testing.T) {
+	addr := dnsblStartCLI(t, "bl6.test.", "--list", os.DevNull, "--reload", "0", "--tcp-max-conns-per-source", "1")
+	q := new(dns.Msg)
+	q.SetQuestion(dnsbl.Nibbles(netip.MustParseAddr("::ffff:7f00:2"))+".bl6.test.", dns.TypeA)
+	askFrom := func(src string) (*dns.Conn, error) {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if errors.Is(err, syscall.ECONNRESET) {
+			return nil, err // refused before the connect returned
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		dc := &dns.Conn{Conn: c}
+		if err := dc.WriteMsg(q); err != nil {
+			return dc, err
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = dc.ReadMsg()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("from %s: neither answered nor closed within 5 s", src)
+		}
+		return dc, err
+	}
+	if _, err := askFrom("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := askFrom("127.0.0.1"); err == nil {
+		t.Error("a second connection from one source answered with --tcp-max-conns-per-source 1")
+	}
+	if _, err := askFrom("127.0.0.2"); err != nil {
+		t.Errorf("another source: %v", err)
 	}
 }

@@ -303,11 +303,17 @@ func (w *udpWriter) WriteMsg(m *dns.Msg) error {
 	w.sent = append(w.sent, m)
 	return nil
 }
-func (w *udpWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("not used") }
-func (w *udpWriter) Close() error              { return nil }
-func (w *udpWriter) TsigStatus() error         { return nil }
-func (w *udpWriter) TsigTimersOnly(bool)       {}
-func (w *udpWriter) Hijack()                   {}
+func (w *udpWriter) Write(b []byte) (int, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		return 0, err
+	}
+	return len(b), w.WriteMsg(m)
+}
+func (w *udpWriter) Close() error        { return nil }
+func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigTimersOnly(bool) {}
+func (w *udpWriter) Hijack()             {}
 
 func TestDNSBLRateLimitDrops(t *testing.T) {
 	s := newServer(t, nested(), Config{RateLimit: 5, RateBurst: 10})

@@ -35,8 +35,16 @@ type Config struct {
 	RateIPv4Bits    int
 	RateIPv6Bits    int
 	RateMaxPrefixes int
-	// MaxTCPConns bounds concurrent TCP connections.
-	MaxTCPConns int
+	// MaxTCPConns bounds concurrent TCP connections in total, and
+	// MaxTCPConnsPerSource those from one source (an IPv4 address or an
+	// IPv6 /64); a connection over either limit is closed at once and
+	// counted, so one host cannot lock the others out.
+	MaxTCPConns          int
+	MaxTCPConnsPerSource int
+	// TCPIdleTimeout closes a TCP connection idle that long after an
+	// answer; TCPMaxQueries closes it after that many queries.
+	TCPIdleTimeout time.Duration
+	TCPMaxQueries  int
 }
 
 // Defaults.
@@ -50,32 +58,51 @@ const (
 	DefaultRateIPv4Bits    = 24
 	DefaultRateIPv6Bits    = 56
 	DefaultRateMaxPrefixes = 65536
-	DefaultMaxTCPConns     = 128
+	DefaultMaxTCPConns     = 256
+	// Eight connections are plenty for one resolver host (RFC 7766 asks
+	// clients to reuse one) and leave room for 32 such hosts.
+	DefaultMaxTCPConnsPerSource = 8
+	DefaultTCPIdleTimeout       = 5 * time.Second
+	DefaultTCPMaxQueries        = 64
+	// tcpReadTimeout bounds the wait for a new connection's first query.
+	tcpReadTimeout = 2 * time.Second
 )
 
 // DefaultConfig returns the defaults for zone.
 func DefaultConfig(zone string) Config {
 	return Config{Zone: zone, TTL: DefaultTTL, NegTTL: DefaultNegTTL, NS: DefaultNS,
 		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateIPv4Bits: DefaultRateIPv4Bits,
-		RateIPv6Bits: DefaultRateIPv6Bits, RateMaxPrefixes: DefaultRateMaxPrefixes, MaxTCPConns: DefaultMaxTCPConns}
+		RateIPv6Bits: DefaultRateIPv6Bits, RateMaxPrefixes: DefaultRateMaxPrefixes, MaxTCPConns: DefaultMaxTCPConns,
+		MaxTCPConnsPerSource: DefaultMaxTCPConnsPerSource, TCPIdleTimeout: DefaultTCPIdleTimeout, TCPMaxQueries: DefaultTCPMaxQueries}
 }
 
 // Stats counts queries and what they got.
 type Stats struct {
-	Queries     uint64 // queries received (all transports)
+	Queries     uint64 // queries given a response or dropped by the rate limit (all transports, malformed ones too)
 	Answers     uint64 // responses sent
 	Listed      uint64 // queries for a listed address (any type)
 	NXDomain    uint64
 	NoData      uint64 // NOERROR without an answer
 	Refused     uint64 // outside the zone or not class IN
 	NotImp      uint64 // ANY queries and opcodes other than QUERY
-	FormErr     uint64
+	FormErr     uint64 // malformed queries, more than one question or OPT record
+	BadVers     uint64 // EDNS version above 0
 	RateLimited uint64 // UDP responses dropped by the rate limit
 	WriteErrors uint64
+	Malformed   uint64 // messages that did not parse (FORMERR when the header did)
+	Ignored     uint64 // messages dropped unanswered: responses, not one question, records in the answer or authority section
+
+	TCPConns         uint64 // TCP connections open now
+	TCPAccepted      uint64 // TCP connections served
+	TCPRefusedSource uint64 // TCP connections closed at once: MaxTCPConnsPerSource reached
+	TCPRefusedTotal  uint64 // TCP connections closed at once: MaxTCPConns reached
 }
 
 type counters struct {
-	queries, answers, listed, nxdomain, nodata, refused, notimp, formerr, ratelimited, writeErrors atomic.Uint64
+	queries, answers, listed, nxdomain, nodata, refused, notimp, formerr, badvers, ratelimited, writeErrors atomic.Uint64
+	malformed, ignored                                                                                      atomic.Uint64
+	tcpConns                                                                                                atomic.Int64
+	tcpAccepted, tcpRefusedSource, tcpRefusedTotal                                                          atomic.Uint64
 }
 
 // Server answers DNSBL queries from a Table that Reload swaps atomically.
@@ -138,6 +165,18 @@ func New(cfg Config, t *Table) (*Server, error) {
 	if cfg.MaxTCPConns == 0 {
 		cfg.MaxTCPConns = d.MaxTCPConns
 	}
+	if cfg.MaxTCPConnsPerSource == 0 {
+		cfg.MaxTCPConnsPerSource = d.MaxTCPConnsPerSource
+	}
+	if cfg.TCPIdleTimeout == 0 {
+		cfg.TCPIdleTimeout = d.TCPIdleTimeout
+	}
+	if cfg.TCPMaxQueries == 0 {
+		cfg.TCPMaxQueries = d.TCPMaxQueries
+	}
+	if cfg.MaxTCPConns < 0 || cfg.MaxTCPConnsPerSource < 0 || cfg.TCPIdleTimeout < 0 || cfg.TCPMaxQueries < 0 {
+		return nil, errors.New("dnsbl: TCP connection limits, idle timeout and query budget must not be negative")
+	}
 	if cfg.RateIPv4Bits < 0 || cfg.RateIPv4Bits > 32 || cfg.RateIPv6Bits < 0 || cfg.RateIPv6Bits > 128 {
 		return nil, fmt.Errorf("dnsbl: rate-limit prefix lengths /%d (IPv4) and /%d (IPv6) out of range", cfg.RateIPv4Bits, cfg.RateIPv6Bits)
 	}
@@ -169,20 +208,41 @@ func (s *Server) Table() *Table { return s.table.Load() }
 func (s *Server) Stats() Stats {
 	c := &s.st
 	return Stats{Queries: c.queries.Load(), Answers: c.answers.Load(), Listed: c.listed.Load(), NXDomain: c.nxdomain.Load(),
-		NoData: c.nodata.Load(), Refused: c.refused.Load(), NotImp: c.notimp.Load(), FormErr: c.formerr.Load(),
-		RateLimited: c.ratelimited.Load(), WriteErrors: c.writeErrors.Load()}
+		NoData: c.nodata.Load(), Refused: c.refused.Load(), NotImp: c.notimp.Load(), FormErr: c.formerr.Load(), BadVers: c.badvers.Load(),
+		RateLimited: c.ratelimited.Load(), WriteErrors: c.writeErrors.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		TCPConns: uint64(max(c.tcpConns.Load(), 0)), TCPAccepted: c.tcpAccepted.Load(),
+		TCPRefusedSource: c.tcpRefusedSource.Load(), TCPRefusedTotal: c.tcpRefusedTotal.Load()}
+}
+
+// admit counts a query about to be answered and reports whether its
+// response may be sent: UDP responses are rate limited per source prefix
+// (spoofable sources), TCP ones are not.
+func (s *Server) admit(remote net.Addr) bool {
+	s.st.queries.Add(1)
+	if ua, ok := remote.(*net.UDPAddr); ok && s.rl != nil {
+		ip, _ := netip.AddrFromSlice(ua.IP)
+		if !s.rl.Allow(ip, s.now()) {
+			s.st.ratelimited.Add(1)
+			return false
+		}
+	}
+	return true
+}
+
+// sent counts the result of writing a response.
+func (s *Server) sent(err error) {
+	if err != nil {
+		s.st.writeErrors.Add(1)
+		return
+	}
+	s.st.answers.Add(1)
 }
 
 // ServeDNS implements dns.Handler: UDP responses are rate limited per
 // source prefix before any work is done.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	s.st.queries.Add(1)
-	if ua, ok := w.RemoteAddr().(*net.UDPAddr); ok && s.rl != nil {
-		ip, _ := netip.AddrFromSlice(ua.IP)
-		if !s.rl.Allow(ip, s.now()) {
-			s.st.ratelimited.Add(1)
-			return
-		}
+	if !s.admit(w.RemoteAddr()) {
+		return
 	}
 	m := s.Answer(req)
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
@@ -192,11 +252,56 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		m.Truncate(size)
 	}
-	if err := w.WriteMsg(m); err != nil {
-		s.st.writeErrors.Add(1)
+	b, err := m.Pack()
+	if err != nil {
+		s.sent(fmt.Errorf("packing the response: %w", err))
 		return
 	}
-	s.st.answers.Add(1)
+	// Write, not WriteMsg: WriteMsg goes through replyGate, which would
+	// take a second token for this already admitted response.
+	_, err = w.Write(b)
+	s.sent(err)
+}
+
+// replyGate sees the responses the DNS library sends on its own, without
+// calling ServeDNS (FORMERR to a query that does not unpack, and whatever
+// acceptMsg rejects): they are admitted and counted as ServeDNS's are, so
+// garbage from a spoofed source is no way around the rate limit.
+type replyGate struct {
+	s *Server
+	w dns.Writer // the connection's own writer (dns.ResponseWriter)
+}
+
+func (g *replyGate) Write(b []byte) (int, error) {
+	var remote net.Addr
+	if rw, ok := g.w.(interface{ RemoteAddr() net.Addr }); ok {
+		remote = rw.RemoteAddr()
+	}
+	if !g.s.admit(remote) {
+		return len(b), nil
+	}
+	if len(b) >= 4 {
+		g.s.countRcode(int(b[3] & 0xf))
+	}
+	n, err := g.w.Write(b)
+	g.s.sent(err)
+	return n, err
+}
+
+// countRcode counts a response by its rcode.
+func (s *Server) countRcode(c int) {
+	switch c {
+	case dns.RcodeRefused:
+		s.st.refused.Add(1)
+	case dns.RcodeNotImplemented:
+		s.st.notimp.Add(1)
+	case dns.RcodeFormatError:
+		s.st.formerr.Add(1)
+	case dns.RcodeNameError:
+		s.st.nxdomain.Add(1)
+	case dns.RcodeBadVers:
+		s.st.badvers.Add(1)
+	}
 }
 
 // Answer returns the response to req and counts it (but not as a query:
@@ -205,22 +310,27 @@ func (s *Server) Answer(req *dns.Msg) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = false
-	if o := req.IsEdns0(); o != nil {
-		m.SetEdns0(1232, false)
-	}
 	rcode := func(c int) *dns.Msg {
 		m.Rcode = c
-		switch c {
-		case dns.RcodeRefused:
-			s.st.refused.Add(1)
-		case dns.RcodeNotImplemented:
-			s.st.notimp.Add(1)
-		case dns.RcodeFormatError:
-			s.st.formerr.Add(1)
-		case dns.RcodeNameError:
-			s.st.nxdomain.Add(1)
-		}
+		s.countRcode(c)
 		return m
+	}
+	// RFC 6891 6.1.1: more than one OPT record is FORMERR; 6.1.3: a
+	// version we do not speak is BADVERS, with an OPT of ours (version 0).
+	opts := 0
+	for _, rr := range req.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opts++
+		}
+	}
+	if opts > 1 {
+		return rcode(dns.RcodeFormatError)
+	}
+	if o := req.IsEdns0(); o != nil {
+		m.SetEdns0(1232, false)
+		if o.Version() > 0 {
+			return rcode(dns.RcodeBadVers)
+		}
 	}
 	if req.Opcode != dns.OpcodeQuery {
 		return rcode(dns.RcodeNotImplemented)
@@ -302,15 +412,23 @@ func (s *Server) soa(t *Table, ttl uint32) *dns.SOA {
 }
 
 // acceptMsg drops what is not worth a response (responses, not exactly one
-// question, records in the answer or authority section) without replying;
-// other opcodes reach ServeDNS, which answers NOTIMP under the rate limit.
-func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
+// question, records in the answer or authority section) without replying,
+// and counts it; other opcodes reach ServeDNS, which answers NOTIMP under
+// the rate limit.
+func (s *Server) acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	const qrBit = 1 << 15
 	if dh.Bits&qrBit != 0 || dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 || dh.Arcount > 2 {
+		s.st.ignored.Add(1)
 		return dns.MsgIgnore
 	}
 	return dns.MsgAccept
 }
+
+// invalidMsg counts a message that did not parse.
+func (s *Server) invalidMsg([]byte, error) { s.st.malformed.Add(1) }
+
+// gateWriter puts replyGate in front of each connection's writer.
+func (s *Server) gateWriter(w dns.Writer) dns.Writer { return &replyGate{s: s, w: w} }
 
 // Start listens on addr over UDP and TCP (the same port; port 0 picks one
 // free for UDP and then takes it for TCP) and serves until Shutdown.
@@ -330,15 +448,19 @@ func (s *Server) Start(addr string) error {
 		pc.Close()
 		return err
 	}
-	ln = &limitListener{Listener: ln, sem: make(chan struct{}, s.cfg.MaxTCPConns), done: make(chan struct{})}
+	ln = &connLimiter{Listener: ln, total: s.cfg.MaxTCPConns, perSource: s.cfg.MaxTCPConnsPerSource, st: &s.st,
+		open: make(map[netip.Prefix]int)}
 	s.addr = pc.LocalAddr()
 	s.errc = make(chan error, 2)
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
-	s.udp = &dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptMsg, NotifyStartedFunc: notify}
-	s.tcp = &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptMsg, NotifyStartedFunc: notify,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, MaxTCPQueries: 64,
-		IdleTimeout: func() time.Duration { return 5 * time.Second }}
+	s.udp = &dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: s.acceptMsg, MsgInvalidFunc: s.invalidMsg,
+		DecorateWriter: s.gateWriter, NotifyStartedFunc: notify}
+	idle := s.cfg.TCPIdleTimeout
+	s.tcp = &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: s.acceptMsg, MsgInvalidFunc: s.invalidMsg,
+		DecorateWriter: s.gateWriter, NotifyStartedFunc: notify,
+		ReadTimeout: tcpReadTimeout, WriteTimeout: tcpReadTimeout, MaxTCPQueries: s.cfg.TCPMaxQueries,
+		IdleTimeout: func() time.Duration { return idle }}
 	for _, srv := range []*dns.Server{s.udp, s.tcp} {
 		go func() {
 			if err := srv.ActivateAndServe(); err != nil {
@@ -383,33 +505,78 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(udp.ShutdownContext(ctx), tcp.ShutdownContext(ctx))
 }
 
-// limitListener bounds concurrent TCP connections.
-type limitListener struct {
+// connLimiter bounds concurrent TCP connections, in total and per source.
+// It never blocks in Accept: a connection over a limit is closed at once
+// (and counted) so that a host holding its share cannot keep others
+// waiting in the backlog. Its map holds at most total keys.
+type connLimiter struct {
 	net.Listener
-	sem       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	total, perSource int
+	st               *counters
+
+	mu   sync.Mutex
+	n    int
+	open map[netip.Prefix]int
 }
 
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+// sourceKey is what MaxTCPConnsPerSource counts by: an IPv4 address, or
+// the /64 of an IPv6 one (one host usually has a whole /64).
+func sourceKey(a net.Addr) netip.Prefix {
+	ta, _ := a.(*net.TCPAddr)
+	if ta == nil {
+		return netip.Prefix{}
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
+	ip := ta.AddrPort().Addr().Unmap().WithZone("")
+	bits := 64
+	if ip.Is4() {
+		bits = 32
 	}
-	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
-func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return l.Listener.Close()
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := sourceKey(c.RemoteAddr())
+		l.mu.Lock()
+		switch {
+		case l.n >= l.total:
+			l.st.tcpRefusedTotal.Add(1)
+		case l.open[key] >= l.perSource:
+			l.st.tcpRefusedSource.Add(1)
+		default:
+			l.n++
+			l.open[key]++
+			l.mu.Unlock()
+			l.st.tcpConns.Add(1)
+			l.st.tcpAccepted.Add(1)
+			return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.release(key) })}, nil
+		}
+		l.mu.Unlock()
+		// A reset, not a FIN: no TIME_WAIT left behind here for each
+		// connection refused.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+	}
 }
 
+func (l *connLimiter) release(key netip.Prefix) {
+	l.mu.Lock()
+	l.n--
+	if l.open[key]--; l.open[key] <= 0 {
+		delete(l.open, key)
+	}
+	l.mu.Unlock()
+	l.st.tcpConns.Add(-1)
+}
+
+// limitConn gives its place back when closed (once).
 type limitConn struct {
 	net.Conn
 	release func()
