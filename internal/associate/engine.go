@@ -91,8 +91,8 @@ type Config struct {
 // address, a /64 and its link to an IPv4): what a memory budget divided
 // by them gives as MaxHeld and MaxHistory. TestBytesPerHeld measures both.
 const (
-	BytesPerHeld    = 1100
-	BytesPerHistory = 300
+	BytesPerHeld    = 1300
+	BytesPerHistory = 400
 )
 
 // Stats counts what the engine did to stay within Config.MaxHeld.

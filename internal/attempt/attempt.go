@@ -115,7 +115,7 @@ type Config struct {
 // BytesPerHeld is the most heap one held attempt costs (its state, its
 // map entry and its heap slots; TestBytesPerHeld measures it): what a
 // memory budget divided by it gives as MaxLive.
-const BytesPerHeld = 900
+const BytesPerHeld = 960
 
 // DefaultConfig returns Window 25 s, MaxSkew 2 s, MaxLive 262144,
 // SplitOnNewISN true.
