@@ -99,7 +99,7 @@ func skippedDetail(s capture.Skipped) string {
 	for _, r := range []struct {
 		name string
 		n    uint64
-	}{{"empty", s.Empty}, {"short", s.Short}, {"unknown protocol", s.UnknownProtocol}, {"unsupported link type", s.UnsupportedLinkType}} {
+	}{{"empty", s.Empty}, {"short", s.Short}, {"unknown protocol", s.UnknownProtocol}, {"unsupported link type", s.UnsupportedLinkType}, {"oversized", s.Oversized}} {
 		if r.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", r.name, r.n))
 		}

@@ -82,6 +82,7 @@ const (
 	skipShort
 	skipUnknownProtocol
 	skipUnsupportedLinkType
+	skipOversized
 )
 
 // ipEtherType maps the version nibble of an IP header to an ethertype.

@@ -10,10 +10,6 @@ import (
 	"io"
 	"os"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // ErrTruncated is wrapped by the error Next returns when the capture ends
@@ -45,11 +41,14 @@ type Skipped struct {
 	// UnsupportedLinkType records come from a pcapng interface whose link
 	// type cannot be converted to Ethernet.
 	UnsupportedLinkType uint64
+	// Oversized records captured more than 256 KiB, libpcap's largest
+	// snap length: they are read past, not held in memory.
+	Oversized uint64
 }
 
 // Total returns the number of skipped records.
 func (s Skipped) Total() uint64 {
-	return s.Empty + s.Short + s.UnknownProtocol + s.UnsupportedLinkType
+	return s.Empty + s.Short + s.UnknownProtocol + s.UnsupportedLinkType + s.Oversized
 }
 
 // Stats counts what a Reader has read so far.
@@ -61,13 +60,16 @@ type Stats struct {
 
 // Reader reads a pcap or pcapng capture, optionally gzip-compressed, and
 // returns its packets as Ethernet frames. It is not safe for concurrent use.
+//
+// What a file claims is bounded before it is believed: records over
+// 256 KiB are read past and counted (Skipped.Oversized), and a record or
+// block over 16 MiB, or a pcapng section with more than 4096 interfaces,
+// stops the reader with an error wrapping ErrLimit that names the limit.
+// Memory use is thus bounded whatever the file, compressed or not.
 type Reader struct {
 	file *os.File    // set by Open, closed by Close
 	gz   *gzipSource // set when the input is gzip-compressed
-
-	pcap *pcapgo.Reader   // classic pcap, or
-	ng   *pcapgo.NgReader // pcapng
-	kind linkKind         // link handling for pcap (pcapng decides per record)
+	src  source      // classic pcap or pcapng records
 
 	buf     []byte // reused for frames that get a synthetic Ethernet header
 	records uint64 // records read, including skipped ones
@@ -192,10 +194,11 @@ func newReader(r io.Reader) (*Reader, error) {
 		return nil, errNotCapture
 	}
 
+	in := &input{br: br}
 	if bytes.Equal(head, magics[len(magics)-1]) {
-		err = rd.openNg(br)
+		err = rd.openNg(in)
 	} else if magicPrefix(head, false) {
-		err = rd.openPcap(br)
+		err = rd.openPcap(in)
 	} else {
 		err = fmt.Errorf("%w (starts with % x)", errNotCapture, head)
 	}
@@ -206,35 +209,32 @@ func newReader(r io.Reader) (*Reader, error) {
 }
 
 // openPcap reads the header of a classic pcap file.
-func (r *Reader) openPcap(br *bufio.Reader) error {
-	p, err := pcapgo.NewReader(br)
+func (r *Reader) openPcap(in *input) error {
+	p, err := openPcap(in)
 	if err != nil {
 		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcap file header: %w", ErrTruncated, err)
 		}
 		return fmt.Errorf("pcap file header: %w", err)
 	}
-	lt := p.LinkType()
-	r.kind = kindOf(lt)
-	if r.kind == kindUnsupported {
-		return fmt.Errorf("unsupported link type %d (%s): cannot convert to Ethernet", uint32(lt), lt)
+	if p.kind == kindUnsupported {
+		return fmt.Errorf("unsupported link type %d (%s): cannot convert to Ethernet", uint32(p.lt), p.lt)
 	}
-	r.pcap = p
+	r.src = p
 	return nil
 }
 
-// openNg reads the first section header of a pcapng file.
-func (r *Reader) openNg(br *bufio.Reader) error {
-	// Mixed link types let records of every interface through, tagged with
-	// their link type, so unsupported ones can be counted.
-	ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+// openNg reads the first section header of a pcapng file. The link type
+// is per interface, so records of unsupported ones are counted later.
+func (r *Reader) openNg(in *input) error {
+	ng, err := openNg(in)
 	if err != nil {
 		if isEOF(err) || r.inputCut() {
 			return fmt.Errorf("%w: pcapng section header: %w", ErrTruncated, err)
 		}
 		return fmt.Errorf("pcapng section header: %w", err)
 	}
-	r.ng = ng
+	r.src = ng
 	return nil
 }
 
@@ -249,43 +249,19 @@ func (r *Reader) Next() (Frame, error) {
 		return Frame{}, r.err
 	}
 	for {
-		data, ci, kind, err := r.read()
+		pk, err := r.src.next()
 		if err != nil {
 			r.err = r.fail(err)
 			return Frame{}, r.err
 		}
 		r.records++
-		f, why := r.convert(kind, data, ci)
+		f, why := r.convert(&pk)
 		if why == skipNone {
 			r.stats.Frames++
 			return f, nil
 		}
 		r.count(why)
 	}
-}
-
-// read returns the next record and how to convert it. A record header with
-// an ending right after it is reported as io.ErrUnexpectedEOF.
-func (r *Reader) read() ([]byte, gopacket.CaptureInfo, linkKind, error) {
-	if r.pcap != nil {
-		data, ci, err := r.pcap.ZeroCopyReadPacketData()
-		if err == io.EOF && ci.CaptureLength > 0 {
-			// The record header was read but none of its data.
-			err = io.ErrUnexpectedEOF
-		}
-		return data, ci, r.kind, err
-	}
-	data, ci, err := r.ng.ZeroCopyReadPacketData()
-	if err != nil {
-		return nil, ci, kindUnsupported, err
-	}
-	kind := kindUnsupported
-	if len(ci.AncillaryData) > 0 {
-		if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-			kind = kindOf(lt)
-		}
-	}
-	return data, ci, kind, nil
 }
 
 // fail turns a read error into the error Next returns.
@@ -332,16 +308,20 @@ func (g *gzipSource) Read(p []byte) (int, error) {
 }
 
 // convert turns one record into an Ethernet frame.
-func (r *Reader) convert(kind linkKind, data []byte, ci gopacket.CaptureInfo) (Frame, skipReason) {
+func (r *Reader) convert(pk *packet) (Frame, skipReason) {
+	if pk.oversized {
+		return Frame{}, skipOversized
+	}
+	data, kind := pk.data, pk.kind
 	if len(data) == 0 {
 		return Frame{}, skipEmpty
 	}
-	wire := max(ci.Length, len(data))
+	wire := max(pk.wire, len(data))
 	if kind == kindEthernet {
 		if len(data) < ethHeaderLen {
 			return Frame{}, skipShort
 		}
-		return Frame{Time: ci.Timestamp, Data: data, OrigLen: wire}, skipNone
+		return Frame{Time: pk.ts, Data: data, OrigLen: wire}, skipNone
 	}
 	etherType, hdrLen, why := unwrap(kind, data)
 	if why != skipNone {
@@ -356,7 +336,7 @@ func (r *Reader) convert(kind linkKind, data []byte, ci gopacket.CaptureInfo) (F
 	clear(b[:12]) // destination and source MAC
 	binary.BigEndian.PutUint16(b[12:14], etherType)
 	copy(b[ethHeaderLen:], payload)
-	return Frame{Time: ci.Timestamp, Data: b, OrigLen: wire - hdrLen + ethHeaderLen}, skipNone
+	return Frame{Time: pk.ts, Data: b, OrigLen: wire - hdrLen + ethHeaderLen}, skipNone
 }
 
 // count records a skipped record.
@@ -371,6 +351,8 @@ func (r *Reader) count(why skipReason) {
 		s.UnknownProtocol++
 	case skipUnsupportedLinkType:
 		s.UnsupportedLinkType++
+	case skipOversized:
+		s.Oversized++
 	}
 }
 
