@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -119,6 +120,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
 	f.String("mode", "full", "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
+	addHeldMemoryFlag(cmd)
 	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
 	f.Float64("min-score", 0.5, "least score of an association (full mode)")
@@ -228,8 +230,36 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	// A live agent with a store appends to its files: after a restart, the
 	// replayed journal adds only what the store does not have yet.
-	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total}, db, set)
+	held, err := sizeFlag(v, "held-memory")
+	if err != nil {
+		return nil, err
+	}
+	if held < 1<<20 {
+		return nil, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
+	}
+	limitHeap(int64(held))
+	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: int64(held)}, db, set)
 }
+
+// addHeldMemoryFlag adds --held-memory to a command that runs the pipeline.
+func addHeldMemoryFlag(cmd *cobra.Command) {
+	cmd.Flags().Var(newSizeValue("256MiB"), "held-memory",
+		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
+}
+
+// limitHeap sets the Go runtime's soft memory limit to the held-state
+// budget plus room for everything else, unless GOMEMLIMIT is set: the
+// garbage collector then works harder instead of letting the heap double
+// under a flood.
+func limitHeap(held int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(held + heapSlack)
+	}
+}
+
+// heapSlack is what the agent needs beside its held attempts: buffers,
+// the fingerprint database, the reject-log set, the store's batches.
+const heapSlack = 128 << 20
 
 // startCPUProfile starts the Go CPU profiler writing to path.
 func startCPUProfile(path string) (stop func(), err error) {
@@ -324,7 +354,9 @@ func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *p
 			pr.fileDone(size, n)
 			return nil
 		}
-		if errors.Is(err, capture.ErrTruncated) {
+		// A cut-off file or one whose next block claims more than a limit:
+		// what came before is kept, the rest of this file is lost.
+		if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
 			pr.done()
 			fmt.Fprintf(pr.w, "warning: %s: %v\n", path, err)
 			pr.fileDone(size, n)

@@ -234,6 +234,7 @@ must be mounted).`,
 	f.String("ptr-table", "", `with --out: reverse names ("address name" lines) for the ptr evidence`)
 	f.Bool("no-cymru", false, "with --enrich-out, do not query Team Cymru's DNS")
 	f.Bool("no-report", false, "with --out: do not write DIR/report.{txt,json,html} at exit")
+	addHeldMemoryFlag(cmd)
 	addStoreFlags(cmd, "/var/lib/mxsensor/mxsensor.db")
 	f.String("cpuprofile", "", "write a Go CPU profile of the agent to this file (for diagnosis)")
 	f.String("ready-file", "", "create this file once the program is attached")
