@@ -262,6 +262,17 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	}
 }
 
+// Advance decides the IPv6 attempts that no attempt still to come can
+// pair with, given that every later attempt starts at or after frontier
+// (attempt.Grouper.Frontier). The live agent calls it on a timer, so that
+// on a quiet sensor decisions do not wait for the next SYN.
+func (e *Engine) Advance(frontier time.Time) {
+	if frontier.After(e.last) {
+		e.last = frontier
+		e.decide(frontier.Add(-e.cfg.Horizon))
+	}
+}
+
 // evict lets go of the n oldest attempts held, of either family: IPv6
 // attempts are decided early, IPv4 attempts dropped.
 func (e *Engine) evict(n int) {

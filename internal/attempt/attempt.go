@@ -249,6 +249,26 @@ func (g *Grouper) Advance(now time.Time) {
 	g.raise(now.UnixNano() - g.skew)
 }
 
+// Frontier is the earliest FirstSeen an attempt emitted from now on can
+// have, unless a SYN arrives later than the tolerated skew: the watermark,
+// or the first SYN of an attempt still held if earlier. It is the zero
+// time before the first event. The live agent passes it to the
+// association engine, which can then decide without waiting for the next
+// SYN.
+func (g *Grouper) Frontier() time.Time {
+	f := g.wm
+	if g.byFirst.len() > 0 {
+		f = min(f, g.byFirst.items[0].first)
+	}
+	if g.pend.len() > 0 {
+		f = min(f, g.pend.items[0].first)
+	}
+	if f == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, f)
+}
+
 // Flush closes and emits every attempt, in emission order (FirstSeen first).
 // The Grouper stays usable.
 func (g *Grouper) Flush() {

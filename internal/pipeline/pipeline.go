@@ -28,9 +28,13 @@ import (
 // Config configures a Pipeline.
 type Config struct {
 	OutDir string
-	// Live makes Flush close attempts idle as of the wall clock, for the
-	// agent; offline, attempts close as the capture's time moves on.
-	Live      bool
+	// Live makes Flush close attempts idle as of the wall clock, and
+	// decide the IPv6 attempts nothing still to come can pair with, for
+	// the agent (which flushes at least every FlushInterval, traffic or
+	// not); offline, attempts close as the capture's time moves on.
+	Live bool
+	// Now is the wall clock of the live path (time.Now if nil).
+	Now       func() time.Time
 	Attempt   attempt.Config
 	Associate associate.Config
 	// Recorder, if set, also receives every attempt and association (the
@@ -108,6 +112,7 @@ type Pipeline struct {
 	assoc    *bufio.Writer
 	files    []*os.File
 	live     bool
+	now      func() time.Time
 	info     addr.Info // reused by enrich
 	buf      []byte
 	err      error
@@ -122,7 +127,10 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if cfg.HeldMemory > 0 {
 		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
 	}
-	p := &Pipeline{db: db, live: cfg.Live, rec: cfg.Recorder, rejects: cfg.RejectLog}
+	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, rejects: cfg.RejectLog}
+	if p.now == nil {
+		p.now = time.Now
+	}
 	if cfg.OutDir == "" {
 		// No files: the results go to the Recorder only.
 		if cfg.Recorder == nil {
@@ -232,14 +240,19 @@ func (p *Pipeline) Write(ev *synevent.Event) error {
 	return p.err
 }
 
-// Advance closes attempts idle as of now (live path).
-func (p *Pipeline) Advance(now time.Time) { p.g.Advance(now) }
+// Advance closes attempts idle as of now and decides the IPv6 attempts no
+// attempt still to come can pair with (live path).
+func (p *Pipeline) Advance(now time.Time) {
+	p.g.Advance(now)
+	p.e.Advance(p.g.Frontier())
+	p.degraded()
+}
 
-// Flush writes buffered results out (and, live, first closes attempts
-// idle as of now).
+// Flush writes buffered results out (and, live, first advances to the wall
+// clock: what is due is closed and decided even when no SYN comes).
 func (p *Pipeline) Flush() error {
 	if p.live {
-		p.g.Advance(time.Now())
+		p.Advance(p.now())
 	}
 	// Late SYNs need not close an attempt: count them here too.
 	p.degraded()

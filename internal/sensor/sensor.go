@@ -366,7 +366,6 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 	clock := dataplane.NewClock()
 	var ev synevent.Event
 	lastFlush, lastSync := time.Now(), time.Now()
-	dirty := false
 	var n uint64        // records taken in this call, for the periodic work
 	burst := 0          // records read since the ring was last empty
 	short := ring.Short // mirrored into the atomic counters when it moves
@@ -389,11 +388,11 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 				if ctx.Err() != nil {
 					return nil // ring drained after stop
 				}
-				if dirty {
-					if err := s.flush(); err != nil {
-						return err
-					}
-					dirty = false
+				// Flushed even when nothing came: the live pipeline closes
+				// idle attempts and decides on this tick, so a quiet
+				// sensor's results do not wait for the next SYN.
+				if err := s.flush(); err != nil {
+					return err
 				}
 				now := time.Now()
 				lastFlush = now
@@ -419,13 +418,12 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 			}
 		}
 		s.stats.written.Add(1)
-		dirty = true
 		if n%1024 == 0 {
 			if now := time.Now(); now.Sub(lastFlush) > s.cfg.FlushInterval {
 				if err := s.flush(); err != nil {
 					return err
 				}
-				lastFlush, dirty = now, false
+				lastFlush = now
 			}
 		}
 		if !final && n%1024 == 0 && ctx.Err() != nil {
