@@ -33,7 +33,7 @@ func startMetrics(v *viper.Viper, log *zap.Logger, s *sensor.Sensor, sinks []sen
 	if err != nil {
 		return nil, err
 	}
-	srv := metrics.NewServer(reg, s.Healthy, log.Named("metrics"))
+	srv := metrics.NewServer(reg, s.Health, s.Healthy, log.Named("metrics"))
 	if err := srv.Start(addr); err != nil {
 		return nil, err
 	}

@@ -28,8 +28,11 @@ type Server struct {
 	done chan error
 }
 
-// NewServer returns a server for reg and health; Start makes it listen.
-func NewServer(reg *prometheus.Registry, health HealthFunc, log *zap.Logger) *Server {
+// NewServer returns a server for reg, health (/healthz: not ok while the
+// agent is degraded, for monitoring) and live (/livez: ok while it is
+// attached and draining, for supervisors that restart what is not);
+// Start makes it listen.
+func NewServer(reg *prometheus.Registry, health, live HealthFunc, log *zap.Logger) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:            zap.NewStdLog(log),
@@ -38,16 +41,20 @@ func NewServer(reg *prometheus.Registry, health HealthFunc, log *zap.Logger) *Se
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if ok, reason := health(); !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, reason)
-			return
+	check := func(fn HealthFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			if ok, reason := fn(); !ok {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, reason)
+				return
+			}
+			fmt.Fprintln(w, "ok")
 		}
-		fmt.Fprintln(w, "ok")
-	})
+	}
+	mux.HandleFunc("GET /healthz", check(health))
+	mux.HandleFunc("GET /livez", check(live))
 	return &Server{log: log, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -36,7 +36,7 @@ func TestMetricsServerHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(reg, a.Healthy, zap.NewNop())
+	s := NewServer(reg, a.Healthy, a.Healthy, zap.NewNop())
 	if err := s.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestMetricsServerHealthz(t *testing.T) {
 	}
 
 	// The address is taken while it serves.
-	if err := NewServer(reg, a.Healthy, zap.NewNop()).Start(s.Addr().String()); err == nil {
+	if err := NewServer(reg, a.Healthy, a.Healthy, zap.NewNop()).Start(s.Addr().String()); err == nil {
 		t.Error("second server on the same address started")
 	}
 	stopped = true

@@ -301,6 +301,14 @@ func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
 	p.rejects.Add(c)
 }
 
+// Pressure counts the attempts handled early to stay within the held-state
+// bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,
+// the agent reports itself degraded. Safe from any goroutine.
+func (p *Pipeline) Pressure() uint64 {
+	c := &p.stats
+	return c.forced.Load() + c.dropped.Load() + c.early.Load()
+}
+
 // Stats returns the counts so far. It is safe to call from any goroutine.
 func (p *Pipeline) Stats() Stats {
 	c := &p.stats

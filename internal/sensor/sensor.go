@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,15 @@ type Config struct {
 	// ReadyFile, when set, is created once the program is attached (for tests
 	// and supervisors that must not race the attach).
 	ReadyFile string
+	// DegradedHold is how long the agent reports itself degraded after
+	// the ring last lost records, was more than half full, or the pipeline
+	// last hit its memory bound.
+	DegradedHold time.Duration
+	// StopDrain bounds how long, once stopped and detached, the agent
+	// drains what the ring still holds; records left then are counted
+	// (Stats.LostAtStop). It keeps SIGTERM well within a supervisor's
+	// timeout under a flood.
+	StopDrain time.Duration
 }
 
 // DefaultConfig returns the defaults of `mxsensor run`.
@@ -42,7 +52,16 @@ func DefaultConfig() Config {
 		Dataplane:     dataplane.DefaultConfig(),
 		FlushInterval: 200 * time.Millisecond,
 		ClockSync:     time.Minute,
+		DegradedHold:  10 * time.Second,
+		StopDrain:     5 * time.Second,
 	}
+}
+
+// Pressured is a sink that can say it is handling work early to stay
+// within its bounds (the pipeline at its held-memory bound): a count that
+// grows while it does.
+type Pressured interface {
+	Pressure() uint64
 }
 
 // Sink consumes SYN events. Write must not retain ev after it returns.
@@ -58,11 +77,23 @@ type Stats struct {
 	Written    uint64 // events every sink accepted
 	Short      uint64 // ring samples too short to be a record (skipped)
 	SinkErrors uint64
+	// LostAtStop: records left in the ring when StopDrain ran out.
+	LostAtStop uint64
 }
 
 // counters are Stats, updated by the draining goroutine and read by any.
 type counters struct {
-	events, written, short, sinkErrors atomic.Uint64
+	events, written, short, sinkErrors, lostAtStop atomic.Uint64
+}
+
+// health is what the drain loop last found about the agent's load.
+type health struct {
+	checked  time.Time
+	lost     uint64 // the kernel's records_lost at the last check
+	lostSet  bool
+	pressure uint64 // the sinks' Pressure sum at the last check
+	until    time.Time
+	why      string
 }
 
 // Sensor is one running agent.
@@ -80,6 +111,7 @@ type Sensor struct {
 	mode   dataplane.AttachMode
 	state  State
 	reason string
+	health health // the drain loop writes it, under mu
 }
 
 // State is where an agent is in its life.
@@ -127,6 +159,12 @@ func New(cfg Config, log *zap.Logger, sinks ...Sink) (*Sensor, error) {
 	if cfg.ClockSync <= 0 {
 		cfg.ClockSync = time.Minute
 	}
+	if cfg.DegradedHold <= 0 {
+		cfg.DegradedHold = 10 * time.Second
+	}
+	if cfg.StopDrain <= 0 {
+		cfg.StopDrain = 5 * time.Second
+	}
 	return &Sensor{cfg: cfg, log: log, sinks: sinks}, nil
 }
 
@@ -137,7 +175,69 @@ func (s *Sensor) PinDir() string { return filepath.Join(s.cfg.PinRoot, s.cfg.Ifa
 // goroutine, also while Run runs.
 func (s *Sensor) Stats() Stats {
 	c := &s.stats
-	return Stats{Events: c.events.Load(), Written: c.written.Load(), Short: c.short.Load(), SinkErrors: c.sinkErrors.Load()}
+	return Stats{Events: c.events.Load(), Written: c.written.Load(), Short: c.short.Load(), SinkErrors: c.sinkErrors.Load(),
+		LostAtStop: c.lostAtStop.Load()}
+}
+
+// Health is Healthy, and also not ok while the agent is degraded: the ring
+// lost records, was more than half full, or the pipeline handled work
+// early to stay within its memory bound, in the last DegradedHold. It is
+// what /healthz reports; Healthy is what /livez reports. It is safe to
+// call from any goroutine.
+func (s *Sensor) Health() (ok bool, reason string) {
+	if ok, reason := s.Healthy(); !ok {
+		return false, reason
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if time.Now().Before(s.health.until) {
+		return false, "degraded: " + s.health.why
+	}
+	return true, ""
+}
+
+// checkHealth looks at the ring's losses and fill and at the sinks'
+// pressure, at most once a second, from the drain loop.
+func (s *Sensor) checkHealth(ring *dataplane.RingReader, now time.Time) {
+	s.mu.RLock()
+	h, objs := s.health, s.objs
+	s.mu.RUnlock()
+	if now.Sub(h.checked) < time.Second {
+		return
+	}
+	h.checked = now
+	var why []string
+	if objs != nil {
+		if c, _, err := objs.ReadCounters(); err == nil {
+			lost := c[dataplane.CntRecordsLost]
+			if h.lostSet && lost > h.lost {
+				why = append(why, fmt.Sprintf("ring full: %d SYN records lost in the last %s", lost-h.lost, time.Second))
+			}
+			h.lost, h.lostSet = lost, true
+		}
+	}
+	if size, pending := ring.Size(), ring.Pending(); size > 0 && pending > size/2 {
+		why = append(why, fmt.Sprintf("behind: the ring is %d%% full", 100*pending/size))
+	}
+	var p uint64
+	for _, sk := range s.sinks {
+		if ps, ok := sk.(Pressured); ok {
+			p += ps.Pressure()
+		}
+	}
+	if p > h.pressure {
+		why = append(why, fmt.Sprintf("at the held-memory bound: %d attempts handled early in the last %s", p-h.pressure, time.Second))
+	}
+	h.pressure = p
+	if len(why) > 0 {
+		if !now.Before(h.until) {
+			s.log.Warn("sensor degraded", zap.Strings("why", why))
+		}
+		h.until, h.why = now.Add(s.cfg.DegradedHold), strings.Join(why, "; ")
+	}
+	s.mu.Lock()
+	s.health = h
+	s.mu.Unlock()
 }
 
 // Healthy reports whether the agent is attached and draining the ring, and
@@ -363,6 +463,12 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 // flood, so the caller can detach the program; final, it returns when the
 // ring is empty.
 func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bool) error {
+	return s.drainUntil(ctx, ring, final, time.Time{})
+}
+
+// drainUntil is drain; final, it also gives up at deadline (if not zero)
+// and counts what the ring still holds as lost at stop.
+func (s *Sensor) drainUntil(ctx context.Context, ring *dataplane.RingReader, final bool, deadline time.Time) error {
 	clock := dataplane.NewClock()
 	var ev synevent.Event
 	lastFlush, lastSync := time.Now(), time.Now()
@@ -396,6 +502,7 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 				}
 				now := time.Now()
 				lastFlush = now
+				s.checkHealth(ring, now)
 				if now.Sub(lastSync) > s.cfg.ClockSync {
 					clock.Sync()
 					lastSync = now
@@ -424,6 +531,15 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 					return err
 				}
 				lastFlush = now
+				s.checkHealth(ring, now)
+			}
+			if final && !deadline.IsZero() && time.Now().After(deadline) {
+				// Each record also takes the ring's 8-byte header, 8-aligned.
+				left := uint64(ring.Pending()) / ((dataplane.RecordSize + 8 + 7) &^ 7)
+				s.stats.lostAtStop.Add(left)
+				s.log.Warn("stopped draining the ring: the stop time ran out; the records left are lost",
+					zap.Uint64("records_left", left), zap.Duration("stop_drain", s.cfg.StopDrain))
+				return nil
 			}
 		}
 		if !final && n%1024 == 0 && ctx.Err() != nil {
@@ -457,11 +573,12 @@ const (
 	busyPause = time.Millisecond
 )
 
-// drainRemaining takes every record left in the ring without waiting for more.
+// drainRemaining takes every record left in the ring without waiting for
+// more, for at most StopDrain.
 func (s *Sensor) drainRemaining(ring *dataplane.RingReader) error {
 	stopped, cancel := context.WithCancel(context.Background())
 	cancel()
-	return s.drain(stopped, ring, true)
+	return s.drainUntil(stopped, ring, true, time.Now().Add(s.cfg.StopDrain))
 }
 
 func (s *Sensor) flush() error {
