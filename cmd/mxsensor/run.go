@@ -55,6 +55,7 @@ must be mounted).`,
 			cfg.PinRoot = v.GetString("pin-dir")
 			cfg.ReadyFile = v.GetString("ready-file")
 			cfg.FlushInterval = v.GetDuration("flush-interval")
+			cfg.DegradedHold = v.GetDuration("degraded-hold")
 			if cfg.Dataplane, err = dataplaneConfig(v, true); err != nil {
 				return err
 			}
@@ -239,6 +240,8 @@ must be mounted).`,
 	f.String("cpuprofile", "", "write a Go CPU profile of the agent to this file (for diagnosis)")
 	f.String("ready-file", "", "create this file once the program is attached")
 	_ = f.MarkHidden("ready-file")
+	f.Duration("degraded-hold", 10*time.Second, "report degraded on /healthz this long after the ring last lost records or the pipeline last hit its bound")
+	_ = f.MarkHidden("degraded-hold")
 	addDataplaneFlags(cmd, true)
 	addMetricsFlags(cmd)
 	return cmd
