@@ -196,9 +196,15 @@ func (s *Sensor) Health() (ok bool, reason string) {
 	return true, ""
 }
 
+// ringUsage is what checkHealth reads of the ring.
+type ringUsage interface {
+	Size() int
+	Pending() int
+}
+
 // checkHealth looks at the ring's losses and fill and at the sinks'
 // pressure, at most once a second, from the drain loop.
-func (s *Sensor) checkHealth(ring *dataplane.RingReader, now time.Time) {
+func (s *Sensor) checkHealth(ring ringUsage, now time.Time) {
 	s.mu.RLock()
 	h, objs := s.health, s.objs
 	s.mu.RUnlock()
