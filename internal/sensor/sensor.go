@@ -57,7 +57,7 @@ type Stats struct {
 	Events     uint64 // ring records read and turned into events
 	Written    uint64 // events every sink accepted
 	Short      uint64 // ring samples too short to be a record (skipped)
-	SinkErrors uint64
+	SinkErrors uint64 // sink write and flush errors (the event is lost for that sink; never fatal)
 }
 
 // counters are Stats, updated by the draining goroutine and read by any.
@@ -71,6 +71,9 @@ type Sensor struct {
 	log   *zap.Logger
 	sinks []Sink
 	stats counters
+	// The draining goroutine's rate limit of sink-error warnings.
+	lastSinkWarn  time.Time
+	sinkErrsSince uint64
 
 	// What Run has attached, for readers on other goroutines (metrics,
 	// health checks).
@@ -390,9 +393,7 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 					return nil // ring drained after stop
 				}
 				if dirty {
-					if err := s.flush(); err != nil {
-						return err
-					}
+					s.flushSinks()
 					dirty = false
 				}
 				now := time.Now()
@@ -412,19 +413,22 @@ func (s *Sensor) drain(ctx context.Context, ring *dataplane.RingReader, final bo
 		ev.FromRecord(rec, clock.Wall(rec.TsNs))
 		n++
 		s.stats.events.Add(1)
+		// A sink that cannot take the event (its disk is full) loses it,
+		// counted; the others and the ring go on.
+		ok := true
 		for _, sk := range s.sinks {
 			if err := sk.Write(&ev); err != nil {
-				s.stats.sinkErrors.Add(1)
-				return fmt.Errorf("writing event: %w", err)
+				ok = false
+				s.sinkFailed(err)
 			}
 		}
-		s.stats.written.Add(1)
+		if ok {
+			s.stats.written.Add(1)
+		}
 		dirty = true
 		if n%1024 == 0 {
 			if now := time.Now(); now.Sub(lastFlush) > s.cfg.FlushInterval {
-				if err := s.flush(); err != nil {
-					return err
-				}
+				s.flushSinks()
 				lastFlush, dirty = now, false
 			}
 		}
@@ -465,6 +469,31 @@ func (s *Sensor) drainRemaining(ring *dataplane.RingReader) error {
 	cancel()
 	return s.drain(stopped, ring, true)
 }
+
+// flushSinks flushes the sinks while the agent runs: an error is counted
+// and logged, never fatal (the sink retries on its own).
+func (s *Sensor) flushSinks() {
+	for _, sk := range s.sinks {
+		if err := sk.Flush(); err != nil {
+			s.sinkFailed(err)
+		}
+	}
+}
+
+// sinkFailed counts a sink error and logs it, at most once per
+// sinkWarnEvery with the count since.
+func (s *Sensor) sinkFailed(err error) {
+	s.stats.sinkErrors.Add(1)
+	s.sinkErrsSince++
+	if now := time.Now(); s.lastSinkWarn.IsZero() || now.Sub(s.lastSinkWarn) >= sinkWarnEvery {
+		s.log.Warn("sink error: the event is lost for that sink, the agent goes on",
+			zap.Uint64("errors", s.sinkErrsSince), zap.Error(err))
+		s.lastSinkWarn, s.sinkErrsSince = now, 0
+	}
+}
+
+// sinkWarnEvery rate-limits the warnings of failing sinks.
+const sinkWarnEvery = 10 * time.Second
 
 func (s *Sensor) flush() error {
 	var errs []error
