@@ -241,6 +241,9 @@ func NewDrops(name string, log *zap.Logger, retry, warnEvery time.Duration) *Dro
 	return &Drops{name: name, path: name, log: log, retry: retry, warnEvery: warnEvery}
 }
 
+// SetPath names the output's file in logs.
+func (d *Drops) SetPath(path string) { d.path = path }
+
 // Dropped counts what the output dropped. Safe from any goroutine.
 func (d *Drops) Dropped() uint64 { return d.dropped.Load() }
 
