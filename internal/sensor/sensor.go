@@ -32,6 +32,11 @@ type Config struct {
 	// ReadyFile, when set, is created once the program is attached (for tests
 	// and supervisors that must not race the attach).
 	ReadyFile string
+	// Prepare, when set, runs once everything that can fail at start has
+	// (the program loaded, the interface found, the program attached and
+	// pinned) and before any event reaches the sinks: the journal replay,
+	// so that a start that fails writes nothing.
+	Prepare func() error
 }
 
 // DefaultConfig returns the defaults of `mxsensor run`.
@@ -235,13 +240,13 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if err := dataplane.EnsureBPFFS(s.cfg.PinRoot); err != nil {
 		return err
 	}
+	var stale *dataplane.RingReader
 	if _, statErr := os.Stat(dir); statErr == nil {
 		// Left by an agent that died without cleaning up (kill -9): its
 		// pinned link keeps the old program attached, recording into its
 		// ring with nobody draining it. Take over: hold the old ring,
 		// remove the pins (which detaches the old program), then drain the
 		// ring, so the SYNs of the downtime are not lost.
-		var stale *dataplane.RingReader
 		if old, oerr := dataplane.OpenPinned(dir); oerr == nil {
 			if stale, oerr = old.Ring(); oerr != nil {
 				s.log.Warn("cannot read the ring a dead sensor left", zap.Error(oerr))
@@ -256,13 +261,9 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		}
 		s.log.Warn("removed the pinned state of a sensor that did not shut down cleanly", zap.String("dir", dir))
 		if stale != nil {
-			before := s.stats.events.Load()
-			derr := s.drainRemaining(stale)
-			stale.Close()
-			if derr != nil {
-				return fmt.Errorf("draining the ring a dead sensor left: %w", derr)
-			}
-			s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
+			// Drained once the new program is attached and Prepare has
+			// run: its SYNs are newer than the journal's.
+			defer stale.Close()
 		}
 	}
 
@@ -316,6 +317,20 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer ring.Close()
+	// Nothing has been written yet: a start that failed up to here leaves
+	// no output behind.
+	if s.cfg.Prepare != nil {
+		if err := s.cfg.Prepare(); err != nil {
+			return err
+		}
+	}
+	if stale != nil {
+		before := s.stats.events.Load()
+		if err := s.drainRemaining(stale); err != nil {
+			return fmt.Errorf("draining the ring a dead sensor left: %w", err)
+		}
+		s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
+	}
 	// Hidden again before the ring and the objects are closed (defers run
 	// in reverse).
 	s.publish(objs, ring, att.Mode)
