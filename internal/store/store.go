@@ -199,6 +199,9 @@ func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Dura
 	return st.Batches, st.Rows, st.Errors, st.LastCommit
 }
 
+// retryChunk is the most rows a commit takes while the store is failing.
+const retryChunk = 256
+
 // DefaultMaxPending bounds the rows waiting for a commit. Past it, journal
 // and sampled SYN rows are dropped and counted; results past a quarter
 // more.
@@ -449,21 +452,46 @@ func (s *Store) commitNow(force bool) error {
 		return err
 	}
 	batch := s.pending
-	s.pending, s.spare = s.spare[:0], nil
+	failing := s.out.Failing()
+	if failing && len(batch) > retryChunk {
+		// A disk that was full takes one small transaction first: a try
+		// that fails again grows the WAL by little, and the other outputs
+		// get their share of the space that came back.
+		rest := append(s.spare[:0], batch[retryChunk:]...)
+		clear(batch[retryChunk:])
+		batch, s.pending = batch[:retryChunk], rest
+	} else {
+		s.pending = s.spare[:0]
+	}
+	s.spare = nil
 	s.inflight = len(batch)
 	s.mu.Unlock()
 
 	start := time.Now()
 	err := s.commit(batch)
+	if err != nil || failing {
+		// Give the space a failed transaction took in the WAL back (when
+		// the checkpoint can run).
+		_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inflight = 0
 	if err != nil {
 		s.errs.Add(1)
 		err = fmt.Errorf("store %s: %w", s.path, err)
-		// The failed batch goes first again: rows stay in their order.
-		s.pending = append(batch, s.pending...)
-		s.out.Fail(err, 0, time.Now())
+		// The failed batch goes first again (rows stay in their order),
+		// without its journal and sampled SYN rows: they are most of it,
+		// and worth least.
+		kept := batch[:0]
+		for _, r := range batch {
+			if r.kind != rowJournal && r.kind != rowSYN {
+				kept = append(kept, r)
+			}
+		}
+		clear(batch[len(kept):])
+		s.pending = append(kept, s.pending...)
+		s.out.Fail(err, uint64(len(batch)-len(kept)), time.Now())
 		return err
 	}
 	clear(batch) // drop the strings
