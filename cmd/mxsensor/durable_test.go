@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -213,4 +217,167 @@ func TestFullDiskKeepsRunning(t *testing.T) {
 	t.Logf("after space returned: outputs failing %v, store rows %v", m["mxsensor_outputs_failing"], m["mxsensor_store_rows_total"])
 	a.stop(t)
 	noTornLine(t, jsonl...)
+}
+
+// jsonlKeys counts the lines of a results file by source port (the client
+// uses each port once) and checks it holds whole lines only.
+func jsonlKeys(t *testing.T, path string) map[int]int {
+	t.Helper()
+	noTornLine(t, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[int]int{}
+	for line := range bytes.Lines(b) {
+		var l struct {
+			Sport int `json:"sport"`
+		}
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		n[l.Sport]++
+	}
+	return n
+}
+
+// TestCrashLoopExactlyOnce: the agent is killed (-9) at random points while
+// a client connects, one start fails (its metrics port is taken) and must
+// write nothing, and each restart replays the journal. At the end every
+// attempt is in attempts.jsonl and in the store exactly once (and every
+// association likewise); only the connects of the last moments before a
+// kill, not yet journaled, may be missing, from both alike.
+func TestCrashLoopExactlyOnce(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildBinary(t)
+	s4, s6 := netip.MustParseAddr("10.84.0.1"), netip.MustParseAddr("fd84::1")
+	c4, c6 := netip.MustParseAddr("10.84.0.2"), netip.MustParseAddr("fd84::2")
+	sensorHost, client := sensorLab(t, "mxcrl", s4, s6, c4, c6)
+	pins := mountBPFFS(t)
+	dir := t.TempDir()
+	out, db := filepath.Join(dir, "out"), filepath.Join(dir, "m.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const listen = "127.0.0.1:9725"
+	args := []string{"--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins, "--events", "",
+		"--local-addr", s4.String(), "--local-addr", s6.String(), "--out", out, "--db", db, "--db-flush", "100ms",
+		"--no-report", "--window", "1s", "--horizon", "1s", "--rst-rate", "0", "--metrics-listen", listen}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 14))
+	t.Logf("seed %d", seed)
+
+	type made struct {
+		port int
+		at   time.Time
+	}
+	var conns []made
+	port := 21000
+	// connect makes n dual-stack deliveries: IPv6 then IPv4, new ports.
+	connect := func(n int) {
+		t.Helper()
+		for range n {
+			for _, p := range [][2]netip.Addr{{c6, s6}, {c4, s4}} {
+				port++
+				at := time.Now()
+				if err := connectRefused(client, p[0], p[1], port, 1, 0); err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, made{port, at})
+			}
+		}
+	}
+	var kills []time.Time
+	for i := range 4 {
+		a := startAgent(t, ctx, sensorHost, bin, args...)
+		connect(5 + rng.IntN(10))
+		// A random point: right away (SYNs still in the ring or not yet
+		// journaled), or once attempts have closed and been written.
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		connect(1) // closes the attempts idle by now, in the agent's next flush
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		kills = append(kills, time.Now())
+		_ = a.cmd.Process.Kill()
+		<-a.done
+		if i == 1 {
+			// A start that fails after the journal is there to replay:
+			// its metrics port is taken. It must write nothing. Past the
+			// attempt window, its replay would close and write the
+			// journal's last attempts if it ran.
+			time.Sleep(1200 * time.Millisecond)
+			before := map[string]int64{}
+			for _, f := range []string{"attempts.jsonl", "associations.jsonl"} {
+				st, _ := os.Stat(filepath.Join(out, f))
+				if st != nil {
+					before[f] = st.Size()
+				}
+			}
+			var ln net.Listener
+			if err := sensorHost.Do(func() (err error) { ln, err = net.Listen("tcp", listen); return }); err != nil {
+				t.Fatal(err)
+			}
+			res, err := sensorHost.Exec(ctx, bin, append([]string{"run"}, args...)...).CombinedOutput()
+			ln.Close()
+			if err == nil || !strings.Contains(string(res), "metrics") {
+				t.Fatalf("start with the metrics port taken: %v\n%s", err, res)
+			}
+			for _, f := range []string{"attempts.jsonl", "associations.jsonl"} {
+				st, _ := os.Stat(filepath.Join(out, f))
+				if st != nil && st.Size() != before[f] {
+					t.Errorf("the failed start wrote to %s: %d -> %d bytes", f, before[f], st.Size())
+				}
+			}
+		}
+	}
+	last := startAgent(t, ctx, sensorHost, bin, args...)
+	connect(10)
+	last.stop(t)
+
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stored := func(table string) map[int]int {
+		n := map[int]int{}
+		rows, err := conn.Query("SELECT sport, COUNT(*) FROM " + table + " GROUP BY sport")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p, c int
+			if err := rows.Scan(&p, &c); err != nil {
+				t.Fatal(err)
+			}
+			n[p] = c
+		}
+		return n
+	}
+	fileAtt, fileAssoc := jsonlKeys(t, filepath.Join(out, "attempts.jsonl")), jsonlKeys(t, filepath.Join(out, "associations.jsonl"))
+	dbAtt, dbAssoc := stored("attempts"), stored("associations")
+	lostLate := 0
+	for i, c := range conns {
+		fa, da := fileAtt[c.port], dbAtt[c.port]
+		lastMoments := false
+		for _, k := range kills {
+			lastMoments = lastMoments || (c.at.After(k.Add(-time.Second)) && c.at.Before(k))
+		}
+		switch {
+		case fa > 1 || da > 1:
+			t.Errorf("port %d: %d times in attempts.jsonl, %d times in the store", c.port, fa, da)
+		case fa != da:
+			t.Errorf("port %d: %d times in attempts.jsonl, %d times in the store", c.port, fa, da)
+		case fa == 0 && lastMoments:
+			lostLate++
+		case fa == 0:
+			t.Errorf("port %d (connect at %s): not recorded", c.port, c.at.Format("15:04:05.000"))
+		}
+		if i%2 == 0 && (fileAssoc[c.port] > 1 || fileAssoc[c.port] != dbAssoc[c.port] || fileAssoc[c.port] != fa) {
+			t.Errorf("IPv6 port %d: %d associations in the file, %d in the store, %d attempts", c.port, fileAssoc[c.port], dbAssoc[c.port], fa)
+		}
+	}
+	if len(fileAtt) != len(dbAtt) || len(fileAssoc) != len(dbAssoc) {
+		t.Errorf("file and store differ: %d/%d attempts, %d/%d associations", len(fileAtt), len(dbAtt), len(fileAssoc), len(dbAssoc))
+	}
+	t.Logf("%d connect() attempts over %d kills, %d recorded, %d lost in the moments before a kill", len(conns), len(kills), len(fileAtt), lostLate)
 }
