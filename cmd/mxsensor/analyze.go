@@ -143,7 +143,7 @@ func newAnalyzeCmd() *cobra.Command {
 //
 // set, if not nil, receives the rejections (run keeps adding to it as it
 // follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set) (*pipeline.Pipeline, error) {
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
 		return nil, err
@@ -238,7 +238,11 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		return nil, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
 	}
 	limitHeap(int64(held))
-	return pipeline.New(pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: int64(held)}, db, set)
+	pcfg := pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: int64(held)}
+	for _, o := range opts {
+		o(&pcfg)
+	}
+	return pipeline.New(pcfg, db, set)
 }
 
 // addHeldMemoryFlag adds --held-memory to a command that runs the pipeline.
@@ -307,8 +311,8 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set)
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set, opts...)
 }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.

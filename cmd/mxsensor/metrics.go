@@ -12,6 +12,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // addMetricsFlags adds the flags of the agent's metrics server.
@@ -58,6 +59,7 @@ var (
 func metricsSources(s *sensor.Sensor, sinks []sensor.Sink) metrics.Sources {
 	cfg := s.Config()
 	src := metrics.Sources{Agent: s, Iface: cfg.Iface, ReplyMode: cfg.Dataplane.Mode.String(), Version: version}
+	var outs []outputReporter
 	for _, sk := range sinks {
 		switch x := sk.(type) {
 		case metrics.PipelineSource:
@@ -71,6 +73,30 @@ func metricsSources(s *sensor.Sensor, sinks []sensor.Sink) metrics.Sources {
 		if st, ok := sk.(metrics.StoreSource); ok {
 			src.Store = st
 		}
+		if o, ok := sk.(outputReporter); ok {
+			outs = append(outs, o)
+		}
+	}
+	src.Outputs = func(fn func(name string, dropped uint64, failing bool)) {
+		for _, o := range outs {
+			o.Outputs(fn)
+		}
 	}
 	return src
 }
+
+// outputReporter is a sink whose outputs drop what they cannot write (a
+// full disk) and count it: the events and pcap files, the enrichment
+// output, the pipeline's results files, the store.
+type outputReporter interface {
+	Outputs(fn func(name string, dropped uint64, failing bool))
+}
+
+// The sinks that must report their outputs.
+var (
+	_ outputReporter = (*sensor.JSONLines)(nil)
+	_ outputReporter = (*sensor.PcapSink)(nil)
+	_ outputReporter = (*sensor.EnrichSink)(nil)
+	_ outputReporter = (*pipeline.Pipeline)(nil)
+	_ outputReporter = (*store.Store)(nil)
+)

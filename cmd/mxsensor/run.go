@@ -65,7 +65,7 @@ must be mounted).`,
 			}
 			var sinks []sensor.Sink
 			if p := v.GetString("events"); p != "" {
-				j, err := sensor.NewJSONLines(p)
+				j, err := sensor.OpenEvents(p, log.Named("output"))
 				if err != nil {
 					return err
 				}
@@ -76,7 +76,7 @@ must be mounted).`,
 				if err != nil {
 					return err
 				}
-				ps, err := sensor.NewPcapSink(p, int64(size), v.GetInt("pcap-keep"))
+				ps, err := sensor.NewPcapSink(p, int64(size), v.GetInt("pcap-keep"), log.Named("output"))
 				if err != nil {
 					return err
 				}
@@ -143,7 +143,16 @@ must be mounted).`,
 				if st != nil {
 					rec = st
 				}
-				pl, err := newLivePipeline(cmd, v, dir, names, rec, set)
+				var from time.Time
+				if st != nil {
+					if from, err = replayFrom(st); err != nil {
+						st.Close()
+						return err
+					}
+				}
+				pl, err := newLivePipeline(cmd, v, dir, names, rec, set, func(c *pipeline.Config) {
+					c.ReplayFrom, c.Log = from, log.Named("output")
+				})
 				if err != nil {
 					if st != nil {
 						st.Close()
@@ -151,11 +160,10 @@ must be mounted).`,
 					return err
 				}
 				if st != nil {
-					if err := replayJournal(st, pl, log); err != nil {
-						pl.Close()
-						st.Close()
-						return err
-					}
+					// Replayed by the sensor once the program is loaded
+					// and attached, the metrics listener bound and every
+					// file open: a start that fails writes nothing.
+					cfg.Prepare = func() error { return replayJournal(st, pl, log) }
 				}
 				sinks = append(sinks, pl)
 				livePipeline = pl
@@ -242,6 +250,11 @@ must be mounted).`,
 	_ = f.MarkHidden("ready-file")
 	f.Duration("degraded-hold", 10*time.Second, "report degraded on /healthz this long after the ring last lost records or the pipeline last hit its bound")
 	_ = f.MarkHidden("degraded-hold")
+	// For tests that must see attempts close within seconds.
+	f.Duration("window", 25*time.Second, "with --out: SYNs of one connect() attempt: same source address and port within this window")
+	f.Duration("horizon", 30*time.Second, "with --out: largest time between the IPv6 and IPv4 attempts of one delivery")
+	_ = f.MarkHidden("window")
+	_ = f.MarkHidden("horizon")
 	addDataplaneFlags(cmd, true)
 	addMetricsFlags(cmd)
 	return cmd

@@ -42,6 +42,9 @@ func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
 	cfg.Journal = v.GetDuration("db-journal")
 	cfg.SampleSYNs = v.GetInt("db-sample-syns")
 	cfg.Retention = v.GetDuration("db-retention")
+	if log != nil {
+		cfg.Log = log.Named("store")
+	}
 	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
 		return nil, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
 	}
@@ -60,7 +63,10 @@ func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
 
 // replayJournal feeds the SYNs the store journaled before a restart back
 // through the pipeline: attempts that were still open when the previous
-// process died are completed, and the store drops what it already has.
+// process died are completed. It is idempotent: the store drops what it
+// has already (unique keys), the results files what they hold (the keys
+// read back from their ends, see replayFrom), so a kill -9 at any point
+// leaves each attempt once in each output.
 func replayJournal(st *store.Store, pl *pipeline.Pipeline, log *zap.Logger) error {
 	evs, skipped, err := st.Journal(time.Now().Add(-2 * time.Hour))
 	if err != nil {
@@ -105,4 +111,19 @@ func resultsSource(v *viper.Viper) (results.Source, func(), error) {
 		return results.Dir(in), func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("--in DIR or --db FILE is required")
+}
+
+// replaySlack is how far before the journal's first SYN the results files
+// are read back at start: a line's first_seen may precede the lines
+// before it by an attempt's length (lines are in closing order).
+const replaySlack = 10 * time.Minute
+
+// replayFrom is where the results files are read back from for the replay
+// of st's journal (zero when the journal is empty: nothing to replay).
+func replayFrom(st *store.Store) (time.Time, error) {
+	t, ok, err := st.JournalStart()
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	return t.Add(-replaySlack), nil
 }

@@ -65,7 +65,14 @@ type Sources struct {
 	// RejectLog returns the counts of the reject-log parsers.
 	RejectLog func() rejectlog.Counters
 	Store     StoreSource
+	// Outputs calls fn for each output that drops what it cannot write (a
+	// full disk): its name (one of OutputNames), the records dropped and
+	// whether it is failing now.
+	Outputs func(fn func(name string, dropped uint64, failing bool))
 }
+
+// OutputNames are the agent's outputs, each exported from the start (at 0).
+var OutputNames = []string{"events", "attempts", "associations", "enrich", "pcap", "store"}
 
 // NewRegistry returns a registry (never the global one) holding the
 // collectors of src plus the Go runtime and process collectors.
@@ -101,6 +108,9 @@ func Collectors(src Sources) []prometheus.Collector {
 	}
 	if src.Store != nil {
 		cs = append(cs, newStoreCollector(src.Store))
+	}
+	if src.Outputs != nil {
+		cs = append(cs, newOutputCollector(src.Outputs))
 	}
 	return cs
 }
@@ -193,7 +203,7 @@ func newAgentCollector(a Agent, iface, replyMode string) *agentCollector {
 		read:        desc("ring", "records_read_total", "SYN records the agent read from the ring buffer."),
 		short:       desc("ring", "short_samples_total", "Ring buffer samples too short to be a SYN record (skipped; never expected)."),
 		written:     desc("", "events_written_total", "SYN events every sink accepted."),
-		sinkErrs:    desc("", "sink_errors_total", "Sink write errors (each is fatal to the agent)."),
+		sinkErrs:    desc("", "sink_errors_total", "Sink write and flush errors (the event is lost for that sink; the agent goes on)."),
 	}
 	families := map[string]*prometheus.Desc{}
 	for i := range dataplane.NumCounters {
@@ -390,7 +400,7 @@ func newStoreCollector(s StoreSource) *storeCollector {
 		rows:        desc("store", "rows_total", "Rows written to the store."),
 		errs:        desc("store", "errors_total", "Store errors."),
 		commitDelay: desc("store", "last_commit_duration_seconds", "How long the latest store commit took."),
-		dropped:     desc("store", "dropped_rows_total", "Journal and sampled SYN rows dropped because the store fell behind."),
+		dropped:     desc("store", "dropped_rows_total", "Rows dropped because the store fell behind or its disk is full (journal and sampled SYN rows first)."),
 	}
 }
 
@@ -410,4 +420,34 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if d, ok := c.src.(storeDropper); ok {
 		ch <- counter(c.dropped, d.StoreDropped())
 	}
+}
+
+// outputCollector reads the outputs' drops (a full disk).
+type outputCollector struct {
+	fn               func(fn func(name string, dropped uint64, failing bool))
+	dropped, failing *prometheus.Desc
+}
+
+func newOutputCollector(fn func(fn func(name string, dropped uint64, failing bool))) *outputCollector {
+	return &outputCollector{fn: fn,
+		dropped: desc("output", "dropped_total", "Records an output could not write (full disk, I/O error) and dropped, by output: events, attempts, associations, enrich, pcap (lines or frames) and store (rows).", "output"),
+		failing: desc("", "outputs_failing", "Outputs whose last write failed: they drop what comes and try again every second."),
+	}
+}
+
+func (c *outputCollector) Describe(ch chan<- *prometheus.Desc) { describeAll(ch, c.dropped, c.failing) }
+
+func (c *outputCollector) Collect(ch chan<- prometheus.Metric) {
+	dropped := make(map[string]uint64, len(OutputNames))
+	failing := 0
+	c.fn(func(name string, d uint64, f bool) {
+		dropped[name] += d
+		if f {
+			failing++
+		}
+	})
+	for _, name := range OutputNames {
+		ch <- counter(c.dropped, dropped[name], name)
+	}
+	ch <- gauge(c.failing, float64(failing))
 }

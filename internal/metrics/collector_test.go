@@ -158,7 +158,7 @@ mxsensor_ring_short_samples_total 1
 # HELP mxsensor_events_written_total SYN events every sink accepted.
 # TYPE mxsensor_events_written_total counter
 mxsensor_events_written_total 9
-# HELP mxsensor_sink_errors_total Sink write errors (each is fatal to the agent).
+# HELP mxsensor_sink_errors_total Sink write and flush errors (the event is lost for that sink; the agent goes on).
 # TYPE mxsensor_sink_errors_total counter
 mxsensor_sink_errors_total 1
 # HELP mxsensor_ring_size_bytes Size of the ring buffer.
@@ -359,5 +359,28 @@ func TestMetricsRealSensorBeforeRun(t *testing.T) {
 	}
 	if n, _ := testutil.GatherAndCount(reg, "mxsensor_xdp_packets_total"); n != 0 {
 		t.Error("kernel counters exported before attach")
+	}
+}
+
+// TestMetricsOutputs: every output's dropped series exists from the start
+// (at 0), the failing outputs are counted.
+func TestMetricsOutputs(t *testing.T) {
+	reg, err := NewRegistry(Sources{Agent: runningAgent(), Outputs: func(fn func(string, uint64, bool)) {
+		fn("events", 7, true)
+		fn("store", 2, false)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "mxsensor_output_dropped_total"); err != nil || n != len(OutputNames) {
+		t.Errorf("%d series, %v", n, err)
+	}
+	for name, want := range map[string]float64{"events": 7, "store": 2, "pcap": 0} {
+		if v := gathered(t, reg, "mxsensor_output_dropped_total", "output", name); v != want {
+			t.Errorf("%s: %v, want %v", name, v, want)
+		}
+	}
+	if v := gathered(t, reg, "mxsensor_outputs_failing", "", ""); v != 1 {
+		t.Errorf("outputs_failing %v", v)
 	}
 }

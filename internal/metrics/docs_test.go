@@ -14,7 +14,8 @@ import (
 // export, and the Grafana dashboard is valid JSON that uses only those.
 func TestMetricsDocsAndDashboard(t *testing.T) {
 	reg, err := NewRegistry(Sources{Agent: runningAgent(), Pipeline: fakePipeline{}, Enricher: fakeEnricher{},
-		RejectLog: func() rejectlog.Counters { return rejectlog.Counters{} }, Store: fakeStore{}})
+		RejectLog: func() rejectlog.Counters { return rejectlog.Counters{} }, Store: fakeStore{},
+		Outputs: func(func(string, uint64, bool)) {}})
 	if err != nil {
 		t.Fatal(err)
 	}

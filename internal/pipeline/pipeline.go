@@ -5,10 +5,10 @@
 package pipeline
 
 import (
-	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,10 +17,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
 	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/linefile"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
@@ -51,6 +54,13 @@ type Config struct {
 	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
 	// Associate.MaxHistory (see Bounds).
 	HeldMemory int64
+	// ReplayFrom, with Append, is the start of the journal to be replayed:
+	// the files' lines of attempts that began after it are read back at
+	// open, and a replayed attempt or association already in a file is not
+	// written to it again (the Recorder decides for itself).
+	ReplayFrom time.Time
+	// Log gets the warnings of failing outputs (nil: none).
+	Log *zap.Logger
 }
 
 // DefaultHeldMemory is the default Config.HeldMemory.
@@ -108,18 +118,23 @@ type Pipeline struct {
 	g        *attempt.Grouper
 	e        *associate.Engine
 	db       *fingerprint.DB
-	attempts *bufio.Writer
-	assoc    *bufio.Writer
-	files    []*os.File
-	live     bool
-	now      func() time.Time
-	info     addr.Info // reused by enrich
-	buf      []byte
-	err      error
-	stats    counters
-	rec      Recorder
-	rejectMu sync.Mutex // guards rejects: followers add, metrics read
-	rejects  rejectlog.Counters
+	attempts *linefile.File
+	assoc    *linefile.File
+	hasFiles bool
+	// Keys of the lines the files held at open, back to Config.ReplayFrom:
+	// what a replay must not write again.
+	attemptKeys, assocKeys map[lineKey]struct{}
+	live                   bool
+	now                    func() time.Time
+	info                   addr.Info // reused by enrich
+	buf                    []byte
+	stats                  counters
+	rec                    Recorder
+	log                    *zap.Logger
+	recErrs                atomic.Uint64 // recorder errors (the row is written to the files anyway)
+	lastRecWarn            time.Time
+	rejectMu               sync.Mutex // guards rejects: followers add, metrics read
+	rejects                rejectlog.Counters
 }
 
 // New creates the output directory and files (truncating earlier ones).
@@ -127,17 +142,20 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if cfg.HeldMemory > 0 {
 		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
 	}
-	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, rejects: cfg.RejectLog}
+	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, rejects: cfg.RejectLog, log: cfg.Log}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
 	}
 	if cfg.OutDir == "" {
 		// No files: the results go to the Recorder only.
 		if cfg.Recorder == nil {
 			return nil, errors.New("pipeline: neither an output directory nor a recorder")
 		}
-		p.attempts = bufio.NewWriter(io.Discard)
-		p.assoc = bufio.NewWriter(io.Discard)
+		p.attempts = linefile.New(nopFile{}, 0, linefile.Config{Name: "attempts"})
+		p.assoc = linefile.New(nopFile{}, 0, linefile.Config{Name: "associations"})
 		p.e = associate.New(cfg.Associate, bl, p.writeAssociation)
 		ac := cfg.Attempt
 		ac.Enrich = p.enrich
@@ -147,20 +165,36 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if err := os.MkdirAll(cfg.OutDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if cfg.Append {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	}
-	for _, name := range []string{"attempts.jsonl", "associations.jsonl"} {
-		f, err := os.OpenFile(filepath.Join(cfg.OutDir, name), flags, 0o644)
+	// Appended to by the agent: a torn last line (a crash, a full disk) is
+	// cut off at open, and a full disk drops lines (counted), never stops it.
+	var files [2]*linefile.File
+	for i, name := range []string{"attempts", "associations"} {
+		path := filepath.Join(cfg.OutDir, name+".jsonl")
+		f, err := linefile.Open(path, linefile.Config{Name: name, Truncate: !cfg.Append, BufSize: 256 << 10, Log: cfg.Log})
 		if err != nil {
-			p.closeFiles()
-			return nil, fmt.Errorf("creating %s: %w", name, err)
+			if i > 0 {
+				files[0].Close()
+			}
+			return nil, fmt.Errorf("creating %s: %w", name+".jsonl", err)
 		}
-		p.files = append(p.files, f)
+		files[i] = f
+		if cfg.Append && !cfg.ReplayFrom.IsZero() {
+			keys, err := tailKeys(path, cfg.ReplayFrom)
+			if err != nil {
+				files[0].Close()
+				if i > 0 {
+					files[1].Close()
+				}
+				return nil, err
+			}
+			if i == 0 {
+				p.attemptKeys = keys
+			} else {
+				p.assocKeys = keys
+			}
+		}
 	}
-	p.attempts = bufio.NewWriterSize(p.files[0], 256<<10)
-	p.assoc = bufio.NewWriterSize(p.files[1], 256<<10)
+	p.attempts, p.assoc, p.hasFiles = files[0], files[1], true
 	p.e = associate.New(cfg.Associate, bl, p.writeAssociation)
 	ac := cfg.Attempt
 	ac.Enrich = p.enrich
@@ -195,41 +229,117 @@ func (p *Pipeline) onAttempt(a *attempt.Attempt) {
 		} else {
 			p.stats.ipv6.Add(1)
 		}
-		p.write(p.attempts, p.buf)
 	}
+	// The file decides for itself: a crash may have left a row in the
+	// store and not in the file, or the reverse.
+	p.write(p.attempts, p.attemptKeys, lineKey{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}, p.buf)
 	p.e.Add(a)
 	p.degraded()
 }
 
 func (p *Pipeline) writeAssociation(as *associate.Association) {
 	p.buf = appendAssociation(p.buf[:0], as)
+	isNew := true
 	if p.rec != nil {
-		if n, err := p.rec.RecordAssociation(as, p.buf); !p.recorded(n, err) {
-			return
+		isNew = p.recorded(p.rec.RecordAssociation(as, p.buf))
+	}
+	if isNew {
+		if as.V4Addr.IsValid() {
+			p.stats.associated.Add(1)
+		}
+		if as.Spammer {
+			p.stats.spammers.Add(1)
 		}
 	}
-	if as.V4Addr.IsValid() {
-		p.stats.associated.Add(1)
-	}
-	if as.Spammer {
-		p.stats.spammers.Add(1)
-	}
-	p.write(p.assoc, p.buf)
+	p.write(p.assoc, p.assocKeys, lineKey{as.V6.Src, as.V6.SrcPort, as.V6.FirstSeen.UnixNano()}, p.buf)
 }
 
-// recorded keeps the recorder's first error and says whether the row is new.
+// recorded says whether the row is new to the recorder. A recorder error
+// is counted and logged (at most every 10 s), never fatal: the row still
+// goes to the files, and the store counts what it drops itself.
 func (p *Pipeline) recorded(isNew bool, err error) bool {
-	if err != nil && p.err == nil {
-		p.err = fmt.Errorf("recording results: %w", err)
+	if err != nil {
+		p.recErrs.Add(1)
+		if now := time.Now(); now.Sub(p.lastRecWarn) >= 10*time.Second {
+			p.lastRecWarn = now
+			p.log.Warn("recording results failed", zap.Uint64("errors", p.recErrs.Load()), zap.Error(err))
+		}
+		return true
 	}
 	return isNew
 }
 
-func (p *Pipeline) write(w *bufio.Writer, b []byte) {
-	if p.err == nil {
-		if _, err := w.Write(b); err != nil {
-			p.err = fmt.Errorf("writing results: %w", err)
+// write appends a line to a results file unless the file held it at open
+// (keys: a replay after a restart).
+func (p *Pipeline) write(f *linefile.File, keys map[lineKey]struct{}, k lineKey, b []byte) {
+	if _, ok := keys[k]; ok {
+		return
+	}
+	f.Write(b)
+}
+
+// lineKey identifies an attempt (or the IPv6 attempt of an association)
+// in the results files.
+type lineKey struct {
+	src   netip.Addr
+	sport uint16
+	first int64 // first_seen, ns
+}
+
+// maxTailKeys bounds the keys read back at open.
+const maxTailKeys = 1 << 20
+
+// tailKeys reads path from its end back to the lines of attempts that
+// began before from (closing order is nearly first_seen order) and returns
+// their keys.
+func tailKeys(path string, from time.Time) (map[lineKey]struct{}, error) {
+	keys := map[lineKey]struct{}{}
+	cut := from.UnixNano()
+	var l struct {
+		FirstSeen time.Time  `json:"first_seen"`
+		Src       netip.Addr `json:"src"`
+		Sport     uint16     `json:"sport"`
+	}
+	err := linefile.Tail(path, func(line []byte) bool {
+		l.FirstSeen, l.Src, l.Sport = time.Time{}, netip.Addr{}, 0
+		if json.Unmarshal(line, &l) != nil || !l.Src.IsValid() {
+			return true // not a line of ours: skip it
 		}
+		t := l.FirstSeen.UnixNano()
+		if t < cut {
+			return false
+		}
+		keys[lineKey{l.Src, l.Sport, t}] = struct{}{}
+		return len(keys) < maxTailKeys
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading back %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+type nopFile struct{}
+
+func (nopFile) Write(b []byte) (int, error) { return len(b), nil }
+func (nopFile) Close() error                { return nil }
+
+// outputErr is the error of a results file that failed, offline only: the
+// agent drops and counts (see Outputs), analyze stops.
+func (p *Pipeline) outputErr() error {
+	if p.live {
+		return nil
+	}
+	if err := errors.Join(p.attempts.Err(), p.assoc.Err()); err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	return nil
+}
+
+// Outputs reports the results files' drops (for the metrics).
+func (p *Pipeline) Outputs(fn func(name string, dropped uint64, failing bool)) {
+	if p.hasFiles {
+		fn("attempts", p.attempts.Dropped(), p.attempts.Failing())
+		fn("associations", p.assoc.Dropped(), p.assoc.Failing())
 	}
 }
 
@@ -237,7 +347,7 @@ func (p *Pipeline) write(w *bufio.Writer, b []byte) {
 func (p *Pipeline) Write(ev *synevent.Event) error {
 	p.stats.syns.Add(1)
 	p.g.Add(ev)
-	return p.err
+	return p.outputErr()
 }
 
 // Advance closes attempts idle as of now and decides the IPv6 attempts no
@@ -256,13 +366,10 @@ func (p *Pipeline) Flush() error {
 	}
 	// Late SYNs need not close an attempt: count them here too.
 	p.degraded()
-	if p.err != nil {
-		return p.err
-	}
-	if err := p.attempts.Flush(); err != nil {
-		return err
-	}
-	return p.assoc.Flush()
+	// A file that cannot be written drops and counts its lines.
+	p.attempts.Flush()
+	p.assoc.Flush()
+	return p.outputErr()
 }
 
 // Close emits everything still open and closes the files.
@@ -274,11 +381,7 @@ func (p *Pipeline) Close() error {
 }
 
 func (p *Pipeline) closeFiles() error {
-	var errs []error
-	for _, f := range p.files {
-		errs = append(errs, f.Close())
-	}
-	return errors.Join(errs...)
+	return errors.Join(p.attempts.Close(), p.assoc.Close())
 }
 
 // Live is the number of attempts held: open in the grouper or waiting in

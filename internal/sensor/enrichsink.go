@@ -1,18 +1,17 @@
 package sensor
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/linefile"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -31,11 +30,8 @@ type EnrichSink struct {
 	// cache), so a restarted agent neither asks again nor forgets.
 	persist func(ip netip.Addr, t time.Time, line []byte) error
 
-	mu   sync.Mutex // guards w, f, err (results arrive on enricher goroutines)
-	w    *bufio.Writer
-	f    *os.File
-	err  error
-	buf  []byte
+	mu   sync.Mutex // guards out (results arrive on enricher goroutines)
+	out  *linefile.File
 	last time.Time
 }
 
@@ -60,12 +56,14 @@ type enrichDNSBL struct {
 // NewEnrichSink starts e and appends its results to path. If names is not
 // nil, every result also goes into it (for the association engine).
 func NewEnrichSink(e *enrich.Enricher, path string, log *zap.Logger, names *enrich.NameCache) (*EnrichSink, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	// Appended to, a torn last line cut off first; a full disk drops
+	// lines (counted) and never stops the agent.
+	f, err := linefile.Open(path, linefile.Config{Name: "enrich", Log: log, Retry: OutputRetry})
 	if err != nil {
 		return nil, fmt.Errorf("opening enrichment output: %w", err)
 	}
 	s := &EnrichSink{e: e, log: log, recent: map[netip.Addr]time.Time{}, again: time.Hour, maxMap: 1 << 16,
-		w: bufio.NewWriter(f), f: f, last: time.Now(), names: names}
+		out: f, last: time.Now(), names: names}
 	e.OnResult(s.result)
 	if err := e.Start(context.Background()); err != nil {
 		f.Close()
@@ -103,14 +101,13 @@ func (s *EnrichSink) result(r enrich.Result) {
 			s.log.Warn("enrichment: cannot keep the result in the store", zap.Error(perr))
 		}
 	}
+	if err != nil {
+		s.log.Warn("enrichment: result not written", zap.Error(err))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err == nil {
-		_, err = s.w.Write(append(b, '\n'))
-	}
-	if err != nil && s.err == nil {
-		s.err = fmt.Errorf("writing enrichment output: %w", err)
-	}
+	s.out.Write(append(b, '\n'))
 }
 
 // Persist makes every result also go to fn (call before traffic flows).
@@ -156,16 +153,18 @@ func (s *EnrichSink) Write(ev *synevent.Event) error {
 // Flush implements Sink, and logs the enricher's counters once a minute.
 func (s *EnrichSink) Flush() error {
 	s.mu.Lock()
-	err := s.w.Flush()
-	if s.err != nil {
-		err = s.err
-	}
+	s.out.Flush()
 	s.mu.Unlock()
 	if now := time.Now(); now.Sub(s.last) > time.Minute {
 		s.last = now
 		s.logStats("enrichment")
 	}
-	return err
+	return nil
+}
+
+// Outputs reports the enrichment output's drops (for the metrics).
+func (s *EnrichSink) Outputs(fn func(name string, dropped uint64, failing bool)) {
+	fn("enrich", s.out.Dropped(), s.out.Failing())
 }
 
 // Stats returns the enricher's counters. It is safe to call from any goroutine.
@@ -186,9 +185,5 @@ func (s *EnrichSink) Close() error {
 	s.logStats("enrichment stopped")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.w.Flush()
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return s.out.Close()
 }

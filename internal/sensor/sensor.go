@@ -42,6 +42,11 @@ type Config struct {
 	// (Stats.LostAtStop). It keeps SIGTERM well within a supervisor's
 	// timeout under a flood.
 	StopDrain time.Duration
+	// Prepare, when set, runs once everything that can fail at start has
+	// (the program loaded, the interface found, the program attached and
+	// pinned) and before any event reaches the sinks: the journal replay,
+	// so that a start that fails writes nothing.
+	Prepare func() error
 }
 
 // DefaultConfig returns the defaults of `mxsensor run`.
@@ -76,7 +81,7 @@ type Stats struct {
 	Events     uint64 // ring records read and turned into events
 	Written    uint64 // events every sink accepted
 	Short      uint64 // ring samples too short to be a record (skipped)
-	SinkErrors uint64
+	SinkErrors uint64 // sink write and flush errors (the event is lost for that sink; never fatal)
 	// LostAtStop: records left in the ring when StopDrain ran out.
 	LostAtStop uint64
 }
@@ -102,6 +107,9 @@ type Sensor struct {
 	log   *zap.Logger
 	sinks []Sink
 	stats counters
+	// The draining goroutine's rate limit of sink-error warnings.
+	lastSinkWarn  time.Time
+	sinkErrsSince uint64
 
 	// What Run has attached, for readers on other goroutines (metrics,
 	// health checks).
@@ -338,13 +346,13 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if err := dataplane.EnsureBPFFS(s.cfg.PinRoot); err != nil {
 		return err
 	}
+	var stale *dataplane.RingReader
 	if _, statErr := os.Stat(dir); statErr == nil {
 		// Left by an agent that died without cleaning up (kill -9): its
 		// pinned link keeps the old program attached, recording into its
 		// ring with nobody draining it. Take over: hold the old ring,
 		// remove the pins (which detaches the old program), then drain the
 		// ring, so the SYNs of the downtime are not lost.
-		var stale *dataplane.RingReader
 		if old, oerr := dataplane.OpenPinned(dir); oerr == nil {
 			if stale, oerr = old.Ring(); oerr != nil {
 				s.log.Warn("cannot read the ring a dead sensor left", zap.Error(oerr))
@@ -359,13 +367,9 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		}
 		s.log.Warn("removed the pinned state of a sensor that did not shut down cleanly", zap.String("dir", dir))
 		if stale != nil {
-			before := s.stats.events.Load()
-			derr := s.drainRemaining(stale)
-			stale.Close()
-			if derr != nil {
-				return fmt.Errorf("draining the ring a dead sensor left: %w", derr)
-			}
-			s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
+			// Drained once the new program is attached and Prepare has
+			// run: its SYNs are newer than the journal's.
+			defer stale.Close()
 		}
 	}
 
@@ -419,6 +423,20 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer ring.Close()
+	// Nothing has been written yet: a start that failed up to here leaves
+	// no output behind.
+	if s.cfg.Prepare != nil {
+		if err := s.cfg.Prepare(); err != nil {
+			return err
+		}
+	}
+	if stale != nil {
+		before := s.stats.events.Load()
+		if err := s.drainRemaining(stale); err != nil {
+			return fmt.Errorf("draining the ring a dead sensor left: %w", err)
+		}
+		s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
+	}
 	// Hidden again before the ring and the objects are closed (defers run
 	// in reverse).
 	s.publish(objs, ring, att.Mode)
@@ -503,9 +521,7 @@ func (s *Sensor) drainUntil(ctx context.Context, ring *dataplane.RingReader, fin
 				// Flushed even when nothing came: the live pipeline closes
 				// idle attempts and decides on this tick, so a quiet
 				// sensor's results do not wait for the next SYN.
-				if err := s.flush(); err != nil {
-					return err
-				}
+				s.flushSinks()
 				now := time.Now()
 				lastFlush = now
 				s.checkHealth(ring, now)
@@ -524,18 +540,21 @@ func (s *Sensor) drainUntil(ctx context.Context, ring *dataplane.RingReader, fin
 		ev.FromRecord(rec, clock.Wall(rec.TsNs))
 		n++
 		s.stats.events.Add(1)
+		// A sink that cannot take the event (its disk is full) loses it,
+		// counted; the others and the ring go on.
+		ok := true
 		for _, sk := range s.sinks {
 			if err := sk.Write(&ev); err != nil {
-				s.stats.sinkErrors.Add(1)
-				return fmt.Errorf("writing event: %w", err)
+				ok = false
+				s.sinkFailed(err)
 			}
 		}
-		s.stats.written.Add(1)
+		if ok {
+			s.stats.written.Add(1)
+		}
 		if n%1024 == 0 {
 			if now := time.Now(); now.Sub(lastFlush) > s.cfg.FlushInterval {
-				if err := s.flush(); err != nil {
-					return err
-				}
+				s.flushSinks()
 				lastFlush = now
 				s.checkHealth(ring, now)
 			}
@@ -586,6 +605,31 @@ func (s *Sensor) drainRemaining(ring *dataplane.RingReader) error {
 	cancel()
 	return s.drainUntil(stopped, ring, true, time.Now().Add(s.cfg.StopDrain))
 }
+
+// flushSinks flushes the sinks while the agent runs: an error is counted
+// and logged, never fatal (the sink retries on its own).
+func (s *Sensor) flushSinks() {
+	for _, sk := range s.sinks {
+		if err := sk.Flush(); err != nil {
+			s.sinkFailed(err)
+		}
+	}
+}
+
+// sinkFailed counts a sink error and logs it, at most once per
+// sinkWarnEvery with the count since.
+func (s *Sensor) sinkFailed(err error) {
+	s.stats.sinkErrors.Add(1)
+	s.sinkErrsSince++
+	if now := time.Now(); s.lastSinkWarn.IsZero() || now.Sub(s.lastSinkWarn) >= sinkWarnEvery {
+		s.log.Warn("sink error: the event is lost for that sink, the agent goes on",
+			zap.Uint64("errors", s.sinkErrsSince), zap.Error(err))
+		s.lastSinkWarn, s.sinkErrsSince = now, 0
+	}
+}
+
+// sinkWarnEvery rate-limits the warnings of failing sinks.
+const sinkWarnEvery = 10 * time.Second
 
 func (s *Sensor) flush() error {
 	var errs []error

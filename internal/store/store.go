@@ -22,10 +22,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/linefile"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
@@ -47,6 +49,15 @@ type Config struct {
 	// Retention deletes attempts, associations, sampled SYN events and
 	// rejections older than this (0: keep everything).
 	Retention time.Duration
+	// MaxPending bounds the rows waiting for a commit (a slow or full
+	// disk): past it journal and sampled SYN rows are dropped, and past a
+	// quarter more, every row (counted). 0 is DefaultMaxPending.
+	MaxPending int
+	// Retry is how often a failed commit (a full disk) is tried again;
+	// rows keep queueing, within MaxPending, meanwhile. 0 is 1 s.
+	Retry time.Duration
+	// Log gets the warnings of a failing store (nil: none).
+	Log *zap.Logger
 }
 
 // DefaultConfig: commit every second, a 2-minute journal, no SYN sampling,
@@ -58,9 +69,10 @@ func DefaultConfig() Config {
 // Stats are the store's counters, safe to read from any goroutine.
 type Stats struct {
 	Batches, Rows, Errors uint64
-	// Dropped counts journal and sampled SYN rows dropped because the
-	// database fell behind (MaxPending rows waiting): under a flood the SYN
-	// path never waits for the disk.
+	// Dropped counts rows dropped because the database fell behind or
+	// failed (Config.MaxPending rows waiting): journal and sampled SYN rows
+	// first, results past a quarter more. The SYN path never waits for the
+	// disk.
 	Dropped    uint64
 	LastCommit time.Duration // how long the last commit took
 }
@@ -71,12 +83,14 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu      sync.Mutex // guards pending, spare, err
-	pending []row
-	spare   []row // the other buffer: rows are swapped out, then committed
-	err     error
-	nsyn    uint64
-	jbuf    []byte // Write's JSON buffer
+	mu       sync.Mutex // guards pending, spare, inflight, err, out
+	pending  []row
+	spare    []row // the other buffer: rows are swapped out, then committed
+	inflight int   // rows of the commit under way (they count against the bound)
+	err      error // ErrClosed once closed; commit errors are in out
+	out      *linefile.Drops
+	nsyn     uint64
+	jbuf     []byte // Write's JSON buffer
 
 	commitMu sync.Mutex    // one commit at a time, outside mu
 	kick     chan struct{} // asks the committer to commit now
@@ -85,8 +99,8 @@ type Store struct {
 	// be stored already, by the process that ran before a restart.
 	replayAttempts, replayAssoc int64
 
-	batches, rows, errs, dropped atomic.Uint64
-	lastCommit                   atomic.Int64
+	batches, rows, errs atomic.Uint64
+	lastCommit          atomic.Int64
 
 	stop chan struct{}
 	done chan struct{}
@@ -123,6 +137,12 @@ func Open(path string, cfg Config) (*Store, error) {
 	if cfg.BatchRows <= 0 {
 		cfg.BatchRows = 10000
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -131,7 +151,9 @@ func Open(path string, cfg Config) (*Store, error) {
 	// One connection: SQLite allows one writer, and the readers (report)
 	// open their own Store.
 	db.SetMaxOpenConns(1)
-	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		out: linefile.NewDrops("store", cfg.Log, cfg.Retry, 10*time.Second)}
+	s.out.SetPath(path)
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, explainOpen(path, err))
@@ -158,12 +180,18 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
-	return Stats{Batches: s.batches.Load(), Rows: s.rows.Load(), Errors: s.errs.Load(), Dropped: s.dropped.Load(),
+	return Stats{Batches: s.batches.Load(), Rows: s.rows.Load(), Errors: s.errs.Load(), Dropped: s.out.Dropped(),
 		LastCommit: time.Duration(s.lastCommit.Load())}
 }
 
 // StoreDropped is Stats.Dropped, for the metrics.
-func (s *Store) StoreDropped() uint64 { return s.dropped.Load() }
+func (s *Store) StoreDropped() uint64 { return s.out.Dropped() }
+
+// Outputs reports the store's drops and whether its commits fail (for
+// the metrics).
+func (s *Store) Outputs(fn func(name string, dropped uint64, failing bool)) {
+	fn("store", s.out.Dropped(), s.out.Failing())
+}
 
 // StoreStats is Stats in the form the metrics package reads.
 func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Duration) {
@@ -171,9 +199,13 @@ func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Dura
 	return st.Batches, st.Rows, st.Errors, st.LastCommit
 }
 
-// MaxPending bounds the rows waiting for a commit. Past it, journal and
-// sampled SYN rows are dropped and counted; results are always kept.
-const MaxPending = 200000
+// retryChunk is the most rows a commit takes while the store is failing.
+const retryChunk = 256
+
+// DefaultMaxPending bounds the rows waiting for a commit. Past it, journal
+// and sampled SYN rows are dropped and counted; results past a quarter
+// more.
+const DefaultMaxPending = 200000
 
 // add queues a row; the committer writes it. It never waits for the disk.
 func (s *Store) add(r row) error {
@@ -182,8 +214,12 @@ func (s *Store) add(r row) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(s.pending) >= MaxPending && (r.kind == rowJournal || r.kind == rowSYN) {
-		s.dropped.Add(1)
+	held, limit := len(s.pending)+s.inflight, s.cfg.MaxPending
+	if r.kind != rowJournal && r.kind != rowSYN {
+		limit += limit / 4 // results keep room when the journal fills the queue
+	}
+	if held >= limit {
+		s.out.Drop(1, time.Now())
 		return nil
 	}
 	s.pending = append(s.pending, r)
@@ -204,10 +240,9 @@ func (s *Store) signal() {
 // exists reports whether a row with this key was stored (replay only).
 func (s *Store) exists(q string, args ...any) (bool, error) {
 	// Rows still pending are in this process's batch: commit them first so
-	// that the query sees them.
-	if err := s.commitNow(); err != nil {
-		return false, err
-	}
+	// that the query sees them (a failing disk: the query sees what is
+	// committed, and INSERT OR IGNORE keeps the rest single).
+	_ = s.commitNow(false)
 	var one int
 	switch err := s.db.QueryRow(q, args...).Scan(&one); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -223,8 +258,9 @@ func (s *Store) RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte)
 	t := a.FirstSeen.UnixNano()
 	src := a.Src.String()
 	if t <= s.replayAttempts {
-		if ok, err := s.exists("SELECT 1 FROM attempts WHERE family = ? AND src = ? AND sport = ? AND first_seen = ?", a.Family, src, a.SrcPort, t); ok || err != nil {
-			return false, err
+		// On a query error the row is queued: INSERT OR IGNORE keeps it single.
+		if ok, err := s.exists("SELECT 1 FROM attempts WHERE family = ? AND src = ? AND sport = ? AND first_seen = ?", a.Family, src, a.SrcPort, t); ok && err == nil {
+			return false, nil
 		}
 	}
 	bl := int64(0)
@@ -239,8 +275,8 @@ func (s *Store) RecordAssociation(as *associate.Association, line []byte) (bool,
 	t := as.V6.FirstSeen.UnixNano()
 	src := as.V6.Src.String()
 	if t <= s.replayAssoc {
-		if ok, err := s.exists("SELECT 1 FROM associations WHERE src = ? AND sport = ? AND first_seen = ?", src, as.V6.SrcPort, t); ok || err != nil {
-			return false, err
+		if ok, err := s.exists("SELECT 1 FROM associations WHERE src = ? AND sport = ? AND first_seen = ?", src, as.V6.SrcPort, t); ok && err == nil {
+			return false, nil
 		}
 	}
 	sp := int64(0)
@@ -269,9 +305,7 @@ func (s *Store) RecordEnrichment(ip netip.Addr, t time.Time, line []byte) error 
 
 // Enrichments calls fn with every enrichment result kept since t.
 func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
-	if err := s.commitNow(); err != nil {
-		return err
-	}
+	_ = s.commitNow(false) // a failing disk: read what is committed
 	rows, err := s.db.Query("SELECT result FROM enrich_cache WHERE t >= ?", since.UnixNano())
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.path, err)
@@ -289,9 +323,7 @@ func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
 
 // Position returns the stored read position of a reject log.
 func (s *Store) Position(file string) (string, bool, error) {
-	if err := s.commitNow(); err != nil {
-		return "", false, err
-	}
+	_ = s.commitNow(false) // a failing disk: read what is committed
 	var st string
 	switch err := s.db.QueryRow("SELECT state FROM reject_positions WHERE file = ?", file).Scan(&st); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -335,8 +367,9 @@ func (s *Store) Write(ev *synevent.Event) error {
 }
 
 // Flush asks for what is pending to be committed, without waiting (the
-// agent calls it from its drain loop); it returns the store's error, if
-// any. Reads commit first on their own.
+// agent calls it from its drain loop). It fails only on a closed store: a
+// failing disk is retried by the committer, and what it drops is counted.
+// Reads commit first on their own.
 func (s *Store) Flush() error {
 	s.signal()
 	s.mu.Lock()
@@ -345,20 +378,27 @@ func (s *Store) Flush() error {
 }
 
 // Sync commits what is pending and waits for it.
-func (s *Store) Sync() error { return s.commitNow() }
+func (s *Store) Sync() error { return s.commitNow(true) }
 
 // Close commits what is pending, stops the committer and closes the
 // database.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
-	err := s.commitNow()
+	// A last try; on a disk still full the rows are lost, counted and logged
+	// (the agent stops cleanly all the same).
+	err := s.commitNow(true)
 	s.mu.Lock()
+	if err != nil {
+		s.out.Drop(uint64(len(s.pending)), time.Now())
+		s.pending = nil
+	}
+	s.out.Closing()
 	if s.err == nil {
 		s.err = ErrClosed // whoever still writes gets an error, not a panic
 	}
 	s.mu.Unlock()
-	return errors.Join(err, s.db.Close())
+	return s.db.Close()
 }
 
 // run commits every FlushInterval and applies retention every hour.
@@ -372,9 +412,9 @@ func (s *Store) run() {
 		case <-s.stop:
 			return
 		case <-s.kick:
-			_ = s.commitNow()
+			_ = s.commitNow(false)
 		case now := <-tick.C:
-			_ = s.commitNow()
+			_ = s.commitNow(false)
 			if now.Sub(lastRetention) >= time.Hour {
 				lastRetention = now
 				_ = s.Expire(now)
@@ -394,8 +434,10 @@ var insertSQL = [...]string{
 }
 
 // commitNow writes the pending rows in one transaction and prunes the
-// journal. Writers keep adding to the other buffer meanwhile.
-func (s *Store) commitNow() error {
+// journal. Writers keep adding to the other buffer meanwhile. A commit that
+// fails (SQLITE_FULL) keeps its rows for the next try, which comes at most
+// once per Config.Retry unless force is set.
+func (s *Store) commitNow(force bool) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	s.mu.Lock()
@@ -404,21 +446,57 @@ func (s *Store) commitNow() error {
 		s.mu.Unlock()
 		return err
 	}
+	if now := time.Now(); !s.out.Due(now) && !force {
+		err := s.out.Err()
+		s.mu.Unlock()
+		return err
+	}
 	batch := s.pending
-	s.pending, s.spare = s.spare[:0], nil
+	failing := s.out.Failing()
+	if failing && len(batch) > retryChunk {
+		// A disk that was full takes one small transaction first: a try
+		// that fails again grows the WAL by little, and the other outputs
+		// get their share of the space that came back.
+		rest := append(s.spare[:0], batch[retryChunk:]...)
+		clear(batch[retryChunk:])
+		batch, s.pending = batch[:retryChunk], rest
+	} else {
+		s.pending = s.spare[:0]
+	}
+	s.spare = nil
+	s.inflight = len(batch)
 	s.mu.Unlock()
 
 	start := time.Now()
 	err := s.commit(batch)
-	clear(batch) // drop the strings
+	if err != nil || failing {
+		// Give the space a failed transaction took in the WAL back (when
+		// the checkpoint can run).
+		_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.spare = batch[:0]
+	s.inflight = 0
 	if err != nil {
 		s.errs.Add(1)
-		s.err = fmt.Errorf("store %s: %w", s.path, err)
-		return s.err
+		err = fmt.Errorf("store %s: %w", s.path, err)
+		// The failed batch goes first again (rows stay in their order),
+		// without its journal and sampled SYN rows: they are most of it,
+		// and worth least.
+		kept := batch[:0]
+		for _, r := range batch {
+			if r.kind != rowJournal && r.kind != rowSYN {
+				kept = append(kept, r)
+			}
+		}
+		clear(batch[len(kept):])
+		s.pending = append(kept, s.pending...)
+		s.out.Fail(err, uint64(len(batch)-len(kept)), time.Now())
+		return err
 	}
+	clear(batch) // drop the strings
+	s.spare = batch[:0]
+	s.out.Resume()
 	s.batches.Add(1)
 	s.rows.Add(uint64(len(batch)))
 	s.lastCommit.Store(int64(time.Since(start)))
@@ -477,7 +555,7 @@ func (s *Store) Expire(now time.Time) error {
 		return nil
 	}
 	cut := now.Add(-s.cfg.Retention).UnixNano()
-	if err := s.commitNow(); err != nil {
+	if err := s.commitNow(false); err != nil {
 		return err
 	}
 	s.commitMu.Lock()
@@ -498,9 +576,7 @@ func (s *Store) Expire(now time.Time) error {
 // Journal returns the journaled SYN events at or after since, in time
 // order, and how many records it skipped because they did not parse.
 func (s *Store) Journal(since time.Time) ([]synevent.Event, int, error) {
-	if err := s.commitNow(); err != nil {
-		return nil, 0, err
-	}
+	_ = s.commitNow(false) // a failing disk: read what is committed
 	rows, err := s.db.Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: journal: %w", err)
@@ -526,9 +602,7 @@ func (s *Store) Journal(since time.Time) ([]synevent.Event, int, error) {
 // SYNEvents calls fn with every sampled SYN event kept, in time order.
 // Records this version cannot read are skipped and counted.
 func (s *Store) SYNEvents(fn func(*synevent.Event) error) (skipped int, err error) {
-	if err := s.commitNow(); err != nil {
-		return 0, err
-	}
+	_ = s.commitNow(false) // a failing disk: read what is committed
 	rows, err := s.db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", s.path, err)
@@ -564,9 +638,7 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 	default:
 		return nil, fmt.Errorf("store: no table for %s", name)
 	}
-	if err := s.commitNow(); err != nil {
-		return nil, err
-	}
+	_ = s.commitNow(false) // a failing disk: read what is committed
 	rows, err := s.db.Query("SELECT line FROM " + table + " ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.path, err)
@@ -593,3 +665,16 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 
 // String names the source in messages.
 func (s *Store) String() string { return s.path }
+
+// JournalStart is the time of the oldest journaled SYN (ok false when the
+// journal is empty): what a replay after a restart covers.
+func (s *Store) JournalStart() (t time.Time, ok bool, err error) {
+	var ns sql.NullInt64
+	if err := s.db.QueryRow("SELECT MIN(t) FROM journal").Scan(&ns); err != nil {
+		return time.Time{}, false, fmt.Errorf("store %s: journal: %w", s.path, err)
+	}
+	if !ns.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, ns.Int64), true, nil
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"path/filepath"
@@ -226,7 +227,7 @@ func TestBacklogDropsJournalOnly(t *testing.T) {
 	defer s.Close()
 	s.commitMu.Lock() // a commit that takes forever
 	ev := synevent.Event{Time: time.Now(), Src: netip.MustParseAddr("192.0.2.1"), SrcPort: 1, DstPort: 25}
-	for range MaxPending + 10 {
+	for range DefaultMaxPending + 10 {
 		if err := s.Write(&ev); err != nil {
 			t.Fatal(err)
 		}
@@ -244,5 +245,76 @@ func TestBacklogDropsJournalOnly(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d attempts stored (%v)", n, err)
+	}
+}
+
+// A full disk (here: SQLite's page limit, which fails a commit with
+// SQLITE_FULL as a full file system does) does not poison the store: the
+// failed batch is kept for the next try, the rows waiting stay bounded
+// (past the bound they are dropped and counted), reads work, and commits
+// resume when space returns.
+func TestFullDiskRetriesAndResumes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxPending = 40 // results up to 50
+	cfg.FlushInterval = time.Hour
+	s, err := Open(filepath.Join(t.TempDir(), "m.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	line := []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`)
+	record := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			if _, err := s.RecordAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), false, line); err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+		}
+	}
+	count := func() (n int) {
+		t.Helper()
+		if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	record(0, 5)
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := s.DB().QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	record(5, 10)
+	if err := s.Sync(); err == nil {
+		t.Fatal("commit past the page limit succeeded")
+	}
+	if !s.out.Failing() || s.Flush() != nil {
+		t.Errorf("failing %v, Flush %v: want failing, and no error for the agent", s.out.Failing(), s.Flush())
+	}
+	// Still taking rows, within the bound; reads see what is committed.
+	record(15, 45)
+	if d := s.Stats().Dropped; d != 5 {
+		t.Errorf("dropped %d, want 5 (55 waiting, bound 50)", d)
+	}
+	if n := count(); n != 5 {
+		t.Errorf("%d attempts readable while failing, want 5", n)
+	}
+	if _, err := s.DB().Exec("PRAGMA max_page_count = 1000000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatalf("commit after space returned: %v", err)
+	}
+	if n := count(); n != 55 || s.out.Failing() {
+		t.Errorf("%d attempts after resuming (want 55), failing %v", n, s.out.Failing())
+	}
+	record(60, 1)
+	if err := s.Sync(); err != nil || count() != 56 {
+		t.Errorf("after resuming: %v, %d attempts", err, count())
 	}
 }
