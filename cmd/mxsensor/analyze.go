@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -251,19 +252,23 @@ func addHeldMemoryFlag(cmd *cobra.Command) {
 		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
 }
 
-// limitHeap sets the Go runtime's soft memory limit to the held-state
-// budget plus room for everything else, unless GOMEMLIMIT is set: the
-// garbage collector then works harder instead of letting the heap double
-// under a flood.
+// limitHeap sets the Go runtime's soft memory limit to what the heap holds
+// now (the reject logs read, the fingerprint database) plus the held-state
+// budget plus room for buffers, unless GOMEMLIMIT is set: under a flood the
+// garbage collector then works harder instead of letting the heap double.
 func limitHeap(held int64) {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(held + heapSlack)
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
 	}
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	debug.SetMemoryLimit(int64(m.HeapAlloc) + held + heapSlack)
 }
 
-// heapSlack is what the agent needs beside its held attempts: buffers,
-// the fingerprint database, the reject-log set, the store's batches.
-const heapSlack = 128 << 20
+// heapSlack is the room above the held state for what grows with the
+// traffic besides it: output and store buffers, enrichment caches.
+const heapSlack = 64 << 20
 
 // startCPUProfile starts the Go CPU profiler writing to path.
 func startCPUProfile(path string) (stop func(), err error) {

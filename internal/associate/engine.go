@@ -153,6 +153,9 @@ type Engine struct {
 	v4   []*entry // FirstSeen order
 	v4f  []feat   // v4[i].f, contiguous: the candidate scan reads only these
 	v6   []*entry // undecided, FirstSeen order
+	// The arrays v4, v4f and v6 are windows of (pushFIFO).
+	v4base, v6base []*entry
+	v4fbase        []feat
 	free []*entry
 	last time.Time
 	hist *history
@@ -238,14 +241,14 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	}
 	e.fillFeat(en, a)
 	if a.Family == 6 {
-		e.v6 = append(e.v6, en)
+		e.v6 = pushFIFO(&e.v6base, e.v6, en)
 		if e.cfg.Mode == ModeFull {
 			e.ix6.add(en)
 		}
 	} else {
 		e.hist.seeV4(a)
-		e.v4 = append(e.v4, en)
-		e.v4f = append(e.v4f, en.f)
+		e.v4 = pushFIFO(&e.v4base, e.v4, en)
+		e.v4f = pushFIFO(&e.v4fbase, e.v4f, en.f)
 		if e.cfg.Mode == ModeFull {
 			e.ix4.add(en)
 		}
@@ -400,10 +403,28 @@ func (e *Engine) decideFirst(n int) {
 		e.release(en)
 	}
 	// Resliced, not shifted: the oldest go first, and shifting the rest
-	// for each would make a flood of new sources quadratic. append
-	// reallocates (copying only what is held) once the capacity left is used.
+	// for each would make a flood of new sources quadratic (pushFIFO).
 	clear(batch)
 	e.v6 = e.v6[n:]
+}
+
+// pushFIFO appends x to s, a window that ends where base ends and whose
+// oldest elements are let go by reslicing (s = s[n:]). When base is full,
+// the window moves to the front of base if that frees at least half of it
+// (no allocation, and each element is moved at most once per half-base of
+// elements added), else base grows: amortised O(1) either way.
+func pushFIFO[T any](base *[]T, s []T, x T) []T {
+	if len(s) < cap(s) {
+		return append(s, x)
+	}
+	if len(s) <= cap(*base)/2 {
+		n := copy(*base, s)
+		clear((*base)[n:])
+		return append((*base)[:n], x)
+	}
+	s = append(s, x)
+	*base = s[:cap(s)]
+	return s
 }
 
 // dropV4 forgets the m oldest IPv4 attempts.

@@ -39,6 +39,7 @@ var steps = []step{
 	{"ring", "ring drain", 3 * time.Minute, ringStep},
 	{"pipeline", "pipeline", 4 * time.Minute, pipelineStep},
 	{"offline", "analyze vs p0f -r", 6 * time.Minute, offlineStep},
+	{"newsources", "a flood of new sources", 4 * time.Minute, newSourcesStep},
 	{"flood", "live flood", 3 * time.Minute, floodStep},
 }
 
