@@ -231,19 +231,28 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	// A live agent with a store appends to its files: after a restart, the
 	// replayed journal adds only what the store does not have yet.
-	held, err := sizeFlag(v, "held-memory")
+	held, err := heldMemory(v)
 	if err != nil {
 		return nil, err
 	}
-	if held < 1<<20 {
-		return nil, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
-	}
-	limitHeap(int64(held))
-	pcfg := pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: int64(held)}
+	limitHeap(held)
+	pcfg := pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: held}
 	for _, o := range opts {
 		o(&pcfg)
 	}
 	return pipeline.New(pcfg, db, set)
+}
+
+// heldMemory reads --held-memory: at least 1 MiB (a few hundred attempts).
+func heldMemory(v *viper.Viper) (int64, error) {
+	held, err := sizeFlag(v, "held-memory")
+	if err != nil {
+		return 0, err
+	}
+	if held < 1<<20 {
+		return 0, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
+	}
+	return int64(held), nil
 }
 
 // addHeldMemoryFlag adds --held-memory to a command that runs the pipeline.

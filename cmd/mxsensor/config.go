@@ -345,6 +345,9 @@ var semanticChecks = map[string]func(v *viper.Viper) error{
 		if _, err := associate.ParseMode(v.GetString("assoc-mode")); err != nil {
 			return err
 		}
+		if _, err := heldMemory(v); err != nil {
+			return err
+		}
 		if v.GetDuration("db-flush") <= 0 || v.GetDuration("db-journal") < 0 || v.GetInt("db-sample-syns") < 0 || v.GetDuration("db-retention") < 0 {
 			return errors.New("db-flush must be > 0, and db-journal, db-sample-syns, db-retention >= 0")
 		}
@@ -356,6 +359,9 @@ var semanticChecks = map[string]func(v *viper.Viper) error{
 		return nil
 	},
 	"analyze": func(v *viper.Viper) error {
+		if _, err := heldMemory(v); err != nil {
+			return err
+		}
 		_, err := associate.ParseMode(v.GetString("mode"))
 		return err
 	},

@@ -189,6 +189,10 @@ func TestConfigSizes(t *testing.T) {
 	if _, _, err := runCLI(t, "run", "--pcap-rotate-size", "1.5B"); err == nil || !strings.Contains(err.Error(), `"--pcap-rotate-size"`) || !strings.Contains(err.Error(), "not a whole number of bytes") {
 		t.Errorf("run --pcap-rotate-size 1.5B: %v", err)
 	}
+	small := writeConfig(t, "analyze:\n  held-memory: 512KiB\nrun:\n  iface: eth0\n  held-memory: 100MB\n")
+	if _, _, err := runCLI(t, "config", "check", "--config", small); err == nil || !strings.Contains(err.Error(), "--held-memory: 524288 bytes is less than the least of 1 MiB") {
+		t.Errorf("config check of held-memory: 512KiB: %v", err)
+	}
 	t.Setenv("MXSENSOR_RING_SIZE", "16MB")
 	if _, _, err := runCLI(t, "run"); err == nil || !strings.Contains(err.Error(), "--ring-size 16MB: ring size 16000000 is not a power of two") {
 		t.Errorf("MXSENSOR_RING_SIZE=16MB: %v", err)
