@@ -422,9 +422,12 @@ func pushFIFO[T any](base *[]T, s []T, x T) []T {
 		clear((*base)[n:])
 		return append((*base)[:n], x)
 	}
-	s = append(s, x)
-	*base = s[:cap(s)]
-	return s
+	// Twice what is held: the window can then move to the front after as
+	// many attempts again have come and gone.
+	nb := make([]T, len(s), 2*len(s)+1)
+	copy(nb, s)
+	*base = nb[:cap(nb)]
+	return append(nb, x)
 }
 
 // dropV4 forgets the m oldest IPv4 attempts.
