@@ -58,7 +58,7 @@ func DefaultConfig() Config {
 		FlushInterval: 200 * time.Millisecond,
 		ClockSync:     time.Minute,
 		DegradedHold:  10 * time.Second,
-		StopDrain:     5 * time.Second,
+		StopDrain:     3 * time.Second,
 	}
 }
 
@@ -171,7 +171,7 @@ func New(cfg Config, log *zap.Logger, sinks ...Sink) (*Sensor, error) {
 		cfg.DegradedHold = 10 * time.Second
 	}
 	if cfg.StopDrain <= 0 {
-		cfg.StopDrain = 5 * time.Second
+		cfg.StopDrain = 3 * time.Second
 	}
 	return &Sensor{cfg: cfg, log: log, sinks: sinks}, nil
 }
@@ -461,22 +461,31 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if derr := detach(); derr != nil {
 		err = errors.Join(err, derr)
 	}
+	stopping := time.Now()
 	if err == nil {
 		err = s.drainRemaining(ring)
 	}
+	drained := time.Now()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
+	closing := make([]zap.Field, 0, len(s.sinks))
 	for _, sk := range s.sinks {
+		t := time.Now()
 		if cerr := sk.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
+		closing = append(closing, zap.Duration(fmt.Sprintf("close_%T", sk), time.Since(t)))
 	}
+	// What the stop took, by part: under a flood it must stay well within a
+	// supervisor's stop timeout.
+	s.log.Info("stop times", append(closing, zap.Duration("drain", drained.Sub(stopping)),
+		zap.Duration("total", time.Since(stopping)))...)
 	c, _, cerr := objs.ReadCounters()
 	if cerr == nil {
 		s.log.Info("sensor stopped", zap.Uint64("events", s.stats.events.Load()),
 			zap.Uint64("syn_matched", c[dataplane.CntSynMatched]), zap.Uint64("rst_sent", c[dataplane.CntRSTSent]),
-			zap.Uint64("records_lost", c[dataplane.CntRecordsLost]))
+			zap.Uint64("records_lost", c[dataplane.CntRecordsLost]), zap.Uint64("lost_at_stop", s.stats.lostAtStop.Load()))
 	}
 	return err
 }
