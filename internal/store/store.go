@@ -223,7 +223,7 @@ func (s *Store) open() error {
 
 // reopen tries to open an unopened store (in the committer). The rows
 // that waited are committed next, as after a failed commit: within the
-// space that came back (fitBacklog).
+// space that came back (room).
 func (s *Store) reopen(now time.Time) bool {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -292,34 +292,45 @@ func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Dura
 // retryChunk is the most rows a commit takes while the store is failing.
 const retryChunk = 256
 
-// reserve is the space the store leaves free once it failed, for the
-// other outputs on the same file system: a sixteenth of it, between 64 KiB
-// and 16 MiB.
+// reserve is the space the store leaves free on its file system for the
+// other outputs (and the WAL's checkpoint): a sixteenth of it, between
+// 64 KiB and 16 MiB.
 func reserve(size uint64) uint64 { return min(max(size/16, 64<<10), 16<<20) }
 
 // rowCost estimates what a row takes on disk: its text, once in the WAL and
-// once in the database, and its keys in the indexes.
+// once in the database, and its keys in the indexes; commitCost what a
+// commit takes besides (the WAL frames of the pages it changes).
 func rowCost(r row) uint64 { return 2*uint64(len(r.a)+len(r.b)) + 128 }
 
-// fitBacklog decides, while the store is failing, whether to try a commit
-// now, and trims the rows that waited to the space that came back (under
-// mu). A file system with less than the reserve free is not tried: a try
-// would only fill it again (the WAL grows before the commit fails) and
-// take the space the other outputs need. Once it has more, the backlog may
-// take half of what is above the reserve (the estimates are rough):
-// journal and sampled SYN rows go first, then the latest results (rows
-// keep their order, so a reject-log position never gets ahead of its
-// rejections), counted and logged. Without that, a backlog larger than the
-// space that came back fills the disk again, for good: the database does
-// not give pages back, and every output fails again. Where statfs does
-// not tell (a quota), every try is made.
-func (s *Store) fitBacklog(now time.Time) bool {
+const commitCost = 32 << 10
+
+// room decides whether to commit the pending rows now, given the space
+// left on the file system, and trims them to it (under mu). With less than
+// the reserve free no commit is tried: it would only fill the disk (the WAL
+// grows before the commit fails, and a full disk then cannot checkpoint
+// it back: every output would fail until someone frees space) and take
+// the space the other outputs need. The store then fails as on a full disk
+// (it drops the journal and sampled SYN rows, keeps the results within
+// MaxPending) and tries again every Retry. Above the reserve, the rows may
+// take half of what is free beyond it (the estimates are rough): that
+// matters after a failure, when the rows that waited may be more than the
+// space that came back. Journal and sampled SYN rows are dropped first,
+// then the latest results (rows keep their order, so a reject-log position
+// never gets ahead of its rejections), counted and logged. Where statfs
+// does not tell (a quota), every commit is tried.
+func (s *Store) room(now time.Time) bool {
 	free, size, ok := fsSpace(filepath.Dir(s.path))
 	if !ok {
 		return true
 	}
-	res := reserve(size)
+	res := reserve(size) + commitCost
 	if free < res {
+		err := fmt.Errorf("store %s: the file system is nearly full: %d bytes free, the store leaves %d to the other outputs", s.path, free, res)
+		n := uint64(0)
+		if !s.out.Failing() {
+			n = s.dropSYNs()
+		}
+		s.out.Fail(err, n, now)
 		return false
 	}
 	budget, total := (free-res)/2, uint64(0)
@@ -343,10 +354,25 @@ func (s *Store) fitBacklog(now time.Time) bool {
 	clear(s.pending[len(kept):n])
 	s.pending = kept
 	s.out.Drop(uint64(n-len(kept)), now)
-	s.log.Warn("store: the rows that waited do not fit in the space that came back: dropped the journal's and the latest",
+	s.log.Warn("store: the rows waiting do not fit in the space free: dropped the journal's and the latest",
 		zap.String("path", s.path), zap.Int("dropped", n-len(kept)), zap.Int("kept", len(kept)), zap.Uint64("free_bytes", free),
 		zap.Uint64("reserve_bytes", res))
 	return len(kept) > 0
+}
+
+// dropSYNs drops the journal and sampled SYN rows waiting (under mu) and
+// returns how many.
+func (s *Store) dropSYNs() uint64 {
+	kept := s.pending[:0]
+	for _, r := range s.pending {
+		if r.kind != rowJournal && r.kind != rowSYN {
+			kept = append(kept, r)
+		}
+	}
+	n := len(s.pending) - len(kept)
+	clear(s.pending[len(kept):])
+	s.pending = kept
+	return uint64(n)
 }
 
 // DefaultMaxPending bounds the rows waiting for a commit. Past it, journal
@@ -610,7 +636,7 @@ var insertSQL = [...]string{
 // journal. Writers keep adding to the other buffer meanwhile. A commit that
 // fails (SQLITE_FULL) keeps its rows for the next try, which comes at most
 // once per Config.Retry unless force is set, and only once the file system
-// has space again (see fitBacklog).
+// has space again (see room).
 func (s *Store) commitNow(force bool) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -631,12 +657,14 @@ func (s *Store) commitNow(force bool) error {
 		s.mu.Unlock()
 		return err
 	}
-	failing := s.out.Failing()
-	if failing && !s.fitBacklog(now) {
+	if !s.room(now) {
 		err := s.out.Err()
 		s.mu.Unlock()
+		// The WAL may be what fills the disk: give it back if it can be.
+		_, _ = s.conn().Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		return err
 	}
+	failing := s.out.Failing()
 	batch := s.pending
 	if failing && len(batch) > retryChunk {
 		// A disk that was full takes one small transaction first: a try
@@ -655,7 +683,7 @@ func (s *Store) commitNow(force bool) error {
 	start := time.Now()
 	db := s.conn()
 	err := s.commit(db, batch)
-	if err != nil || failing {
+	if err != nil || failing || s.walCrowds() {
 		// Give the space a failed transaction took in the WAL back (when
 		// the checkpoint can run).
 		_, _ = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -687,6 +715,21 @@ func (s *Store) commitNow(force bool) error {
 	s.rows.Add(uint64(len(batch)))
 	s.lastCommit.Store(int64(time.Since(start)))
 	return nil
+}
+
+// walCrowds says whether the WAL takes more than half the space left on its
+// file system. SQLite lets it grow to 1000 pages (4 MB) before it
+// checkpoints, and then keeps the file at its size: on a small or nearly
+// full disk that is the space the other outputs (and the checkpoint, which
+// may grow the database) need. Truncating it then keeps it within what is
+// free.
+func (s *Store) walCrowds() bool {
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	free, _, ok := fsSpace(filepath.Dir(s.path))
+	return ok && uint64(fi.Size()) > free/2
 }
 
 func (s *Store) commit(db *sql.DB, rows []row) error {
