@@ -107,6 +107,9 @@ type Store struct {
 	nsyn     uint64
 	jbuf     []byte // Write's JSON buffer
 
+	trimmed  uint64    // rows room dropped since its last warning
+	trimWarn time.Time // room's last warning
+
 	commitMu sync.Mutex    // one commit at a time, outside mu
 	kick     chan struct{} // asks the committer to commit now
 
@@ -354,9 +357,12 @@ func (s *Store) room(now time.Time) bool {
 	clear(s.pending[len(kept):n])
 	s.pending = kept
 	s.out.Drop(uint64(n-len(kept)), now)
-	s.log.Warn("store: the rows waiting do not fit in the space free: dropped the journal's and the latest",
-		zap.String("path", s.path), zap.Int("dropped", n-len(kept)), zap.Int("kept", len(kept)), zap.Uint64("free_bytes", free),
-		zap.Uint64("reserve_bytes", res))
+	if s.trimmed += uint64(n - len(kept)); s.trimWarn.IsZero() || now.Sub(s.trimWarn) >= 10*time.Second {
+		s.log.Warn("store: the rows waiting do not fit in the space free: dropped the journal's and the latest",
+			zap.String("path", s.path), zap.Uint64("dropped", s.trimmed), zap.Int("kept", len(kept)), zap.Uint64("free_bytes", free),
+			zap.Uint64("reserve_bytes", res))
+		s.trimmed, s.trimWarn = 0, now
+	}
 	return len(kept) > 0
 }
 
