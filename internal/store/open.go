@@ -103,10 +103,11 @@ func probeWrite(dir string) error {
 }
 
 // fsSpace returns the bytes free (for this user) and the size of the file
-// system holding dir; ok is false if statfs fails.
+// system holding dir; ok is false if statfs fails or tells nothing (some
+// network and FUSE file systems report no blocks at all).
 func fsSpace(dir string) (free, size uint64, ok bool) {
 	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
+	if err := unix.Statfs(dir, &st); err != nil || st.Blocks == 0 {
 		return 0, 0, false
 	}
 	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), true
