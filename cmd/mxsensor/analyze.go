@@ -57,7 +57,7 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
-			st, err := openStore(v, nil)
+			st, err := openStore(v, nil, false)
 			if err != nil {
 				return err
 			}

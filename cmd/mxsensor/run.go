@@ -84,10 +84,14 @@ must be mounted).`,
 			}
 			// The store: results survive restarts, and a journal of the
 			// last minutes of SYNs is replayed after a crash.
-			st, err := openStore(v, log)
+			st, err := openStore(v, log, true)
 			if err != nil {
 				return err
 			}
+			// A store that a full disk keeps unopened reads as empty, and
+			// its journal is not replayed even if it opens before the
+			// replay: the results files would not be read back for it.
+			replay := st != nil && st.OpenError() == nil
 			// With --enrich-out and the pipeline on, the association engine uses
 			// what the enricher found (origin AS, confirmed reverse names).
 			var names *enrich.NameCache
@@ -144,7 +148,7 @@ must be mounted).`,
 					rec = st
 				}
 				var from time.Time
-				if st != nil {
+				if replay {
 					if from, err = replayFrom(st); err != nil {
 						st.Close()
 						return err
@@ -159,7 +163,7 @@ must be mounted).`,
 					}
 					return err
 				}
-				if st != nil {
+				if replay {
 					// Replayed by the sensor once the program is loaded
 					// and attached, the metrics listener bound and every
 					// file open: a start that fails writes nothing.

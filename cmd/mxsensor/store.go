@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,8 +30,11 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
 }
 
-// openStore opens --db, or returns nil when it is "".
-func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
+// openStore opens --db, or returns nil when it is "". With live (the
+// agent), a file system too full to open the database on does not stop
+// the start: the store opens once space returns, and meanwhile counts
+// what it drops (store.Config.RetryOpen).
+func openStore(v *viper.Viper, log *zap.Logger, live bool) (*store.Store, error) {
 	path := v.GetString("db")
 	if path == "" {
 		return nil, nil
@@ -48,14 +50,19 @@ func openStore(v *viper.Viper, log *zap.Logger) (*store.Store, error) {
 	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
 		return nil, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("--db: %w", err)
-	}
+	cfg.CreateDir, cfg.RetryOpen = true, live
 	st, err := store.Open(path, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if log != nil {
+	if log == nil {
+		return st, nil
+	}
+	if err := st.OpenError(); err != nil {
+		log.Warn("store not open: the file system is full; running without it (journal replay, stored enrichments and "+
+			"reject-log positions read as empty), counting the rows dropped, and trying again", zap.String("path", path),
+			zap.Duration("retry", cfg.OpenRetry), zap.Error(err))
+	} else {
 		log.Info("store open", zap.String("path", path), zap.Duration("flush", cfg.FlushInterval), zap.Duration("journal", cfg.Journal))
 	}
 	return st, nil

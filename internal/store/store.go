@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +58,17 @@ type Config struct {
 	// Retry is how often a failed commit (a full disk) is tried again;
 	// rows keep queueing, within MaxPending, meanwhile. 0 is 1 s.
 	Retry time.Duration
+	// RetryOpen: a file system too full to open or create the database
+	// on does not fail Open. The store starts unopened, drops and counts
+	// the journal and sampled SYN rows, queues the others (within
+	// MaxPending), reads as empty, and its committer tries to open it
+	// again every OpenRetry. Other open errors fail Open all the same.
+	RetryOpen bool
+	// OpenRetry is how often an unopened store tries again. 0 is 2 s.
+	OpenRetry time.Duration
+	// CreateDir creates the database's directory when missing (on each
+	// try: on a full disk creating it may fail too).
+	CreateDir bool
 	// Log gets the warnings of a failing store (nil: none).
 	Log *zap.Logger
 }
@@ -63,7 +76,7 @@ type Config struct {
 // DefaultConfig: commit every second, a 2-minute journal, no SYN sampling,
 // a 400-day retention.
 func DefaultConfig() Config {
-	return Config{FlushInterval: time.Second, BatchRows: 10000, Journal: 2 * time.Minute, Retention: 400 * 24 * time.Hour}
+	return Config{FlushInterval: time.Second, BatchRows: 10000, Journal: 2 * time.Minute, Retention: 400 * 24 * time.Hour, OpenRetry: 2 * time.Second}
 }
 
 // Stats are the store's counters, safe to read from any goroutine.
@@ -80,24 +93,29 @@ type Stats struct {
 // Store is an open database.
 type Store struct {
 	cfg  Config
-	db   *sql.DB
+	dbp  atomic.Pointer[sql.DB] // nil while unopened (Config.RetryOpen)
 	path string
+	log  *zap.Logger
 
-	mu       sync.Mutex // guards pending, spare, inflight, err, out
+	mu       sync.Mutex // guards pending, spare, inflight, err, openErr, out
 	pending  []row
 	spare    []row // the other buffer: rows are swapped out, then committed
 	inflight int   // rows of the commit under way (they count against the bound)
 	err      error // ErrClosed once closed; commit errors are in out
+	openErr  error // why the database is not open yet (nil once open)
 	out      *linefile.Drops
 	nsyn     uint64
 	jbuf     []byte // Write's JSON buffer
+
+	trimmed  uint64    // rows room dropped since its last warning
+	trimWarn time.Time // room's last warning
 
 	commitMu sync.Mutex    // one commit at a time, outside mu
 	kick     chan struct{} // asks the committer to commit now
 
 	// replayBefore: attempts (associations) that start at or before it may
 	// be stored already, by the process that ran before a restart.
-	replayAttempts, replayAssoc int64
+	replayAttempts, replayAssoc atomic.Int64
 
 	batches, rows, errs atomic.Uint64
 	lastCommit          atomic.Int64
@@ -129,7 +147,8 @@ const (
 var ErrClosed = errors.New("store closed")
 
 // Open opens (creating if needed) the database at path, migrates its
-// schema, and starts the committer.
+// schema, and starts the committer. With Config.RetryOpen, a file system
+// too full for that returns an unopened store that opens later.
 func Open(path string, cfg Config) (*Store, error) {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
@@ -143,40 +162,114 @@ func Open(path string, cfg Config) (*Store, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
+	if cfg.OpenRetry <= 0 {
+		cfg.OpenRetry = 2 * time.Second
 	}
-	// One connection: SQLite allows one writer, and the readers (report)
-	// open their own Store.
-	db.SetMaxOpenConns(1)
-	s := &Store{cfg: cfg, db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{cfg: cfg, path: path, log: log, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		out: linefile.NewDrops("store", cfg.Log, cfg.Retry, 10*time.Second)}
 	s.out.SetPath(path)
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store %s: %w", path, explainOpen(path, err))
-	}
-	for _, q := range []struct {
-		dst *int64
-		sql string
-	}{{&s.replayAttempts, "SELECT COALESCE(MAX(first_seen), -1) FROM attempts"},
-		{&s.replayAssoc, "SELECT COALESCE(MAX(first_seen), -1) FROM associations"}} {
-		if err := db.QueryRow(q.sql).Scan(q.dst); err != nil {
-			db.Close()
+	if err := s.open(); err != nil {
+		if !cfg.RetryOpen || !outOfSpace(path, err) {
+			var pe *os.PathError
+			if !errors.As(err, &pe) || pe.Op != "mkdir" {
+				err = explainOpen(path, err)
+			}
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
+		s.openErr = fmt.Errorf("store %s: the file system is full: %w", path, err)
+		s.out.Fail(s.openErr, 0, time.Now()) // failing, and a warning
 	}
 	go s.run()
 	return s, nil
 }
 
+// open opens the database, creating it (and with Config.CreateDir its
+// directory) if needed, migrates its schema, and reads where a replay
+// starts. The store uses it once it all succeeded.
+func (s *Store) open() error {
+	if s.cfg.CreateDir {
+		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+			return err
+		}
+	}
+	dsn := "file:" + s.path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	// One connection: SQLite allows one writer, and the readers (report)
+	// open their own Store.
+	db.SetMaxOpenConns(1)
+	if err := migrate(context.Background(), db); err != nil {
+		db.Close()
+		return err
+	}
+	for _, q := range []struct {
+		dst *atomic.Int64
+		sql string
+	}{{&s.replayAttempts, "SELECT COALESCE(MAX(first_seen), -1) FROM attempts"},
+		{&s.replayAssoc, "SELECT COALESCE(MAX(first_seen), -1) FROM associations"}} {
+		var v int64
+		if err := db.QueryRow(q.sql).Scan(&v); err != nil {
+			db.Close()
+			return err
+		}
+		q.dst.Store(v)
+	}
+	s.dbp.Store(db)
+	return nil
+}
+
+// reopen tries to open an unopened store (in the committer). The rows
+// that waited are committed next, as after a failed commit: within the
+// space that came back (room).
+func (s *Store) reopen(now time.Time) bool {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	err := s.open()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.openErr = fmt.Errorf("store %s: %w", s.path, err)
+		s.out.Fail(s.openErr, 0, now) // a warning at most every 10 s
+		return false
+	}
+	s.openErr = nil
+	s.log.Info("store opened", zap.String("path", s.path), zap.Int("rows_waiting", len(s.pending)))
+	return true
+}
+
+// conn is the database, nil while unopened.
+func (s *Store) conn() *sql.DB { return s.dbp.Load() }
+
+// OpenError says why the database is not open yet (Config.RetryOpen on a
+// full disk); nil once it is.
+func (s *Store) OpenError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.openErr
+}
+
+// unopened says whether the database is not open yet; a read at start
+// then finds nothing stored, and says so.
+func (s *Store) unopened(what string) bool {
+	if s.conn() != nil {
+		return false
+	}
+	s.log.Warn("store not open yet: nothing stored is read", zap.String("read", what), zap.String("path", s.path),
+		zap.Error(s.OpenError()))
+	return true
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// DB gives read access for tools and tests.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB gives read access for tools and tests (nil while unopened).
+func (s *Store) DB() *sql.DB { return s.conn() }
 
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
@@ -202,6 +295,92 @@ func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Dura
 // retryChunk is the most rows a commit takes while the store is failing.
 const retryChunk = 256
 
+// reserve is the space the store leaves free on its file system for the
+// other outputs (and the WAL's checkpoint): a sixteenth of it, between
+// 64 KiB and 16 MiB.
+func reserve(size uint64) uint64 { return min(max(size/16, 64<<10), 16<<20) }
+
+// rowCost estimates what a row takes on disk: its text, once in the WAL and
+// once in the database, and its keys in the indexes; commitCost what a
+// commit takes besides (the WAL frames of the pages it changes).
+func rowCost(r row) uint64 { return 2*uint64(len(r.a)+len(r.b)) + 128 }
+
+const commitCost = 32 << 10
+
+// room decides whether to commit the pending rows now, given the space
+// left on the file system, and trims them to it (under mu). With less than
+// the reserve free no commit is tried: it would only fill the disk (the WAL
+// grows before the commit fails, and a full disk then cannot checkpoint
+// it back: every output would fail until someone frees space) and take
+// the space the other outputs need. The store then fails as on a full disk
+// (it drops the journal and sampled SYN rows, keeps the results within
+// MaxPending) and tries again every Retry. Above the reserve, the rows may
+// take half of what is free beyond it (the estimates are rough): that
+// matters after a failure, when the rows that waited may be more than the
+// space that came back. Journal and sampled SYN rows are dropped first,
+// then the latest results (rows keep their order, so a reject-log position
+// never gets ahead of its rejections), counted and logged. Where statfs
+// does not tell (a quota), every commit is tried.
+func (s *Store) room(now time.Time) bool {
+	free, size, ok := fsSpace(filepath.Dir(s.path))
+	if !ok {
+		return true
+	}
+	res := reserve(size) + commitCost
+	if free < res {
+		err := fmt.Errorf("store %s: the file system is nearly full: %d bytes free, the store leaves %d to the other outputs", s.path, free, res)
+		n := uint64(0)
+		if !s.out.Failing() {
+			n = s.dropSYNs()
+		}
+		s.out.Fail(err, n, now)
+		return false
+	}
+	budget, total := (free-res)/2, uint64(0)
+	for _, r := range s.pending {
+		total += rowCost(r)
+	}
+	if total <= budget {
+		return true
+	}
+	n, used := len(s.pending), uint64(0)
+	kept := s.pending[:0]
+	for _, r := range s.pending {
+		if r.kind == rowJournal || r.kind == rowSYN {
+			continue
+		}
+		if used += rowCost(r); used > budget {
+			break
+		}
+		kept = append(kept, r)
+	}
+	clear(s.pending[len(kept):n])
+	s.pending = kept
+	s.out.Drop(uint64(n-len(kept)), now)
+	if s.trimmed += uint64(n - len(kept)); s.trimWarn.IsZero() || now.Sub(s.trimWarn) >= 10*time.Second {
+		s.log.Warn("store: the rows waiting do not fit in the space free: dropped the journal's and the latest",
+			zap.String("path", s.path), zap.Uint64("dropped", s.trimmed), zap.Int("kept", len(kept)), zap.Uint64("free_bytes", free),
+			zap.Uint64("reserve_bytes", res))
+		s.trimmed, s.trimWarn = 0, now
+	}
+	return len(kept) > 0
+}
+
+// dropSYNs drops the journal and sampled SYN rows waiting (under mu) and
+// returns how many.
+func (s *Store) dropSYNs() uint64 {
+	kept := s.pending[:0]
+	for _, r := range s.pending {
+		if r.kind != rowJournal && r.kind != rowSYN {
+			kept = append(kept, r)
+		}
+	}
+	n := len(s.pending) - len(kept)
+	clear(s.pending[len(kept):])
+	s.pending = kept
+	return uint64(n)
+}
+
 // DefaultMaxPending bounds the rows waiting for a commit. Past it, journal
 // and sampled SYN rows are dropped and counted; results past a quarter
 // more.
@@ -218,7 +397,9 @@ func (s *Store) add(r row) error {
 	if r.kind != rowJournal && r.kind != rowSYN {
 		limit += limit / 4 // results keep room when the journal fills the queue
 	}
-	if held >= limit {
+	if held >= limit || (s.openErr != nil && (r.kind == rowJournal || r.kind == rowSYN)) {
+		// Unopened: no journal to keep the SYNs in, and the memory is
+		// better spent on the results.
 		s.out.Drop(1, time.Now())
 		return nil
 	}
@@ -243,8 +424,12 @@ func (s *Store) exists(q string, args ...any) (bool, error) {
 	// that the query sees them (a failing disk: the query sees what is
 	// committed, and INSERT OR IGNORE keeps the rest single).
 	_ = s.commitNow(false)
+	db := s.conn()
+	if db == nil {
+		return false, nil
+	}
 	var one int
-	switch err := s.db.QueryRow(q, args...).Scan(&one); {
+	switch err := db.QueryRow(q, args...).Scan(&one); {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
@@ -257,7 +442,7 @@ func (s *Store) exists(q string, args ...any) (bool, error) {
 func (s *Store) RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte) (bool, error) {
 	t := a.FirstSeen.UnixNano()
 	src := a.Src.String()
-	if t <= s.replayAttempts {
+	if t <= s.replayAttempts.Load() {
 		// On a query error the row is queued: INSERT OR IGNORE keeps it single.
 		if ok, err := s.exists("SELECT 1 FROM attempts WHERE family = ? AND src = ? AND sport = ? AND first_seen = ?", a.Family, src, a.SrcPort, t); ok && err == nil {
 			return false, nil
@@ -274,7 +459,7 @@ func (s *Store) RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte)
 func (s *Store) RecordAssociation(as *associate.Association, line []byte) (bool, error) {
 	t := as.V6.FirstSeen.UnixNano()
 	src := as.V6.Src.String()
-	if t <= s.replayAssoc {
+	if t <= s.replayAssoc.Load() {
 		if ok, err := s.exists("SELECT 1 FROM associations WHERE src = ? AND sport = ? AND first_seen = ?", src, as.V6.SrcPort, t); ok && err == nil {
 			return false, nil
 		}
@@ -306,7 +491,10 @@ func (s *Store) RecordEnrichment(ip netip.Addr, t time.Time, line []byte) error 
 // Enrichments calls fn with every enrichment result kept since t.
 func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
 	_ = s.commitNow(false) // a failing disk: read what is committed
-	rows, err := s.db.Query("SELECT result FROM enrich_cache WHERE t >= ?", since.UnixNano())
+	if s.unopened("enrichments") {
+		return nil
+	}
+	rows, err := s.conn().Query("SELECT result FROM enrich_cache WHERE t >= ?", since.UnixNano())
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.path, err)
 	}
@@ -324,8 +512,11 @@ func (s *Store) Enrichments(since time.Time, fn func(line []byte)) error {
 // Position returns the stored read position of a reject log.
 func (s *Store) Position(file string) (string, bool, error) {
 	_ = s.commitNow(false) // a failing disk: read what is committed
+	if s.unopened("reject log position") {
+		return "", false, nil
+	}
 	var st string
-	switch err := s.db.QueryRow("SELECT state FROM reject_positions WHERE file = ?", file).Scan(&st); {
+	switch err := s.conn().QueryRow("SELECT state FROM reject_positions WHERE file = ?", file).Scan(&st); {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil
 	case err != nil:
@@ -398,7 +589,10 @@ func (s *Store) Close() error {
 		s.err = ErrClosed // whoever still writes gets an error, not a panic
 	}
 	s.mu.Unlock()
-	return s.db.Close()
+	if db := s.conn(); db != nil {
+		return db.Close()
+	}
+	return nil
 }
 
 // run commits every FlushInterval and applies retention every hour.
@@ -406,11 +600,22 @@ func (s *Store) run() {
 	defer close(s.done)
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
+	var reopen <-chan time.Time // while unopened
+	if s.conn() == nil {
+		t := time.NewTicker(s.cfg.OpenRetry)
+		defer t.Stop()
+		reopen = t.C
+	}
 	lastRetention := time.Time{}
 	for {
 		select {
 		case <-s.stop:
 			return
+		case now := <-reopen:
+			if s.reopen(now) {
+				reopen = nil
+				s.signal()
+			}
 		case <-s.kick:
 			_ = s.commitNow(false)
 		case now := <-tick.C:
@@ -436,7 +641,8 @@ var insertSQL = [...]string{
 // commitNow writes the pending rows in one transaction and prunes the
 // journal. Writers keep adding to the other buffer meanwhile. A commit that
 // fails (SQLITE_FULL) keeps its rows for the next try, which comes at most
-// once per Config.Retry unless force is set.
+// once per Config.Retry unless force is set, and only once the file system
+// has space again (see room).
 func (s *Store) commitNow(force bool) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -446,13 +652,26 @@ func (s *Store) commitNow(force bool) error {
 		s.mu.Unlock()
 		return err
 	}
-	if now := time.Now(); !s.out.Due(now) && !force {
+	if s.openErr != nil {
+		err := s.openErr
+		s.mu.Unlock()
+		return err
+	}
+	now := time.Now()
+	if !s.out.Due(now) && !force {
 		err := s.out.Err()
 		s.mu.Unlock()
 		return err
 	}
-	batch := s.pending
+	if !s.room(now) {
+		err := s.out.Err()
+		s.mu.Unlock()
+		// The WAL may be what fills the disk: give it back if it can be.
+		_, _ = s.conn().Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		return err
+	}
 	failing := s.out.Failing()
+	batch := s.pending
 	if failing && len(batch) > retryChunk {
 		// A disk that was full takes one small transaction first: a try
 		// that fails again grows the WAL by little, and the other outputs
@@ -468,11 +687,12 @@ func (s *Store) commitNow(force bool) error {
 	s.mu.Unlock()
 
 	start := time.Now()
-	err := s.commit(batch)
-	if err != nil || failing {
+	db := s.conn()
+	err := s.commit(db, batch)
+	if err != nil || failing || s.walCrowds() {
 		// Give the space a failed transaction took in the WAL back (when
 		// the checkpoint can run).
-		_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		_, _ = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -503,9 +723,24 @@ func (s *Store) commitNow(force bool) error {
 	return nil
 }
 
-func (s *Store) commit(rows []row) error {
+// walCrowds says whether the WAL takes more than half the space left on its
+// file system. SQLite lets it grow to 1000 pages (4 MB) before it
+// checkpoints, and then keeps the file at its size: on a small or nearly
+// full disk that is the space the other outputs (and the checkpoint, which
+// may grow the database) need. Truncating it then keeps it within what is
+// free.
+func (s *Store) walCrowds() bool {
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	free, _, ok := fsSpace(filepath.Dir(s.path))
+	return ok && uint64(fi.Size()) > free/2
+}
+
+func (s *Store) commit(db *sql.DB, rows []row) error {
 	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -560,13 +795,17 @@ func (s *Store) Expire(now time.Time) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	db := s.conn()
+	if db == nil {
+		return nil
+	}
 	for _, t := range []string{"attempts", "associations"} {
-		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE first_seen < ?", cut); err != nil {
+		if _, err := db.Exec("DELETE FROM "+t+" WHERE first_seen < ?", cut); err != nil {
 			return fmt.Errorf("store: retention: %w", err)
 		}
 	}
 	for _, t := range []string{"syn_events", "rejections", "enrich_cache"} {
-		if _, err := s.db.Exec("DELETE FROM "+t+" WHERE t < ?", cut); err != nil {
+		if _, err := db.Exec("DELETE FROM "+t+" WHERE t < ?", cut); err != nil {
 			return fmt.Errorf("store: retention: %w", err)
 		}
 	}
@@ -577,7 +816,10 @@ func (s *Store) Expire(now time.Time) error {
 // order, and how many records it skipped because they did not parse.
 func (s *Store) Journal(since time.Time) ([]synevent.Event, int, error) {
 	_ = s.commitNow(false) // a failing disk: read what is committed
-	rows, err := s.db.Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
+	if s.unopened("journal") {
+		return nil, 0, nil
+	}
+	rows, err := s.conn().Query("SELECT rec FROM journal WHERE t >= ? ORDER BY t, seq", since.UnixNano())
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: journal: %w", err)
 	}
@@ -603,7 +845,11 @@ func (s *Store) Journal(since time.Time) ([]synevent.Event, int, error) {
 // Records this version cannot read are skipped and counted.
 func (s *Store) SYNEvents(fn func(*synevent.Event) error) (skipped int, err error) {
 	_ = s.commitNow(false) // a failing disk: read what is committed
-	rows, err := s.db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
+	db := s.conn()
+	if db == nil {
+		return 0, s.OpenError()
+	}
+	rows, err := db.Query("SELECT rec FROM syn_events ORDER BY t, rowid")
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", s.path, err)
 	}
@@ -639,7 +885,11 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("store: no table for %s", name)
 	}
 	_ = s.commitNow(false) // a failing disk: read what is committed
-	rows, err := s.db.Query("SELECT line FROM " + table + " ORDER BY id")
+	db := s.conn()
+	if db == nil {
+		return nil, s.OpenError()
+	}
+	rows, err := db.Query("SELECT line FROM " + table + " ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.path, err)
 	}
@@ -669,8 +919,11 @@ func (s *Store) String() string { return s.path }
 // JournalStart is the time of the oldest journaled SYN (ok false when the
 // journal is empty): what a replay after a restart covers.
 func (s *Store) JournalStart() (t time.Time, ok bool, err error) {
+	if s.unopened("journal start") {
+		return time.Time{}, false, nil
+	}
 	var ns sql.NullInt64
-	if err := s.db.QueryRow("SELECT MIN(t) FROM journal").Scan(&ns); err != nil {
+	if err := s.conn().QueryRow("SELECT MIN(t) FROM journal").Scan(&ns); err != nil {
 		return time.Time{}, false, fmt.Errorf("store %s: journal: %w", s.path, err)
 	}
 	if !ns.Valid {
