@@ -91,7 +91,7 @@ type Config struct {
 // address, a /64 and its link to an IPv4): what a memory budget divided
 // by them gives as MaxHeld and MaxHistory. TestBytesPerHeld measures both.
 const (
-	BytesPerHeld    = 1300
+	BytesPerHeld    = 1400
 	BytesPerHistory = 400
 )
 
@@ -153,12 +153,12 @@ type Engine struct {
 	v4   []*entry // FirstSeen order
 	v4f  []feat   // v4[i].f, contiguous: the candidate scan reads only these
 	v6   []*entry // undecided, FirstSeen order
-	// The arrays v4, v4f and v6 are windows of (pushFIFO).
+	// v4, v4f and v6 are windows onto these arrays (see pushFIFO).
 	v4base, v6base []*entry
 	v4fbase        []feat
-	free []*entry
-	last time.Time
-	hist *history
+	free           []*entry
+	last           time.Time
+	hist           *history
 	// scratch holds the evidence of the pair being evaluated.
 	scratch []weighed
 	// minSum is the evidence sum below which a pair cannot score Threshold

@@ -7,8 +7,8 @@ package main
 import (
 	"encoding/binary"
 	"flag"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"time"
