@@ -99,6 +99,11 @@ const (
 type Stats struct {
 	DroppedIPv4 uint64 // IPv4 attempts dropped before the horizon passed
 	EarlyIPv6   uint64 // IPv6 attempts decided before the horizon passed
+	// What the bounds on one decision's work left out (index.go): keys an
+	// attempt is not found by because the list was full, scans of the near
+	// window cut to the nearest attempts, and IPv6 attempts with more
+	// scoring candidates than kept (only the strongest; see pairBudget).
+	Unindexed, CappedScans, CappedPairs uint64
 }
 
 // DefaultConfig is the full engine with a 30 s horizon.
@@ -159,8 +164,10 @@ type Engine struct {
 	free           []*entry
 	last           time.Time
 	hist           *history
-	// scratch holds the evidence of the pair being evaluated.
+	// scratch holds the evidence of the pair being evaluated, found the
+	// scoring candidates of the IPv6 attempt being decided.
 	scratch []weighed
+	found   []pair
 	// minSum is the evidence sum below which a pair cannot score Threshold
 	// (with a small safety margin).
 	minSum float64
@@ -198,6 +205,16 @@ const (
 	fASN
 	fPTR
 	numFamilies
+)
+
+// pairBudget bounds the scoring pairs one decision batch keeps (48 bytes
+// each), and minPairs is the least kept per IPv6 attempt: each attempt of
+// a batch keeps its strongest max(minPairs, pairBudget/batch) candidates.
+// Ordinary traffic, however dense, gives a few dozen at most and loses
+// none; a flood of one crafted stack and clock gives thousands per attempt.
+const (
+	pairBudget = 1 << 20
+	minPairs   = 16
 )
 
 // maxRest is the most the port (+4), history (+2) and retrans (+0.5 +2.5)
@@ -296,7 +313,11 @@ func (e *Engine) evict(n int) {
 
 // Stats returns the counts of attempts handled early to stay within
 // Config.MaxHeld.
-func (e *Engine) Stats() Stats { return e.stats }
+func (e *Engine) Stats() Stats {
+	st := e.stats
+	st.Unindexed = e.ix4.unindexed + e.ix6.unindexed
+	return st
+}
 
 // Flush decides every remaining IPv6 attempt.
 func (e *Engine) Flush() {
@@ -686,8 +707,10 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		en.deciding = true
 	}
 	var pairs []pair
+	var crowded map[*entry]bool // v6 with more close candidates than kept
+	maxPairs := max(minPairs, pairBudget/len(batch))
 	for _, v6 := range batch {
-		n := len(pairs)
+		found := e.found[:0]
 		e.candidates(v6, func(f4 *feat, v4 *entry) {
 			sum := e.pairSum(v6, f4, v4)
 			if e.check != nil {
@@ -696,12 +719,32 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			// minSum (a hair below the threshold's sum) spares most pairs
 			// the exponential.
 			if sum >= e.minSum && !v4.used && score(sum) >= e.cfg.Threshold {
-				pairs = append(pairs, pair{v6: v6, v4: v4, sum: sum}) // evidence: recomputed for the pairs chosen
+				found = append(found, pair{v6: v6, v4: v4, sum: sum}) // evidence: recomputed for the pairs chosen
 			}
 		})
+		if len(found) > maxPairs {
+			// Many candidates score (a flood of one crafted stack and
+			// clock): the strongest are kept, and if the weakest
+			// of those is within the margin of the best, the attempt is
+			// ambiguous (which IPv4 address the others share is unknown).
+			slices.SortStableFunc(found, func(a, b pair) int {
+				return cmp.Or(cmp.Compare(b.sum, a.sum), cmp.Compare(a.v4.seq, b.v4.seq))
+			})
+			if found[0].sum-found[maxPairs-1].sum < e.cfg.Margin {
+				if crowded == nil {
+					crowded = map[*entry]bool{}
+				}
+				crowded[v6] = true
+			}
+			found = found[:maxPairs]
+			e.stats.CappedPairs++
+		}
 		// In FirstSeen order, as a scan of the horizon finds them: ties
 		// below are broken by it.
-		slices.SortFunc(pairs[n:], func(a, b pair) int { return cmp.Compare(a.v4.seq, b.v4.seq) })
+		slices.SortFunc(found, func(a, b pair) int { return cmp.Compare(a.v4.seq, b.v4.seq) })
+		pairs = append(pairs, found...)
+		clear(found)
+		e.found = found[:0]
 	}
 	// Ambiguity: an attempt whose two best candidates are close is not
 	// decided by the greedy pass below.
@@ -720,6 +763,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 				continue
 			}
 			shared := ps[0].v4.f.src
+			if crowded[v6] {
+				shared = netip.Addr{}
+			}
 			for _, p := range ps[1:] {
 				if ps[0].sum-p.sum < e.cfg.Margin && p.v4.f.src != shared {
 					shared = netip.Addr{}

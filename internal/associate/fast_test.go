@@ -488,3 +488,41 @@ func TestIndexFindsEveryScoringPair(t *testing.T) {
 		}
 	}
 }
+
+// TestCraftedFloodBounded: a flood of new sources of both families, all
+// with one stack and one TCP timestamp (a flood tool's fixed template),
+// makes every pair look alike and score. Each decision still visits a
+// bounded number of candidates (once every IPv4 attempt held in its near
+// window and clock bucket), and what the bounds left out is counted.
+func TestCraftedFloodBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxHeld = 20000
+	e := New(cfg, nil, func(*Association) {})
+	visits := 0
+	e.check = func(_, _ *entry, _ float64) { visits++ }
+	opts := []byte{2, 4, 5, 0xb4, 4, 2, 8, 10, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0, 1, 3, 3, 7}
+	const n = 40000 // 4 s: one near window
+	for i := range n {
+		a := attempt.Attempt{Family: 4, SrcPort: uint16(i), SYNs: 1, HasTS: true, TSFirst: 0x12345678, TSLast: 0x12345678, OSClass: "Linux"}
+		a.Src = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
+		if i%2 == 1 {
+			a.Family = 6
+			a.Src = netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 5: byte(i >> 16), 6: byte(i >> 8), 7: byte(i), 15: 1})
+		}
+		a.First.OptLen = uint8(copy(a.First.Options[:], opts))
+		a.First.TTL, a.First.Window = 64, 64240
+		a.FirstSeen = t0.Add(time.Duration(i) * 100 * time.Microsecond)
+		a.LastSeen = a.FirstSeen
+		e.Add(&a)
+	}
+	e.Flush()
+	per := float64(visits) / (n / 2)
+	st := e.Stats()
+	t.Logf("%.0f candidates visited per IPv6 decision; stats %+v", per, st)
+	if per > 2*maxNear {
+		t.Errorf("%.0f candidates visited per IPv6 decision, want at most %d", per, 2*maxNear)
+	}
+	if st.CappedScans == 0 || st.Unindexed == 0 {
+		t.Errorf("the bounds on one decision's work were not counted: %+v", st)
+	}
+}

@@ -59,6 +59,8 @@ type index struct {
 	nb      [len(tsRates)]uint64  // buckets per rate (2^32 / width)
 	// scratch for one scan
 	keyed []*entry
+	// unindexed counts keys an attempt was not found by (a full list).
+	unindexed uint64
 }
 
 func newIndex(horizon time.Duration) *index {
@@ -105,20 +107,76 @@ func keys(en *entry, fn func(netip.Addr)) {
 	}
 }
 
+// The bounds on what one decision visits, so that a flood (of new sources
+// of both families, of one address, of one crafted TCP timestamp, of long
+// attempts) cannot make each decision cost as much as the attempts held:
+// a key (an address, a /64, a name, a clock bucket) finds at most maxKeyed
+// attempts, the lists of long and odd-rate attempts hold at most maxLong,
+// and the scan of the near window visits the maxNear nearest in time.
+// Attempts left out are counted (Stats.Unindexed, Stats.CappedScans). In
+// ordinary traffic, however dense, no bound is reached: a key finds a
+// handful of attempts, the near window a few hundred.
+const (
+	maxKeyed = 64
+	maxLong  = 1024
+	maxNear  = 1024
+)
+
+// appendCapped appends en to m[k] unless the list is full.
+func appendCapped[K comparable](m map[K][]*entry, k K, en *entry) bool {
+	l := m[k]
+	if len(l) >= maxKeyed {
+		return false
+	}
+	m[k] = append(l, en)
+	return true
+}
+
+// nearest returns the range of at most n indexes of [lo, hi) nearest to t
+// by t0(i) (sorted), centred on where t falls.
+func nearest(lo, hi, n int, t int64, t0 func(int) int64) (int, int) {
+	if hi-lo <= n {
+		return lo, hi
+	}
+	c := lo + sort.Search(hi-lo, func(i int) bool { return t0(lo+i) >= t })
+	a, b := c, c
+	for b-a < n {
+		switch {
+		case a == lo:
+			b++
+		case b == hi:
+			a--
+		case t-t0(a-1) <= t0(b)-t:
+			a--
+		default:
+			b++
+		}
+	}
+	return a, b
+}
+
 func (ix *index) add(en *entry) {
 	f := &en.f
 	if !ix.baseSet {
 		ix.base, ix.baseSet = f.t0, true
 	}
-	keys(en, func(a netip.Addr) { ix.byAddr[a] = append(ix.byAddr[a], en) })
-	if en.family == 6 {
-		ix.byP64[en.p64] = append(ix.byP64[en.p64], en)
+	keys(en, func(a netip.Addr) {
+		if !appendCapped(ix.byAddr, a, en) {
+			ix.unindexed++
+		}
+	})
+	if en.family == 6 && !appendCapped(ix.byP64, en.p64, en) {
+		ix.unindexed++
 	}
-	if en.names.ptr != "" {
-		ix.byName[en.names.ptr] = append(ix.byName[en.names.ptr], en)
+	if en.names.ptr != "" && !appendCapped(ix.byName, en.names.ptr, en) {
+		ix.unindexed++
 	}
 	if f.t1-f.t0 > int64(longDur) {
-		ix.long = append(ix.long, en)
+		if len(ix.long) < maxLong {
+			ix.long = append(ix.long, en)
+		} else {
+			ix.unindexed++
+		}
 	}
 	if !f.hasTS {
 		return
@@ -134,11 +192,23 @@ func (ix *index) add(en *entry) {
 		en.clock[0] = clockKey{uint8(i), uint32(ix.bucket(i, f.tsFirst, f.t0))}
 		en.nclock = 1
 	default:
-		ix.odd = append(ix.odd, en)
+		if len(ix.odd) < maxLong {
+			ix.odd = append(ix.odd, en)
+		} else {
+			ix.unindexed++
+		}
 	}
+	// Only the buckets it joined: remove looks in those.
+	n := 0
 	for _, k := range en.clock[:en.nclock] {
-		ix.clock[k] = append(ix.clock[k], en)
+		if appendCapped(ix.clock, k, en) {
+			en.clock[n] = k
+			n++
+		} else {
+			ix.unindexed++
+		}
 	}
+	en.nclock = uint8(n)
 }
 
 // drop removes en from a list, keeping the order. Entries leave mostly
@@ -220,14 +290,22 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 	for nhi > nlo && e.v4f[nhi-1].t0 > to {
 		nhi--
 	}
-	scanned := func(f4 *feat) bool { return f4.t0 >= from && f4.t0 <= to }
+	scanned := func(en *entry) bool { return en.f.t0 >= from && en.f.t0 <= to }
 	inSpan := func(f4 *feat) bool { d := f6.t0 - f4.t0; return d <= h && d >= -h }
+	if nhi-nlo > maxNear {
+		// A flood: the maxNear nearest in time. The attempts held are in
+		// Add (seq) order, so the range scanned is a range of seq.
+		e.stats.CappedScans++
+		nlo, nhi = nearest(nlo, nhi, maxNear, f6.t0, func(i int) int64 { return e.v4f[i].t0 })
+		s0, s1 := e.v4[nlo].seq, e.v4[nhi-1].seq
+		scanned = func(en *entry) bool { return en.seq >= s0 && en.seq <= s1 }
+	}
 	for i := nlo; i < nhi; i++ {
 		visit(&e.v4f[i], e.v4[i])
 	}
 	ix := e.ix4
 	for _, en := range ix.long {
-		if inSpan(&en.f) && !scanned(&en.f) {
+		if inSpan(&en.f) && !scanned(en) {
 			visit(&en.f, en)
 		}
 	}
@@ -249,9 +327,11 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 	if !e.off[fClock] && f6.hasTS {
 		var known bool
 		if keyed, known = ix.byClock(keyed, f6); !known {
-			// A rate the buckets do not know: every clock in the horizon.
-			for i := lo; i < hi; i++ {
-				if e.v4f[i].hasTS && !scanned(&e.v4f[i]) {
+			// A rate the buckets do not know: every clock in the horizon
+			// (the maxNear nearest).
+			a, b := nearest(lo, hi, maxNear, f6.t0, func(i int) int64 { return e.v4f[i].t0 })
+			for i := a; i < b; i++ {
+				if e.v4f[i].hasTS && !scanned(e.v4[i]) {
 					keyed = append(keyed, e.v4[i])
 				}
 			}
@@ -259,7 +339,7 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 	}
 	keyed = dedupe(keyed)
 	for _, en := range keyed {
-		if inSpan(&en.f) && !scanned(&en.f) && en.f.t1-en.f.t0 <= int64(longDur) {
+		if inSpan(&en.f) && !scanned(en) && en.f.t1-en.f.t0 <= int64(longDur) {
 			visit(&en.f, en)
 		}
 	}
@@ -317,12 +397,20 @@ func (e *Engine) laterCandidates(v4 *entry, later []*entry, visit func(l *entry)
 		return
 	}
 	from, to := max(f4.t0-h, f4.t0-int64(nearGap+longDur)), min(f4.t0+h, f4.t1+int64(nearGap))
-	for _, l := range later[at(from):after(to)] {
+	nlo, nhi := at(from), after(to)
+	scanned := func(l *entry) bool { return l.f.t0 >= from && l.f.t0 <= to }
+	if nhi-nlo > maxNear {
+		// A flood: as in candidates.
+		e.stats.CappedScans++
+		nlo, nhi = nearest(nlo, nhi, maxNear, f4.t0, func(i int) int64 { return later[i].f.t0 })
+		s0, s1 := later[nlo].seq, later[nhi-1].seq
+		scanned = func(l *entry) bool { return l.seq >= s0 && l.seq <= s1 }
+	}
+	for _, l := range later[nlo:nhi] {
 		if !visit(l) {
 			return
 		}
 	}
-	scanned := func(l *entry) bool { return l.f.t0 >= from && l.f.t0 <= to }
 	ok := func(l *entry) bool {
 		d := l.f.t0 - f4.t0
 		return !l.deciding && d <= h && d >= -h && !scanned(l)
@@ -348,7 +436,8 @@ func (e *Engine) laterCandidates(v4 *entry, later []*entry, visit func(l *entry)
 	if !e.off[fClock] && f4.hasTS {
 		var known bool
 		if keyed, known = ix.byClock(keyed, f4); !known {
-			for _, l := range later[lo:hi] {
+			a, b := nearest(lo, hi, maxNear, f4.t0, func(i int) int64 { return later[i].f.t0 })
+			for _, l := range later[a:b] {
 				if l.f.hasTS {
 					keyed = append(keyed, l)
 				}

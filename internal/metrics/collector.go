@@ -280,7 +280,7 @@ func newPipelineCollector(p PipelineSource) *pipelineCollector {
 		attempts:   desc("pipeline", "attempts_total", "connect() attempts the pipeline closed, by address family.", "family"),
 		associated: desc("pipeline", "associations_total", "IPv6 attempts associated with an IPv4 address."),
 		spammers:   desc("pipeline", "spammer_attempts_total", "IPv6 attempts associated with a known spammer (an IPv4 address in the reject logs or the DNSBLs)."),
-		degraded:   desc("pipeline", "degraded_total", "Work done early or out of order to stay within the bounds on held state: attempts_closed_early (attempt bound), late_syns (SYNs later than the tolerated skew), ipv4_dropped and ipv6_decided_early (association bound).", "what"),
+		degraded:   desc("pipeline", "degraded_total", "Work done early or out of order to stay within the bounds on held state: attempts_closed_early (attempt bound), late_syns (SYNs later than the tolerated skew), ipv4_dropped and ipv6_decided_early (association bound), decisions_capped (candidate searches cut short by the bounds on one decision's work).", "what"),
 	}
 }
 
@@ -299,6 +299,7 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.degraded, s.LateSYNs, "late_syns")
 	ch <- counter(c.degraded, s.DroppedIPv4, "ipv4_dropped")
 	ch <- counter(c.degraded, s.EarlyIPv6, "ipv6_decided_early")
+	ch <- counter(c.degraded, s.CappedDecisions, "decisions_capped")
 }
 
 // enrichCollector reads the enricher.

@@ -94,13 +94,17 @@ type Stats struct {
 	// associate.Config.MaxHeld), and SYNs later than the tolerated skew
 	// (grouped, but possibly out of order).
 	ForcedAttempts, LateSYNs, DroppedIPv4, EarlyIPv6 uint64
+	// What the bounds on one decision's work left out (a flood of one
+	// crafted stack, clock or address: associate.Stats' Unindexed,
+	// CappedScans and CappedPairs).
+	CappedDecisions uint64
 }
 
 // counters are Stats, updated by the pipeline's goroutine and read by any
 // (metrics).
 type counters struct {
 	syns, attempts, ipv4, ipv6, associated, spammers atomic.Uint64
-	forced, late, dropped, early                     atomic.Uint64
+	forced, late, dropped, early, capped             atomic.Uint64
 }
 
 // degraded copies the grouper's and the engine's counts of early
@@ -111,6 +115,7 @@ func (p *Pipeline) degraded() {
 	p.stats.late.Store(g.Late)
 	p.stats.dropped.Store(e.DroppedIPv4)
 	p.stats.early.Store(e.EarlyIPv6)
+	p.stats.capped.Store(e.Unindexed + e.CappedScans + e.CappedPairs)
 }
 
 // Pipeline turns SYN events into attempts and associations.
@@ -405,11 +410,12 @@ func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
 }
 
 // Pressure counts the attempts handled early to stay within the held-state
-// bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,
+// bounds (closed early, IPv4 dropped, IPv6 decided early) and the decisions
+// cut short by the bounds on their work: while it grows,
 // the agent reports itself degraded. Safe from any goroutine.
 func (p *Pipeline) Pressure() uint64 {
 	c := &p.stats
-	return c.forced.Load() + c.dropped.Load() + c.early.Load()
+	return c.forced.Load() + c.dropped.Load() + c.early.Load() + c.capped.Load()
 }
 
 // Stats returns the counts so far. It is safe to call from any goroutine.
@@ -417,7 +423,8 @@ func (p *Pipeline) Stats() Stats {
 	c := &p.stats
 	return Stats{SYNs: c.syns.Load(), Attempts: c.attempts.Load(), IPv4: c.ipv4.Load(), IPv6: c.ipv6.Load(),
 		Associated: c.associated.Load(), Spammers: c.spammers.Load(),
-		ForcedAttempts: c.forced.Load(), LateSYNs: c.late.Load(), DroppedIPv4: c.dropped.Load(), EarlyIPv6: c.early.Load()}
+		ForcedAttempts: c.forced.Load(), LateSYNs: c.late.Load(), DroppedIPv4: c.dropped.Load(), EarlyIPv6: c.early.Load(),
+		CappedDecisions: c.capped.Load()}
 }
 
 // Summary is the one-line summary printed at the end of a run.
@@ -433,6 +440,9 @@ func (s Stats) Summary() string {
 	if s.ForcedAttempts+s.LateSYNs+s.DroppedIPv4+s.EarlyIPv6 > 0 {
 		sum += fmt.Sprintf("; degraded: %d attempts closed early (held-attempt bound), %d SYNs later than the tolerated skew, %d IPv4 attempts dropped and %d IPv6 attempts decided before their horizon (association bound)",
 			s.ForcedAttempts, s.LateSYNs, s.DroppedIPv4, s.EarlyIPv6)
+	}
+	if s.CappedDecisions > 0 {
+		sum += fmt.Sprintf("; %d candidate searches cut short (too many alike attempts: a crafted flood)", s.CappedDecisions)
 	}
 	return sum
 }

@@ -24,10 +24,11 @@ func main() {
 	flood := flag.Int("flood", 0, "instead of the sample, write N SYNs from distinct random IPv4 sources (-gap apart), as `hping3 --rand-source --flood` sends them")
 	seed := flag.Uint64("seed", 1, "with -flood: the seed of the random sources")
 	gap := flag.Duration("gap", 10*time.Microsecond, "with -flood: time between SYNs")
+	crafted := flag.Bool("crafted", false, "with -flood: every other source is IPv6 and every SYN carries the same TCP timestamp, as a flood tool's fixed template does (the engine's worst case for its clock index)")
 	flag.Parse()
 	var err error
 	if *flood > 0 {
-		err = runFlood(*out, *flood, *seed, *gap)
+		err = runFlood(*out, *flood, *seed, *gap, *crafted)
 	} else if *n > 0 {
 		err = runMix(*out, *n)
 	} else {
@@ -81,8 +82,10 @@ func runMix(path string, n int) error {
 // apart: each source is new, so every SYN is a new attempt that no IPv6
 // attempt will explain (the engine's worst case for held state). Half carry
 // hping3's bare header, half a Linux SYN's options with a random TCP
-// timestamp (which fills the clock index).
-func runFlood(path string, n int, seed uint64, gap time.Duration) error {
+// timestamp (which fills the clock index). Crafted, every other source is a
+// random IPv6 address, and every SYN has the same options and timestamp:
+// one clock bucket holds them all.
+func runFlood(path string, n int, seed uint64, gap time.Duration, crafted bool) error {
 	_ = os.Remove(path)
 	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
 	if err != nil {
@@ -90,6 +93,7 @@ func runFlood(path string, n int, seed uint64, gap time.Duration) error {
 	}
 	t := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	sensor4 := netip.MustParseAddr("198.51.100.25")
+	sensor6 := netip.MustParseAddr("2001:db8:25::25")
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	// A multiplicative permutation of the 2^32 addresses: distinct sources
 	// without a set to remember them.
@@ -105,7 +109,15 @@ func runFlood(path string, n int, seed uint64, gap time.Duration) error {
 			}
 		}
 		s := synframe.Spec{Src: src, Dst: sensor4, SrcPort: uint16(1024 + rng.IntN(64000)), Seq: rng.Uint32(), TTL: 64, ID: uint16(rng.Uint32()), Window: 512}
-		if i%2 == 1 {
+		if crafted {
+			if i%2 == 1 {
+				var a [16]byte
+				binary.BigEndian.PutUint64(a[:], 0x20010db8<<32|rng.Uint64()>>32)
+				binary.BigEndian.PutUint64(a[8:], rng.Uint64())
+				s.Src, s.Dst, s.ID = netip.AddrFrom16(a), sensor6, 0
+			}
+			s.TTL, s.DF, s.Window, s.TCPOptions = 50, true, 64240, synframe.LinuxOptions
+		} else if i%2 == 1 {
 			o := append([]byte(nil), synframe.LinuxOptions...)
 			if len(o) >= 12 && o[6] == 8 {
 				binary.BigEndian.PutUint32(o[8:], rng.Uint32())
