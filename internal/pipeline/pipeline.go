@@ -94,9 +94,9 @@ type Stats struct {
 	// associate.Config.MaxHeld), and SYNs later than the tolerated skew
 	// (grouped, but possibly out of order).
 	ForcedAttempts, LateSYNs, DroppedIPv4, EarlyIPv6 uint64
-	// What the bounds on one decision's work left out (a flood of one
-	// crafted stack, clock or address: associate.Stats' Unindexed,
-	// CappedScans and CappedPairs).
+	// Decisions the bounds on one decision's work cut short (a flood of
+	// one crafted stack, clock or address: associate.Stats' CappedScans
+	// and CappedPairs). Not a sign of load: the sensor is not degraded.
 	CappedDecisions uint64
 }
 
@@ -115,7 +115,7 @@ func (p *Pipeline) degraded() {
 	p.stats.late.Store(g.Late)
 	p.stats.dropped.Store(e.DroppedIPv4)
 	p.stats.early.Store(e.EarlyIPv6)
-	p.stats.capped.Store(e.Unindexed + e.CappedScans + e.CappedPairs)
+	p.stats.capped.Store(e.CappedScans + e.CappedPairs)
 }
 
 // Pipeline turns SYN events into attempts and associations.
@@ -410,12 +410,11 @@ func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
 }
 
 // Pressure counts the attempts handled early to stay within the held-state
-// bounds (closed early, IPv4 dropped, IPv6 decided early) and the decisions
-// cut short by the bounds on their work: while it grows,
+// bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,
 // the agent reports itself degraded. Safe from any goroutine.
 func (p *Pipeline) Pressure() uint64 {
 	c := &p.stats
-	return c.forced.Load() + c.dropped.Load() + c.early.Load() + c.capped.Load()
+	return c.forced.Load() + c.dropped.Load() + c.early.Load()
 }
 
 // Stats returns the counts so far. It is safe to call from any goroutine.
