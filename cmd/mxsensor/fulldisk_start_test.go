@@ -54,18 +54,7 @@ func TestFullDiskAtStart(t *testing.T) {
 	a := startAgent(t, ctx, sensorHost, bin, "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins,
 		"--events", events, "--out", out, "--db", db, "--db-flush", "200ms", "--no-report", "--window", "1s", "--horizon", "1s",
 		"--local-addr", s4.String(), "--metrics-listen", listen, "--log-format", "json", "--rst-rate", "0")
-	scrape := func() map[string]float64 {
-		t.Helper()
-		code, body, err := httpGetIn(sensorHost, listen, "/metrics")
-		if err != nil || code != http.StatusOK {
-			t.Fatalf("GET /metrics: %d %v\n%s", code, err, a.stderr)
-		}
-		m, err := parseExposition(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	scrape := func() map[string]float64 { return scrapeMetrics(t, sensorHost, listen, a.stderr) }
 	show := func() string {
 		ls, _ := exec.Command("ls", "-laR", disk).CombinedOutput()
 		df, _ := exec.Command("df", disk).CombinedOutput()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -19,58 +18,6 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/netlab"
 )
-
-// getIn makes one HTTP GET to addr (loopback of h's namespace) and returns
-// the status code and body. The socket is made on a thread inside the
-// namespace; the request is plain HTTP/1.0, so no client transport (whose
-// dialer would run on another thread) is involved.
-func getIn(h *netlab.Host, addr, path string) (int, string, error) {
-	var conn net.Conn
-	if err := h.Do(func() error {
-		var err error
-		conn, err = net.DialTimeout("tcp", addr, 2*time.Second)
-		return err
-	}); err != nil {
-		return 0, "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path); err != nil {
-		return 0, "", err
-	}
-	b, err := io.ReadAll(io.LimitReader(conn, 4<<20))
-	if err != nil {
-		return 0, "", err
-	}
-	head, body, _ := strings.Cut(string(b), "\r\n\r\n")
-	f := strings.Fields(head)
-	if len(f) < 2 {
-		return 0, "", fmt.Errorf("bad HTTP response %q", head)
-	}
-	code, err := strconv.Atoi(f[1])
-	return code, body, err
-}
-
-// metricSum adds up every sample of a metric (all label sets) in a
-// Prometheus text page, or only those whose labels contain label.
-func metricSum(page, name, label string) float64 {
-	sum := 0.0
-	sc := bufio.NewScanner(strings.NewReader(page))
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || len(line) == len(name) || (line[len(name)] != ' ' && line[len(name)] != '{') {
-			continue
-		}
-		if label != "" && !strings.Contains(line, label) {
-			continue
-		}
-		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
-}
 
 // vmHWM is a process's peak resident memory, in bytes.
 func vmHWM(pid int) (int64, error) {
@@ -127,7 +74,7 @@ func TestAgentRandomSourceFlood(t *testing.T) {
 		"--ring-size", "256KiB", "--held-memory", "16MiB", "--degraded-hold", "3s",
 		"--metrics-listen", metricsAddr, "--log-format", "json")
 	health := func(path string) (int, string) {
-		code, body, err := getIn(sens, metricsAddr, path)
+		code, body, err := httpGetIn(sens, metricsAddr, path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -184,15 +131,12 @@ poll:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, page, err := getIn(sens, metricsAddr, "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	matched := metricSum(page, "mxsensor_xdp_syns_matched_total", "")
-	records := metricSum(page, "mxsensor_xdp_ring_records_total", "")
-	lost := metricSum(page, "mxsensor_xdp_ring_records_lost_total", "")
-	read := metricSum(page, "mxsensor_ring_records_read_total", "")
-	early := metricSum(page, "mxsensor_pipeline_degraded_total", "")
+	m := scrapeMetrics(t, sens, metricsAddr, a.stderr)
+	matched := sumMetric(m, "mxsensor_xdp_syns_matched_total")
+	records := sumMetric(m, "mxsensor_xdp_ring_records_total")
+	lost := sumMetric(m, "mxsensor_xdp_ring_records_lost_total")
+	read := sumMetric(m, "mxsensor_ring_records_read_total")
+	early := sumMetric(m, "mxsensor_pipeline_degraded_total")
 	t.Logf("flood: %.0f SYNs matched, %.0f recorded, %.0f lost (ring full), %.0f read; %.0f attempts handled early (bound)",
 		matched, records, lost, read, early)
 	if matched < 10000 {

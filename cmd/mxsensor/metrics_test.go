@@ -131,6 +131,32 @@ func parseExposition(text string) (map[string]float64, error) {
 	return m, nil
 }
 
+// scrapeMetrics reads the agent's /metrics at addr in h's namespace;
+// stderr (the agent's) goes into the failure message.
+func scrapeMetrics(t *testing.T, h *netlab.Host, addr string, stderr fmt.Stringer) map[string]float64 {
+	t.Helper()
+	code, body, err := httpGetIn(h, addr, "/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v\n%s", code, err, stderr)
+	}
+	m, err := parseExposition(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sumMetric adds up every series of a metric, whatever its labels.
+func sumMetric(m map[string]float64, name string) float64 {
+	sum := 0.0
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			sum += v
+		}
+	}
+	return sum
+}
+
 // TestMetricsIntegration runs the real agent in a lab with metrics on,
 // scrapes it from inside the sensor's namespace, makes connect() attempts
 // from a client and checks that the counters moved by exactly as much.

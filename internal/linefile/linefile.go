@@ -358,27 +358,34 @@ func Repair(path string) (cut, size int64, err error) {
 	return size - end, end, nil
 }
 
+// MaxTailLine bounds what Tail holds of one line: longer lines (not lines
+// of ours; garbage) are skipped, never held, and counted in the result.
+const MaxTailLine = 1 << 20
+
 // Tail calls fn with the whole lines of path (without their '\n'), last
-// first, until fn returns false or the first line was seen. A missing file
-// has no lines. fn must not keep line.
-func Tail(path string, fn func(line []byte) bool) error {
+// first, until fn returns false or the first line was seen, and returns how
+// many lines longer than MaxTailLine it skipped. A missing file has no
+// lines. fn must not keep line.
+func Tail(path string, fn func(line []byte) bool) (skipped int, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	const block = 64 << 10
 	var (
 		end  = st.Size()
 		part []byte // the start of a line whose beginning is in an earlier block
 		buf  = make([]byte, block)
+		join []byte // buf's block, then part: reused
+		long bool   // the line being read back is over MaxTailLine: skip it
 	)
 	for end > 0 {
 		n := int64(block)
@@ -386,24 +393,35 @@ func Tail(path string, fn func(line []byte) bool) error {
 			n = end
 		}
 		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
-			return fmt.Errorf("reading %s: %w", path, err)
+			return skipped, fmt.Errorf("reading %s: %w", path, err)
 		}
 		end -= n
-		chunk := append(buf[:n:n], part...)
+		join = append(append(join[:0], buf[:n]...), part...)
+		chunk := join
 		for {
 			i := bytes.LastIndexByte(chunk[:max(len(chunk)-1, 0)], '\n')
 			if i < 0 {
 				break
 			}
-			if line := bytes.TrimSuffix(chunk[i+1:], []byte{'\n'}); len(line) > 0 && !fn(line) {
-				return nil
+			if long {
+				long = false // its first bytes: dropped with the rest
+			} else if line := bytes.TrimSuffix(chunk[i+1:], []byte{'\n'}); len(line) > 0 && !fn(line) {
+				return skipped, nil
 			}
 			chunk = chunk[:i+1]
 		}
-		part = append([]byte(nil), chunk...)
+		if long {
+			continue
+		}
+		if len(chunk) > MaxTailLine {
+			skipped++
+			long, part = true, part[:0]
+			continue
+		}
+		part = append(part[:0], chunk...)
 	}
-	if line := bytes.TrimSuffix(part, []byte{'\n'}); len(line) > 0 {
+	if line := bytes.TrimSuffix(part, []byte{'\n'}); len(line) > 0 && !long {
 		fn(line)
 	}
-	return nil
+	return skipped, nil
 }

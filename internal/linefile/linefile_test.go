@@ -1,9 +1,11 @@
 package linefile
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,7 +171,7 @@ func TestTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := 19999
-	err := Tail(path, func(l []byte) bool {
+	_, err := Tail(path, func(l []byte) bool {
 		if string(l)+"\n" != string(line(want)) {
 			t.Fatalf("line %q, want %q", l, line(want))
 		}
@@ -180,11 +182,50 @@ func TestTail(t *testing.T) {
 		t.Errorf("Tail: %v, stopped before line %d", err, want)
 	}
 	seen := 0
-	_ = Tail(path, func([]byte) bool { seen++; return seen < 3 })
+	_, _ = Tail(path, func([]byte) bool { seen++; return seen < 3 })
 	if seen != 3 {
 		t.Errorf("Tail went on after fn said stop: %d", seen)
 	}
-	if err := Tail(filepath.Join(t.TempDir(), "none"), func([]byte) bool { return true }); err != nil {
+	if _, err := Tail(filepath.Join(t.TempDir(), "none"), func([]byte) bool { return true }); err != nil {
 		t.Errorf("Tail of a missing file: %v", err)
+	}
+}
+
+// TestTailOverlongLine: a line longer than MaxTailLine (garbage: a crash
+// in the middle of a run of NULs, say) is skipped and counted without
+// being held (what Tail allocates does not grow with it), and the lines
+// around it still come back.
+func TestTailOverlongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.jsonl")
+	alloc := map[int]uint64{}
+	for _, size := range []int{3 * MaxTailLine, 12 * MaxTailLine} {
+		var b bytes.Buffer
+		b.Write(line(1))
+		b.Write(bytes.Repeat([]byte{'x'}, size))
+		b.WriteByte('\n')
+		b.Write(line(2))
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		skipped, err := Tail(path, func(l []byte) bool { got = append(got, string(l)+"\n"); return true })
+		runtime.ReadMemStats(&after)
+		if err != nil || skipped != 1 || len(got) != 2 || got[0] != string(line(2)) || got[1] != string(line(1)) {
+			t.Errorf("Tail: %v, skipped %d, lines %q", err, skipped, got)
+		}
+		alloc[size] = after.TotalAlloc - before.TotalAlloc
+	}
+	if a, b := alloc[3*MaxTailLine], alloc[12*MaxTailLine]; b > a+1<<20 {
+		t.Errorf("allocated %d bytes for a line of %d, %d for one of %d: it grows with the line", a, 3*MaxTailLine, b, 12*MaxTailLine)
+	}
+	// A file that starts with the long line.
+	if err := os.WriteFile(path, append(bytes.Repeat([]byte{'y'}, 2*MaxTailLine), append([]byte{'\n'}, line(3)...)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if skipped, err := Tail(path, func([]byte) bool { n++; return true }); err != nil || skipped != 1 || n != 1 {
+		t.Errorf("long first line: %v, skipped %d, %d lines", err, skipped, n)
 	}
 }

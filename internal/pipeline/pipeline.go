@@ -184,13 +184,17 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 		}
 		files[i] = f
 		if cfg.Append && !cfg.ReplayFrom.IsZero() {
-			keys, err := tailKeys(path, cfg.ReplayFrom)
+			keys, skipped, err := tailKeys(path, cfg.ReplayFrom)
 			if err != nil {
 				files[0].Close()
 				if i > 0 {
 					files[1].Close()
 				}
 				return nil, err
+			}
+			if skipped > 0 {
+				p.log.Warn("lines that are not results skipped while reading back for the replay",
+					zap.String("file", path), zap.Int("skipped", skipped))
 			}
 			if i == 0 {
 				p.attemptKeys = keys
@@ -296,8 +300,9 @@ const maxTailKeys = 1 << 20
 
 // tailKeys reads path from its end back to the lines of attempts that
 // began before from (closing order is nearly first_seen order) and returns
-// their keys.
-func tailKeys(path string, from time.Time) (map[lineKey]struct{}, error) {
+// their keys, and how many lines it skipped (not lines of ours, or over
+// linefile.MaxTailLine).
+func tailKeys(path string, from time.Time) (map[lineKey]struct{}, int, error) {
 	keys := map[lineKey]struct{}{}
 	cut := from.UnixNano()
 	var l struct {
@@ -305,10 +310,12 @@ func tailKeys(path string, from time.Time) (map[lineKey]struct{}, error) {
 		Src       netip.Addr `json:"src"`
 		Sport     uint16     `json:"sport"`
 	}
-	err := linefile.Tail(path, func(line []byte) bool {
+	bad := 0
+	long, err := linefile.Tail(path, func(line []byte) bool {
 		l.FirstSeen, l.Src, l.Sport = time.Time{}, netip.Addr{}, 0
 		if json.Unmarshal(line, &l) != nil || !l.Src.IsValid() {
-			return true // not a line of ours: skip it
+			bad++
+			return true
 		}
 		t := l.FirstSeen.UnixNano()
 		if t < cut {
@@ -318,9 +325,9 @@ func tailKeys(path string, from time.Time) (map[lineKey]struct{}, error) {
 		return len(keys) < maxTailKeys
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading back %s: %w", path, err)
+		return nil, 0, fmt.Errorf("reading back %s: %w", path, err)
 	}
-	return keys, nil
+	return keys, bad + long, nil
 }
 
 type nopFile struct{}
