@@ -26,6 +26,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
+	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
@@ -61,14 +62,21 @@ func newAnalyzeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rec pipeline.Recorder
 			if st != nil {
-				rec = st
 				defer st.Close()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec, nil)
+			pl, rw, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, st, nil, results.WriterConfig{})
 			if err != nil {
 				return err
+			}
+			// The results files close after the pipeline has emitted its
+			// last records; the first error stops the analysis.
+			closeOutputs := func() error {
+				if err := pl.Close(); err != nil {
+					rw.Close()
+					return err
+				}
+				return rw.Close()
 			}
 			mode, _ := associate.ParseMode(v.GetString("mode")) // validated by buildPipeline
 			dp := dataplane.DefaultConfig()
@@ -79,23 +87,23 @@ func newAnalyzeCmd() *cobra.Command {
 				dp.Ports = append(dp.Ports, uint16(p))
 			}
 			if err := dp.Validate(); err != nil {
-				pl.Close()
+				closeOutputs()
 				return err
 			}
 			progress := newProgress(cmd.ErrOrStderr(), pcaps)
 			for _, path := range pcaps {
 				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
-					pl.Close()
+					closeOutputs()
 					return err
 				}
 			}
 			if fromDB != "" {
 				if err := analyzeStored(ctx, fromDB, pl, cmd.ErrOrStderr()); err != nil {
-					pl.Close()
+					closeOutputs()
 					return err
 				}
 			}
-			if err := pl.Close(); err != nil {
+			if err := closeOutputs(); err != nil {
 				return err
 			}
 			if st != nil {
@@ -140,19 +148,21 @@ func newAnalyzeCmd() *cobra.Command {
 }
 
 // buildPipeline reads the reject logs and sets up the measurement pipeline
-// with the flags shared by analyze and run.
+// with the flags shared by analyze and run, and its sinks: the store st
+// (if not nil) and the results files in out (if not "", returned: the
+// caller closes them after the pipeline).
 //
 // set, if not nil, receives the rejections (run keeps adding to it as it
 // follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	loc := time.Local
 	if tz := v.GetString("tz"); tz != "" {
 		if loc, err = time.LoadLocation(tz); err != nil {
-			return nil, fmt.Errorf("--tz: %w", err)
+			return nil, nil, fmt.Errorf("--tz: %w", err)
 		}
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
@@ -166,11 +176,14 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	set.Window = window
 	var total rejectlog.Counters
 	// The store keeps the rejections too.
-	rr, _ := rec.(rejectionRecorder)
+	var rr rejectionRecorder
+	if st != nil {
+		rr = st
+	}
 	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
 		sets, err := expandLogArgs(logs)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, files := range sets {
 			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
@@ -185,7 +198,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 				}
 				return nil
 			}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			total.Add(p.Counters())
 		}
@@ -197,7 +210,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	acfg := associate.DefaultConfig()
 	acfg.Mode = mode
@@ -216,7 +229,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	}
 	static, err := loadNames(v, cmd.ErrOrStderr())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch {
 	case cache != nil:
@@ -229,18 +242,34 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	if v.IsSet("window") {
 		gcfg.Window = v.GetDuration("window")
 	}
-	// A live agent with a store appends to its files: after a restart, the
-	// replayed journal adds only what the store does not have yet.
 	held, err := heldMemory(v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	limitHeap(held)
-	pcfg := pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: held}
-	for _, o := range opts {
-		o(&pcfg)
+	pcfg := pipeline.Config{Live: live, Attempt: gcfg, Associate: acfg, RejectLog: total, HeldMemory: held}
+	var sinks []pipeline.ResultSink
+	if st != nil {
+		sinks = append(sinks, st)
 	}
-	return pipeline.New(pcfg, db, set)
+	var rw *results.Writer
+	if out != "" {
+		// A live agent with a store appends to its files: after a restart,
+		// the replayed journal adds only what they do not have yet.
+		wcfg.Append, wcfg.Live = live && st != nil, live
+		if rw, err = results.OpenWriter(out, wcfg); err != nil {
+			return nil, nil, err
+		}
+		sinks = append(sinks, rw)
+	}
+	pl, err := pipeline.New(pcfg, db, set, sinks...)
+	if err != nil {
+		if rw != nil {
+			rw.Close()
+		}
+		return nil, nil, err
+	}
+	return pl, rw, nil
 }
 
 // heldMemory reads --held-memory: at least 1 MiB (a few hundred attempts).
@@ -325,9 +354,16 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set, opts...)
+func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
+	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, st, set, wcfg)
 }
+
+// resultsFiles are the live results files as one of the agent's sinks:
+// they close after the pipeline (the agent closes its sinks in order), and
+// report their drops to the metrics. The pipeline writes to them.
+type resultsFiles struct{ *results.Writer }
+
+func (resultsFiles) Write(*synevent.Event) error { return nil }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.
 func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, w io.Writer) error {

@@ -97,6 +97,6 @@ var (
 	_ outputReporter = (*sensor.JSONLines)(nil)
 	_ outputReporter = (*sensor.PcapSink)(nil)
 	_ outputReporter = (*sensor.EnrichSink)(nil)
-	_ outputReporter = (*pipeline.Pipeline)(nil)
+	_ outputReporter = resultsFiles{}
 	_ outputReporter = (*store.Store)(nil)
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
+	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -143,10 +144,6 @@ must be mounted).`,
 			}
 			var livePipeline *pipeline.Pipeline
 			if dir := v.GetString("out"); dir != "" || st != nil {
-				var rec pipeline.Recorder
-				if st != nil {
-					rec = st
-				}
 				var from time.Time
 				if replay {
 					if from, err = replayFrom(st); err != nil {
@@ -154,9 +151,7 @@ must be mounted).`,
 						return err
 					}
 				}
-				pl, err := newLivePipeline(cmd, v, dir, names, rec, set, func(c *pipeline.Config) {
-					c.ReplayFrom, c.Log = from, log.Named("output")
-				})
+				pl, rw, err := newLivePipeline(cmd, v, dir, names, st, set, results.WriterConfig{ReplayFrom: from, Log: log.Named("output")})
 				if err != nil {
 					if st != nil {
 						st.Close()
@@ -170,6 +165,9 @@ must be mounted).`,
 					cfg.Prepare = func() error { return replayJournal(st, pl, log) }
 				}
 				sinks = append(sinks, pl)
+				if rw != nil {
+					sinks = append(sinks, resultsFiles{rw})
+				}
 				livePipeline = pl
 			}
 			if st != nil {

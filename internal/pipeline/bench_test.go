@@ -16,16 +16,18 @@ import (
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
-// discard is a Recorder that keeps nothing: the benchmark times the
+// discard is a ResultSink that keeps nothing: the benchmark times the
 // pipeline, not the disk.
 type discard struct{}
 
-func (discard) RecordAttempt(*attempt.Attempt, bool, []byte) (bool, error)     { return true, nil }
-func (discard) RecordAssociation(*associate.Association, []byte) (bool, error) { return true, nil }
+func (discard) WriteAttempt(*record.Attempt) error         { return nil }
+func (discard) WriteAssociation(*record.Association) error { return nil }
+func (discard) Flush() error                               { return nil }
 
 // scenarioEvents generates a high-density scenario (3000 hosts, density 3,
 // one hour: about 160,000 SYNs) and returns its SYN events.
@@ -86,8 +88,8 @@ func records(evs []synevent.Event) ([]dataplane.Record, []int64) {
 
 func newBenchPipeline(b *testing.B) *Pipeline {
 	b.Helper()
-	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), Recorder: discard{}},
-		fingerprint.Builtin(), rejectlog.NewSet(24*time.Hour))
+	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig()},
+		fingerprint.Builtin(), rejectlog.NewSet(24*time.Hour), discard{})
 	if err != nil {
 		b.Fatal(err)
 	}

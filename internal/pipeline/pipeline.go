@@ -1,36 +1,40 @@
 // Package pipeline is the measurement pipeline shared by `mxsensor analyze`
-// (captures) and `mxsensor run --out` (live): SYN events are grouped into
-// connect() attempts, fingerprinted, classified and associated, and written
-// to DIR/attempts.jsonl and DIR/associations.jsonl.
+// (captures) and `mxsensor run` (live): SYN events are grouped into
+// connect() attempts, fingerprinted, classified and associated, and the
+// results handed as typed records to its sinks (the results files, the
+// store). It decides; the sinks write.
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
-
-	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
-	"github.com/mxsensor/mxsensor/internal/linefile"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
+// ResultSink receives the pipeline's results in the order they are
+// decided, from one goroutine. The records are reused: a sink copies what
+// it keeps. A sink that cannot write drops and counts on its own; the
+// error it returns is one that should stop the run (an offline results
+// file), and Write, Flush and Close of the pipeline return the first.
+// A sink dedupes on its own what a replay after a restart hands it again.
+type ResultSink interface {
+	WriteAttempt(a *record.Attempt) error
+	WriteAssociation(a *record.Association) error
+	Flush() error
+}
+
 // Config configures a Pipeline.
 type Config struct {
-	OutDir string
 	// Live makes Flush close attempts idle as of the wall clock, and
 	// decide the IPv6 attempts nothing still to come can pair with, for
 	// the agent (which flushes at least every FlushInterval, traffic or
@@ -40,13 +44,6 @@ type Config struct {
 	Now       func() time.Time
 	Attempt   attempt.Config
 	Associate associate.Config
-	// Recorder, if set, also receives every attempt and association (the
-	// store). When it says a row was already recorded (a replay after a
-	// restart), the row is not written to the files again.
-	Recorder Recorder
-	// Append opens the output files for appending instead of truncating
-	// them (a restarted agent that replays its journal).
-	Append bool
 	// RejectLog are the counts of the reject logs read at start (for the
 	// metrics).
 	RejectLog rejectlog.Counters
@@ -54,13 +51,6 @@ type Config struct {
 	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
 	// Associate.MaxHistory (see Bounds).
 	HeldMemory int64
-	// ReplayFrom, with Append, is the start of the journal to be replayed:
-	// the files' lines of attempts that began after it are read back at
-	// open, and a replayed attempt or association already in a file is not
-	// written to it again (the Recorder decides for itself).
-	ReplayFrom time.Time
-	// Log gets the warnings of failing outputs (nil: none).
-	Log *zap.Logger
 }
 
 // DefaultHeldMemory is the default Config.HeldMemory.
@@ -75,16 +65,6 @@ func Bounds(heldMemory int64) (maxLive, maxHeld, maxHistory int) {
 	maxHeld = int(heldMemory * 45 / 100 / associate.BytesPerHeld)
 	maxHistory = int(min(heldMemory*15/100/associate.BytesPerHistory, associate.DefaultMaxHistory))
 	return max(maxLive, 1), max(maxHeld, 1), max(maxHistory, 1)
-}
-
-// Recorder receives the pipeline's results in the order they are decided.
-// The pipeline calls it from one goroutine.
-type Recorder interface {
-	// RecordAttempt records an attempt; isNew is false when it was already
-	// recorded.
-	RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte) (isNew bool, err error)
-	// RecordAssociation records the decision for an IPv6 attempt.
-	RecordAssociation(as *associate.Association, line []byte) (isNew bool, err error)
 }
 
 // Stats summarise a run.
@@ -123,88 +103,32 @@ type Pipeline struct {
 	g        *attempt.Grouper
 	e        *associate.Engine
 	db       *fingerprint.DB
-	attempts *linefile.File
-	assoc    *linefile.File
-	hasFiles bool
-	// Keys of the lines the files held at open, back to Config.ReplayFrom:
-	// what a replay must not write again.
-	attemptKeys, assocKeys map[lineKey]struct{}
-	live                   bool
-	now                    func() time.Time
-	info                   addr.Info // reused by enrich
-	buf                    []byte
-	stats                  counters
-	rec                    Recorder
-	log                    *zap.Logger
-	recErrs                atomic.Uint64 // recorder errors (the row is written to the files anyway)
-	lastRecWarn            time.Time
-	rejectMu               sync.Mutex // guards rejects: followers add, metrics read
-	rejects                rejectlog.Counters
+	sinks    []ResultSink
+	err      error // the first sink error: Write, Flush and Close return it
+	live     bool
+	now      func() time.Time
+	info     addr.Info          // reused by enrich
+	att      record.Attempt     // reused by onAttempt
+	assoc    record.Association // reused by onAssociation
+	stats    counters
+	rejectMu sync.Mutex // guards rejects: followers add, metrics read
+	rejects  rejectlog.Counters
 }
 
-// New creates the output directory and files (truncating earlier ones).
-func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, error) {
+// New returns a pipeline that hands its results to sinks, in this order.
+// It neither opens nor closes them: their owner does, after Close.
+func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist, sinks ...ResultSink) (*Pipeline, error) {
+	if len(sinks) == 0 {
+		return nil, errors.New("pipeline: no sink for the results")
+	}
 	if cfg.HeldMemory > 0 {
 		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
 	}
-	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, rejects: cfg.RejectLog, log: cfg.Log}
+	p := &Pipeline{db: db, sinks: sinks, live: cfg.Live, now: cfg.Now, rejects: cfg.RejectLog}
 	if p.now == nil {
 		p.now = time.Now
 	}
-	if p.log == nil {
-		p.log = zap.NewNop()
-	}
-	if cfg.OutDir == "" {
-		// No files: the results go to the Recorder only.
-		if cfg.Recorder == nil {
-			return nil, errors.New("pipeline: neither an output directory nor a recorder")
-		}
-		p.attempts = linefile.New(nopFile{}, 0, linefile.Config{Name: "attempts"})
-		p.assoc = linefile.New(nopFile{}, 0, linefile.Config{Name: "associations"})
-		p.e = associate.New(cfg.Associate, bl, p.writeAssociation)
-		ac := cfg.Attempt
-		ac.Enrich = p.enrich
-		p.g = attempt.New(ac, p.onAttempt)
-		return p, nil
-	}
-	if err := os.MkdirAll(cfg.OutDir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating output directory: %w", err)
-	}
-	// Appended to by the agent: a torn last line (a crash, a full disk) is
-	// cut off at open, and a full disk drops lines (counted), never stops it.
-	var files [2]*linefile.File
-	for i, name := range []string{"attempts", "associations"} {
-		path := filepath.Join(cfg.OutDir, name+".jsonl")
-		f, err := linefile.Open(path, linefile.Config{Name: name, Truncate: !cfg.Append, BufSize: 256 << 10, Log: cfg.Log})
-		if err != nil {
-			if i > 0 {
-				files[0].Close()
-			}
-			return nil, fmt.Errorf("creating %s: %w", name+".jsonl", err)
-		}
-		files[i] = f
-		if cfg.Append && !cfg.ReplayFrom.IsZero() {
-			keys, skipped, err := tailKeys(path, cfg.ReplayFrom)
-			if err != nil {
-				files[0].Close()
-				if i > 0 {
-					files[1].Close()
-				}
-				return nil, err
-			}
-			if skipped > 0 {
-				p.log.Warn("lines that are not results skipped while reading back for the replay",
-					zap.String("file", path), zap.Int("skipped", skipped))
-			}
-			if i == 0 {
-				p.attemptKeys = keys
-			} else {
-				p.assocKeys = keys
-			}
-		}
-	}
-	p.attempts, p.assoc, p.hasFiles = files[0], files[1], true
-	p.e = associate.New(cfg.Associate, bl, p.writeAssociation)
+	p.e = associate.New(cfg.Associate, bl, p.onAssociation)
 	ac := cfg.Attempt
 	ac.Enrich = p.enrich
 	p.g = attempt.New(ac, p.onAttempt)
@@ -223,135 +147,57 @@ func (p *Pipeline) enrich(a *attempt.Attempt) {
 	}
 }
 
+// onAttempt emits a closed attempt, counts it, and hands it to the
+// association engine. Every attempt decided is counted, also one a replay
+// after a restart decides again (the sinks dedupe their rows, the counts
+// are this process's).
 func (p *Pipeline) onAttempt(a *attempt.Attempt) {
-	bl := p.e.Blocklisted(a)
-	p.buf = appendAttempt(p.buf[:0], a, bl)
-	isNew := true
-	if p.rec != nil {
-		n, err := p.rec.RecordAttempt(a, bl, p.buf)
-		isNew = p.recorded(n, err)
+	r := &p.att
+	*r = record.Attempt{FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Family: record.Family(a.Family), Src: a.Src,
+		SrcPort: a.SrcPort, Dst: a.Dst, DstPort: a.DstPort, SYNs: a.SYNs, OS: a.Label, OSClass: a.OSClass, Dist: a.Dist,
+		RawSig: a.RawSig, AddrType: a.AddrKind, Blocklisted: p.e.Blocklisted(a)}
+	for _, s := range p.sinks {
+		p.failed(s.WriteAttempt(r))
 	}
-	if isNew {
-		p.stats.attempts.Add(1)
-		if a.Family == 4 {
-			p.stats.ipv4.Add(1)
-		} else {
-			p.stats.ipv6.Add(1)
-		}
+	p.stats.attempts.Add(1)
+	if a.Family == 4 {
+		p.stats.ipv4.Add(1)
+	} else {
+		p.stats.ipv6.Add(1)
 	}
-	// The file decides for itself: a crash may have left a row in the
-	// store and not in the file, or the reverse.
-	p.write(p.attempts, p.attemptKeys, lineKey{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}, p.buf)
 	p.e.Add(a)
 	p.degraded()
 }
 
-func (p *Pipeline) writeAssociation(as *associate.Association) {
-	p.buf = appendAssociation(p.buf[:0], as)
-	isNew := true
-	if p.rec != nil {
-		isNew = p.recorded(p.rec.RecordAssociation(as, p.buf))
+// onAssociation emits the decision for an IPv6 attempt.
+func (p *Pipeline) onAssociation(as *associate.Association) {
+	r, v6 := &p.assoc, as.V6
+	r.FirstSeen, r.Src, r.SrcPort, r.SYNs, r.OSClass = v6.FirstSeen, v6.Src, v6.SrcPort, v6.SYNs, v6.OSClass
+	r.AddrType, r.Score, r.Spammer = as.AddrKind, as.Score, as.Spammer
+	r.Evidence = append(r.Evidence[:0], as.Evidence...)
+	switch {
+	case as.V4 != nil:
+		r.IPv4 = record.IPv4Ref{Src: as.V4.Src, SrcPort: as.V4.SrcPort, FirstSeen: as.V4.FirstSeen, Blocklisted: as.V4Blocklisted}
+	case as.V4Addr.IsValid():
+		r.IPv4 = record.IPv4Ref{Src: as.V4Addr, Blocklisted: as.V4Blocklisted} // the address only
+	default:
+		r.IPv4 = record.IPv4Ref{}
 	}
-	if isNew {
-		if as.V4Addr.IsValid() {
-			p.stats.associated.Add(1)
-		}
-		if as.Spammer {
-			p.stats.spammers.Add(1)
-		}
+	for _, s := range p.sinks {
+		p.failed(s.WriteAssociation(r))
 	}
-	p.write(p.assoc, p.assocKeys, lineKey{as.V6.Src, as.V6.SrcPort, as.V6.FirstSeen.UnixNano()}, p.buf)
+	if r.Associated() {
+		p.stats.associated.Add(1)
+	}
+	if as.Spammer {
+		p.stats.spammers.Add(1)
+	}
 }
 
-// recorded says whether the row is new to the recorder. A recorder error
-// is counted and logged (at most every 10 s), never fatal: the row still
-// goes to the files, and the store counts what it drops itself.
-func (p *Pipeline) recorded(isNew bool, err error) bool {
-	if err != nil {
-		p.recErrs.Add(1)
-		if now := time.Now(); now.Sub(p.lastRecWarn) >= 10*time.Second {
-			p.lastRecWarn = now
-			p.log.Warn("recording results failed", zap.Uint64("errors", p.recErrs.Load()), zap.Error(err))
-		}
-		return true
-	}
-	return isNew
-}
-
-// write appends a line to a results file unless the file held it at open
-// (keys: a replay after a restart).
-func (p *Pipeline) write(f *linefile.File, keys map[lineKey]struct{}, k lineKey, b []byte) {
-	if _, ok := keys[k]; ok {
-		return
-	}
-	f.Write(b)
-}
-
-// lineKey identifies an attempt (or the IPv6 attempt of an association)
-// in the results files.
-type lineKey struct {
-	src   netip.Addr
-	sport uint16
-	first int64 // first_seen, ns
-}
-
-// maxTailKeys bounds the keys read back at open.
-const maxTailKeys = 1 << 20
-
-// tailKeys reads path from its end back to the lines of attempts that
-// began before from (closing order is nearly first_seen order) and returns
-// their keys, and how many lines it skipped (not lines of ours, or over
-// linefile.MaxTailLine).
-func tailKeys(path string, from time.Time) (map[lineKey]struct{}, int, error) {
-	keys := map[lineKey]struct{}{}
-	cut := from.UnixNano()
-	var l struct {
-		FirstSeen time.Time  `json:"first_seen"`
-		Src       netip.Addr `json:"src"`
-		Sport     uint16     `json:"sport"`
-	}
-	bad := 0
-	long, err := linefile.Tail(path, func(line []byte) bool {
-		l.FirstSeen, l.Src, l.Sport = time.Time{}, netip.Addr{}, 0
-		if json.Unmarshal(line, &l) != nil || !l.Src.IsValid() {
-			bad++
-			return true
-		}
-		t := l.FirstSeen.UnixNano()
-		if t < cut {
-			return false
-		}
-		keys[lineKey{l.Src, l.Sport, t}] = struct{}{}
-		return len(keys) < maxTailKeys
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading back %s: %w", path, err)
-	}
-	return keys, bad + long, nil
-}
-
-type nopFile struct{}
-
-func (nopFile) Write(b []byte) (int, error) { return len(b), nil }
-func (nopFile) Close() error                { return nil }
-
-// outputErr is the error of a results file that failed, offline only: the
-// agent drops and counts (see Outputs), analyze stops.
-func (p *Pipeline) outputErr() error {
-	if p.live {
-		return nil
-	}
-	if err := errors.Join(p.attempts.Err(), p.assoc.Err()); err != nil {
-		return fmt.Errorf("writing results: %w", err)
-	}
-	return nil
-}
-
-// Outputs reports the results files' drops (for the metrics).
-func (p *Pipeline) Outputs(fn func(name string, dropped uint64, failing bool)) {
-	if p.hasFiles {
-		fn("attempts", p.attempts.Dropped(), p.attempts.Failing())
-		fn("associations", p.assoc.Dropped(), p.assoc.Failing())
+// failed keeps the first sink error.
+func (p *Pipeline) failed(err error) {
+	if err != nil && p.err == nil {
+		p.err = err
 	}
 }
 
@@ -359,7 +205,7 @@ func (p *Pipeline) Outputs(fn func(name string, dropped uint64, failing bool)) {
 func (p *Pipeline) Write(ev *synevent.Event) error {
 	p.stats.syns.Add(1)
 	p.g.Add(ev)
-	return p.outputErr()
+	return p.err
 }
 
 // Advance closes attempts idle as of now and decides the IPv6 attempts no
@@ -378,22 +224,18 @@ func (p *Pipeline) Flush() error {
 	}
 	// Late SYNs need not close an attempt: count them here too.
 	p.degraded()
-	// A file that cannot be written drops and counts its lines.
-	p.attempts.Flush()
-	p.assoc.Flush()
-	return p.outputErr()
+	for _, s := range p.sinks {
+		p.failed(s.Flush())
+	}
+	return p.err
 }
 
-// Close emits everything still open and closes the files.
+// Close emits everything still open and flushes the sinks (it does not
+// close them).
 func (p *Pipeline) Close() error {
 	p.g.Flush()
 	p.e.Flush()
-	err := p.Flush()
-	return errors.Join(err, p.closeFiles())
-}
-
-func (p *Pipeline) closeFiles() error {
-	return errors.Join(p.attempts.Close(), p.assoc.Close())
+	return p.Flush()
 }
 
 // Live is the number of attempts held: open in the grouper or waiting in
@@ -451,139 +293,4 @@ func (s Stats) Summary() string {
 		sum += fmt.Sprintf("; %d candidate searches cut short (too many alike attempts: a crafted flood)", s.CappedDecisions)
 	}
 	return sum
-}
-
-func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendString appends s as a JSON string: printable ASCII as it is (the
-// common case, and the fast one), control characters, quotes and
-// backslashes escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		case '\t':
-			b = append(b, `\t`...)
-		default:
-			const hex = "0123456789abcdef"
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func appendAttempt(b []byte, a *attempt.Attempt, blocklisted bool) []byte {
-	b = append(b, `{"first_seen":`...)
-	b = appendTime(b, a.FirstSeen)
-	b = append(b, `,"last_seen":`...)
-	b = appendTime(b, a.LastSeen)
-	b = append(b, `,"family":"ipv`...)
-	b = strconv.AppendInt(b, int64(a.Family), 10)
-	b = append(b, `","src":"`...)
-	b = a.Src.AppendTo(b)
-	b = append(b, `","sport":`...)
-	b = strconv.AppendUint(b, uint64(a.SrcPort), 10)
-	b = append(b, `,"dst":"`...)
-	b = a.Dst.AppendTo(b)
-	b = append(b, `","dport":`...)
-	b = strconv.AppendUint(b, uint64(a.DstPort), 10)
-	b = append(b, `,"syns":`...)
-	b = strconv.AppendInt(b, int64(a.SYNs), 10)
-	b = append(b, `,"os":`...)
-	b = appendString(b, a.Label)
-	b = append(b, `,"os_class":`...)
-	b = appendString(b, a.OSClass)
-	b = append(b, `,"dist":`...)
-	b = strconv.AppendInt(b, int64(a.Dist), 10)
-	b = append(b, `,"raw_sig":`...)
-	b = appendString(b, a.RawSig)
-	if a.Family == 6 {
-		b = append(b, `,"addr_type":`...)
-		b = appendString(b, a.AddrKind)
-	} else {
-		b = append(b, `,"blocklisted":`...)
-		b = strconv.AppendBool(b, blocklisted)
-	}
-	return append(b, "}\n"...)
-}
-
-func appendAssociation(b []byte, as *associate.Association) []byte {
-	a := as.V6
-	b = append(b, `{"first_seen":`...)
-	b = appendTime(b, a.FirstSeen)
-	b = append(b, `,"src":"`...)
-	b = a.Src.AppendTo(b)
-	b = append(b, `","sport":`...)
-	b = strconv.AppendUint(b, uint64(a.SrcPort), 10)
-	b = append(b, `,"syns":`...)
-	b = strconv.AppendInt(b, int64(a.SYNs), 10)
-	b = append(b, `,"os_class":`...)
-	b = appendString(b, a.OSClass)
-	b = append(b, `,"addr_type":`...)
-	b = appendString(b, as.AddrKind)
-	b = append(b, `,"ipv4":`...)
-	switch {
-	case as.V4 != nil:
-		b = append(b, `{"src":"`...)
-		b = as.V4.Src.AppendTo(b)
-		b = append(b, `","sport":`...)
-		b = strconv.AppendUint(b, uint64(as.V4.SrcPort), 10)
-		b = append(b, `,"first_seen":`...)
-		b = appendTime(b, as.V4.FirstSeen)
-		b = append(b, `,"blocklisted":`...)
-		b = strconv.AppendBool(b, as.V4Blocklisted)
-		b = append(b, '}')
-	case as.V4Addr.IsValid():
-		b = append(b, `{"src":"`...)
-		b = as.V4Addr.AppendTo(b)
-		b = append(b, `","sport":null,"first_seen":null,"blocklisted":`...)
-		b = strconv.AppendBool(b, as.V4Blocklisted)
-		b = append(b, '}')
-	default:
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"score":`...)
-	b = strconv.AppendFloat(b, as.Score, 'f', 4, 64)
-	b = append(b, `,"evidence":[`...)
-	for i, ev := range as.Evidence {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, ev)
-	}
-	b = append(b, `],"spammer":`...)
-	b = strconv.AppendBool(b, as.Spammer)
-	return append(b, "}\n"...)
 }

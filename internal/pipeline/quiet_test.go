@@ -1,15 +1,13 @@
 package pipeline
 
 import (
-	"bytes"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -17,21 +15,24 @@ import (
 // attempts are decided by the clock, on Flush, without another SYN: ten
 // dual-stack connects, then silence. (They once waited for the next SYN.)
 func TestQuietSensorFlushes(t *testing.T) {
-	dir := t.TempDir()
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	now := t0
-	p, err := New(Config{OutDir: dir, Live: true, Now: func() time.Time { return now },
-		Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig()}, nil, nil)
+	var out recorder
+	p, err := New(Config{Live: true, Now: func() time.Time { return now },
+		Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig()}, nil, nil, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	lines := func(name string) int {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
+	count := func() (attempts, decisions int) {
+		for _, r := range out.got {
+			if _, ok := r.(record.Attempt); ok {
+				attempts++
+			} else {
+				decisions++
+			}
 		}
-		return bytes.Count(b, []byte("\n"))
+		return attempts, decisions
 	}
 	for i := range 10 {
 		at := t0.Add(time.Duration(i) * time.Second)
@@ -53,11 +54,8 @@ func TestQuietSensorFlushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := lines("attempts.jsonl"); n != 20 {
-		t.Errorf("%d attempts written 45 s after the last SYN, want 20", n)
-	}
-	if n := lines("associations.jsonl"); n != 10 {
-		t.Errorf("%d IPv6 decisions written 45 s after the last SYN, want 10", n)
+	if a, d := count(); a != 20 || d != 10 {
+		t.Errorf("%d attempts and %d IPv6 decisions emitted 45 s after the last SYN, want 20 and 10", a, d)
 	}
 	// The IPv4 attempts are let go once no IPv6 attempt can pair with
 	// them any more: two horizons after they started.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -169,7 +168,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 		t.Errorf("dropped %d after 3 SYNs, want 3", d)
 	}
 	for i := range 12 {
-		if _, err := s.RecordAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), false, []byte(`{}`)); err != nil {
+		if err := s.WriteAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,7 +201,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 	if err := s.Sync(); err != nil || count() != 10 {
 		t.Errorf("after opening: %v, %d attempts (want the 10 that waited)", err, count())
 	}
-	if _, err := s.RecordAttempt(att("192.0.2.1", 100, time.Hour), false, []byte(`{}`)); err != nil {
+	if err := s.WriteAttempt(att("192.0.2.1", 100, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Sync(); err != nil || count() != 11 {
@@ -231,8 +230,7 @@ func TestBacklogFitsSpaceThatReturns(t *testing.T) {
 	filler := fill(t, dir)
 	const n = 3000 // ~1.7 MB on disk: more than the file system
 	for i := range n {
-		line := fmt.Appendf(nil, `{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", 400))
-		if _, err := s.RecordAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), false, line); err != nil {
+		if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 400)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,7 +256,7 @@ func TestBacklogFitsSpaceThatReturns(t *testing.T) {
 	if free < reserve(size) {
 		t.Errorf("%d bytes free after catching up, want at least the reserve, %d", free, reserve(size))
 	}
-	if _, err := s.RecordAttempt(att("192.0.2.2", 1, time.Hour), false, []byte(`{}`)); err != nil {
+	if err := s.WriteAttempt(att("192.0.2.2", 1, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Sync(); err != nil {
@@ -282,7 +280,7 @@ func TestWALKeptWithinSpace(t *testing.T) {
 		if err := s.Write(&ev); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RecordAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), false, []byte(`{}`)); err != nil {
+		if err := s.WriteAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Sync(); err != nil {

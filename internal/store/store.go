@@ -27,9 +27,8 @@ import (
 	"go.uber.org/zap"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
-	"github.com/mxsensor/mxsensor/internal/associate"
-	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/linefile"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
@@ -106,16 +105,13 @@ type Store struct {
 	out      *linefile.Drops
 	nsyn     uint64
 	jbuf     []byte // Write's JSON buffer
+	rbuf     []byte // WriteAttempt's and WriteAssociation's (the pipeline's goroutine)
 
 	trimmed  uint64    // rows room dropped since its last warning
 	trimWarn time.Time // room's last warning
 
 	commitMu sync.Mutex    // one commit at a time, outside mu
 	kick     chan struct{} // asks the committer to commit now
-
-	// replayBefore: attempts (associations) that start at or before it may
-	// be stored already, by the process that ran before a restart.
-	replayAttempts, replayAssoc atomic.Int64
 
 	batches, rows, errs atomic.Uint64
 	lastCommit          atomic.Int64
@@ -188,8 +184,8 @@ func Open(path string, cfg Config) (*Store, error) {
 }
 
 // open opens the database, creating it (and with Config.CreateDir its
-// directory) if needed, migrates its schema, and reads where a replay
-// starts. The store uses it once it all succeeded.
+// directory) if needed, and migrates its schema. The store uses it once it
+// all succeeded.
 func (s *Store) open() error {
 	if s.cfg.CreateDir {
 		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
@@ -207,18 +203,6 @@ func (s *Store) open() error {
 	if err := migrate(context.Background(), db); err != nil {
 		db.Close()
 		return err
-	}
-	for _, q := range []struct {
-		dst *atomic.Int64
-		sql string
-	}{{&s.replayAttempts, "SELECT COALESCE(MAX(first_seen), -1) FROM attempts"},
-		{&s.replayAssoc, "SELECT COALESCE(MAX(first_seen), -1) FROM associations"}} {
-		var v int64
-		if err := db.QueryRow(q.sql).Scan(&v); err != nil {
-			db.Close()
-			return err
-		}
-		q.dst.Store(v)
 	}
 	s.dbp.Store(db)
 	return nil
@@ -418,57 +402,28 @@ func (s *Store) signal() {
 	}
 }
 
-// exists reports whether a row with this key was stored (replay only).
-func (s *Store) exists(q string, args ...any) (bool, error) {
-	// Rows still pending are in this process's batch: commit them first so
-	// that the query sees them (a failing disk: the query sees what is
-	// committed, and INSERT OR IGNORE keeps the rest single).
-	_ = s.commitNow(false)
-	db := s.conn()
-	if db == nil {
-		return false, nil
-	}
-	var one int
-	switch err := db.QueryRow(q, args...).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
-}
-
-// RecordAttempt implements pipeline.Recorder.
-func (s *Store) RecordAttempt(a *attempt.Attempt, blocklisted bool, line []byte) (bool, error) {
-	t := a.FirstSeen.UnixNano()
-	src := a.Src.String()
-	if t <= s.replayAttempts.Load() {
-		// On a query error the row is queued: INSERT OR IGNORE keeps it single.
-		if ok, err := s.exists("SELECT 1 FROM attempts WHERE family = ? AND src = ? AND sport = ? AND first_seen = ?", a.Family, src, a.SrcPort, t); ok && err == nil {
-			return false, nil
-		}
-	}
+// WriteAttempt implements pipeline.ResultSink: the attempt's line, and
+// the columns its key and the retention read. An attempt a replay after a
+// restart writes again is not inserted twice (a unique key).
+func (s *Store) WriteAttempt(a *record.Attempt) error {
 	bl := int64(0)
-	if blocklisted {
+	if a.Blocklisted {
 		bl = 1
 	}
-	return true, s.add(row{kind: rowAttempt, t: t, a: src, b: string(trimNL(line)), x: int64(a.SrcPort), y: int64(a.Family)<<1 | bl})
+	s.rbuf = a.AppendJSON(s.rbuf[:0])
+	return s.add(row{kind: rowAttempt, t: a.FirstSeen.UnixNano(), a: a.Src.String(), b: string(trimNL(s.rbuf)),
+		x: int64(a.SrcPort), y: int64(a.Family)<<1 | bl})
 }
 
-// RecordAssociation implements pipeline.Recorder.
-func (s *Store) RecordAssociation(as *associate.Association, line []byte) (bool, error) {
-	t := as.V6.FirstSeen.UnixNano()
-	src := as.V6.Src.String()
-	if t <= s.replayAssoc.Load() {
-		if ok, err := s.exists("SELECT 1 FROM associations WHERE src = ? AND sport = ? AND first_seen = ?", src, as.V6.SrcPort, t); ok && err == nil {
-			return false, nil
-		}
-	}
+// WriteAssociation implements pipeline.ResultSink, as WriteAttempt.
+func (s *Store) WriteAssociation(as *record.Association) error {
 	sp := int64(0)
 	if as.Spammer {
 		sp = 1
 	}
-	return true, s.add(row{kind: rowAssociation, t: t, a: src, b: string(trimNL(line)), x: int64(as.V6.SrcPort), y: sp})
+	s.rbuf = as.AppendJSON(s.rbuf[:0])
+	return s.add(row{kind: rowAssociation, t: as.FirstSeen.UnixNano(), a: as.Src.String(), b: string(trimNL(s.rbuf)),
+		x: int64(as.SrcPort), y: sp})
 }
 
 // RecordRejection stores a DNSBL rejection of ip at t (duplicates ignored).

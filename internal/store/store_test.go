@@ -9,19 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/associate"
-	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-func att(src string, sport uint16, d time.Duration) *attempt.Attempt {
-	a := &attempt.Attempt{Src: netip.MustParseAddr(src), SrcPort: sport, FirstSeen: t0.Add(d), LastSeen: t0.Add(d), SYNs: 1, Family: 4}
+func att(src string, sport uint16, d time.Duration) *record.Attempt {
+	a := &record.Attempt{Src: netip.MustParseAddr(src), SrcPort: sport, FirstSeen: t0.Add(d), LastSeen: t0.Add(d), SYNs: 1, Family: record.IPv4}
 	if a.Src.Is6() {
-		a.Family = 6
+		a.Family = record.IPv6
 	}
+	return a
+}
+
+// padded makes a's line n bytes longer (a disk fills sooner).
+func padded(a *record.Attempt, n int) *record.Attempt {
+	a.RawSig = strings.Repeat("x", n)
 	return a
 }
 
@@ -39,6 +44,9 @@ func readAll(t *testing.T, s *Store, name string) string {
 	return string(b)
 }
 
+// TestRecordAndReplay: the store keeps the records' lines (as the results
+// files have them) with their keys; a replay after a restart inserts
+// nothing twice.
 func TestRecordAndReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.db")
 	s, err := Open(path, DefaultConfig())
@@ -46,46 +54,50 @@ func TestRecordAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	a4, a6 := att("192.0.2.1", 1000, 0), att("2001:db8::1", 2000, time.Millisecond)
-	for _, c := range []struct {
-		a    *attempt.Attempt
-		line string
-	}{{a4, `{"a":4}` + "\n"}, {a6, `{"a":6}` + "\n"}} {
-		if isNew, err := s.RecordAttempt(c.a, false, []byte(c.line)); err != nil || !isNew {
-			t.Fatalf("record: %v %v", isNew, err)
+	a4.Blocklisted, a6.AddrType = true, "low-byte"
+	as := &record.Association{FirstSeen: a6.FirstSeen, Src: a6.Src, SrcPort: a6.SrcPort, SYNs: 1, AddrType: "low-byte",
+		IPv4: record.IPv4Ref{Src: a4.Src, SrcPort: a4.SrcPort, FirstSeen: a4.FirstSeen, Blocklisted: true}, Score: 0.75,
+		Evidence: []string{"order:x(+3.0)"}, Spammer: true}
+	write := func(atts ...*record.Attempt) {
+		t.Helper()
+		for _, a := range atts {
+			if err := s.WriteAttempt(a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.WriteAssociation(as); err != nil {
+			t.Fatal(err)
 		}
 	}
-	as := &associate.Association{V6: a6, Spammer: true}
-	if isNew, err := s.RecordAssociation(as, []byte(`{"s":1}`)); err != nil || !isNew {
-		t.Fatal(isNew, err)
+	write(a4, a6)
+	if got, want := readAll(t, s, results.AttemptsFile), string(a6.AppendJSON(a4.AppendJSON(nil))); got != want {
+		t.Errorf("attempts\n%s, want\n%s", got, want)
 	}
-	if got := readAll(t, s, results.AttemptsFile); got != "{\"a\":4}\n{\"a\":6}\n" {
-		t.Errorf("attempts %q", got)
+	if got, want := readAll(t, s, results.AssociationsFile), string(as.AppendJSON(nil)); got != want {
+		t.Errorf("associations\n%s, want\n%s", got, want)
+	}
+	var typed [3]int
+	if err := s.DB().QueryRow("SELECT family, blocklisted, (SELECT spammer FROM associations) FROM attempts WHERE src = '192.0.2.1'").
+		Scan(&typed[0], &typed[1], &typed[2]); err != nil || typed != [3]int{4, 1, 1} {
+		t.Errorf("typed columns %v %v", typed, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// A restarted agent replays: what is stored is not new, what is later is.
+	// A restarted agent replays: what is stored is not inserted again,
+	// what is new is (another port at a stored time, a later attempt).
 	s, err = Open(path, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if isNew, err := s.RecordAttempt(a4, false, []byte(`{"a":4}`)); err != nil || isNew {
-		t.Errorf("a replayed attempt counted as new: %v %v", isNew, err)
-	}
-	if isNew, err := s.RecordAssociation(as, []byte(`{"s":1}`)); err != nil || isNew {
-		t.Errorf("a replayed association counted as new: %v %v", isNew, err)
-	}
-	// Same time as a stored one but another port: new.
-	if isNew, err := s.RecordAttempt(att("192.0.2.1", 1001, 0), false, []byte(`{"a":5}`)); err != nil || !isNew {
-		t.Errorf("a new attempt at a stored time: %v %v", isNew, err)
-	}
-	if isNew, err := s.RecordAttempt(att("192.0.2.9", 9, time.Hour), false, []byte(`{"a":7}`)); err != nil || !isNew {
-		t.Errorf("a later attempt: %v %v", isNew, err)
-	}
+	write(a4, att("192.0.2.1", 1001, 0), att("192.0.2.9", 9, time.Hour))
 	if got := readAll(t, s, results.AttemptsFile); strings.Count(got, "\n") != 4 {
 		t.Errorf("attempts after the replay:\n%s", got)
+	}
+	if got := readAll(t, s, results.AssociationsFile); strings.Count(got, "\n") != 1 {
+		t.Errorf("associations after the replay:\n%s", got)
 	}
 	var v int
 	if err := s.DB().QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
@@ -130,12 +142,12 @@ func TestJournalAndRetention(t *testing.T) {
 	// Retention drops what is older than a day.
 	old := att("192.0.2.2", 1, 0)
 	old.FirstSeen = now.Add(-48 * time.Hour)
-	if _, err := s.RecordAttempt(old, false, []byte(`{}`)); err != nil {
+	if err := s.WriteAttempt(old); err != nil {
 		t.Fatal(err)
 	}
 	recent := att("192.0.2.3", 1, 0)
 	recent.FirstSeen = now
-	if _, err := s.RecordAttempt(recent, false, []byte(`{}`)); err != nil {
+	if err := s.WriteAttempt(recent); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Expire(now); err != nil {
@@ -232,8 +244,8 @@ func TestBacklogDropsJournalOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if isNew, err := s.RecordAttempt(att("192.0.2.1", 1, time.Hour), false, []byte(`{}`)); err != nil || !isNew {
-		t.Fatal(isNew, err)
+	if err := s.WriteAttempt(att("192.0.2.1", 1, time.Hour)); err != nil {
+		t.Fatal(err)
 	}
 	if d := s.Stats().Dropped; d != 10 {
 		t.Errorf("dropped %d, want 10", d)
@@ -262,11 +274,10 @@ func TestFullDiskRetriesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	line := []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`)
 	record := func(from, n int) {
 		t.Helper()
 		for i := from; i < from+n; i++ {
-			if _, err := s.RecordAttempt(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), false, line); err != nil {
+			if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 3000)); err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
 		}
