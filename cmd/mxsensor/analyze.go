@@ -331,14 +331,9 @@ func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enri
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.
 func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, w io.Writer) error {
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("--from-db: %w", err)
-	}
-	cfg := store.DefaultConfig()
-	cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
-	st, err := store.Open(path, cfg)
+	st, err := store.OpenReadOnly(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("--from-db: %w", err)
 	}
 	defer st.Close()
 	n := 0
