@@ -37,7 +37,7 @@ source and in total, one over a limit being closed at once.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -35,7 +35,7 @@ must be mounted).`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ must be mounted).`,
 						return err
 					}
 				}
-				pl, err := newLivePipeline(cmd, v, dir, names, rec, set, func(c *pipeline.Config) {
+				pl, err := newLivePipeline(cmd, log, v, dir, names, rec, set, func(c *pipeline.Config) {
 					c.ReplayFrom, c.Log = from, log.Named("output")
 				})
 				if err != nil {
@@ -217,11 +217,11 @@ must be mounted).`,
 			}
 			// The live measurement's report, once its files are complete.
 			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
-				rcfg, err := reportConfig(v, cmd.ErrOrStderr())
+				rcfg, err := reportConfig(v, log)
 				if err != nil {
 					return err
 				}
-				return writeReports(dir, rcfg, cmd.ErrOrStderr())
+				return writeReports(dir, rcfg, log)
 			}
 			return nil
 		},
