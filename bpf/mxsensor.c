@@ -5,8 +5,8 @@
  * MX never accepts a connection. Everything else passes untouched and is
  * counted by reason.
  *
- * internal/synparse mirrors this parser in Go; a differential fuzz test keeps
- * the two in step. Change both together.
+ * dataplane.Reference (internal/dataplane/reference.go) mirrors this parser in
+ * Go; FuzzDifferential keeps the two in step. Change both together.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

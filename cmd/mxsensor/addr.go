@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/addr"
 )
@@ -65,6 +66,11 @@ func newAddrCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
 			var bad []string
@@ -72,7 +78,7 @@ func newAddrCmd() *cobra.Command {
 				a, err := netip.ParseAddr(strings.TrimSpace(s))
 				if err != nil {
 					bad = append(bad, s)
-					fmt.Fprintf(cmd.ErrOrStderr(), "mxsensor: %q is not an IP address\n", s)
+					log.Warn("not an IP address", zap.String("arg", s))
 					continue
 				}
 				r := classifyReport(a)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
@@ -41,6 +43,11 @@ func newAnalyzeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			pcaps := v.GetStringSlice("pcap")
 			out := v.GetString("out")
 			fromDB := v.GetString("from-db")
@@ -65,7 +72,7 @@ func newAnalyzeCmd() *cobra.Command {
 			if st != nil {
 				defer st.Close()
 			}
-			pl, rw, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, st, nil, results.WriterConfig{})
+			pl, rw, err := buildPipeline(cmd, log, v, out, v.GetString("mode"), false, nil, st, nil, results.WriterConfig{})
 			if err != nil {
 				return err
 			}
@@ -90,7 +97,7 @@ func newAnalyzeCmd() *cobra.Command {
 				closeOutputs()
 				return err
 			}
-			progress := newProgress(cmd.ErrOrStderr(), pcaps)
+			progress := newProgress(cmd.ErrOrStderr(), log, v.GetString("log-format") != "json", pcaps)
 			for _, path := range pcaps {
 				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
 					closeOutputs()
@@ -98,7 +105,7 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 			}
 			if fromDB != "" {
-				if err := analyzeStored(ctx, fromDB, pl, cmd.ErrOrStderr()); err != nil {
+				if err := analyzeStored(ctx, fromDB, pl, log); err != nil {
 					closeOutputs()
 					return err
 				}
@@ -112,15 +119,15 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 			}
 			progress.done()
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s mode: %s\n", mode, pl.Stats().Summary())
+			log.Info("analysis done", zap.Stringer("mode", mode), zap.Inline(pl.Stats()))
 			if v.GetBool("no-report") {
 				return nil
 			}
-			rcfg, err := reportConfig(v, cmd.ErrOrStderr())
+			rcfg, err := reportConfig(v, log)
 			if err != nil {
 				return err
 			}
-			return writeReports(out, rcfg, cmd.ErrOrStderr())
+			return writeReports(out, rcfg, log)
 		},
 	}
 	f := cmd.Flags()
@@ -154,7 +161,7 @@ func newAnalyzeCmd() *cobra.Command {
 //
 // set, if not nil, receives the rejections (run keeps adding to it as it
 // follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
+func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
 		return nil, nil, err
@@ -191,7 +198,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if err := rejectlog.ScanFiles(ctx, files, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
+			if err := rejectlog.ScanFiles(ctx, files, p, warnDamaged(log), func(r rejectlog.Rejection) error {
 				set.Add(r)
 				if rr != nil {
 					return rr.RecordRejection(r.IP, r.Time, r.Zone)
@@ -202,13 +209,9 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 			}
 			total.Add(p.Counters())
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage", total.Matched, set.Len(), total.Lines, total.Garbage)
-		if total.DamagedFiles > 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), ", %d damaged compressed files", total.DamagedFiles)
-		}
-		fmt.Fprintln(cmd.ErrOrStderr(), ")")
+		logRejectSummary(log, total, zap.Int("addresses", set.Len()))
 	}
-	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
+	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,7 +230,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	for _, f := range v.GetStringSlice("disable-evidence") {
 		acfg.Disable[f] = true
 	}
-	static, err := loadNames(v, cmd.ErrOrStderr())
+	static, err := loadNames(v, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -328,7 +331,7 @@ type rejectionRecorder interface {
 
 // loadNames loads the --asn-table and --ptr-table files (zero when neither
 // is given).
-func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
+func loadNames(v *viper.Viper, log *zap.Logger) (enrich.StaticNames, error) {
 	var names enrich.StaticNames
 	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
 	if asnPath != "" {
@@ -337,7 +340,7 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 			return names, fmt.Errorf("--asn-table: %w", err)
 		}
 		if t.BadLines() > 0 {
-			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", asnPath, t.BadLines(), t.LineErrors()[0])
+			log.Warn("bad lines skipped", zap.String("file", asnPath), zap.Int("bad_lines", t.BadLines()), zap.NamedError("first", t.LineErrors()[0]))
 		}
 		names.ASNs = t
 	}
@@ -347,15 +350,15 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 			return names, fmt.Errorf("--ptr-table: %w", err)
 		}
 		if t.BadLines() > 0 {
-			fmt.Fprintf(w, "warning: %s: %d bad lines skipped (first: %v)\n", ptrPath, t.BadLines(), t.LineErrors()[0])
+			log.Warn("bad lines skipped", zap.String("file", ptrPath), zap.Int("bad_lines", t.BadLines()), zap.NamedError("first", t.LineErrors()[0]))
 		}
 		names.PTRs = t
 	}
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, st, set, wcfg)
+func newLivePipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, dir string, names *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
+	return buildPipeline(cmd, log, v, dir, v.GetString("assoc-mode"), true, names, st, set, wcfg)
 }
 
 // resultsFiles are the live results files as one of the agent's sinks:
@@ -366,15 +369,10 @@ type resultsFiles struct{ *results.Writer }
 func (resultsFiles) Write(*synevent.Event) error { return nil }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.
-func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, w io.Writer) error {
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("--from-db: %w", err)
-	}
-	cfg := store.DefaultConfig()
-	cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
-	st, err := store.Open(path, cfg)
+func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, log *zap.Logger) error {
+	st, err := store.OpenReadOnly(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("--from-db: %w", err)
 	}
 	defer st.Close()
 	n := 0
@@ -386,7 +384,7 @@ func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, w io
 		return pl.Write(ev)
 	})
 	if skipped > 0 {
-		fmt.Fprintf(w, "warning: %s: %d stored SYN events that do not parse were skipped\n", path, skipped)
+		log.Warn("stored SYN events that do not parse were skipped", zap.String("file", path), zap.Int("skipped", skipped))
 	}
 	return err
 }
@@ -412,7 +410,7 @@ func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *p
 		// what came before is kept, the rest of this file is lost.
 		if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
 			pr.done()
-			fmt.Fprintf(pr.w, "warning: %s: %v\n", path, err)
+			pr.log.Warn("capture cut short: the SYNs before were kept, the rest of the file is lost", zap.String("file", path), zap.Error(err))
 			pr.fileDone(size, n)
 			return nil
 		}
@@ -431,11 +429,13 @@ func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *p
 	}
 }
 
-// progress draws a progress bar on stderr when it is a terminal: the share
-// of the capture files read (by bytes), SYNs so far, their rate and the
-// time left.
+// progress shows how far the analysis is: the share of the capture files
+// read (by bytes), SYNs so far, their rate and the time left. On a terminal
+// in the console log format it is a live line on stderr; otherwise (json,
+// or stderr not a terminal) a log record every progressEvery.
 type progress struct {
 	w          io.Writer
+	log        *zap.Logger
 	tty        bool
 	start      time.Time
 	last       time.Time
@@ -444,12 +444,20 @@ type progress struct {
 	syns       int
 }
 
-func newProgress(w io.Writer, paths []string) *progress {
-	p := &progress{w: w, start: time.Now()}
-	if f, ok := w.(*os.File); ok {
+// progressEvery is how often progress is logged when it is not drawn.
+const progressEvery = 10 * time.Second
+
+// newProgress shows progress on w (stderr) when console is set and w is a
+// terminal, through log otherwise.
+func newProgress(w io.Writer, log *zap.Logger, console bool, paths []string) *progress {
+	p := &progress{w: w, log: log, start: time.Now()}
+	if f, ok := w.(*os.File); ok && console {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}
+	}
+	if !p.tty {
+		p.last = p.start // the first record after progressEvery
 	}
 	for _, path := range paths {
 		if st, err := os.Stat(path); err == nil {
@@ -462,26 +470,46 @@ func newProgress(w io.Writer, paths []string) *progress {
 // update reports that the current file has been read up to off bytes and
 // syns SYNs of it handled.
 func (p *progress) update(path string, off int64, syns int) {
-	if !p.tty || time.Since(p.last) < 250*time.Millisecond {
+	now := time.Now()
+	if !p.tty {
+		if now.Sub(p.last) >= progressEvery {
+			p.last = now
+			frac, eta := p.fraction(off, now.Sub(p.start))
+			p.log.Info("analyze progress", zap.String("file", path), zap.Float64("percent", math.Round(1000*frac)/10),
+				zap.Int("syns", p.syns+syns), zap.Duration("left", eta))
+		}
 		return
 	}
-	p.last = time.Now()
-	fmt.Fprint(p.w, "\r"+p.line(path, off, p.syns+syns, time.Since(p.start))+"\033[K")
+	if now.Sub(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last = now
+	fmt.Fprint(p.w, "\r"+p.line(path, off, p.syns+syns, now.Sub(p.start))+"\033[K")
+}
+
+// fraction is the share of the files read, and the time left at this pace
+// (negative while too little is read to tell).
+func (p *progress) fraction(off int64, elapsed time.Duration) (float64, time.Duration) {
+	frac := 0.0
+	if p.totalBytes > 0 && off >= 0 {
+		frac = min(1, float64(p.doneBytes+off)/float64(p.totalBytes))
+	}
+	if frac <= 0.01 {
+		return frac, -1
+	}
+	return frac, (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second)
 }
 
 // line formats the progress bar.
 func (p *progress) line(path string, off int64, syns int, elapsed time.Duration) string {
 	const width = 30
-	frac := 0.0
-	if p.totalBytes > 0 && off >= 0 {
-		frac = min(1, float64(p.doneBytes+off)/float64(p.totalBytes))
-	}
+	frac, left := p.fraction(off, elapsed)
 	n := int(frac * width)
 	bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
 	rate := float64(syns) / max(elapsed.Seconds(), 1e-3)
 	eta := "?"
-	if frac > 0.01 {
-		eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+	if left >= 0 {
+		eta = left.String()
 	}
 	return fmt.Sprintf("%s [%s] %3.0f%%  %d SYNs  %.0f SYN/s  left %s", filepath.Base(path), bar, 100*frac, syns, rate, eta)
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 )
 
@@ -35,13 +38,13 @@ func TestAnalyzeScenario(t *testing.T) {
 	for _, mode := range []string{"naive", "full", "names"} {
 		o := filepath.Join(dir, mode)
 		args := append([]string{"analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
-			"--tz", "UTC", "--out", o, "--p0f-db", ""}, runs[mode]...)
+			"--tz", "UTC", "--out", o, "--p0f-db", "", "--log-format", "json"}, runs[mode]...)
 		_, errs, err := runCLI(t, args...)
 		if err != nil {
 			t.Fatalf("analyze %s: %v\n%s", mode, err, errs)
 		}
-		if !strings.Contains(errs, runs[mode][1]+" mode:") || !strings.Contains(errs, "connect() attempts") {
-			t.Errorf("no summary line: %s", errs)
+		if sum := logged(t, errs, "analysis done"); sum["mode"] != runs[mode][1] || sum["attempts"] == 0.0 {
+			t.Errorf("summary: %v", sum)
 		}
 		js, _, err := runCLI(t, "eval", "--truth", filepath.Join(dir, "truth.jsonl"), "--associations", filepath.Join(o, "associations.jsonl"), "--json")
 		if err != nil {
@@ -84,6 +87,28 @@ func TestProgressLine(t *testing.T) {
 	}
 }
 
+// TestProgressLogged: off a terminal (or with --log-format json) progress
+// is a log record every progressEvery, never the live line's escapes.
+func TestProgressLogged(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	var w bytes.Buffer
+	p := newProgress(&w, zap.New(core), true, nil)
+	p.totalBytes = 2000
+	p.update("a.pcap", 500, 100)
+	if logs.Len() != 0 {
+		t.Errorf("logged before progressEvery: %v", logs.All())
+	}
+	p.last = p.last.Add(-progressEvery)
+	p.update("a.pcap", 500, 100)
+	p.done()
+	if recs := logs.FilterMessage("analyze progress").All(); len(recs) != 1 || recs[0].ContextMap()["percent"] != 25.0 || recs[0].ContextMap()["syns"] != int64(100) {
+		t.Errorf("progress records: %v", logs.All())
+	}
+	if w.Len() != 0 {
+		t.Errorf("written to stderr directly: %q", w.String())
+	}
+}
+
 // A damaged rotated reject log (mail.log.2.gz cut short) is not fatal:
 // analyze warns, names the file, counts it, and reads the other files; a
 // NUL run in the live log does not swallow the line after it.
@@ -114,14 +139,11 @@ func TestAnalyzeDamagedRejectLog(t *testing.T) {
 		}
 	}
 	_, errs, err := runCLI(t, "analyze", "--pcap", "../../testdata/syns.pcap", "--reject-log", logs, "--tz", "UTC",
-		"--out", filepath.Join(t.TempDir(), "out"), "--p0f-db", "", "--no-report")
+		"--out", filepath.Join(t.TempDir(), "out"), "--p0f-db", "", "--no-report", "--log-format", "json")
 	if err != nil {
 		t.Fatalf("analyze: %v\n%s", err, errs)
 	}
-	if !strings.Contains(errs, "warning: "+filepath.Join(logs, "mail.log.2.gz")+": compressed data damaged after ") {
-		t.Errorf("no warning naming the damaged file:\n%s", errs)
-	}
-	if !strings.Contains(errs, "reject logs: 5 DNSBL rejections of 5 addresses") || !strings.Contains(errs, "1 damaged compressed files") {
-		t.Errorf("summary:\n%s", errs)
-	}
+	warn := logged(t, errs, "compressed log damaged: the lines before the damage were read, the rest is lost")
+	wantFields(t, warn, map[string]any{"level": "warn", "file": filepath.Join(logs, "mail.log.2.gz")})
+	wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"rejections": 5, "addresses": 5, "damaged_files": 1})
 }

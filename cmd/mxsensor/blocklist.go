@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/results"
@@ -30,6 +30,11 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			src, closeSrc, err := resultsSource(v)
 			if err != nil {
 				return err
@@ -59,7 +64,7 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 			if err != nil {
 				return err
 			}
-			blocklistSummary(cmd.ErrOrStderr(), l)
+			blocklistSummary(log, l)
 			return nil
 		},
 	}
@@ -91,20 +96,18 @@ func blocklistOptions(v *viper.Viper) (blocklist.Options, error) {
 	return o, nil
 }
 
-// blocklistSummary prints the one-line summary of a build.
-func blocklistSummary(w io.Writer, l *blocklist.List) {
+// blocklistSummary logs what a build found: the entries, and the
+// attempts and lines it left out and why.
+func blocklistSummary(log *zap.Logger, l *blocklist.List) {
 	st := l.Stats
-	fmt.Fprintf(w, "%d entries (/%d) from %d spammer attempts; %d lines read, %d bad lines skipped",
-		len(l.Entries), l.Options.PrefixLen, st.Spammer, st.Lines, st.Bad)
-	if st.TooLong > 0 {
-		fmt.Fprintf(w, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
-	}
-	fmt.Fprintf(w, ", %d outside the window, %d spammer attempts under score %g, %d outvoted by their hosts' other associations, %d not listable",
-		st.Filtered, st.BelowScore, l.Options.MinScore, st.Outvoted, st.Ignored)
+	fields := []zap.Field{zap.Int("entries", len(l.Entries)), zap.Int("prefix_len", l.Options.PrefixLen),
+		zap.Int("spammer_attempts", st.Spammer), zap.Int("lines", st.Lines), zap.Int("bad_lines", st.Bad),
+		zap.Int("too_long", st.TooLong), zap.Int("outside_window", st.Filtered), zap.Int("below_score", st.BelowScore),
+		zap.Float64("min_score", l.Options.MinScore), zap.Int("outvoted", st.Outvoted), zap.Int("not_listable", st.Ignored)}
 	if st.FirstBad != "" {
-		fmt.Fprintf(w, " (first bad: %s)", st.FirstBad)
+		fields = append(fields, zap.String("first_bad", st.FirstBad))
 	}
-	fmt.Fprintln(w)
+	log.Info("blocklist built", fields...)
 }
 
 // blocklistWriteAtomic replaces path with data: written to a temporary

@@ -47,15 +47,16 @@ func TestBlocklistCommand(t *testing.T) {
 		`{"first_seen": 12`,
 	)
 
-	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain")
+	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--log-format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out != "2001:db8:1:2::/64\n" {
 		t.Errorf("plain: %q", out)
 	}
-	if !strings.Contains(errs, "1 entries (/64) from 2 spammer attempts") || !strings.Contains(errs, "1 bad lines skipped") || strings.Count(errs, "\n") != 1 {
-		t.Errorf("summary: %q", errs)
+	wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 1, "prefix_len": 64, "spammer_attempts": 2, "bad_lines": 1})
+	if n := len(jsonLogs(t, errs)); n != 1 {
+		t.Errorf("%d log records, want the summary only:\n%s", n, errs)
 	}
 
 	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--prefix", "128", "--min-score", "0.1")
@@ -133,14 +134,16 @@ func TestBlocklistOverlongLine(t *testing.T) {
 		hugeJSONLine(),
 		blocklistAssoc(t, "2026-11-26T11:00:00Z", "2001:db8:3:4::10", "192.0.2.2", 3.5, true, "order:rst-roundtrip-gap(+3.0)"),
 	)
-	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain")
+	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--log-format", "json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errs)
 	}
 	if out != "2001:db8:1:2::/64\n2001:db8:3:4::/64\n" {
 		t.Errorf("plain: %q", out)
 	}
-	if !strings.Contains(errs, "3 lines read, 1 bad lines skipped (1 longer than 1048576 bytes)") || !strings.Contains(errs, "line 2: line too long") {
-		t.Errorf("summary: %q", errs)
+	sum := logged(t, errs, "blocklist built")
+	wantFields(t, sum, map[string]any{"lines": 3, "bad_lines": 1, "too_long": 1})
+	if first, _ := sum["first_bad"].(string); !strings.Contains(first, "line 2: line too long") {
+		t.Errorf("first bad line: %q", first)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
-	"github.com/mxsensor/mxsensor/internal/results"
-	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 func newDnsblCmd() *cobra.Command {
@@ -40,29 +37,21 @@ source and in total, one over a limit being closed at once.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			dir, listFile, db := v.GetString("in"), v.GetString("list"), v.GetString("db")
-			given := 0
-			for _, x := range []string{dir, listFile, db} {
-				if x != "" {
-					given++
-				}
-			}
-			if given != 1 {
+			src := dnsbl.Source{Dir: v.GetString("in"), DB: v.GetString("db"), List: v.GetString("list")}
+			if src.Validate() != nil {
 				return errors.New("give exactly one of --in DIR (a results directory), --db FILE (a store) or --list FILE (from mxsensor blocklist --format json or plain)")
 			}
 			if v.GetString("zone") == "" {
 				return errors.New("--zone is required")
 			}
-			opts, err := blocklistOptions(v)
-			if err != nil {
+			if src.Options, err = blocklistOptions(v); err != nil {
 				return err
 			}
-			src := dnsblSource{dir: dir, list: listFile, db: db, opts: opts}
 			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
 				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
 				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix"),
@@ -89,30 +78,24 @@ source and in total, one over a limit being closed at once.`,
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
 
-			stamp, _ := src.stamp()
-			l, err := src.load()
+			srv, err := dnsbl.New(cfg, dnsbl.NewTable(nil))
 			if err != nil {
 				return err
 			}
-			srv, err := dnsbl.New(cfg, dnsbl.NewTable(l.Entries))
+			rl, err := dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: reload, Log: log}, srv)
 			if err != nil {
 				return err
 			}
+			if err := rl.Start(); err != nil {
+				return err
+			}
+			defer rl.Stop()
 			if err := srv.Start(v.GetString("listen")); err != nil {
 				return fmt.Errorf("--listen: %w", err)
 			}
-			log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", src.path()),
-				zap.Int("entries", srv.Table().Len()), zap.Int("spammer_attempts", l.Stats.Spammer), zap.Int("bad_lines", l.Stats.Bad),
-				zap.Duration("reload", reload), zap.Float64("rate_limit", cfg.RateLimit))
-			dnsblWarnBad(log, l.Stats.Stats)
+			log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", src.Path()),
+				zap.Int("entries", srv.Table().Len()), zap.Duration("reload", reload), zap.Float64("rate_limit", cfg.RateLimit))
 
-			var tick <-chan time.Time
-			if reload > 0 {
-				t := time.NewTicker(reload)
-				defer t.Stop()
-				tick = t.C
-			}
-			rl := &dnsblReloader{src: src, srv: srv, log: log, stamp: stamp}
 			var serveErr error
 		loop:
 			for {
@@ -120,26 +103,26 @@ source and in total, one over a limit being closed at once.`,
 				case <-ctx.Done():
 					break loop
 				case <-hup:
-					rl.reload("SIGHUP")
-				case <-tick:
-					rl.reload("poll")
+					rl.Reload()
 				case serveErr = <-srv.Err():
 					break loop
 				}
 			}
+			rl.Stop()
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
 				log.Warn("dnsbl shutdown", zap.Error(err))
 			}
 			st := srv.Stats()
+			loaded, failed := rl.Stats()
 			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
 				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
 				zap.Uint64("notimp", st.NotImp), zap.Uint64("formerr", st.FormErr), zap.Uint64("badvers", st.BadVers),
 				zap.Uint64("rate_limited", st.RateLimited), zap.Uint64("malformed", st.Malformed), zap.Uint64("ignored", st.Ignored),
 				zap.Uint64("write_errors", st.WriteErrors), zap.Uint64("tcp_accepted", st.TCPAccepted),
 				zap.Uint64("tcp_refused_per_source", st.TCPRefusedSource), zap.Uint64("tcp_refused_total", st.TCPRefusedTotal),
-				zap.Uint64("reloads", rl.loaded), zap.Uint64("reloads_failed", rl.failed))
+				zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed))
 			return serveErr
 		},
 	}
@@ -165,152 +148,4 @@ source and in total, one over a limit being closed at once.`,
 	f.Duration("tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
 	f.Int("tcp-max-queries", dnsbl.DefaultTCPMaxQueries, "close a TCP connection after this many queries")
 	return cmd
-}
-
-// dnsblReloader reloads the served list from its source. It is used from
-// one goroutine (the command's loop).
-type dnsblReloader struct {
-	src dnsblSource
-	srv *dnsbl.Server
-	log *zap.Logger
-	// stamp is the version of the source last loaded (or that failed);
-	// pending a changed version seen by one poll, loaded if the next poll
-	// sees it unchanged.
-	stamp, pending dnsblStamp
-	// lastErr keeps a failing source from being logged at every poll
-	// (it is logged again on SIGHUP).
-	lastErr string
-	// loaded and failed count reloads done and failed (each failed
-	// attempt, even when not logged again).
-	loaded, failed uint64
-}
-
-// reload loads the source if why is "SIGHUP", or if it is "poll" and the
-// source changed and then stayed the same for one poll; a source that fails
-// to load keeps the old list.
-func (r *dnsblReloader) reload(why string) {
-	failed := func(err error) {
-		r.failed++
-		if why == "poll" && err.Error() == r.lastErr {
-			return
-		}
-		r.lastErr = err.Error()
-		r.log.Error("dnsbl reload failed, keeping the list", zap.String("source", r.src.path()), zap.String("trigger", why), zap.Error(err))
-	}
-	st, err := r.src.stamp()
-	if err != nil {
-		failed(err)
-		return
-	}
-	if why == "poll" {
-		if st.same(r.stamp) {
-			return // unchanged (or still the version that failed)
-		}
-		// Load a changed file once it has stayed the same for one poll,
-		// not while a writer is still at it.
-		if !st.same(r.pending) {
-			r.pending = st
-			return
-		}
-	}
-	nl, err := r.src.load()
-	if err != nil {
-		r.stamp = st
-		failed(err)
-		return
-	}
-	r.stamp, r.lastErr = st, ""
-	r.loaded++
-	r.srv.Reload(dnsbl.NewTable(nl.Entries))
-	r.log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", r.src.path()), zap.Int("entries", r.srv.Table().Len()),
-		zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
-	dnsblWarnBad(r.log, nl.Stats.Stats)
-}
-
-// dnsblSource is where the served list comes from.
-type dnsblSource struct {
-	dir, list, db string
-	opts          blocklist.Options
-}
-
-func (s dnsblSource) path() string {
-	switch {
-	case s.dir != "":
-		return filepath.Join(s.dir, results.AssociationsFile)
-	case s.db != "":
-		// Commits go to the write-ahead log first: it changes with them.
-		if _, err := os.Stat(s.db + "-wal"); err == nil {
-			return s.db + "-wal"
-		}
-		return s.db
-	}
-	return s.list
-}
-
-// load reads the source. A source with bad lines and nothing valid is a
-// failed load, not an empty list: a garbled export must not unlist
-// everyone. An empty file, or one of comments only, is a valid empty list.
-func (s dnsblSource) load() (*blocklist.List, error) {
-	l, err := s.read()
-	if err != nil {
-		return nil, err
-	}
-	st := l.Stats.Stats
-	// A list's valid lines are its entries; in a results source a line
-	// that parsed counts even when it lists nothing (no spammer yet).
-	garbage := len(l.Entries) == 0 && st.Bad > 0
-	if s.list == "" {
-		garbage = st.Bad > 0 && st.Bad == st.Lines
-	}
-	if garbage {
-		return nil, fmt.Errorf("%s: no valid entry, %d bad lines (first: %s)", s.path(), st.Bad, st.FirstBad)
-	}
-	return l, nil
-}
-
-func (s dnsblSource) read() (*blocklist.List, error) {
-	if s.dir != "" {
-		return blocklist.BuildDir(s.dir, s.opts)
-	}
-	if s.db != "" {
-		cfg := store.DefaultConfig()
-		cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
-		st, err := store.Open(s.db, cfg)
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		return blocklist.BuildFrom(st, s.opts)
-	}
-	f, err := os.Open(s.list)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	l, err := blocklist.ReadList(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.list, err)
-	}
-	return l, nil
-}
-
-// dnsblStamp identifies a version of the source file.
-type dnsblStamp struct{ fi os.FileInfo }
-
-func (s dnsblSource) stamp() (dnsblStamp, error) {
-	fi, err := os.Stat(s.path())
-	return dnsblStamp{fi}, err
-}
-
-func (a dnsblStamp) same(b dnsblStamp) bool {
-	if a.fi == nil || b.fi == nil {
-		return false
-	}
-	return os.SameFile(a.fi, b.fi) && a.fi.ModTime().Equal(b.fi.ModTime()) && a.fi.Size() == b.fi.Size()
-}
-
-func dnsblWarnBad(log *zap.Logger, st results.Stats) {
-	if st.Bad > 0 {
-		log.Warn("dnsbl source has bad lines (skipped)", zap.Int("bad_lines", st.Bad), zap.String("first", st.FirstBad))
-	}
 }

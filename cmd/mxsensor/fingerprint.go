@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
@@ -17,7 +18,7 @@ import (
 // loadFingerprintDB builds the database the flags ask for: the p0f file
 // (--p0f-db, default the stock /etc/p0f/p0f.fp when it exists) followed by
 // our built-in signatures unless --no-builtin.
-func loadFingerprintDB(path string, explicit, builtin bool, warn io.Writer) (*fingerprint.DB, error) {
+func loadFingerprintDB(path string, explicit, builtin bool, log *zap.Logger) (*fingerprint.DB, error) {
 	var dbs []*fingerprint.DB
 	if path != "" {
 		if _, err := os.Stat(path); err == nil || explicit {
@@ -26,7 +27,7 @@ func loadFingerprintDB(path string, explicit, builtin bool, warn io.Writer) (*fi
 				return nil, err
 			}
 			for _, w := range warns {
-				fmt.Fprintf(warn, "warning: %v\n", w)
+				log.Warn("p0f database line skipped", zap.String("file", w.File), zap.Int("line", w.Line), zap.String("reason", w.Msg))
 			}
 			dbs = append(dbs, db)
 		}
@@ -83,11 +84,16 @@ exists) followed by mxsensor's built-in signatures for current stacks.`,
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			files := v.GetStringSlice("pcap")
 			if len(files) == 0 {
 				return errors.New("--pcap FILE is required")
 			}
-			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), !v.GetBool("no-builtin"), cmd.ErrOrStderr())
+			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), !v.GetBool("no-builtin"), log)
 			if err != nil {
 				return err
 			}
@@ -110,7 +116,7 @@ exists) followed by mxsensor's built-in signatures for current stacks.`,
 						break
 					}
 					if errors.Is(err, capture.ErrTruncated) {
-						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %v\n", path, err)
+						log.Warn("capture cut short: the SYNs before were kept", zap.String("file", path), zap.Error(err))
 						break
 					}
 					if err != nil {

@@ -46,7 +46,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -96,7 +96,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 					n++
 					switch n {
 					case 1:
-						fmt.Fprintln(cmd.ErrOrStderr(), "lab: interrupted: stopping the agent and removing the lab (again to skip waiting for the agent)")
+						log.Warn("lab interrupted: stopping the agent and removing the lab (again to skip waiting for the agent)")
 						cancel()
 					case 2:
 						close(kill)
@@ -105,7 +105,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 			}()
 			_, err = lab.Run(ctx, cfg, log.Named("lab"))
 			if errors.Is(err, lab.ErrInterrupted) {
-				fmt.Fprintln(cmd.ErrOrStderr(), "lab: interrupted; everything it created was removed")
+				log.Warn("lab interrupted; everything it created was removed")
 			}
 			return err
 		},

@@ -2,14 +2,12 @@
 // every SMTP SYN, and the agent and tools around it.
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "mxsensor:", err)
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		printError(root, os.Stderr, err)
 		os.Exit(1)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
@@ -26,6 +26,11 @@ recorded them. A summary of frames and counters goes to stderr.`,
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			dp, err := dataplaneConfig(v, false)
 			if err != nil {
 				return err
@@ -39,7 +44,6 @@ recorded them. A summary of frames and counters goes to stderr.`,
 			defer out.Close()
 			var total dataplane.Counters
 			var truncated int
-			errw := cmd.ErrOrStderr()
 			for _, path := range files {
 				r, err := capture.Open(path)
 				if err != nil {
@@ -54,7 +58,7 @@ recorded them. A summary of frames and counters goes to stderr.`,
 					}
 					if errors.Is(err, capture.ErrTruncated) {
 						truncated++
-						fmt.Fprintf(errw, "warning: %s: %v (kept the %d whole frames before it)\n", path, err, er.Stats().Frames)
+						log.Warn("capture cut short: the whole frames before were kept", zap.String("file", path), zap.Uint64("frames_kept", er.Stats().Frames), zap.Error(err))
 						break
 					}
 					if err != nil {
@@ -68,16 +72,19 @@ recorded them. A summary of frames and counters goes to stderr.`,
 					n++
 				}
 				st := er.Stats()
-				fmt.Fprintf(errw, "%s: %d frames, %d SYN events, %d frames skipped%s\n", path, st.Frames, n, st.Skipped.Total(), skippedDetail(st.Skipped))
+				log.Info("capture read", append([]zap.Field{zap.String("file", path), zap.Uint64("frames", st.Frames), zap.Uint64("syn_events", n),
+					zap.Uint64("skipped", st.Skipped.Total())}, skippedFields(st.Skipped)...)...)
 				total.Add(&er.Counters)
 				r.Close()
 			}
 			if v.GetBool("counters") {
+				var fields []zap.Field
 				for c := 0; c < dataplane.NumCounters; c++ {
 					if total[c] != 0 {
-						fmt.Fprintf(errw, "  %-36s %d\n", dataplane.Counter(c), total[c])
+						fields = append(fields, zap.Uint64(dataplane.Counter(c).String(), total[c]))
 					}
 				}
+				log.Info("data plane counters", fields...)
 			}
 			if truncated > 0 && v.GetBool("strict") {
 				return fmt.Errorf("%d truncated capture(s)", truncated)
@@ -93,19 +100,17 @@ recorded them. A summary of frames and counters goes to stderr.`,
 	return cmd
 }
 
-// skippedDetail lists the non-zero skip reasons, e.g. " (short 2, unsupported link type 1)".
-func skippedDetail(s capture.Skipped) string {
-	var parts []string
+// skippedFields are the non-zero counts of frames skipped, by reason.
+func skippedFields(s capture.Skipped) []zap.Field {
+	var fields []zap.Field
 	for _, r := range []struct {
 		name string
 		n    uint64
-	}{{"empty", s.Empty}, {"short", s.Short}, {"unknown protocol", s.UnknownProtocol}, {"unsupported link type", s.UnsupportedLinkType}, {"oversized", s.Oversized}} {
+	}{{"skipped_empty", s.Empty}, {"skipped_short", s.Short}, {"skipped_unknown_protocol", s.UnknownProtocol},
+		{"skipped_unsupported_link_type", s.UnsupportedLinkType}, {"skipped_oversized", s.Oversized}} {
 		if r.n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", r.name, r.n))
+			fields = append(fields, zap.Uint64(r.name, r.n))
 		}
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	return fields
 }

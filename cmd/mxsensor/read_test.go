@@ -26,7 +26,7 @@ func runCLI(t *testing.T, args ...string) (string, string, error) {
 // TestReadCapture: `mxsensor read` turns the sample capture (tools/gensyns)
 // into the SYN events and counters the kernel path would produce.
 func TestReadCapture(t *testing.T) {
-	out, errs, err := runCLI(t, "read", "../../testdata/syns.pcap")
+	out, errs, err := runCLI(t, "read", "../../testdata/syns.pcap", "--log-format", "json")
 	if err != nil {
 		t.Fatal(err, errs)
 	}
@@ -54,9 +54,11 @@ func TestReadCapture(t *testing.T) {
 	if win != 3 {
 		t.Errorf("%d Windows IPv4 SYNs, want 3", win)
 	}
-	for _, want := range []string{"15 frames, 12 SYN events", "pass_fragment", "pass_not_syn", "pass_other_port"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("summary lacks %q:\n%s", want, errs)
+	wantFields(t, logged(t, errs, "capture read"), map[string]any{"frames": 15, "syn_events": 12})
+	counters := logged(t, errs, "data plane counters")
+	for _, want := range []string{"pass_fragment", "pass_not_syn", "pass_other_port"} {
+		if _, ok := counters[want]; !ok {
+			t.Errorf("counters lack %q: %v", want, counters)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
@@ -101,6 +100,11 @@ exactly once to --out, also across crashes and restarts.`,
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			loc := time.Local
 			if tz := v.GetString("tz"); tz != "" {
 				if loc, err = time.LoadLocation(tz); err != nil {
@@ -118,7 +122,7 @@ exactly once to --out, also across crashes and restarts.`,
 				if len(args) > 0 {
 					return errors.New("--follow takes the live log itself; give no other files")
 				}
-				return followRejectLog(ctx, cmd, f, v.GetString("out"), v.GetString("state"), opts)
+				return followRejectLog(ctx, cmd, log, f, v.GetString("out"), v.GetString("state"), opts)
 			}
 			if len(args) == 0 {
 				return errors.New("give log files or directories, or --follow FILE")
@@ -132,7 +136,7 @@ exactly once to --out, also across crashes and restarts.`,
 			var buf []byte
 			for _, set := range sets {
 				p := rejectlog.NewParser(opts)
-				err := rejectlog.ScanFiles(ctx, set, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
+				err := rejectlog.ScanFiles(ctx, set, p, warnDamaged(log), func(r rejectlog.Rejection) error {
 					buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
 					_, err := w.Write(buf)
 					return err
@@ -146,7 +150,7 @@ exactly once to --out, also across crashes and restarts.`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			printRejectSummary(cmd.ErrOrStderr(), total)
+			logRejectSummary(log, total)
 			return nil
 		},
 	}
@@ -158,33 +162,27 @@ exactly once to --out, also across crashes and restarts.`,
 	return cmd
 }
 
-func printRejectSummary(w io.Writer, c rejectlog.Counters) {
-	fmt.Fprintf(w, "%d lines read, %d DNSBL rejections, %d other lines, %d skipped as garbage", c.Lines, c.Matched, c.NotMatching, c.Garbage)
-	if c.Garbage > 0 {
-		fmt.Fprintf(w, " (too long %d, invalid UTF-8 %d, control characters %d, bad timestamp %d, NUL runs %d)",
-			c.TooLong, c.InvalidUTF8, c.ControlChars, c.BadTimestamp, c.NULRuns)
-	}
-	if c.DamagedFiles > 0 {
-		fmt.Fprintf(w, "; %d damaged compressed files read up to the damage", c.DamagedFiles)
-	}
-	fmt.Fprintln(w)
+// logRejectSummary logs what reading the reject logs found.
+func logRejectSummary(log *zap.Logger, c rejectlog.Counters, more ...zap.Field) {
+	log.Info("reject logs read", append([]zap.Field{zap.Uint64("lines", c.Lines), zap.Uint64("rejections", c.Matched),
+		zap.Uint64("other_lines", c.NotMatching), zap.Uint64("garbage", c.Garbage), zap.Uint64("too_long", c.TooLong),
+		zap.Uint64("invalid_utf8", c.InvalidUTF8), zap.Uint64("control_chars", c.ControlChars),
+		zap.Uint64("bad_timestamp", c.BadTimestamp), zap.Uint64("nul_runs", c.NULRuns),
+		zap.Uint64("damaged_files", c.DamagedFiles)}, more...)...)
 }
 
-// warnDamaged returns the ScanFiles callback that prints a warning for a
-// damaged compressed log (the scan goes on with the next file).
-func warnDamaged(w io.Writer) func(*rejectlog.DamageError) {
+// warnDamaged returns the ScanFiles callback that warns of a damaged
+// compressed log (the scan goes on with the next file).
+func warnDamaged(log *zap.Logger) func(*rejectlog.DamageError) {
 	return func(d *rejectlog.DamageError) {
-		fmt.Fprintf(w, "warning: %v; the lines before the damage were read, the rest is lost\n", d)
+		log.Warn("compressed log damaged: the lines before the damage were read, the rest is lost",
+			zap.String("file", d.Path), zap.Int64("offset", d.Offset), zap.Error(d.Err))
 	}
 }
 
-func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state string, opts rejectlog.Options) error {
-	log, err := newLogger(mustViper(cmd))
-	if err != nil {
-		return err
-	}
+func followRejectLog(ctx context.Context, cmd *cobra.Command, log *zap.Logger, path, out, state string, opts rejectlog.Options) error {
 	p := rejectlog.NewParser(opts)
-	defer func() { printRejectSummary(cmd.ErrOrStderr(), p.Counters()) }()
+	defer func() { logRejectSummary(log, p.Counters()) }()
 	if out != "" {
 		if state == "" {
 			state = out + ".state"
@@ -210,9 +208,4 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state s
 		}
 		return w.Flush()
 	})
-}
-
-func mustViper(cmd *cobra.Command) *viper.Viper {
-	v, _ := newViper(cmd)
-	return v
 }

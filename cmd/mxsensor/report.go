@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/report"
@@ -33,12 +36,17 @@ associations, and, with --compare, a comparison with another run over the same S
 			if err != nil {
 				return err
 			}
+			log, err := newLogger(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
 			src, closeSrc, err := resultsSource(v)
 			if err != nil {
 				return err
 			}
 			defer closeSrc()
-			cfg, err := reportConfig(v, cmd.ErrOrStderr())
+			cfg, err := reportConfig(v, log)
 			if err != nil {
 				return err
 			}
@@ -47,7 +55,8 @@ associations, and, with --compare, a comparison with another run over the same S
 				return err
 			}
 			if r.Input.BadLines > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d bad lines skipped (%s)\n", r.Input.BadLines, r.Input.SkipDetail())
+				log.Warn("bad lines skipped", zap.Int("bad_lines", r.Input.BadLines), zap.Int("too_long", r.Input.TooLongLines),
+					zap.Int("max_line", results.MaxLine), zap.String("first", r.Input.FirstBad))
 			}
 			w := cmd.OutOrStdout()
 			if out := v.GetString("out"); out != "" {
@@ -92,7 +101,7 @@ func addReportFlags(cmd *cobra.Command) {
 	f.StringSlice("enrich", nil, "enrichment output(s) of run --enrich-out: origin ASes of the addresses looked up")
 }
 
-func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
+func reportConfig(v *viper.Viper, log *zap.Logger) (report.Config, error) {
 	var cfg report.Config
 	var err error
 	if cfg.Window.Since, err = results.ParseTime(v.GetString("since")); err != nil {
@@ -123,11 +132,7 @@ func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 			return cfg, fmt.Errorf("--enrich: %w", err)
 		}
 		if st.Bad > 0 {
-			fmt.Fprintf(warn, "warning: %s: %d lines that do not parse were skipped", p, st.Bad)
-			if st.TooLong > 0 {
-				fmt.Fprintf(warn, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
-			}
-			fmt.Fprintln(warn)
+			log.Warn("enrichment lines that do not parse were skipped", zap.String("file", p), zap.Int("bad_lines", st.Bad), zap.Int("too_long", st.TooLong))
 		}
 	}
 	if table != nil || len(found) > 0 {
@@ -192,7 +197,7 @@ var reportFiles = map[string]string{"report.txt": "text", "report.json": "json",
 
 // writeReports writes the report files into dir (each through a temporary
 // file, so a reader never sees half of one).
-func writeReports(dir string, cfg report.Config, log io.Writer) error {
+func writeReports(dir string, cfg report.Config, log *zap.Logger) error {
 	r, err := report.Build(dir, cfg)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -219,6 +224,6 @@ func writeReports(dir string, cfg report.Config, log io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(log, "report: %s/report.{txt,json,html}\n", dir)
+	log.Info("report written", zap.String("dir", dir), zap.Strings("files", slices.Sorted(maps.Keys(reportFiles))))
 	return nil
 }

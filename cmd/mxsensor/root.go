@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -47,23 +47,45 @@ func newViper(cmd *cobra.Command) (*viper.Viper, error) {
 	return v, nil
 }
 
-func newLogger(v *viper.Viper) (*zap.Logger, error) {
+// newLogger builds a command's logger, the one way every command does:
+// every diagnostic (progress, summaries, warnings, "report written") goes
+// through it to w, the command's stderr, in --log-format (json: one JSON
+// object per line); what the command prints as its result goes to stdout.
+func newLogger(v *viper.Viper, w io.Writer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(v.GetString("log-level"))
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	var enc zapcore.Encoder
-	switch v.GetString("log-format") {
+	enc, err := logEncoder(v.GetString("log-format"))
+	if err != nil {
+		return nil, err
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
+}
+
+func logEncoder(format string) (zapcore.Encoder, error) {
+	switch format {
 	case "json":
 		ec := zap.NewProductionEncoderConfig()
 		ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-		enc = zapcore.NewJSONEncoder(ec)
+		return zapcore.NewJSONEncoder(ec), nil
 	case "console", "":
 		ec := zap.NewDevelopmentEncoderConfig()
 		ec.EncodeTime = zapcore.RFC3339TimeEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	default:
-		return nil, fmt.Errorf("--log-format: unknown format %q (want console or json)", v.GetString("log-format"))
+		return zapcore.NewConsoleEncoder(ec), nil
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)), nil
+	return nil, fmt.Errorf("--log-format: unknown format %q (want console or json)", format)
+}
+
+// printError writes the error a command failed with to w: as a JSON log
+// record with --log-format json (stderr then holds JSON only), otherwise
+// as one line of prose.
+func printError(root *cobra.Command, w io.Writer, err error) {
+	if f := root.PersistentFlags().Lookup("log-format"); f != nil && f.Value.String() == "json" {
+		if enc, eerr := logEncoder("json"); eerr == nil {
+			zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zapcore.ErrorLevel)).Error("mxsensor failed", zap.Error(err))
+			return
+		}
+	}
+	fmt.Fprintln(w, "mxsensor:", err)
 }

@@ -36,7 +36,7 @@ must be mounted).`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ must be mounted).`,
 						return err
 					}
 				}
-				pl, rw, err := newLivePipeline(cmd, v, dir, names, st, set, results.WriterConfig{ReplayFrom: from, Log: log.Named("output")})
+				pl, rw, err := newLivePipeline(cmd, log, v, dir, names, st, set, results.WriterConfig{ReplayFrom: from, Log: log.Named("output")})
 				if err != nil {
 					if st != nil {
 						st.Close()
@@ -215,11 +215,11 @@ must be mounted).`,
 			}
 			// The live measurement's report, once its files are complete.
 			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
-				rcfg, err := reportConfig(v, cmd.ErrOrStderr())
+				rcfg, err := reportConfig(v, log)
 				if err != nil {
 					return err
 				}
-				return writeReports(dir, rcfg, cmd.ErrOrStderr())
+				return writeReports(dir, rcfg, log)
 			}
 			return nil
 		},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,14 +103,9 @@ func resultsSource(v *viper.Viper) (results.Source, func(), error) {
 	case in != "" && db != "":
 		return nil, nil, fmt.Errorf("give --in or --db, not both")
 	case db != "":
-		if _, err := os.Stat(db); err != nil {
-			return nil, nil, fmt.Errorf("--db: %w", err)
-		}
-		cfg := store.DefaultConfig()
-		cfg.Journal, cfg.Retention = 0, 0 // a reader changes nothing
-		st, err := store.Open(db, cfg)
+		st, err := store.OpenReadOnly(db)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("--db: %w", err)
 		}
 		return st, func() { st.Close() }, nil
 	case in != "":
