@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -19,11 +17,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/mxsensor/mxsensor/internal/agent"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/store"
@@ -57,7 +57,7 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
-			st, err := openStore(v, nil, false)
+			st, err := openStore(v)
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func newAnalyzeCmd() *cobra.Command {
 				rec = st
 				defer st.Close()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec, nil)
+			pl, err := buildPipeline(cmd, v, out, rec)
 			if err != nil {
 				return err
 			}
@@ -139,65 +139,37 @@ func newAnalyzeCmd() *cobra.Command {
 	return cmd
 }
 
-// buildPipeline reads the reject logs and sets up the measurement pipeline
-// with the flags shared by analyze and run.
-//
-// set, if not nil, receives the rejections (run keeps adding to it as it
-// follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
+// measurement are the settings of the measurement shared by analyze and
+// run.
+type measurement struct {
+	cfg    pipeline.Config // Attempt, Associate, HeldMemory
+	db     *fingerprint.DB
+	names  enrich.StaticNames
+	loc    *time.Location // of reject-log timestamps without a zone
+	window time.Duration  // spam window
+}
+
+// readMeasurement reads the flags of the measurement shared by analyze and
+// run, and loads the fingerprint database and the ASN and PTR tables.
+func readMeasurement(cmd *cobra.Command, v *viper.Viper, modeName string) (measurement, error) {
+	var m measurement
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
-		return nil, err
+		return m, err
 	}
-	loc := time.Local
+	m.loc = time.Local
 	if tz := v.GetString("tz"); tz != "" {
-		if loc, err = time.LoadLocation(tz); err != nil {
-			return nil, fmt.Errorf("--tz: %w", err)
+		if m.loc, err = time.LoadLocation(tz); err != nil {
+			return m, fmt.Errorf("--tz: %w", err)
 		}
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
-	window := 24 * time.Hour
+	m.window = 24 * time.Hour
 	if v.IsSet("spam-window") {
-		window = v.GetDuration("spam-window")
+		m.window = v.GetDuration("spam-window")
 	}
-	if set == nil {
-		set = rejectlog.NewSet(window)
-	}
-	set.Window = window
-	var total rejectlog.Counters
-	// The store keeps the rejections too.
-	rr, _ := rec.(rejectionRecorder)
-	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
-		sets, err := expandLogArgs(logs)
-		if err != nil {
-			return nil, err
-		}
-		for _, files := range sets {
-			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			if err := rejectlog.ScanFiles(ctx, files, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
-				set.Add(r)
-				if rr != nil {
-					return rr.RecordRejection(r.IP, r.Time, r.Zone)
-				}
-				return nil
-			}); err != nil {
-				return nil, err
-			}
-			total.Add(p.Counters())
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage", total.Matched, set.Len(), total.Lines, total.Garbage)
-		if total.DamagedFiles > 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), ", %d damaged compressed files", total.DamagedFiles)
-		}
-		fmt.Fprintln(cmd.ErrOrStderr(), ")")
-	}
-	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
-	if err != nil {
-		return nil, err
+	if m.db, err = loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr()); err != nil {
+		return m, err
 	}
 	acfg := associate.DefaultConfig()
 	acfg.Mode = mode
@@ -214,33 +186,58 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	for _, f := range v.GetStringSlice("disable-evidence") {
 		acfg.Disable[f] = true
 	}
-	static, err := loadNames(v, cmd.ErrOrStderr())
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case cache != nil:
-		cache.Static = static
-		acfg.Names = cache
-	case static != (enrich.StaticNames{}):
-		acfg.Names = static
+	if m.names, err = loadNames(v, cmd.ErrOrStderr()); err != nil {
+		return m, err
 	}
 	gcfg := attempt.DefaultConfig()
 	if v.IsSet("window") {
 		gcfg.Window = v.GetDuration("window")
 	}
-	// A live agent with a store appends to its files: after a restart, the
-	// replayed journal adds only what the store does not have yet.
 	held, err := heldMemory(v)
+	if err != nil {
+		return m, err
+	}
+	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held}
+	return m, nil
+}
+
+// buildPipeline reads the reject logs and sets up analyze's measurement
+// pipeline.
+func buildPipeline(cmd *cobra.Command, v *viper.Viper, out string, rec pipeline.Recorder) (*pipeline.Pipeline, error) {
+	m, err := readMeasurement(cmd, v, v.GetString("mode"))
 	if err != nil {
 		return nil, err
 	}
-	limitHeap(held)
-	pcfg := pipeline.Config{OutDir: out, Live: live, Attempt: gcfg, Associate: acfg, Recorder: rec, Append: live && rec != nil, RejectLog: total, HeldMemory: held}
-	for _, o := range opts {
-		o(&pcfg)
+	set := rejectlog.NewSet(m.window)
+	// The store keeps the rejections too.
+	rr, _ := rec.(rejectionRecorder)
+	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc}, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
+			set.Add(r)
+			if rr != nil {
+				return rr.RecordRejection(r.IP, r.Time, r.Zone)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "reject logs: %d DNSBL rejections of %d addresses (%d lines, %d garbage", total.Matched, set.Len(), total.Lines, total.Garbage)
+		if total.DamagedFiles > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), ", %d damaged compressed files", total.DamagedFiles)
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), ")")
 	}
-	return pipeline.New(pcfg, db, set)
+	if m.names != (enrich.StaticNames{}) {
+		m.cfg.Associate.Names = m.names
+	}
+	agent.LimitHeap(m.cfg.HeldMemory)
+	m.cfg.OutDir, m.cfg.Recorder = out, rec
+	return pipeline.New(m.cfg, m.db, set)
 }
 
 // heldMemory reads --held-memory: at least 1 MiB (a few hundred attempts).
@@ -260,24 +257,6 @@ func addHeldMemoryFlag(cmd *cobra.Command) {
 	cmd.Flags().Var(newSizeValue("256MiB"), "held-memory",
 		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
 }
-
-// limitHeap sets the Go runtime's soft memory limit to what the heap holds
-// now (the reject logs read, the fingerprint database) plus the held-state
-// budget plus room for buffers, unless GOMEMLIMIT is set: under a flood the
-// garbage collector then works harder instead of letting the heap double.
-func limitHeap(held int64) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	debug.SetMemoryLimit(int64(m.HeapAlloc) + held + heapSlack)
-}
-
-// heapSlack is the room above the held state for what grows with the
-// traffic besides it: output and store buffers, enrichment caches.
-const heapSlack = 64 << 20
 
 // startCPUProfile starts the Go CPU profiler writing to path.
 func startCPUProfile(path string) (stop func(), err error) {
@@ -323,10 +302,6 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 		names.PTRs = t
 	}
 	return names, nil
-}
-
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set, opts...)
 }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -24,7 +23,6 @@ import (
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/linefile"
-	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -47,9 +45,6 @@ type Config struct {
 	// Append opens the output files for appending instead of truncating
 	// them (a restarted agent that replays its journal).
 	Append bool
-	// RejectLog are the counts of the reject logs read at start (for the
-	// metrics).
-	RejectLog rejectlog.Counters
 	// HeldMemory, if > 0, is the heap the grouper and the engine may hold
 	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
 	// Associate.MaxHistory (see Bounds).
@@ -138,8 +133,6 @@ type Pipeline struct {
 	log                    *zap.Logger
 	recErrs                atomic.Uint64 // recorder errors (the row is written to the files anyway)
 	lastRecWarn            time.Time
-	rejectMu               sync.Mutex // guards rejects: followers add, metrics read
-	rejects                rejectlog.Counters
 }
 
 // New creates the output directory and files (truncating earlier ones).
@@ -147,7 +140,7 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist) (*Pipeline, err
 	if cfg.HeldMemory > 0 {
 		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
 	}
-	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, rejects: cfg.RejectLog, log: cfg.Log}
+	p := &Pipeline{db: db, live: cfg.Live, now: cfg.Now, rec: cfg.Recorder, log: cfg.Log}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -399,22 +392,6 @@ func (p *Pipeline) closeFiles() error {
 // Live is the number of attempts held: open in the grouper or waiting in
 // the association engine (what memory per live attempt is measured against).
 func (p *Pipeline) Live() int { return p.g.Live() + p.e.Pending() }
-
-// RejectLogCounters are the counts of the reject logs read, at start and
-// since.
-func (p *Pipeline) RejectLogCounters() rejectlog.Counters {
-	p.rejectMu.Lock()
-	defer p.rejectMu.Unlock()
-	return p.rejects
-}
-
-// AddRejectLog adds the counts of reject-log lines read while the agent
-// runs (the followers). Safe from any goroutine.
-func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
-	p.rejectMu.Lock()
-	defer p.rejectMu.Unlock()
-	p.rejects.Add(c)
-}
 
 // Pressure counts the attempts handled early to stay within the held-state
 // bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,
