@@ -86,7 +86,7 @@ func TestAgentFailedStartStopsTheStartedInReverse(t *testing.T) {
 func testConfig(t *testing.T) Config {
 	dir := t.TempDir()
 	cfg := Config{Sensor: sensor.DefaultConfig(), Events: filepath.Join(dir, "events.jsonl"),
-		Store: StoreConfig{Path: filepath.Join(dir, "db", "mxsensor.db"), Config: store.DefaultConfig()},
+		Store:  StoreConfig{Path: filepath.Join(dir, "db", "mxsensor.db"), Config: store.DefaultConfig()},
 		OutDir: filepath.Join(dir, "out"), Fingerprints: fingerprint.Builtin()}
 	cfg.Sensor.Iface = "eth0"
 	cfg.Enrich.Out = filepath.Join(dir, "enrich.jsonl")

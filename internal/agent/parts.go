@@ -650,4 +650,3 @@ func replayFrom(st *store.Store) (time.Time, error) {
 	}
 	return t.Add(-replaySlack), nil
 }
-
