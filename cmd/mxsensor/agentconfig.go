@@ -19,9 +19,7 @@ func agentConfig(cmd *cobra.Command, v *viper.Viper) (agent.Config, error) {
 	var cfg agent.Config
 	var err error
 	cfg.Sensor = sensor.DefaultConfig()
-	if cfg.Sensor.Iface = v.GetString("iface"); cfg.Sensor.Iface == "" {
-		return cfg, errors.New("no interface given (--iface)")
-	}
+	cfg.Sensor.Iface = v.GetString("iface")
 	if cfg.Sensor.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
 		return cfg, err
 	}
@@ -31,6 +29,9 @@ func agentConfig(cmd *cobra.Command, v *viper.Viper) (agent.Config, error) {
 	cfg.Sensor.DegradedHold = v.GetDuration("degraded-hold")
 	if cfg.Sensor.Dataplane, err = dataplaneConfig(v, true); err != nil {
 		return cfg, err
+	}
+	if cfg.Sensor.Iface == "" {
+		return cfg, errors.New("no interface given (--iface)")
 	}
 	cfg.Events = v.GetString("events")
 	if cfg.Pcap.Path = v.GetString("pcap-out"); cfg.Pcap.Path != "" {
