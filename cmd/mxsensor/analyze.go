@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -21,11 +18,13 @@ import (
 	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/agent"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/results"
@@ -65,14 +64,14 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
-			st, err := openStore(v, nil, false)
+			st, err := openStore(v)
 			if err != nil {
 				return err
 			}
 			if st != nil {
 				defer st.Close()
 			}
-			pl, rw, err := buildPipeline(cmd, log, v, out, v.GetString("mode"), false, nil, st, nil, results.WriterConfig{})
+			pl, rw, err := buildPipeline(cmd, log, v, out, st)
 			if err != nil {
 				return err
 			}
@@ -154,66 +153,37 @@ func newAnalyzeCmd() *cobra.Command {
 	return cmd
 }
 
-// buildPipeline reads the reject logs and sets up the measurement pipeline
-// with the flags shared by analyze and run, and its sinks: the store st
-// (if not nil) and the results files in out (if not "", returned: the
-// caller closes them after the pipeline).
-//
-// set, if not nil, receives the rejections (run keeps adding to it as it
-// follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
+// measurement are the settings of the measurement shared by analyze and
+// run.
+type measurement struct {
+	cfg    pipeline.Config // Attempt, Associate, HeldMemory
+	db     *fingerprint.DB
+	names  enrich.StaticNames
+	loc    *time.Location // of reject-log timestamps without a zone
+	window time.Duration  // spam window
+}
+
+// readMeasurement reads the flags of the measurement shared by analyze and
+// run, and loads the fingerprint database and the ASN and PTR tables.
+func readMeasurement(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, modeName string) (measurement, error) {
+	var m measurement
 	mode, err := associate.ParseMode(modeName)
 	if err != nil {
-		return nil, nil, err
+		return m, err
 	}
-	loc := time.Local
+	m.loc = time.Local
 	if tz := v.GetString("tz"); tz != "" {
-		if loc, err = time.LoadLocation(tz); err != nil {
-			return nil, nil, fmt.Errorf("--tz: %w", err)
+		if m.loc, err = time.LoadLocation(tz); err != nil {
+			return m, fmt.Errorf("--tz: %w", err)
 		}
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
-	window := 24 * time.Hour
+	m.window = 24 * time.Hour
 	if v.IsSet("spam-window") {
-		window = v.GetDuration("spam-window")
+		m.window = v.GetDuration("spam-window")
 	}
-	if set == nil {
-		set = rejectlog.NewSet(window)
-	}
-	set.Window = window
-	var total rejectlog.Counters
-	// The store keeps the rejections too.
-	var rr rejectionRecorder
-	if st != nil {
-		rr = st
-	}
-	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
-		sets, err := expandLogArgs(logs)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, files := range sets {
-			p := rejectlog.NewParser(rejectlog.Options{Location: loc})
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			if err := rejectlog.ScanFiles(ctx, files, p, warnDamaged(log), func(r rejectlog.Rejection) error {
-				set.Add(r)
-				if rr != nil {
-					return rr.RecordRejection(r.IP, r.Time, r.Zone)
-				}
-				return nil
-			}); err != nil {
-				return nil, nil, err
-			}
-			total.Add(p.Counters())
-		}
-		logRejectSummary(log, total, zap.Int("addresses", set.Len()))
-	}
-	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, log)
-	if err != nil {
-		return nil, nil, err
+	if m.db, err = loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, log); err != nil {
+		return m, err
 	}
 	acfg := associate.DefaultConfig()
 	acfg.Mode = mode
@@ -230,16 +200,8 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out, mod
 	for _, f := range v.GetStringSlice("disable-evidence") {
 		acfg.Disable[f] = true
 	}
-	static, err := loadNames(v, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case cache != nil:
-		cache.Static = static
-		acfg.Names = cache
-	case static != (enrich.StaticNames{}):
-		acfg.Names = static
+	if m.names, err = loadNames(v, log); err != nil {
+		return m, err
 	}
 	gcfg := attempt.DefaultConfig()
 	if v.IsSet("window") {
@@ -247,29 +209,55 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out, mod
 	}
 	held, err := heldMemory(v)
 	if err != nil {
+		return m, err
+	}
+	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held}
+	return m, nil
+}
+
+// buildPipeline reads the reject logs and sets up analyze's measurement
+// pipeline and its sinks: the store st (if not nil) and the results files
+// in out (returned: the caller closes them after the pipeline).
+func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out string, st *store.Store) (*pipeline.Pipeline, *results.Writer, error) {
+	m, err := readMeasurement(cmd, log, v, v.GetString("mode"))
+	if err != nil {
 		return nil, nil, err
 	}
-	limitHeap(held)
-	pcfg := pipeline.Config{Live: live, Attempt: gcfg, Associate: acfg, RejectLog: total, HeldMemory: held}
+	set := rejectlog.NewSet(m.window)
+	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc}, warnDamaged(log), func(r rejectlog.Rejection) error {
+			set.Add(r)
+			if st != nil {
+				// The store keeps the rejections too.
+				return st.RecordRejection(r.IP, r.Time, r.Zone)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		logRejectSummary(log, total, zap.Int("addresses", set.Len()))
+	}
+	if m.names != (enrich.StaticNames{}) {
+		m.cfg.Associate.Names = m.names
+	}
+	agent.LimitHeap(m.cfg.HeldMemory)
 	var sinks []pipeline.ResultSink
 	if st != nil {
 		sinks = append(sinks, st)
 	}
-	var rw *results.Writer
-	if out != "" {
-		// A live agent with a store appends to its files: after a restart,
-		// the replayed journal adds only what they do not have yet.
-		wcfg.Append, wcfg.Live = live && st != nil, live
-		if rw, err = results.OpenWriter(out, wcfg); err != nil {
-			return nil, nil, err
-		}
-		sinks = append(sinks, rw)
-	}
-	pl, err := pipeline.New(pcfg, db, set, sinks...)
+	rw, err := results.OpenWriter(out, results.WriterConfig{})
 	if err != nil {
-		if rw != nil {
-			rw.Close()
-		}
+		return nil, nil, err
+	}
+	sinks = append(sinks, rw)
+	pl, err := pipeline.New(m.cfg, m.db, set, sinks...)
+	if err != nil {
+		rw.Close()
 		return nil, nil, err
 	}
 	return pl, rw, nil
@@ -293,24 +281,6 @@ func addHeldMemoryFlag(cmd *cobra.Command) {
 		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
 }
 
-// limitHeap sets the Go runtime's soft memory limit to what the heap holds
-// now (the reject logs read, the fingerprint database) plus the held-state
-// budget plus room for buffers, unless GOMEMLIMIT is set: under a flood the
-// garbage collector then works harder instead of letting the heap double.
-func limitHeap(held int64) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	debug.SetMemoryLimit(int64(m.HeapAlloc) + held + heapSlack)
-}
-
-// heapSlack is the room above the held state for what grows with the
-// traffic besides it: output and store buffers, enrichment caches.
-const heapSlack = 64 << 20
-
 // startCPUProfile starts the Go CPU profiler writing to path.
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
@@ -322,11 +292,6 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// rejectionRecorder is the store's record of DNSBL rejections.
-type rejectionRecorder interface {
-	RecordRejection(ip netip.Addr, t time.Time, zone string) error
 }
 
 // loadNames loads the --asn-table and --ptr-table files (zero when neither
@@ -356,17 +321,6 @@ func loadNames(v *viper.Viper, log *zap.Logger) (enrich.StaticNames, error) {
 	}
 	return names, nil
 }
-
-func newLivePipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, dir string, names *enrich.NameCache, st *store.Store, set *rejectlog.Set, wcfg results.WriterConfig) (*pipeline.Pipeline, *results.Writer, error) {
-	return buildPipeline(cmd, log, v, dir, v.GetString("assoc-mode"), true, names, st, set, wcfg)
-}
-
-// resultsFiles are the live results files as one of the agent's sinks:
-// they close after the pipeline (the agent closes its sinks in order), and
-// report their drops to the metrics. The pipeline writes to them.
-type resultsFiles struct{ *results.Writer }
-
-func (resultsFiles) Write(*synevent.Event) error { return nil }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.
 func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, log *zap.Logger) error {

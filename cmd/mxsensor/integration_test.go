@@ -65,13 +65,13 @@ func attachPass(t *testing.T, h *netlab.Host, ifname string) {
 	t.Cleanup(func() { detach() })
 }
 
-type agent struct {
+type agentProc struct {
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
 	done   chan error
 }
 
-func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, args ...string) *agent {
+func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, args ...string) *agentProc {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
 	if !slices.Contains(args, "--db") {
@@ -80,7 +80,7 @@ func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, a
 		args = append(args, "--db", filepath.Join(t.TempDir(), "mxsensor.db"))
 	}
 	cmd := h.Exec(ctx, bin, append([]string{"run", "--ready-file", ready}, args...)...)
-	a := &agent{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	a := &agentProc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = a.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func startAgent(t *testing.T, ctx context.Context, h *netlab.Host, bin string, a
 
 // stop sends SIGTERM to the agent (through `ip netns exec`, which execs it,
 // so the process is the agent itself) and waits for a clean exit.
-func (a *agent) stop(t *testing.T) {
+func (a *agentProc) stop(t *testing.T) {
 	t.Helper()
 	_ = a.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -17,14 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/metrics"
 	"github.com/mxsensor/mxsensor/internal/netlab"
-	"github.com/mxsensor/mxsensor/internal/pipeline"
-	"github.com/mxsensor/mxsensor/internal/sensor"
-	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 // TestMetricsListenDefault: metrics are on by default, on loopback only.
@@ -36,44 +30,6 @@ func TestMetricsListenDefault(t *testing.T) {
 	host, _, err := net.SplitHostPort(f.DefValue)
 	if err != nil || !netip.MustParseAddr(host).IsLoopback() {
 		t.Errorf("default %q is not a loopback address", f.DefValue)
-	}
-}
-
-type fakeSink struct{}
-
-func (fakeSink) Write(*synevent.Event) error { return nil }
-func (fakeSink) Flush() error                { return nil }
-func (fakeSink) Close() error                { return nil }
-
-type pipelineSink struct{ fakeSink }
-
-func (pipelineSink) Stats() pipeline.Stats { return pipeline.Stats{SYNs: 1} }
-
-type enrichSink struct{ fakeSink }
-
-func (enrichSink) Stats() enrich.Stats { return enrich.Stats{Queries: 1} }
-
-type storeSink struct{ fakeSink }
-
-func (storeSink) StoreStats() (uint64, uint64, uint64, time.Duration) { return 1, 1, 0, 0 }
-
-// TestMetricsSourcesFromSinks: the sinks with counters are found by what
-// they offer; the others are ignored.
-func TestMetricsSourcesFromSinks(t *testing.T) {
-	cfg := sensor.DefaultConfig()
-	cfg.Iface = "eth9"
-	s, err := sensor.New(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := metricsSources(s, []sensor.Sink{fakeSink{}, pipelineSink{}, enrichSink{}, storeSink{}})
-	if src.Agent == nil || src.Pipeline == nil || src.Enricher == nil || src.Store == nil ||
-		src.Iface != "eth9" || src.ReplyMode != "reject" || src.Version != version {
-		t.Errorf("sources: %+v", src)
-	}
-	src = metricsSources(s, []sensor.Sink{fakeSink{}})
-	if src.Pipeline != nil || src.Enricher != nil || src.Store != nil {
-		t.Errorf("sources from a plain sink: %+v", src)
 	}
 }
 

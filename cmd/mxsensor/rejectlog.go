@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"syscall"
 	"time"
 
@@ -18,70 +15,6 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
-
-// rotationSuffix matches what logrotate appends to a log's name.
-var rotationSuffix = regexp.MustCompile(`(\.\d+(\.gz)?|-\d{8}(\.gz)?|\.gz)$`)
-
-// expandLogArgs turns files and directories into rotation sets: each file
-// alone, and each directory as the rotation sets of the logs in it (oldest
-// generation first).
-func expandLogArgs(args []string) ([][]string, error) {
-	var sets [][]string
-	err := eachLog(args, func(path string, inDir bool) error {
-		if !inDir {
-			sets = append(sets, []string{path})
-			return nil
-		}
-		gens, err := rejectlog.Generations(path)
-		if err != nil {
-			return err
-		}
-		if len(gens) > 0 {
-			sets = append(sets, gens)
-		}
-		return nil
-	})
-	return sets, err
-}
-
-// eachLog calls fn with every log the --reject-log arguments name: a file
-// itself (inDir false), and for a directory the base path of each rotation
-// set in it (inDir true), sorted.
-func eachLog(args []string, fn func(path string, inDir bool) error) error {
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return err
-		}
-		if !st.IsDir() {
-			if err := fn(a, false); err != nil {
-				return err
-			}
-			continue
-		}
-		ents, err := os.ReadDir(a)
-		if err != nil {
-			return err
-		}
-		bases := map[string]bool{}
-		for _, e := range ents {
-			if e.Type().IsRegular() {
-				bases[rotationSuffix.ReplaceAllString(e.Name(), "")] = true
-			}
-		}
-		names := make([]string, 0, len(bases))
-		for b := range bases {
-			names = append(names, b)
-		}
-		sort.Strings(names)
-		for _, b := range names {
-			if err := fn(filepath.Join(a, b), true); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 func newRejectlogCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -127,25 +60,16 @@ exactly once to --out, also across crashes and restarts.`,
 			if len(args) == 0 {
 				return errors.New("give log files or directories, or --follow FILE")
 			}
-			sets, err := expandLogArgs(args)
-			if err != nil {
-				return err
-			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			var total rejectlog.Counters
 			var buf []byte
-			for _, set := range sets {
-				p := rejectlog.NewParser(opts)
-				err := rejectlog.ScanFiles(ctx, set, p, warnDamaged(log), func(r rejectlog.Rejection) error {
-					buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
-					_, err := w.Write(buf)
-					return err
-				})
-				total.Add(p.Counters())
-				if err != nil {
-					w.Flush()
-					return err
-				}
+			total, err := rejectlog.ScanArgs(ctx, args, opts, warnDamaged(log), func(r rejectlog.Rejection) error {
+				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
+				_, err := w.Write(buf)
+				return err
+			})
+			if err != nil {
+				w.Flush()
+				return err
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -194,18 +118,18 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, log *zap.Logger, p
 	}
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	var buf []byte
-	return rejectlog.Follow(ctx, rejectlog.FollowOptions{Path: path, Logger: log}, func(b rejectlog.Batch) error {
-		if b.Damage != nil {
-			p.CountDamaged()
-		}
-		for _, line := range b.Lines {
-			if r, ok, _ := p.Parse(line); ok {
+	f, err := rejectlog.NewFollower(rejectlog.FollowerConfig{Path: path, FromStart: true, Parser: p, Log: log,
+		Handle: func(rs []rejectlog.Rejection) error {
+			for _, r := range rs {
 				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
 				if _, err := w.Write(buf); err != nil {
 					return err
 				}
 			}
-		}
-		return w.Flush()
-	})
+			return w.Flush()
+		}})
+	if err != nil {
+		return err
+	}
+	return f.Run(ctx)
 }

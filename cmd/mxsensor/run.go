@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/agent"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
-	"github.com/mxsensor/mxsensor/internal/enrich"
-	"github.com/mxsensor/mxsensor/internal/pipeline"
-	"github.com/mxsensor/mxsensor/internal/rejectlog"
-	"github.com/mxsensor/mxsensor/internal/results"
-	"github.com/mxsensor/mxsensor/internal/sensor"
+	"github.com/mxsensor/mxsensor/internal/metrics"
 )
 
 func newRunCmd() *cobra.Command {
@@ -48,169 +42,17 @@ must be mounted).`,
 				}
 				defer stopProfile()
 			}
-			cfg := sensor.DefaultConfig()
-			cfg.Iface = v.GetString("iface")
-			if cfg.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
-				return err
-			}
-			cfg.PinRoot = v.GetString("pin-dir")
-			cfg.ReadyFile = v.GetString("ready-file")
-			cfg.FlushInterval = v.GetDuration("flush-interval")
-			cfg.DegradedHold = v.GetDuration("degraded-hold")
-			if cfg.Dataplane, err = dataplaneConfig(v, true); err != nil {
-				return err
-			}
-			if cfg.Iface == "" {
-				// Before any output is opened (the store creates its file).
-				return errors.New("no interface given (--iface)")
-			}
-			var sinks []sensor.Sink
-			if p := v.GetString("events"); p != "" {
-				j, err := sensor.OpenEvents(p, log.Named("output"))
-				if err != nil {
-					return err
-				}
-				sinks = append(sinks, j)
-			}
-			if p := v.GetString("pcap-out"); p != "" {
-				size, err := sizeFlag(v, "pcap-rotate-size")
-				if err != nil {
-					return err
-				}
-				ps, err := sensor.NewPcapSink(p, int64(size), v.GetInt("pcap-keep"), log.Named("output"))
-				if err != nil {
-					return err
-				}
-				sinks = append(sinks, ps)
-			}
-			// The store: results survive restarts, and a journal of the
-			// last minutes of SYNs is replayed after a crash.
-			st, err := openStore(v, log, true)
+			cfg, err := agentConfig(cmd, log, v)
 			if err != nil {
 				return err
 			}
-			// A store that a full disk keeps unopened reads as empty, and
-			// its journal is not replayed even if it opens before the
-			// replay: the results files would not be read back for it.
-			replay := st != nil && st.OpenError() == nil
-			// With --enrich-out and the pipeline on, the association engine uses
-			// what the enricher found (origin AS, confirmed reverse names).
-			var names *enrich.NameCache
-			if p := v.GetString("enrich-out"); p != "" {
-				ecfg := enrich.DefaultConfig()
-				ecfg.Resolver = v.GetString("resolver")
-				ecfg.DNSBLZones = v.GetStringSlice("dnsbl")
-				ecfg.ASNTable = v.GetString("asn-table")
-				if v.GetBool("no-cymru") {
-					ecfg.CymruOriginZone, ecfg.CymruOrigin6Zone, ecfg.CymruASNZone = "", "", ""
-				}
-				e, err := enrich.New(ecfg, log.Named("enrich"))
-				if err != nil {
-					return err
-				}
-				if v.GetString("out") != "" || st != nil {
-					names = enrich.NewNameCache(0)
-				}
-				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"), names)
-				if err != nil {
-					return err
-				}
-				if st != nil {
-					// What earlier agents found: not asked again for an
-					// hour, and its names still count as evidence.
-					n := 0
-					if err := st.Enrichments(time.Now().Add(-24*time.Hour), func(line []byte) {
-						if es.Preload(line) {
-							n++
-						}
-					}); err != nil {
-						return err
-					}
-					log.Info("enrichment results restored from the store", zap.Int("addresses", n))
-					es.Persist(st.RecordEnrichment)
-				}
-				sinks = append(sinks, es)
-			}
-			// The reject logs are read at start, then followed: where to
-			// follow them from is settled before the initial read.
-			set := rejectlog.NewSet(0)
-			var starts map[string]rejectlog.Position
-			if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
-				live, err := liveLogs(logs)
-				if err != nil {
-					return fmt.Errorf("--reject-log: %w", err)
-				}
-				starts = followStarts(live, st, log)
-			}
-			var livePipeline *pipeline.Pipeline
-			if dir := v.GetString("out"); dir != "" || st != nil {
-				var from time.Time
-				if replay {
-					if from, err = replayFrom(st); err != nil {
-						st.Close()
-						return err
-					}
-				}
-				pl, rw, err := newLivePipeline(cmd, log, v, dir, names, st, set, results.WriterConfig{ReplayFrom: from, Log: log.Named("output")})
-				if err != nil {
-					if st != nil {
-						st.Close()
-					}
-					return err
-				}
-				if replay {
-					// Replayed by the sensor once the program is loaded
-					// and attached, the metrics listener bound and every
-					// file open: a start that fails writes nothing.
-					cfg.Prepare = func() error { return replayJournal(st, pl, log) }
-				}
-				sinks = append(sinks, pl)
-				if rw != nil {
-					sinks = append(sinks, resultsFiles{rw})
-				}
-				livePipeline = pl
-			}
-			if st != nil {
-				// After the pipeline: closing it flushes its last results
-				// into the store, which closes next.
-				sinks = append(sinks, st)
-			}
-			s, err := sensor.New(cfg, log, sinks...)
+			a, err := agent.New(cfg, log)
 			if err != nil {
 				return err
 			}
-			stopMetrics, err := startMetrics(v, log, s, sinks)
-			if err != nil {
-				return err
-			}
-			defer stopMetrics()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if len(starts) > 0 {
-				loc := time.Local
-				if tz := v.GetString("tz"); tz != "" {
-					if loc, err = time.LoadLocation(tz); err != nil {
-						return fmt.Errorf("--tz: %w", err)
-					}
-				}
-				// The followers stop before the agent does: their last
-				// rejections reach the store before it closes.
-				signalled := ctx
-				var count func(rejectlog.Counters)
-				if livePipeline != nil {
-					count = livePipeline.AddRejectLog
-				}
-				wait := followRejectLogs(signalled, starts, set, st, loc, count, log)
-				sctx, scancel := context.WithCancel(context.Background())
-				defer scancel()
-				go func() {
-					<-signalled.Done()
-					wait()
-					scancel()
-				}()
-				ctx = sctx
-			}
-			if err := s.Run(ctx); err != nil {
+			if err := a.Run(ctx); err != nil {
 				return err
 			}
 			// The live measurement's report, once its files are complete.
@@ -258,6 +100,7 @@ must be mounted).`,
 	_ = f.MarkHidden("window")
 	_ = f.MarkHidden("horizon")
 	addDataplaneFlags(cmd, true)
-	addMetricsFlags(cmd)
+	f.String("metrics-listen", metrics.DefaultListen,
+		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
 	return cmd
 }

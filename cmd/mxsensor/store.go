@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.uber.org/zap"
 
-	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
@@ -29,71 +26,30 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
 }
 
-// openStore opens --db, or returns nil when it is "". With live (the
-// agent), a file system too full to open the database on does not stop
-// the start: the store opens once space returns, and meanwhile counts
-// what it drops (store.Config.RetryOpen).
-func openStore(v *viper.Viper, log *zap.Logger, live bool) (*store.Store, error) {
-	path := v.GetString("db")
-	if path == "" {
-		return nil, nil
+// storeConfig reads --db and the store's knobs (path "" = no store).
+func storeConfig(v *viper.Viper) (path string, cfg store.Config, err error) {
+	cfg = store.DefaultConfig()
+	if path = v.GetString("db"); path == "" {
+		return "", cfg, nil
 	}
-	cfg := store.DefaultConfig()
 	cfg.FlushInterval = v.GetDuration("db-flush")
 	cfg.Journal = v.GetDuration("db-journal")
 	cfg.SampleSYNs = v.GetInt("db-sample-syns")
 	cfg.Retention = v.GetDuration("db-retention")
-	if log != nil {
-		cfg.Log = log.Named("store")
-	}
 	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
-		return nil, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
+		return "", cfg, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
 	}
-	cfg.CreateDir, cfg.RetryOpen = true, live
-	st, err := store.Open(path, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if log == nil {
-		return st, nil
-	}
-	if err := st.OpenError(); err != nil {
-		log.Warn("store not open: the file system is full; running without it (journal replay, stored enrichments and "+
-			"reject-log positions read as empty), counting the rows dropped, and trying again", zap.String("path", path),
-			zap.Duration("retry", cfg.OpenRetry), zap.Error(err))
-	} else {
-		log.Info("store open", zap.String("path", path), zap.Duration("flush", cfg.FlushInterval), zap.Duration("journal", cfg.Journal))
-	}
-	return st, nil
+	return path, cfg, nil
 }
 
-// replayJournal feeds the SYNs the store journaled before a restart back
-// through the pipeline: attempts that were still open when the previous
-// process died are completed. It is idempotent: the store drops what it
-// has already (unique keys), the results files what they hold (the keys
-// read back from their ends, see replayFrom), so a kill -9 at any point
-// leaves each attempt once in each output.
-func replayJournal(st *store.Store, pl *pipeline.Pipeline, log *zap.Logger) error {
-	evs, skipped, err := st.Journal(time.Now().Add(-2 * time.Hour))
-	if err != nil {
-		return err
+// openStore opens --db for analyze, or returns nil when it is "".
+func openStore(v *viper.Viper) (*store.Store, error) {
+	path, cfg, err := storeConfig(v)
+	if err != nil || path == "" {
+		return nil, err
 	}
-	if skipped > 0 {
-		log.Warn("journal: records that do not parse were skipped", zap.Int("skipped", skipped))
-	}
-	if len(evs) == 0 {
-		return nil
-	}
-	for i := range evs {
-		if err := pl.Write(&evs[i]); err != nil {
-			return fmt.Errorf("replaying the journal: %w", err)
-		}
-	}
-	if err := pl.Flush(); err != nil {
-		return fmt.Errorf("replaying the journal: %w", err)
-	}
-	log.Info("journal replayed", zap.Int("syns", len(evs)), zap.Time("from", evs[0].Time), zap.Time("to", evs[len(evs)-1].Time))
-	return nil
+	cfg.CreateDir = true
+	return store.Open(path, cfg)
 }
 
 // resultsSource is --in DIR or --db FILE (read-only use of the store).
@@ -112,19 +68,4 @@ func resultsSource(v *viper.Viper) (results.Source, func(), error) {
 		return results.Dir(in), func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("--in DIR or --db FILE is required")
-}
-
-// replaySlack is how far before the journal's first SYN the results files
-// are read back at start: a line's first_seen may precede the lines
-// before it by an attempt's length (lines are in closing order).
-const replaySlack = 10 * time.Minute
-
-// replayFrom is where the results files are read back from for the replay
-// of st's journal (zero when the journal is empty: nothing to replay).
-func replayFrom(st *store.Store) (time.Time, error) {
-	t, ok, err := st.JournalStart()
-	if err != nil || !ok {
-		return time.Time{}, err
-	}
-	return t.Add(-replaySlack), nil
 }

@@ -1,13 +1,14 @@
 // Package metrics exports the agent's counters to Prometheus: collectors
 // that read the live sources (the XDP program's counter map, the agent, the
-// measurement pipeline, the enricher, the store) at scrape time, and an HTTP
-// server for /metrics and /healthz.
+// measurement pipeline, the enricher, the store) at scrape time, which the
+// agent's parts register for the numbers they own, and an HTTP server for
+// /metrics, /healthz and /livez.
 package metrics
 
 import (
 	"errors"
 	"runtime"
-	"time"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // Namespace prefixes every metric of ours.
@@ -47,43 +49,24 @@ type EnrichSource interface {
 	Stats() enrich.Stats
 }
 
-// StoreSource is the results store. lastCommit is how long the latest
-// commit took.
+// StoreSource is the results store; *store.Store implements it.
 type StoreSource interface {
-	StoreStats() (batches, rows, errors uint64, lastCommit time.Duration)
-}
-
-// Sources are what the metrics read. Only Agent is required; a nil source
-// exports no metric family.
-type Sources struct {
-	Agent     Agent
-	Iface     string // for mxsensor_xdp_info
-	ReplyMode string // for mxsensor_xdp_info
-	Version   string // for mxsensor_build_info
-	Pipeline  PipelineSource
-	Enricher  EnrichSource
-	// RejectLog returns the counts of the reject-log parsers.
-	RejectLog func() rejectlog.Counters
-	Store     StoreSource
-	// Outputs calls fn for each output that drops what it cannot write (a
-	// full disk): its name (one of OutputNames), the records dropped and
-	// whether it is failing now.
-	Outputs func(fn func(name string, dropped uint64, failing bool))
+	Stats() store.Stats
 }
 
 // OutputNames are the agent's outputs, each exported from the start (at 0).
 var OutputNames = []string{"events", "attempts", "associations", "enrich", "pcap", "store"}
 
-// NewRegistry returns a registry (never the global one) holding the
-// collectors of src plus the Go runtime and process collectors.
-func NewRegistry(src Sources) (*prometheus.Registry, error) {
+// NewRegistry returns a registry (never the global one) holding the Go
+// runtime and process collectors and mxsensor_build_info; each part of the
+// agent registers its own collectors on it.
+func NewRegistry(version string) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	cs := []prometheus.Collector{
+	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	}
-	cs = append(cs, Collectors(src)...)
-	for _, c := range cs {
+		newBuildInfo(version),
+	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -91,29 +74,59 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	return reg, nil
 }
 
-// Collectors returns one collector per source present in src.
-func Collectors(src Sources) []prometheus.Collector {
-	cs := []prometheus.Collector{newBuildInfo(src.Version)}
-	if src.Agent != nil {
-		cs = append(cs, newAgentCollector(src.Agent, src.Iface, src.ReplyMode))
-	}
-	if src.Pipeline != nil {
-		cs = append(cs, newPipelineCollector(src.Pipeline))
-	}
-	if src.Enricher != nil {
-		cs = append(cs, newEnrichCollector(src.Enricher))
-	}
-	if src.RejectLog != nil {
-		cs = append(cs, newRejectLogCollector(src.RejectLog))
-	}
-	if src.Store != nil {
-		cs = append(cs, newStoreCollector(src.Store))
-	}
-	if src.Outputs != nil {
-		cs = append(cs, newOutputCollector(src.Outputs))
-	}
-	return cs
+// NewAgentCollector exports the agent's and its XDP program's counters.
+func NewAgentCollector(a Agent, iface, replyMode string) prometheus.Collector {
+	return newAgentCollector(a, iface, replyMode)
 }
+
+// NewPipelineCollector exports the measurement pipeline's counters.
+func NewPipelineCollector(p PipelineSource) prometheus.Collector { return newPipelineCollector(p) }
+
+// NewEnrichCollector exports the enricher's counters.
+func NewEnrichCollector(e EnrichSource) prometheus.Collector { return newEnrichCollector(e) }
+
+// NewRejectLogCollector exports the counts of the reject-log parsers that
+// fn adds up.
+func NewRejectLogCollector(fn func() rejectlog.Counters) prometheus.Collector {
+	return newRejectLogCollector(fn)
+}
+
+// NewStoreCollector exports the results store's counters.
+func NewStoreCollector(s StoreSource) prometheus.Collector { return newStoreCollector(s) }
+
+// OutputReporter is an output that drops what it cannot write (a full
+// disk) and counts it: fn is called with its name (one of OutputNames),
+// the records dropped and whether it is failing now.
+type OutputReporter interface {
+	Outputs(fn func(name string, dropped uint64, failing bool))
+}
+
+// Outputs collects the outputs' drops into one family: each part of the
+// agent adds its outputs, and the collector is registered once.
+type Outputs struct {
+	mu   sync.Mutex
+	outs []OutputReporter
+}
+
+// Add adds an output. Safe while the collector is being scraped.
+func (o *Outputs) Add(r OutputReporter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outs = append(o.outs, r)
+}
+
+// each calls fn for every output of every reporter added.
+func (o *Outputs) each(fn func(name string, dropped uint64, failing bool)) {
+	o.mu.Lock()
+	outs := o.outs
+	o.mu.Unlock()
+	for _, r := range outs {
+		r.Outputs(fn)
+	}
+}
+
+// Collector returns the collector of the outputs' drops.
+func (o *Outputs) Collector() prometheus.Collector { return newOutputCollector(o.each) }
 
 func desc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help, labels, nil)
@@ -392,9 +405,6 @@ type storeCollector struct {
 	batches, rows, errs, commitDelay, dropped *prometheus.Desc
 }
 
-// storeDropper is a store that drops journal rows when it falls behind.
-type storeDropper interface{ StoreDropped() uint64 }
-
 func newStoreCollector(s StoreSource) *storeCollector {
 	return &storeCollector{src: s,
 		batches:     desc("store", "batches_total", "Batches committed to the store."),
@@ -406,21 +416,16 @@ func newStoreCollector(s StoreSource) *storeCollector {
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, c.batches, c.rows, c.errs, c.commitDelay)
-	if _, ok := c.src.(storeDropper); ok {
-		ch <- c.dropped
-	}
+	describeAll(ch, c.batches, c.rows, c.errs, c.commitDelay, c.dropped)
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	b, r, e, last := c.src.StoreStats()
-	ch <- counter(c.batches, b)
-	ch <- counter(c.rows, r)
-	ch <- counter(c.errs, e)
-	ch <- gauge(c.commitDelay, last.Seconds())
-	if d, ok := c.src.(storeDropper); ok {
-		ch <- counter(c.dropped, d.StoreDropped())
-	}
+	st := c.src.Stats()
+	ch <- counter(c.batches, st.Batches)
+	ch <- counter(c.rows, st.Rows)
+	ch <- counter(c.errs, st.Errors)
+	ch <- gauge(c.commitDelay, st.LastCommit.Seconds())
+	ch <- counter(c.dropped, st.Dropped)
 }
 
 // outputCollector reads the outputs' drops (a full disk).

@@ -16,6 +16,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // fakeAgent is an Agent whose answers the test sets.
@@ -69,10 +70,59 @@ func (f fakeEnricher) Stats() enrich.Stats { return enrich.Stats(f) }
 
 type fakeStore struct{}
 
-func (fakeStore) StoreDropped() uint64 { return 7 }
+func (fakeStore) Stats() store.Stats {
+	return store.Stats{Batches: 3, Rows: 300, Errors: 1, Dropped: 7, LastCommit: 1500 * time.Millisecond}
+}
 
-func (fakeStore) StoreStats() (uint64, uint64, uint64, time.Duration) {
-	return 3, 300, 1, 1500 * time.Millisecond
+// Sources are the parts a test registers, as the agent's parts do; a nil
+// one registers nothing.
+type Sources struct {
+	Agent            Agent
+	Iface, ReplyMode string
+	Version          string
+	Pipeline         PipelineSource
+	Enricher         EnrichSource
+	RejectLog        func() rejectlog.Counters
+	Store            StoreSource
+	Outputs          func(fn func(name string, dropped uint64, failing bool))
+}
+
+type outputsFunc func(fn func(name string, dropped uint64, failing bool))
+
+func (f outputsFunc) Outputs(fn func(name string, dropped uint64, failing bool)) { f(fn) }
+
+func newTestRegistry(src Sources) (*prometheus.Registry, error) {
+	reg, err := NewRegistry(src.Version)
+	if err != nil {
+		return nil, err
+	}
+	var cs []prometheus.Collector
+	if src.Agent != nil {
+		cs = append(cs, NewAgentCollector(src.Agent, src.Iface, src.ReplyMode))
+	}
+	if src.Pipeline != nil {
+		cs = append(cs, NewPipelineCollector(src.Pipeline))
+	}
+	if src.Enricher != nil {
+		cs = append(cs, NewEnrichCollector(src.Enricher))
+	}
+	if src.RejectLog != nil {
+		cs = append(cs, NewRejectLogCollector(src.RejectLog))
+	}
+	if src.Store != nil {
+		cs = append(cs, NewStoreCollector(src.Store))
+	}
+	if src.Outputs != nil {
+		var o Outputs
+		o.Add(outputsFunc(src.Outputs))
+		cs = append(cs, o.Collector())
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
 }
 
 func runningAgent() *fakeAgent {
@@ -109,7 +159,7 @@ func TestMetricsEveryKernelCounterExported(t *testing.T) {
 
 func TestMetricsAgentCollector(t *testing.T) {
 	a := runningAgent()
-	reg, err := NewRegistry(Sources{Agent: a, Iface: "eth0", ReplyMode: "reject", Version: "1.2.3"})
+	reg, err := newTestRegistry(Sources{Agent: a, Iface: "eth0", ReplyMode: "reject", Version: "1.2.3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +263,7 @@ mxsensor_ring_pending_bytes 4096
 // mxsensor_up is 0; a failed map read is a scrape error, not a panic.
 func TestMetricsAgentNotAttached(t *testing.T) {
 	a := &fakeAgent{state: sensor.StateStarting}
-	reg, err := NewRegistry(Sources{Agent: a})
+	reg, err := newTestRegistry(Sources{Agent: a})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +291,7 @@ func TestMetricsOptionalSources(t *testing.T) {
 		},
 		Store: fakeStore{},
 	}
-	reg, err := NewRegistry(src)
+	reg, err := newTestRegistry(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +335,7 @@ func TestMetricsOptionalSources(t *testing.T) {
 	}
 
 	// Without them, none of their families.
-	reg, err = NewRegistry(Sources{Agent: runningAgent()})
+	reg, err = newTestRegistry(Sources{Agent: runningAgent()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +400,7 @@ func TestMetricsRealSensorBeforeRun(t *testing.T) {
 	if _, err := s.KernelCounters(); !errors.Is(err, sensor.ErrNotAttached) {
 		t.Errorf("KernelCounters before Run: %v", err)
 	}
-	reg, err := NewRegistry(Sources{Agent: s})
+	reg, err := newTestRegistry(Sources{Agent: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +415,7 @@ func TestMetricsRealSensorBeforeRun(t *testing.T) {
 // TestMetricsOutputs: every output's dropped series exists from the start
 // (at 0), the failing outputs are counted.
 func TestMetricsOutputs(t *testing.T) {
-	reg, err := NewRegistry(Sources{Agent: runningAgent(), Outputs: func(fn func(string, uint64, bool)) {
+	reg, err := newTestRegistry(Sources{Agent: runningAgent(), Outputs: func(fn func(string, uint64, bool)) {
 		fn("events", 7, true)
 		fn("store", 2, false)
 	}})

@@ -13,7 +13,7 @@ import (
 // TestMetricsDocsAndDashboard: docs/metrics.md lists every family we
 // export, and the Grafana dashboard is valid JSON that uses only those.
 func TestMetricsDocsAndDashboard(t *testing.T) {
-	reg, err := NewRegistry(Sources{Agent: runningAgent(), Pipeline: fakePipeline{}, Enricher: fakeEnricher{},
+	reg, err := newTestRegistry(Sources{Agent: runningAgent(), Pipeline: fakePipeline{}, Enricher: fakeEnricher{},
 		RejectLog: func() rejectlog.Counters { return rejectlog.Counters{} }, Store: fakeStore{},
 		Outputs: func(func(string, uint64, bool)) {}})
 	if err != nil {

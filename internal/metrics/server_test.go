@@ -32,7 +32,7 @@ func get(t *testing.T, url string) (int, string) {
 // health, other paths and methods are refused, and Stop closes it.
 func TestMetricsServerHealthz(t *testing.T) {
 	a := &fakeAgent{state: sensor.StateStarting}
-	reg, err := NewRegistry(Sources{Agent: a, Version: "test"})
+	reg, err := newTestRegistry(Sources{Agent: a, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/record"
-	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -44,9 +42,6 @@ type Config struct {
 	Now       func() time.Time
 	Attempt   attempt.Config
 	Associate associate.Config
-	// RejectLog are the counts of the reject logs read at start (for the
-	// metrics).
-	RejectLog rejectlog.Counters
 	// HeldMemory, if > 0, is the heap the grouper and the engine may hold
 	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
 	// Associate.MaxHistory (see Bounds).
@@ -100,19 +95,17 @@ func (p *Pipeline) degraded() {
 
 // Pipeline turns SYN events into attempts and associations.
 type Pipeline struct {
-	g        *attempt.Grouper
-	e        *associate.Engine
-	db       *fingerprint.DB
-	sinks    []ResultSink
-	err      error // the first sink error: Write, Flush and Close return it
-	live     bool
-	now      func() time.Time
-	info     addr.Info          // reused by enrich
-	att      record.Attempt     // reused by onAttempt
-	assoc    record.Association // reused by onAssociation
-	stats    counters
-	rejectMu sync.Mutex // guards rejects: followers add, metrics read
-	rejects  rejectlog.Counters
+	g     *attempt.Grouper
+	e     *associate.Engine
+	db    *fingerprint.DB
+	sinks []ResultSink
+	err   error // the first sink error: Write, Flush and Close return it
+	live  bool
+	now   func() time.Time
+	info  addr.Info          // reused by enrich
+	att   record.Attempt     // reused by onAttempt
+	assoc record.Association // reused by onAssociation
+	stats counters
 }
 
 // New returns a pipeline that hands its results to sinks, in this order.
@@ -124,7 +117,7 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist, sinks ...Result
 	if cfg.HeldMemory > 0 {
 		cfg.Attempt.MaxLive, cfg.Associate.MaxHeld, cfg.Associate.MaxHistory = Bounds(cfg.HeldMemory)
 	}
-	p := &Pipeline{db: db, sinks: sinks, live: cfg.Live, now: cfg.Now, rejects: cfg.RejectLog}
+	p := &Pipeline{db: db, sinks: sinks, live: cfg.Live, now: cfg.Now}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -241,22 +234,6 @@ func (p *Pipeline) Close() error {
 // Live is the number of attempts held: open in the grouper or waiting in
 // the association engine (what memory per live attempt is measured against).
 func (p *Pipeline) Live() int { return p.g.Live() + p.e.Pending() }
-
-// RejectLogCounters are the counts of the reject logs read, at start and
-// since.
-func (p *Pipeline) RejectLogCounters() rejectlog.Counters {
-	p.rejectMu.Lock()
-	defer p.rejectMu.Unlock()
-	return p.rejects
-}
-
-// AddRejectLog adds the counts of reject-log lines read while the agent
-// runs (the followers). Safe from any goroutine.
-func (p *Pipeline) AddRejectLog(c rejectlog.Counters) {
-	p.rejectMu.Lock()
-	defer p.rejectMu.Unlock()
-	p.rejects.Add(c)
-}
 
 // Pressure counts the attempts handled early to stay within the held-state
 // bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,

@@ -43,7 +43,12 @@
 // position resumes without losing or repeating a line, also when the log
 // was rotated while nothing was running.
 //
-// [FollowToFile] builds exactly-once delivery on top of it: rejections
+// [Follower] is the one follower of the project (the agent's and
+// `mxsensor rejectlog --follow`'s): it parses each batch, hands the
+// rejections over and then records the position after the batch in a
+// [PositionStore], the results store or a [StateFile].
+//
+// [FollowToFile] builds exactly-once delivery on it: rejections
 // are appended to a JSON-lines file and, after each batch, a state file
 // records atomically (write, fsync, rename, fsync of the directory) the log
 // position together with the length the output had after that batch. A

@@ -134,20 +134,9 @@ func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	p := opts.Parser
-	if p == nil {
-		p = NewParser(Options{})
-	}
-	st, found, err := LoadState(opts.StatePath)
+	st, _, err := LoadState(opts.StatePath)
 	if err != nil {
 		return err
-	}
-	if !found {
-		pos, err := StartOfFile(opts.LogPath)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("start of %s: %w", opts.LogPath, err)
-		}
-		st = SinkState{Position: pos}
 	}
 	out, err := os.OpenFile(opts.OutPath, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
@@ -174,57 +163,33 @@ func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
 	if _, err := out.Seek(st.OutputLen, io.SeekStart); err != nil {
 		return fmt.Errorf("seek output: %w", err)
 	}
-	if !found {
-		if err := SaveState(opts.StatePath, st); err != nil {
-			return err
-		}
-	}
-
 	outLen := st.OutputLen
-	var (
-		buf       []byte
-		unsaved   *SinkState // a newer state not yet saved
-		lastSaved = time.Now()
-	)
-	err = Follow(ctx, FollowOptions{Path: opts.LogPath, Start: st.Position, Poll: opts.Poll, Logger: log},
-		func(b Batch) error {
-			buf = buf[:0]
-			if b.Damage != nil {
-				p.CountDamaged()
-			}
-			for _, line := range b.Lines {
-				if r, ok, _ := p.Parse(line); ok {
-					buf = AppendJSON(buf, r)
-					buf = append(buf, '\n')
-				}
-			}
-			if len(buf) > 0 {
-				if _, err := out.Write(buf); err != nil {
-					return fmt.Errorf("write output: %w", err)
-				}
-				if err := out.Sync(); err != nil {
-					return fmt.Errorf("sync output: %w", err)
-				}
-				outLen += int64(len(buf))
-			}
-			next := SinkState{Position: b.Pos, OutputLen: outLen}
-			// A batch without rejections need not be saved at once: after
-			// a crash its lines are read again and again yield nothing.
-			// Saving at least every stateSaveInterval, and at every switch
-			// to a new file, keeps the saved position from falling far
-			// behind the rotation.
-			if len(buf) == 0 && len(b.Lines) > 0 && time.Since(lastSaved) < stateSaveInterval {
-				unsaved = &next
+	var buf []byte
+	f, err := NewFollower(FollowerConfig{Path: opts.LogPath, FromStart: true, Parser: opts.Parser, Poll: opts.Poll,
+		QuietSave: stateSaveInterval, Log: log,
+		Positions: StateFile{Path: opts.StatePath, OutputLen: func() int64 { return outLen }},
+		Handle: func(rs []Rejection) error {
+			if len(rs) == 0 {
 				return nil
 			}
-			unsaved = nil
-			lastSaved = time.Now()
-			return SaveState(opts.StatePath, next)
-		})
-	if err == nil && unsaved != nil {
-		err = SaveState(opts.StatePath, *unsaved)
+			buf = buf[:0]
+			for _, r := range rs {
+				buf = AppendJSON(buf, r)
+				buf = append(buf, '\n')
+			}
+			if _, err := out.Write(buf); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			if err := out.Sync(); err != nil {
+				return fmt.Errorf("sync output: %w", err)
+			}
+			outLen += int64(len(buf))
+			return nil
+		}})
+	if err != nil {
+		return err
 	}
-	return err
+	return f.Run(ctx)
 }
 
 // stateSaveInterval bounds how long FollowToFile leaves the state file

@@ -70,10 +70,11 @@ type Pressured interface {
 }
 
 // Sink consumes SYN events. Write must not retain ev after it returns.
+// The sensor writes and flushes; whoever made the sink closes it, once the
+// sensor has stopped.
 type Sink interface {
 	Write(ev *synevent.Event) error
 	Flush() error
-	Close() error
 }
 
 // Stats are the agent's own counters (the kernel keeps its own).
@@ -111,10 +112,19 @@ type Sensor struct {
 	lastSinkWarn  time.Time
 	sinkErrsSince uint64
 
-	// What Run has attached, for readers on other goroutines (metrics,
+	// What Start set up, for Stop (one goroutine starts and stops).
+	undo     []func() error
+	detach   func() error
+	cancel   context.CancelFunc // stops the drain loop; nil unless running
+	drainErr error              // the drain loop's, read once done is closed
+	ringOpen *dataplane.RingReader
+	objsOpen *dataplane.Objects
+
+	// What Start has attached, for readers on other goroutines (metrics,
 	// health checks).
 	mu     sync.RWMutex
-	objs   *dataplane.Objects    // set while Run drains the ring, until it closes them
+	done   chan struct{}         // made by Start, closed when draining stops
+	objs   *dataplane.Objects    // set while the ring is drained, until it is closed
 	ring   *dataplane.RingReader // likewise
 	mode   dataplane.AttachMode
 	state  State
@@ -130,8 +140,8 @@ const (
 	StateStarting State = iota // New returned, program not attached yet
 	StateRunning               // attached, draining the ring
 	StateStopping              // stop requested: detaching, draining what is left
-	StateStopped               // Run returned without error
-	StateFailed                // Run returned an error
+	StateStopped               // Stop returned without error
+	StateFailed                // Start or Stop failed
 )
 
 func (s State) String() string {
@@ -180,7 +190,7 @@ func New(cfg Config, log *zap.Logger, sinks ...Sink) (*Sensor, error) {
 func (s *Sensor) PinDir() string { return filepath.Join(s.cfg.PinRoot, s.cfg.Iface) }
 
 // Stats returns the agent's counters. It is safe to call from any
-// goroutine, also while Run runs.
+// goroutine, also while the sensor runs.
 func (s *Sensor) Stats() Stats {
 	c := &s.stats
 	return Stats{Events: c.events.Load(), Written: c.written.Load(), Short: c.short.Load(), SinkErrors: c.sinkErrors.Load(),
@@ -285,7 +295,7 @@ func (s *Sensor) Config() Config { return s.cfg }
 
 // KernelCounters reads the XDP program's counters, summed over CPUs. It is
 // safe to call from any goroutine; it returns ErrNotAttached before the
-// program is pinned and after Run is done with it.
+// program is pinned and after Stop is done with it.
 func (s *Sensor) KernelCounters() (dataplane.Counters, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -325,14 +335,26 @@ func (s *Sensor) setState(st State, err error) {
 	}
 }
 
-// Run loads, attaches and pins the program, drains events until ctx is done,
-// then detaches, unpins and flushes. It returns the first fatal error.
-func (s *Sensor) Run(ctx context.Context) (err error) {
+// Start loads, attaches and pins the program, runs Config.Prepare, drains
+// what a dead sensor left, and starts draining the ring into the sinks.
+// It returns once the sensor is running, or with the first error (then
+// what it had set up is undone). Done is closed if draining stops on its
+// own (a fatal error, returned by Stop).
+func (s *Sensor) Start() (err error) {
+	s.mu.Lock()
+	started := s.done != nil
+	if !started {
+		s.done = make(chan struct{})
+	}
+	s.mu.Unlock()
+	if started {
+		return errors.New("sensor started twice")
+	}
 	defer func() {
 		if err != nil {
+			err = errors.Join(err, s.undoAll())
+			close(s.done)
 			s.setState(StateFailed, err)
-		} else {
-			s.setState(StateStopped, nil)
 		}
 	}()
 	dir := s.PinDir()
@@ -342,7 +364,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer objs.Close()
+	s.onStop(func() error { return objs.Close() })
 	if err := dataplane.EnsureBPFFS(s.cfg.PinRoot); err != nil {
 		return err
 	}
@@ -357,7 +379,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 			if stale, oerr = old.Ring(); oerr != nil {
 				s.log.Warn("cannot read the ring a dead sensor left", zap.Error(oerr))
 			}
-			defer old.Close()
+			s.onStop(func() error { return old.Close() })
 		}
 		if err := dataplane.RemovePinned(dir); err != nil {
 			if stale != nil {
@@ -369,7 +391,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		if stale != nil {
 			// Drained once the new program is attached and Prepare has
 			// run: its SYNs are newer than the journal's.
-			defer stale.Close()
+			s.onStop(func() error { return stale.Close() })
 		}
 	}
 
@@ -378,7 +400,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		return err
 	}
 	detached := false
-	detach := func() error {
+	s.detach = func() error {
 		if detached {
 			return nil
 		}
@@ -389,23 +411,20 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		s.log.Info("detached XDP program", zap.String("iface", s.cfg.Iface))
 		return nil
 	}
-	defer func() {
-		if derr := detach(); derr != nil {
-			err = errors.Join(err, derr)
-		}
-	}()
+	s.onStop(func() error { return s.detach() })
 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating pin directory: %w", err)
 	}
-	defer func() {
+	s.onStop(func() error {
 		// Unpin the maps and remove the directory; the link pin goes with Detach.
 		_ = objs.Unpin()
 		_ = os.Remove(dataplane.LinkPinPath(dir))
 		if rerr := os.Remove(dir); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			s.log.Warn("could not remove pin directory", zap.String("dir", dir), zap.Error(rerr))
 		}
-	}()
+		return nil
+	})
 	if err := objs.WriteInfo(dataplane.Info{Start: time.Now(), RingSize: uint64(s.cfg.Dataplane.RingSize),
 		Ifindex: uint32(att.Ifindex), Ifname: s.cfg.Iface, PID: uint32(os.Getpid()),
 		AttachMode: att.Mode, Mode: s.cfg.Dataplane.Mode}); err != nil {
@@ -422,7 +441,7 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer ring.Close()
+	s.onStop(func() error { return ring.Close() })
 	// Nothing has been written yet: a start that failed up to here leaves
 	// no output behind.
 	if s.cfg.Prepare != nil {
@@ -437,10 +456,10 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 		}
 		s.log.Info("drained the ring a dead sensor left", zap.Uint64("events", s.stats.events.Load()-before))
 	}
-	// Hidden again before the ring and the objects are closed (defers run
-	// in reverse).
+	// Hidden again before the ring and the objects are closed (undone in
+	// reverse).
 	s.publish(objs, ring, att.Mode)
-	defer s.publish(nil, nil, 0)
+	s.onStop(func() error { s.publish(nil, nil, 0); return nil })
 
 	s.log.Info("sensor running",
 		zap.String("iface", s.cfg.Iface), zap.Int("ifindex", att.Ifindex),
@@ -453,40 +472,75 @@ func (s *Sensor) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("writing ready file: %w", err)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.ringOpen, s.objsOpen = cancel, ring, objs
+	go func() {
+		defer close(s.done)
+		s.drainErr = s.drain(ctx, ring, false)
+	}()
+	return nil
+}
 
-	err = s.drain(ctx, ring, false)
+// Done is closed when the sensor stops draining: after Stop, or on its own
+// on a fatal error (which Stop returns). Nil before Start.
+func (s *Sensor) Done() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.done
+}
+
+// Stop stops draining, detaches the program, takes what the ring still
+// holds (for at most Config.StopDrain), flushes the sinks (their owners
+// close them) and unpins. It returns the first fatal error. A sensor never
+// started, or stopped already, is left alone.
+func (s *Sensor) Stop() (err error) {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.cancel = nil
+	<-s.done
+	err = s.drainErr
 	s.setState(StateStopping, nil)
 	// Stop producing, then take what the program recorded in the meantime:
 	// nothing recorded is left behind in the ring.
-	if derr := detach(); derr != nil {
+	if derr := s.detach(); derr != nil {
 		err = errors.Join(err, derr)
 	}
 	stopping := time.Now()
 	if err == nil {
-		err = s.drainRemaining(ring)
+		err = s.drainRemaining(s.ringOpen)
 	}
 	drained := time.Now()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
-	closing := make([]zap.Field, 0, len(s.sinks))
-	for _, sk := range s.sinks {
-		t := time.Now()
-		if cerr := sk.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-		closing = append(closing, zap.Duration(fmt.Sprintf("close_%T", sk), time.Since(t)))
-	}
-	// What the stop took, by part: under a flood it must stay well within a
-	// supervisor's stop timeout.
-	s.log.Info("stop times", append(closing, zap.Duration("drain", drained.Sub(stopping)),
-		zap.Duration("total", time.Since(stopping)))...)
-	c, _, cerr := objs.ReadCounters()
+	c, _, cerr := s.objsOpen.ReadCounters()
 	if cerr == nil {
 		s.log.Info("sensor stopped", zap.Uint64("events", s.stats.events.Load()),
 			zap.Uint64("syn_matched", c[dataplane.CntSynMatched]), zap.Uint64("rst_sent", c[dataplane.CntRSTSent]),
-			zap.Uint64("records_lost", c[dataplane.CntRecordsLost]), zap.Uint64("lost_at_stop", s.stats.lostAtStop.Load()))
+			zap.Uint64("records_lost", c[dataplane.CntRecordsLost]), zap.Uint64("lost_at_stop", s.stats.lostAtStop.Load()),
+			zap.Duration("drain", drained.Sub(stopping)))
 	}
+	err = errors.Join(err, s.undoAll())
+	if err != nil {
+		s.setState(StateFailed, err)
+	} else {
+		s.setState(StateStopped, nil)
+	}
+	return err
+}
+
+// onStop adds what Stop (or a failed Start) undoes, in reverse order.
+func (s *Sensor) onStop(fn func() error) { s.undo = append(s.undo, fn) }
+
+// undoAll undoes what Start set up, last first.
+func (s *Sensor) undoAll() error {
+	var err error
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		err = errors.Join(err, s.undo[i]())
+	}
+	s.undo = nil
 	return err
 }
 

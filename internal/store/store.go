@@ -261,19 +261,10 @@ func (s *Store) Stats() Stats {
 		LastCommit: time.Duration(s.lastCommit.Load())}
 }
 
-// StoreDropped is Stats.Dropped, for the metrics.
-func (s *Store) StoreDropped() uint64 { return s.out.Dropped() }
-
 // Outputs reports the store's drops and whether its commits fail (for
 // the metrics).
 func (s *Store) Outputs(fn func(name string, dropped uint64, failing bool)) {
 	fn("store", s.out.Dropped(), s.out.Failing())
-}
-
-// StoreStats is Stats in the form the metrics package reads.
-func (s *Store) StoreStats() (batches, rows, errors uint64, lastCommit time.Duration) {
-	st := s.Stats()
-	return st.Batches, st.Rows, st.Errors, st.LastCommit
 }
 
 // retryChunk is the most rows a commit takes while the store is failing.
