@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -97,7 +98,7 @@ func blocklistSummary(w io.Writer, l *blocklist.List) {
 	fmt.Fprintf(w, "%d entries (/%d) from %d spammer attempts; %d lines read, %d bad lines skipped",
 		len(l.Entries), l.Options.PrefixLen, st.Spammer, st.Lines, st.Bad)
 	if st.TooLong > 0 {
-		fmt.Fprintf(w, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
+		fmt.Fprintf(w, " (%d longer than %d bytes)", st.TooLong, record.MaxLine)
 	}
 	fmt.Fprintf(w, ", %d outside the window, %d spammer attempts under score %g, %d outvoted by their hosts' other associations, %d not listable",
 		st.Filtered, st.BelowScore, l.Options.MinScore, st.Outvoted, st.Ignored)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
 
@@ -236,7 +236,7 @@ type dnsblSource struct {
 func (s dnsblSource) path() string {
 	switch {
 	case s.dir != "":
-		return filepath.Join(s.dir, results.AssociationsFile)
+		return filepath.Join(s.dir, record.AssociationsFile)
 	case s.db != "":
 		// Commits go to the write-ahead log first: it changes with them.
 		if _, err := os.Stat(s.db + "-wal"); err == nil {
@@ -309,7 +309,7 @@ func (a dnsblStamp) same(b dnsblStamp) bool {
 	return os.SameFile(a.fi, b.fi) && a.fi.ModTime().Equal(b.fi.ModTime()) && a.fi.Size() == b.fi.Size()
 }
 
-func dnsblWarnBad(log *zap.Logger, st results.Stats) {
+func dnsblWarnBad(log *zap.Logger, st record.Stats) {
 	if st.Bad > 0 {
 		log.Warn("dnsbl source has bad lines (skipped)", zap.Int("bad_lines", st.Bad), zap.String("first", st.FirstBad))
 	}

@@ -133,7 +133,7 @@ exactly once to --out, also across crashes and restarts.`,
 			for _, set := range sets {
 				p := rejectlog.NewParser(opts)
 				err := rejectlog.ScanFiles(ctx, set, p, warnDamaged(cmd.ErrOrStderr()), func(r rejectlog.Rejection) error {
-					buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
+					buf = r.AppendJSON(buf[:0])
 					_, err := w.Write(buf)
 					return err
 				})
@@ -202,7 +202,7 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state s
 		}
 		for _, line := range b.Lines {
 			if r, ok, _ := p.Parse(line); ok {
-				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
+				buf = r.AppendJSON(buf[:0])
 				if _, err := w.Write(buf); err != nil {
 					return err
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/report"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
@@ -125,7 +125,7 @@ func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 		if st.Bad > 0 {
 			fmt.Fprintf(warn, "warning: %s: %d lines that do not parse were skipped", p, st.Bad)
 			if st.TooLong > 0 {
-				fmt.Fprintf(warn, " (%d longer than %d bytes)", st.TooLong, results.MaxLine)
+				fmt.Fprintf(warn, " (%d longer than %d bytes)", st.TooLong, record.MaxLine)
 			}
 			fmt.Fprintln(warn)
 		}
@@ -148,38 +148,20 @@ func reportConfig(v *viper.Viper, warn io.Writer) (report.Config, error) {
 // enrichment output file (run --enrich-out) to m, and counts the lines it
 // skipped because they do not parse or are too long; a file with nothing
 // but such lines is an error.
-func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st results.Stats, err error) {
+func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st record.Stats, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return st, err
 	}
 	defer f.Close()
-	lr := results.NewLineReader(f, results.MaxLine)
-	for {
-		line, err := lr.Next()
-		if err == io.EOF {
-			break
+	st, err = record.ScanEnrichments(f, record.Window{}, func(e *record.Enrichment) error {
+		if len(e.ASN.Origins) > 0 {
+			m[e.IP.Unmap()] = e.ASN.Origins[0]
 		}
-		st.Lines++
-		if errors.Is(err, results.ErrLineTooLong) {
-			st.Bad++
-			st.TooLong++
-			continue
-		}
-		if err != nil {
-			return st, fmt.Errorf("%s line %d: %w", path, st.Lines, err)
-		}
-		var l struct {
-			IP  netip.Addr        `json:"ip"`
-			ASN *enrich.ASNResult `json:"asn"`
-		}
-		if err := json.Unmarshal(line, &l); err != nil || !l.IP.IsValid() {
-			st.Bad++
-			continue
-		}
-		if l.ASN != nil && len(l.ASN.Origins) > 0 {
-			m[l.IP.Unmap()] = l.ASN.Origins[0]
-		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Bad > 0 && st.Bad == st.Lines {
 		return st, fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, st.Bad)

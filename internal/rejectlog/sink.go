@@ -101,7 +101,7 @@ func syncDir(dir string) error {
 type FileSinkOptions struct {
 	// LogPath is the live log to follow.
 	LogPath string
-	// OutPath receives one JSON object per rejection (see [AppendJSON]).
+	// OutPath receives one JSON object per rejection (see [Rejection.AppendJSON]).
 	OutPath string
 	// StatePath holds the [SinkState]; it is created on the first run.
 	StatePath string
@@ -194,8 +194,7 @@ func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
 			}
 			for _, line := range b.Lines {
 				if r, ok, _ := p.Parse(line); ok {
-					buf = AppendJSON(buf, r)
-					buf = append(buf, '\n')
+					buf = r.AppendJSON(buf)
 				}
 			}
 			if len(buf) > 0 {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -58,7 +58,7 @@ func TestRecordAndReplay(t *testing.T) {
 	if isNew, err := s.RecordAssociation(as, []byte(`{"s":1}`)); err != nil || !isNew {
 		t.Fatal(isNew, err)
 	}
-	if got := readAll(t, s, results.AttemptsFile); got != "{\"a\":4}\n{\"a\":6}\n" {
+	if got := readAll(t, s, record.AttemptsFile); got != "{\"a\":4}\n{\"a\":6}\n" {
 		t.Errorf("attempts %q", got)
 	}
 	if err := s.Close(); err != nil {
@@ -84,7 +84,7 @@ func TestRecordAndReplay(t *testing.T) {
 	if isNew, err := s.RecordAttempt(att("192.0.2.9", 9, time.Hour), false, []byte(`{"a":7}`)); err != nil || !isNew {
 		t.Errorf("a later attempt: %v %v", isNew, err)
 	}
-	if got := readAll(t, s, results.AttemptsFile); strings.Count(got, "\n") != 4 {
+	if got := readAll(t, s, record.AttemptsFile); strings.Count(got, "\n") != 4 {
 		t.Errorf("attempts after the replay:\n%s", got)
 	}
 	var v int
