@@ -68,17 +68,21 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendStrings appends ss as a JSON array of strings ([] when empty).
-func appendStrings(b []byte, ss []string) []byte {
+// appendArray appends xs as a JSON array ([] when empty), each element
+// with app.
+func appendArray[T any](b []byte, xs []T, app func([]byte, T) []byte) []byte {
 	b = append(b, '[')
-	for i, s := range ss {
+	for i, x := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = AppendString(b, s)
+		b = app(b, x)
 	}
 	return append(b, ']')
 }
+
+// appendStrings appends ss as a JSON array of strings.
+func appendStrings(b []byte, ss []string) []byte { return appendArray(b, ss, AppendString) }
 
 // appendAddr appends ip as a JSON string, "" when it is not valid.
 func appendAddr(b []byte, ip netip.Addr) []byte {
@@ -87,17 +91,8 @@ func appendAddr(b []byte, ip netip.Addr) []byte {
 	return append(b, '"')
 }
 
-// appendAddrs appends ips as a JSON array of strings ([] when empty).
-func appendAddrs(b []byte, ips []netip.Addr) []byte {
-	b = append(b, '[')
-	for i, ip := range ips {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendAddr(b, ip)
-	}
-	return append(b, ']')
-}
+// appendAddrs appends ips as a JSON array of strings.
+func appendAddrs(b []byte, ips []netip.Addr) []byte { return appendArray(b, ips, appendAddr) }
 
 // appendFloat appends f with prec decimals; null when it is not finite,
 // which JSON cannot hold.

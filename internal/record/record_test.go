@@ -253,53 +253,28 @@ func all[T any](w Window, scan func(io.Reader, Window, func(*T) error) (Stats, e
 	return func(r io.Reader, fn func(*T) error) (Stats, error) { return scan(r, w, fn) }
 }
 
+// run checks n values of one type drawn with draw.
+func run[T any, P line[T]](t *testing.T, name string, n int, draw func() T, want func(*T), scan func(io.Reader, func(*T) error) (Stats, error)) {
+	t.Run(name, func(t *testing.T) {
+		vs := make([]T, n)
+		for i := range vs {
+			vs[i] = draw()
+		}
+		checkRoundTrip[T, P](t, vs, want, scan)
+	})
+}
+
 // roundTrips checks every record type over n values drawn from seed.
 func roundTrips(t *testing.T, seed uint64, str string, n int) {
 	g := newGen(seed, str)
-	t.Run("attempt", func(t *testing.T) {
-		vs := make([]Attempt, n)
-		for i := range vs {
-			vs[i] = g.attempt()
-		}
-		checkRoundTrip(t, vs, func(*Attempt) {}, all(Window{}, ScanAttempts))
-	})
-	t.Run("association", func(t *testing.T) {
-		vs := make([]Association, n)
-		for i := range vs {
-			vs[i] = g.association()
-		}
-		checkRoundTrip(t, vs, func(a *Association) {
-			a.Score, _ = strconv.ParseFloat(strconv.FormatFloat(a.Score, 'f', 4, 64), 64) // 4 decimals
-		}, all(Window{}, ScanAssociations))
-	})
-	t.Run("rejection", func(t *testing.T) {
-		vs := make([]Rejection, n)
-		for i := range vs {
-			vs[i] = g.rejection()
-		}
-		checkRoundTrip(t, vs, func(r *Rejection) { r.Raw = "" }, all(Window{}, ScanRejections))
-	})
-	t.Run("enrichment", func(t *testing.T) {
-		vs := make([]Enrichment, n)
-		for i := range vs {
-			vs[i] = g.enrichment()
-		}
-		checkRoundTrip(t, vs, func(*Enrichment) {}, all(Window{}, ScanEnrichments))
-	})
-	t.Run("truth", func(t *testing.T) {
-		vs := make([]Truth, n)
-		for i := range vs {
-			vs[i] = g.truth()
-		}
-		checkRoundTrip(t, vs, func(*Truth) {}, ScanTruth)
-	})
-	t.Run("fingerprint", func(t *testing.T) {
-		vs := make([]Fingerprint, n)
-		for i := range vs {
-			vs[i] = g.fingerprint()
-		}
-		checkRoundTrip(t, vs, func(*Fingerprint) {}, all(Window{}, ScanFingerprints))
-	})
+	run(t, "attempt", n, g.attempt, func(*Attempt) {}, all(Window{}, ScanAttempts))
+	run(t, "association", n, g.association, func(a *Association) {
+		a.Score, _ = strconv.ParseFloat(strconv.FormatFloat(a.Score, 'f', 4, 64), 64) // 4 decimals
+	}, all(Window{}, ScanAssociations))
+	run(t, "rejection", n, g.rejection, func(r *Rejection) { r.Raw = "" }, all(Window{}, ScanRejections))
+	run(t, "enrichment", n, g.enrichment, func(*Enrichment) {}, all(Window{}, ScanEnrichments))
+	run(t, "truth", n, g.truth, func(*Truth) {}, ScanTruth)
+	run(t, "fingerprint", n, g.fingerprint, func(*Fingerprint) {}, all(Window{}, ScanFingerprints))
 }
 
 func TestRoundTrip(t *testing.T) {
