@@ -22,7 +22,9 @@ type gen struct {
 	str string
 }
 
-func newGen(seed uint64, str string) *gen { return &gen{rand.New(rand.NewPCG(seed, 0x7265636f7264)), str} }
+func newGen(seed uint64, str string) *gen {
+	return &gen{rand.New(rand.NewPCG(seed, 0x7265636f7264)), str}
+}
 
 // pieces of strings: plain text, every escape AppendString knows, a
 // multi-byte rune, U+2028/U+2029, DEL and invalid UTF-8.
@@ -332,7 +334,7 @@ func sampleLines() (at Attempt, as Association) {
 		SrcPort: 40000, Dst: netip.MustParseAddr("2001:db8::25"), DstPort: 25, SYNs: 2, OS: "Linux 3.11 and newer",
 		OSClass: "Linux", Dist: 6, RawSig: "6:58+6:0:1440:mss*44,7:mss,sok,ts,nop,ws::0", AddrType: "slaac-privacy"}
 	as = Association{FirstSeen: t0, Src: at.Src, SrcPort: 40000, SYNs: 2, OSClass: "Linux", AddrType: "slaac-privacy",
-		IPv4: IPv4Ref{Src: netip.MustParseAddr("192.0.2.10"), SrcPort: 40002, FirstSeen: t0.Add(-2 * time.Millisecond), Blocklisted: true},
+		IPv4:  IPv4Ref{Src: netip.MustParseAddr("192.0.2.10"), SrcPort: 40002, FirstSeen: t0.Add(-2 * time.Millisecond), Blocklisted: true},
 		Score: 0.93, Evidence: []string{"order:ipv4-first(+3.0)", "port:2(+2.0)", "os:Linux(+1.0)"}, Spammer: true}
 	return at, as
 }

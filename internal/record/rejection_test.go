@@ -50,4 +50,3 @@ func TestRejectionAppendJSON(t *testing.T) {
 		}
 	}
 }
-

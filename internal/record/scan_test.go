@@ -27,4 +27,3 @@ garbage
 		t.Fatalf("got %+v", got)
 	}
 }
-
