@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mxsensor/mxsensor/internal/netlab"
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // TestE2E runs the measurement end to end: senders deliver mail through
@@ -574,9 +574,9 @@ func readJSONL[T any](t *testing.T, path string) []T {
 // checks the sensor's timestamps, not a stack.
 func checkAttempts(t *testing.T, path string, ss []sender) {
 	t.Helper()
-	atts := readJSONL[results.Attempt](t, path)
+	atts := readJSONL[record.Attempt](t, path)
 	for _, s := range ss {
-		var v4, v6 []results.Attempt
+		var v4, v6 []record.Attempt
 		for _, a := range atts {
 			switch a.Src {
 			case s.v4:
@@ -637,9 +637,9 @@ func checkAttempts(t *testing.T, path string, ss []sender) {
 // stack, PTR and ASN evidence still carry the association.
 func checkAssociations(t *testing.T, path string, ss []sender) {
 	t.Helper()
-	assocs := readJSONL[results.Association](t, path)
+	assocs := readJSONL[record.Association](t, path)
 	for _, s := range ss {
-		var mine []results.Association
+		var mine []record.Association
 		for _, a := range assocs {
 			if a.Src == s.v6 {
 				mine = append(mine, a)
@@ -651,7 +651,7 @@ func checkAssociations(t *testing.T, path string, ss []sender) {
 		}
 		for _, a := range mine {
 			var v4 netip.Addr
-			if a.IPv4 != nil {
+			if a.Associated() {
 				v4 = a.IPv4.Src
 			}
 			t.Logf("%s: %s -> %v score %.2f spammer=%v evidence %v", s.name, a.Src, v4, a.Score, a.Spammer, a.Evidence)

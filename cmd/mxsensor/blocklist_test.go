@@ -119,7 +119,7 @@ func TestBlocklistCommand(t *testing.T) {
 	}
 }
 
-// hugeJSONLine is a 2 MiB JSON line, over results.MaxLine: a record with a
+// hugeJSONLine is a 2 MiB JSON line, over record.MaxLine: a record with a
 // runaway evidence string.
 func hugeJSONLine() string {
 	return `{"first_seen":"2026-11-26T10:30:00Z","src":"2001:db8:9::1","evidence":["` + strings.Repeat("e", 2<<20) + `"]}`

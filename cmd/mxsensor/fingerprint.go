@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -43,29 +44,9 @@ func loadFingerprintDB(path string, explicit, builtin bool, log *zap.Logger) (*f
 
 // appendFingerprintJSON writes one fingerprint line.
 func appendFingerprintJSON(b []byte, ev *synevent.Event, r *fingerprint.Result) []byte {
-	b = append(b, `{"ts":"`...)
-	b = ev.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.999999999Z07:00")
-	b = append(b, `","src":"`...)
-	b = ev.Src.AppendTo(b)
-	b = append(b, `","sport":`...)
-	b = strconv.AppendUint(b, uint64(ev.SrcPort), 10)
-	b = append(b, `,"dst":"`...)
-	b = ev.Dst.AppendTo(b)
-	b = append(b, `","dport":`...)
-	b = strconv.AppendUint(b, uint64(ev.DstPort), 10)
-	b = append(b, `,"label":`...)
-	b = strconv.AppendQuote(b, r.Label)
-	b = append(b, `,"os_class":`...)
-	b = strconv.AppendQuote(b, r.Class)
-	b = append(b, `,"generic":`...)
-	b = strconv.AppendBool(b, r.Generic)
-	b = append(b, `,"fuzzy":`...)
-	b = strconv.AppendBool(b, r.Fuzzy)
-	b = append(b, `,"dist":`...)
-	b = strconv.AppendInt(b, int64(r.Dist), 10)
-	b = append(b, `,"raw_sig":"`...)
-	b = r.AppendRawSig(b)
-	return append(b, "\"}\n"...)
+	f := record.Fingerprint{Time: ev.Time, Src: ev.Src, SrcPort: ev.SrcPort, Dst: ev.Dst, DstPort: ev.DstPort,
+		Label: r.Label, OSClass: r.Class, Generic: r.Generic, Fuzzy: r.Fuzzy, Dist: r.Dist, RawSig: r.RawSig()}
+	return f.AppendJSON(b)
 }
 
 func newFingerprintCmd() *cobra.Command {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/lab"
 	"github.com/mxsensor/mxsensor/internal/netlab"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -67,8 +68,8 @@ func TestLab(t *testing.T) {
 		got[c.Name] = &tally{}
 		byAddr[c.IPv6.String()] = c
 	}
-	if _, err := results.ScanDir(out, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
-		return results.ScanAssociations(r, results.Window{}, func(a *results.Association) error {
+	if _, err := results.ScanDir(out, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(r, record.Window{}, func(a *record.Association) error {
 			c, ok := byAddr[a.Src.String()]
 			if !ok {
 				t.Errorf("association of an unknown source %v", a.Src)
@@ -76,7 +77,7 @@ func TestLab(t *testing.T) {
 			}
 			tl := got[c.Name]
 			tl.v6++
-			if a.IPv4 != nil && a.IPv4.Src == c.IPv4 {
+			if a.Associated() && a.IPv4.Src == c.IPv4 {
 				tl.own++
 			}
 			if a.Spammer {
@@ -117,7 +118,7 @@ func TestLab(t *testing.T) {
 		"--tz", "UTC", "--out", off, "--no-report"); err != nil {
 		t.Fatalf("analyze: %v\n%s", err, errs)
 	}
-	for _, f := range []string{results.AttemptsFile, results.AssociationsFile} {
+	for _, f := range []string{record.AttemptsFile, record.AssociationsFile} {
 		live, err1 := os.ReadFile(filepath.Join(out, f))
 		offline, err2 := os.ReadFile(filepath.Join(off, f))
 		if err1 != nil || err2 != nil || !bytes.Equal(live, offline) {

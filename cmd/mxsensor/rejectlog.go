@@ -63,7 +63,7 @@ exactly once to --out, also across crashes and restarts.`,
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var buf []byte
 			total, err := rejectlog.ScanArgs(ctx, args, opts, warnDamaged(log), func(r rejectlog.Rejection) error {
-				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
+				buf = r.AppendJSON(buf[:0])
 				_, err := w.Write(buf)
 				return err
 			})
@@ -121,7 +121,7 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, log *zap.Logger, p
 	f, err := rejectlog.NewFollower(rejectlog.FollowerConfig{Path: path, FromStart: true, Parser: p, Log: log,
 		Handle: func(rs []rejectlog.Rejection) error {
 			for _, r := range rs {
-				buf = append(rejectlog.AppendJSON(buf[:0], r), '\n')
+				buf = r.AppendJSON(buf[:0])
 				if _, err := w.Write(buf); err != nil {
 					return err
 				}

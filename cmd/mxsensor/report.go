@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/report"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
@@ -56,7 +57,7 @@ associations, and, with --compare, a comparison with another run over the same S
 			}
 			if r.Input.BadLines > 0 {
 				log.Warn("bad lines skipped", zap.Int("bad_lines", r.Input.BadLines), zap.Int("too_long", r.Input.TooLongLines),
-					zap.Int("max_line", results.MaxLine), zap.String("first", r.Input.FirstBad))
+					zap.Int("max_line", record.MaxLine), zap.String("first", r.Input.FirstBad))
 			}
 			w := cmd.OutOrStdout()
 			if out := v.GetString("out"); out != "" {
@@ -153,20 +154,20 @@ func reportConfig(v *viper.Viper, log *zap.Logger) (report.Config, error) {
 // enrichment output file (run --enrich-out) to m, and counts the lines it
 // skipped because they do not parse or are too long; a file with nothing
 // but such lines is an error.
-func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st results.Stats, err error) {
+func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st record.Stats, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return st, err
 	}
 	defer f.Close()
-	lr := results.NewLineReader(f, results.MaxLine)
+	lr := record.NewLineReader(f, record.MaxLine)
 	for {
 		line, err := lr.Next()
 		if err == io.EOF {
 			break
 		}
 		st.Lines++
-		if errors.Is(err, results.ErrLineTooLong) {
+		if errors.Is(err, record.ErrLineTooLong) {
 			st.Bad++
 			st.TooLong++
 			continue

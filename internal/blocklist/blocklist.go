@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -38,7 +39,7 @@ type Options struct {
 	// counts.
 	MinScore float64
 	// Window selects attempts by their first SYN.
-	Window results.Window
+	Window record.Window
 }
 
 // DefaultOptions returns the defaults: /64, score >= 0.5, no window.
@@ -83,7 +84,7 @@ type Entry struct {
 
 // Stats counts what a build read and listed.
 type Stats struct {
-	results.Stats
+	record.Stats
 	// Spammer counts the spammer attempts listed (inside the window, at or
 	// above the minimum score).
 	Spammer int
@@ -154,9 +155,9 @@ func NewBuilder(o Options) (*Builder, error) {
 // IPv4 (the same vote as the report's): one wrong association of a busy
 // host, such as a misbehaving MTA trying every few seconds, does not list
 // it. Its spammer attempts are counted in Stats.Outvoted instead.
-func (b *Builder) Add(a *results.Association) {
+func (b *Builder) Add(a *record.Association) {
 	src := a.Src.WithZone("")
-	if a.IPv4 == nil && !a.Spammer {
+	if !a.Associated() && !a.Spammer {
 		return
 	}
 	x := b.srcs[src]
@@ -164,7 +165,7 @@ func (b *Builder) Add(a *results.Association) {
 		x = &source{}
 		b.srcs[src] = x
 	}
-	if a.IPv4 != nil {
+	if a.Associated() {
 		x.associated++
 	}
 	if !a.Spammer {
@@ -196,7 +197,7 @@ func (b *Builder) Add(a *results.Association) {
 		e.LastSeen = a.FirstSeen
 	}
 	e.MaxScore = max(e.MaxScore, a.Score)
-	if a.IPv4 != nil && a.IPv4.Src.IsValid() {
+	if a.Associated() && a.IPv4.Src.IsValid() {
 		e.IPv4 = addSmallest(e.IPv4, a.IPv4.Src.WithZone(""), MaxIPv4)
 	}
 	for _, s := range a.Evidence {
@@ -254,7 +255,7 @@ func Family(evidence string) string {
 }
 
 // SetScanStats records the counts of the scan that fed the builder.
-func (b *Builder) SetScanStats(st results.Stats) { b.st.Stats = st }
+func (b *Builder) SetScanStats(st record.Stats) { b.st.Stats = st }
 
 // List returns the list built so far, sorted by prefix.
 func (b *Builder) List() *List {
@@ -308,7 +309,7 @@ func Build(r io.Reader, o Options) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := results.ScanAssociations(r, o.Window, func(a *results.Association) error {
+	st, err := record.ScanAssociations(r, o.Window, func(a *record.Association) error {
 		b.Add(a)
 		return nil
 	})
@@ -330,8 +331,8 @@ func BuildFrom(src results.Source, o Options) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := results.Scan(src, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
-		return results.ScanAssociations(r, o.Window, func(a *results.Association) error {
+	st, err := results.Scan(src, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(r, o.Window, func(a *record.Association) error {
 			b.Add(a)
 			return nil
 		})

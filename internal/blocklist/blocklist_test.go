@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // assocLine returns one associations.jsonl line.
@@ -139,7 +139,7 @@ func TestBlocklistMinScoreAndWindow(t *testing.T) {
 		t.Errorf("min-score 2: %v, want %v", got, want)
 	}
 	o = DefaultOptions()
-	o.Window = results.Window{Since: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)}
+	o.Window = record.Window{Since: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)}
 	l := build(t, sample(t), o)
 	if got, want := prefixes(l), []string{"2001:db8:1:2::/64", "2001:db8:1:3::/64"}; !slices.Equal(got, want) {
 		t.Errorf("window: %v, want %v", got, want)
@@ -152,7 +152,7 @@ func TestBlocklistMinScoreAndWindow(t *testing.T) {
 	if l.Stats.Filtered != 2 {
 		t.Errorf("filtered %d, want 2", l.Stats.Filtered)
 	}
-	o.Window = results.Window{Since: o.Window.Until, Until: o.Window.Since}
+	o.Window = record.Window{Since: o.Window.Until, Until: o.Window.Since}
 	if _, err := Build(strings.NewReader(""), o); err == nil {
 		t.Error("empty window accepted")
 	}
@@ -192,7 +192,7 @@ func TestBlocklistBuildDir(t *testing.T) {
 	if _, err := BuildDir(dir, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "not a results directory") {
 		t.Errorf("missing file: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, results.AssociationsFile), []byte(sample(t)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, record.AssociationsFile), []byte(sample(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, err := BuildDir(dir, DefaultOptions())

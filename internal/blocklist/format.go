@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // Format is an output format.
@@ -107,11 +107,11 @@ func hex6(a netip.Addr) string {
 // with '{' is an Entry; any other line is an IPv6 prefix or address. Lines
 // that do not parse, and prefixes that are not IPv6 or hold the RFC 5782
 // negative test point, are skipped and counted in Stats.Bad, as are lines
-// longer than results.MaxLine (also in Stats.TooLong). Prefix lengths may
+// longer than record.MaxLine (also in Stats.TooLong). Prefix lengths may
 // differ; entries are returned sorted.
 func ReadList(r io.Reader) (*List, error) {
 	l := &List{}
-	lr := results.NewLineReader(r, results.MaxLine)
+	lr := record.NewLineReader(r, record.MaxLine)
 	seen := make(map[netip.Prefix]bool)
 	bad := func(format string, args ...any) {
 		l.Stats.Bad++
@@ -125,7 +125,7 @@ func ReadList(r io.Reader) (*List, error) {
 			break
 		}
 		l.Stats.Lines++
-		if errors.Is(err, results.ErrLineTooLong) {
+		if errors.Is(err, record.ErrLineTooLong) {
 			l.Stats.TooLong++
 			bad("%v", err)
 			continue

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
 
@@ -44,7 +44,7 @@ func (s Source) Validate() error {
 func (s Source) Path() string {
 	switch {
 	case s.Dir != "":
-		return filepath.Join(s.Dir, results.AssociationsFile)
+		return filepath.Join(s.Dir, record.AssociationsFile)
 	case s.DB != "":
 		// Commits go to the write-ahead log first: it changes with them.
 		if _, err := os.Stat(s.DB + "-wal"); err == nil {
@@ -275,7 +275,7 @@ func (r *Reloader) reload(why string) {
 	r.warnBad(nl.Stats.Stats)
 }
 
-func (r *Reloader) warnBad(st results.Stats) {
+func (r *Reloader) warnBad(st record.Stats) {
 	if st.Bad > 0 {
 		r.log.Warn("dnsbl source has bad lines (skipped)", zap.String("source", r.cfg.Source.Path()), zap.Int("bad_lines", st.Bad), zap.String("first", st.FirstBad))
 	}

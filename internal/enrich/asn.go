@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/miekg/dns"
+
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // ErrNoASNSource means neither an ASN table nor a Cymru zone can answer for
@@ -15,26 +17,12 @@ import (
 var ErrNoASNSource = errors.New("no ASN source configured")
 
 // ASN is an origin autonomous system.
-type ASN struct {
-	Number uint32
-	Name   string // "" when unknown
-}
+type ASN = record.AS
 
-// ASNResult is the routing origin of an address. A zero Source means the
-// address is not routed as far as the sources know.
-type ASNResult struct {
-	// Origins are the origin ASes of Prefix; more than one for a
-	// multi-origin prefix.
-	Origins []ASN
-	Prefix  netip.Prefix
-	// Country, Registry and Allocated (a date, as written by Team Cymru)
-	// describe Prefix; the table does not give them.
-	Country   string
-	Registry  string
-	Allocated string
-	// Source is "table" or "cymru", or "" when nothing was found.
-	Source string
-}
+// ASNResult is the routing origin of an address (a record, written in the
+// enrichment lines). A zero Source means the address is not routed as far
+// as the sources know.
+type ASNResult = record.ASN
 
 // Sources of ASNResult.
 const (

@@ -133,7 +133,7 @@ func TestEnricherOfflineTable(t *testing.T) {
 		t.Fatalf("table %+v", e.Table())
 	}
 	r, err := e.LookupASN(context.Background(), netip.MustParseAddr("2001:db8::7"))
-	if err != nil || r.Source != SourceTable || !slices.Equal(r.Origins, []ASN{{64503, "V6-NET, DE"}}) ||
+	if err != nil || r.Source != SourceTable || !slices.Equal(r.Origins, []ASN{{Number: 64503, Name: "V6-NET, DE"}}) ||
 		r.Prefix != netip.MustParsePrefix("2001:db8::/32") {
 		t.Errorf("got %+v, %v", r, err)
 	}

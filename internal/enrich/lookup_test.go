@@ -223,23 +223,23 @@ func TestASN(t *testing.T) {
 		err  error
 	}{
 		{"IPv4, name with separators", listed4, ASNResult{
-			Origins: []ASN{{64500, "EXAMPLE-NET - Example | Networks, US"}},
+			Origins: []ASN{{Number: 64500, Name: "EXAMPLE-NET - Example | Networks, US"}},
 			Prefix:  netip.MustParsePrefix("192.0.2.0/24"), Country: "US", Registry: "arin",
 			Allocated: "1998-09-25", Source: SourceCymru}, nil},
 		{"multi-origin", multi4, ASNResult{
-			Origins: []ASN{{64501, "FIRST-AS, NL"}, {64502, "SECOND-AS, NL"}},
+			Origins: []ASN{{Number: 64501, Name: "FIRST-AS, NL"}, {Number: 64502, Name: "SECOND-AS, NL"}},
 			Prefix:  netip.MustParsePrefix("198.51.100.0/24"), Country: "NL", Registry: "ripencc",
 			Allocated: "2005-01-01", Source: SourceCymru}, nil},
 		{"most specific of two", nested4, ASNResult{
-			Origins: []ASN{{64505, "NESTED-AS, AU"}},
+			Origins: []ASN{{Number: 64505, Name: "NESTED-AS, AU"}},
 			Prefix:  netip.MustParsePrefix("203.0.113.0/24"), Country: "AU", Registry: "apnic",
 			Allocated: "2001-02-03", Source: SourceCymru}, nil},
 		{"IPv6", listed6, ASNResult{
-			Origins: []ASN{{64503, "V6-AS, DE"}},
+			Origins: []ASN{{Number: 64503, Name: "V6-AS, DE"}},
 			Prefix:  netip.MustParsePrefix("2001:db8::/32"), Country: "DE", Registry: "ripencc",
 			Allocated: "2010-01-01", Source: SourceCymru}, nil},
 		{"empty fields", piped6, ASNResult{
-			Origins: []ASN{{64506, ""}},
+			Origins: []ASN{{Number: 64506, Name: ""}},
 			Prefix:  netip.MustParsePrefix("2001:db8:1::/48"), Country: "FR", Registry: "ripencc",
 			Source: SourceCymru}, nil},
 		{"unrouted", unrouted6, ASNResult{}, nil},

@@ -8,16 +8,13 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
-// PTRResult is the reverse DNS of an address.
-type PTRResult struct {
-	// Names are the PTR names, without the trailing dot, in answer order.
-	Names []string
-	// Confirmed is the first of Names (of at most MaxPTRNames checked)
-	// whose A (IPv4) or AAAA (IPv6) records contain the address, or "".
-	Confirmed string
-}
+// PTRResult is the reverse DNS of an address (a record, written in the
+// enrichment lines).
+type PTRResult = record.PTR
 
 // ptr looks up the PTR names of ip and confirms them forward. When no name
 // is confirmed and some forward look-ups failed, err says so: the answer

@@ -4,8 +4,6 @@
 package evaluate
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,56 +11,20 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
-// AttemptID identifies a connect() attempt: source address and port and
+// attemptKey identifies a connect() attempt: source address and port and
 // the time of its first SYN.
-type AttemptID struct {
-	Src       netip.Addr
-	SrcPort   uint16
-	FirstSeen time.Time
-}
-
-func (a AttemptID) key() attemptKey {
-	return attemptKey{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}
-}
-
 type attemptKey struct {
 	src  netip.Addr
 	port uint16
 	ns   int64
 }
 
-// ref is the JSON form of an attempt reference in both files.
-type ref struct {
-	Src       netip.Addr `json:"src"`
-	SrcPort   uint16     `json:"sport"`
-	FirstSeen time.Time  `json:"first_seen"`
-}
-
-func (r *ref) id() AttemptID { return AttemptID{r.Src, r.SrcPort, r.FirstSeen} }
-
-// truthLine is one line of a scenario's truth.jsonl (tools/genscenario).
-type truthLine struct {
-	Type      string       `json:"type"`
-	Host      int          `json:"host"`
-	Spammer   bool         `json:"spammer"`
-	Listed    bool         `json:"listed"`
-	Family    string       `json:"family"`
-	Src       netip.Addr   `json:"src"`
-	SrcPort   uint16       `json:"sport"`
-	FirstSeen time.Time    `json:"first_seen"`
-	Pair      *ref         `json:"pair"`
-	HostIPv4  []netip.Addr `json:"ipv4"` // host lines: the host's IPv4 addresses (its NAT's, behind one)
-}
-
-// assocLine is one line of associations.jsonl.
-type assocLine struct {
-	Src       netip.Addr `json:"src"`
-	SrcPort   uint16     `json:"sport"`
-	FirstSeen time.Time  `json:"first_seen"`
-	IPv4      *ref       `json:"ipv4"`
-	Spammer   bool       `json:"spammer"`
+func keyOf(src netip.Addr, port uint16, firstSeen time.Time) attemptKey {
+	return attemptKey{src, port, firstSeen.UnixNano()}
 }
 
 // Truth is a scenario's ground truth.
@@ -80,32 +42,33 @@ type truthAttempt struct {
 // ReadTruth reads a truth.jsonl.
 func ReadTruth(r io.Reader) (*Truth, error) {
 	t := &Truth{hostSpammer: map[int]bool{}, hostIPv4: map[int][]netip.Addr{}, v6: map[attemptKey]truthAttempt{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		var l truthLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("truth line %d: %w", n, err)
-		}
+	st, err := record.ScanTruth(r, func(l *record.Truth) error {
 		switch l.Type {
-		case "host":
+		case record.TruthHost:
 			t.hostSpammer[l.Host] = l.Spammer && l.Listed
-			t.hostIPv4[l.Host] = l.HostIPv4
-		case "attempt":
-			if l.Family != "ipv6" {
-				continue
+			t.hostIPv4[l.Host] = l.IPv4
+		case record.TruthAttempt:
+			if l.Family != record.IPv6 {
+				return nil
 			}
 			ta := truthAttempt{host: l.Host}
-			if l.Pair != nil {
-				k := l.Pair.id().key()
+			if p := l.Pair; p.Src.IsValid() {
+				k := keyOf(p.Src, p.SrcPort, p.FirstSeen)
 				ta.pair = &k
 			}
-			t.v6[AttemptID{l.Src, l.SrcPort, l.FirstSeen}.key()] = ta
+			t.v6[keyOf(l.Src, l.SrcPort, l.FirstSeen)] = ta
 		default:
-			return nil, fmt.Errorf("truth line %d: unknown type %q", n, l.Type)
+			return fmt.Errorf("unknown truth line type %q", l.Type)
 		}
+		return nil
+	})
+	if err == nil && st.Bad > 0 {
+		err = errors.New(st.FirstBad)
 	}
-	return t, sc.Err()
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Result is the score of one run.
@@ -140,18 +103,12 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 	var res Result
 	predicted := map[int]bool{} // host -> labelled spammer (any attempt)
 	seenHost := map[int]bool{}
-	sc := bufio.NewScanner(assoc)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		var a assocLine
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			return res, fmt.Errorf("associations line %d: %w", n, err)
-		}
+	st, err := record.ScanAssociations(assoc, record.Window{}, func(a *record.Association) error {
 		res.IPv6Attempts++
-		ta, ok := t.v6[AttemptID{a.Src, a.SrcPort, a.FirstSeen}.key()]
+		ta, ok := t.v6[keyOf(a.Src, a.SrcPort, a.FirstSeen)]
 		if !ok {
 			res.Unknown++
-			continue
+			return nil
 		}
 		seenHost[ta.host] = true
 		if a.Spammer {
@@ -160,25 +117,30 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 		if ta.pair != nil {
 			res.Pairable++
 		}
-		if a.IPv4 != nil {
-			res.AddrAssociated++
-			if slices.Contains(t.hostIPv4[ta.host], a.IPv4.Src) {
-				res.AddrCorrect++
-				if ta.pair != nil {
-					res.AddrFound++
-				}
+		if !a.Associated() {
+			return nil
+		}
+		res.AddrAssociated++
+		if slices.Contains(t.hostIPv4[ta.host], a.IPv4.Src) {
+			res.AddrCorrect++
+			if ta.pair != nil {
+				res.AddrFound++
 			}
 		}
-		if a.IPv4 != nil && a.IPv4.FirstSeen.IsZero() {
+		if a.IPv4.AddressOnly() {
 			res.AddressOnly++ // associated with an address, not an attempt: host level only
-		} else if a.IPv4 != nil {
-			res.Associated++
-			if ta.pair != nil && *ta.pair == a.IPv4.id().key() {
-				res.Correct++
-			}
+			return nil
 		}
+		res.Associated++
+		if ta.pair != nil && *ta.pair == keyOf(a.IPv4.Src, a.IPv4.SrcPort, a.IPv4.FirstSeen) {
+			res.Correct++
+		}
+		return nil
+	})
+	if err == nil && st.Bad > 0 {
+		err = errors.New(st.FirstBad)
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return res, err
 	}
 	for h := range seenHost {

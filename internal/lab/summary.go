@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -78,8 +79,8 @@ func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
 		}
 		return nil
 	}
-	if _, err := results.ScanDir(dir, results.AttemptsFile, func(r io.Reader) (results.Stats, error) {
-		return results.ScanAttempts(r, results.Window{}, func(a *results.Attempt) error {
+	if _, err := results.ScanDir(dir, record.AttemptsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAttempts(r, record.Window{}, func(a *record.Attempt) error {
 			if c := own(a.Src); c != nil {
 				if a.Src.Is4() {
 					c.V4Attempts++
@@ -92,8 +93,8 @@ func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
-	if _, err := results.ScanDir(dir, results.AssociationsFile, func(r io.Reader) (results.Stats, error) {
-		return results.ScanAssociations(r, results.Window{}, func(a *results.Association) error {
+	if _, err := results.ScanDir(dir, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(r, record.Window{}, func(a *record.Association) error {
 			c := own(a.Src)
 			if c == nil {
 				return nil
@@ -101,7 +102,7 @@ func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
 			if c.OSClass == "" {
 				c.OSClass = a.OSClass
 			}
-			if a.IPv4 != nil {
+			if a.Associated() {
 				if a.IPv4.Src == c.IPv4 {
 					c.Associated++
 				} else {

@@ -179,15 +179,10 @@ func (a *Association) AppendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `,"score":`...)
-	b = strconv.AppendFloat(b, a.Score, 'f', 4, 64)
-	b = append(b, `,"evidence":[`...)
-	for i, ev := range a.Evidence {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = AppendString(b, ev)
-	}
-	b = append(b, `],"spammer":`...)
+	b = appendFloat(b, a.Score, 4)
+	b = append(b, `,"evidence":`...)
+	b = appendStrings(b, a.Evidence)
+	b = append(b, `,"spammer":`...)
 	b = strconv.AppendBool(b, a.Spammer)
 	return append(b, "}\n"...)
 }

@@ -23,7 +23,7 @@ func ExampleParser_Parse() {
 		case err != nil:
 			fmt.Println("garbage:", err)
 		case ok:
-			fmt.Println(string(rejectlog.AppendJSON(nil, r)))
+			fmt.Print(string(r.AppendJSON(nil)))
 		default:
 			fmt.Println("not a DNSBL rejection")
 		}

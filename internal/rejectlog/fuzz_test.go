@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			if !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Raw) {
 				t.Fatalf("%q: reason or raw not UTF-8", line)
 			}
-			if b := AppendJSON(nil, r); !utf8.Valid(b) {
+			if b := r.AppendJSON(nil); !utf8.Valid(b) {
 				t.Fatalf("JSON not UTF-8: %q", b)
 			}
 		}

@@ -25,8 +25,7 @@ func TestGoldenSample(t *testing.T) {
 		files[i] = filepath.Join(sampleDir, files[i])
 	}
 	err := ScanFiles(context.Background(), files, p, nil, func(r Rejection) error {
-		got = AppendJSON(got, r)
-		got = append(got, '\n')
+		got = r.AppendJSON(got)
 		return nil
 	})
 	if err != nil {

@@ -101,7 +101,7 @@ func syncDir(dir string) error {
 type FileSinkOptions struct {
 	// LogPath is the live log to follow.
 	LogPath string
-	// OutPath receives one JSON object per rejection (see [AppendJSON]).
+	// OutPath receives one JSON object per rejection (see [record.Rejection.AppendJSON]).
 	OutPath string
 	// StatePath holds the [SinkState]; it is created on the first run.
 	StatePath string
@@ -174,8 +174,7 @@ func FollowToFile(ctx context.Context, opts FileSinkOptions) error {
 			}
 			buf = buf[:0]
 			for _, r := range rs {
-				buf = AppendJSON(buf, r)
-				buf = append(buf, '\n')
+				buf = r.AppendJSON(buf)
 			}
 			if _, err := out.Write(buf); err != nil {
 				return fmt.Errorf("write output: %w", err)

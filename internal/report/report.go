@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -21,7 +22,7 @@ type ASNLookup func(ip netip.Addr) (asn uint32, name string, ok bool)
 
 // Config selects what a report covers.
 type Config struct {
-	Window results.Window
+	Window record.Window
 	// Bucket is the width of the over-time series; 0 picks the finest of
 	// 1m, 5m, 15m, 1h, 6h, 1d and 7d that gives at most 100 points.
 	Bucket time.Duration
@@ -205,7 +206,7 @@ type InputStats struct {
 	AttemptLines     int    `json:"attempt_lines"`
 	AssociationLines int    `json:"association_lines"`
 	BadLines         int    `json:"bad_lines"`
-	TooLongLines     int    `json:"too_long_lines,omitempty"` // of BadLines: over results.MaxLine
+	TooLongLines     int    `json:"too_long_lines,omitempty"` // of BadLines: over record.MaxLine
 	FirstBad         string `json:"first_bad,omitempty"`
 	Filtered         int    `json:"outside_window"`
 }
@@ -214,7 +215,7 @@ type InputStats struct {
 // and the first one.
 func (s InputStats) SkipDetail() string {
 	if s.TooLongLines > 0 {
-		return fmt.Sprintf("%d longer than %d bytes; first: %s", s.TooLongLines, results.MaxLine, s.FirstBad)
+		return fmt.Sprintf("%d longer than %d bytes; first: %s", s.TooLongLines, record.MaxLine, s.FirstBad)
 	}
 	return "first: " + s.FirstBad
 }
@@ -327,7 +328,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 		cfg.Top = 10
 	}
 	r := &Report{Input: InputStats{Dir: src.String()}, Definitions: definitions}
-	addStats := func(st results.Stats, assoc bool) {
+	addStats := func(st record.Stats, assoc bool) {
 		if assoc {
 			r.Input.AssociationLines += st.Lines
 		} else {
@@ -346,8 +347,8 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	// wrong association of a busy host (a misbehaving MTA trying every few
 	// seconds) then cannot make all its attempts spam.
 	votes := map[netip.Addr][2]int{} // address -> associated, of them spammer
-	_, err := results.Scan(src, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
-		return results.ScanAssociations(f, cfg.Window, func(a *results.Association) error {
+	_, err := results.Scan(src, record.AssociationsFile, func(f io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(f, cfg.Window, func(a *record.Association) error {
 			if a.Associated() {
 				v := votes[a.Src]
 				v[0]++
@@ -395,11 +396,11 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	}
 	synHist := map[string][]int{}
 	blocked4 := map[netip.Addr]bool{}
-	st, err := results.Scan(src, results.AttemptsFile, func(f io.Reader) (results.Stats, error) {
-		return results.ScanAttempts(f, cfg.Window, func(a *results.Attempt) error {
+	st, err := results.Scan(src, record.AttemptsFile, func(f io.Reader) (record.Stats, error) {
+		return record.ScanAttempts(f, cfg.Window, func(a *record.Attempt) error {
 			see(a.FirstSeen)
 			r.Summary.SYNs += a.SYNs
-			if a.Family == "ipv4" {
+			if a.Family == record.IPv4 {
 				r.Summary.Attempts4++
 				if a.Blocklisted {
 					r.Summary.Blocklisted4++
@@ -433,8 +434,8 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	families := map[string]int{}
 	scores := make([]int, 5)
 	assocN := 0
-	st, err = results.Scan(src, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
-		return results.ScanAssociations(f, cfg.Window, func(a *results.Association) error {
+	st, err = results.Scan(src, record.AssociationsFile, func(f io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(f, cfg.Window, func(a *record.Association) error {
 			see(a.FirstSeen)
 			pfx64 := results.HostPrefix(a.Src, 64)
 			spammerSource := spamHosts[a.Src] || spam64[pfx64]
@@ -447,10 +448,10 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 				p64[pfx64] = pa
 			}
 			pa.add(a.Src, a.FirstSeen, a.Associated(), a.Spammer)
-			if a.IPv4 != nil && !a.IPv4.AddressOnly() {
+			if a.Associated() && !a.IPv4.AddressOnly() {
 				assocN++
 				row := osRow(a.OSClass)
-				d := int(a.SrcPort) - int(*a.IPv4.SrcPort)
+				d := int(a.SrcPort) - int(a.IPv4.SrcPort)
 				if d < 0 {
 					d = -d
 				}
@@ -470,7 +471,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 				}
 				b := int((a.Score - 0.5) * 10)
 				scores[min(max(b, 0), len(scores)-1)]++
-			} else if a.IPv4 != nil {
+			} else if a.Associated() {
 				r.Evidence.AddressOnly++
 			}
 			if a.Spammer && !spamHosts[a.Src] {
@@ -742,16 +743,16 @@ type v4Key struct {
 	ns   int64
 }
 
-func keyOf(a *results.Association) (attemptKey, v4Key, bool) {
+func keyOf(a *record.Association) (attemptKey, v4Key, bool) {
 	k := attemptKey{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}
-	if a.IPv4 == nil || a.IPv4.AddressOnly() {
+	if !a.Associated() || a.IPv4.AddressOnly() {
 		return k, v4Key{}, false
 	}
-	return k, v4Key{a.IPv4.Src, *a.IPv4.SrcPort, a.IPv4.FirstSeen.UnixNano()}, true
+	return k, v4Key{a.IPv4.Src, a.IPv4.SrcPort, a.IPv4.FirstSeen.UnixNano()}, true
 }
 
 // compare sets the associations of src beside those of other.
-func compare(src, other results.Source, w results.Window) (*Comparison, error) {
+func compare(src, other results.Source, w record.Window) (*Comparison, error) {
 	type dec struct {
 		v4      v4Key
 		ok      bool
@@ -760,8 +761,8 @@ func compare(src, other results.Source, w results.Window) (*Comparison, error) {
 	load := func(d results.Source) (map[attemptKey]dec, map[netip.Addr]bool, error) {
 		m := map[attemptKey]dec{}
 		spam := map[netip.Addr]bool{}
-		_, err := results.Scan(d, results.AssociationsFile, func(f io.Reader) (results.Stats, error) {
-			return results.ScanAssociations(f, w, func(a *results.Association) error {
+		_, err := results.Scan(d, record.AssociationsFile, func(f io.Reader) (record.Stats, error) {
+			return record.ScanAssociations(f, w, func(a *record.Association) error {
 				k, v, ok := keyOf(a)
 				m[k] = dec{v, ok, a.Spammer}
 				if a.Spammer {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -325,7 +325,7 @@ func TestMissingDir(t *testing.T) {
 	}
 }
 
-func windowFor(since, until time.Time) (w results.Window) {
+func windowFor(since, until time.Time) (w record.Window) {
 	w.Since, w.Until = since, until
 	return
 }

@@ -1,10 +1,10 @@
-// Package results reads the measurement's output files (attempts.jsonl and
-// associations.jsonl, as analyze and run write them) for the report, the
-// blocklist and the DNSBL server.
+// Package results is about a measurement's results directory (or store):
+// where its attempts.jsonl and associations.jsonl are read from, and the
+// rules the report and the blocklist share. The lines themselves are
+// package record's.
 package results
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,73 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mxsensor/mxsensor/internal/record"
 )
-
-// File names inside a results directory.
-const (
-	AttemptsFile     = "attempts.jsonl"
-	AssociationsFile = "associations.jsonl"
-)
-
-// Attempt is one line of attempts.jsonl.
-type Attempt struct {
-	FirstSeen   time.Time  `json:"first_seen"`
-	LastSeen    time.Time  `json:"last_seen"`
-	Family      string     `json:"family"` // "ipv4" or "ipv6"
-	Src         netip.Addr `json:"src"`
-	SrcPort     uint16     `json:"sport"`
-	Dst         netip.Addr `json:"dst"`
-	DstPort     uint16     `json:"dport"`
-	SYNs        int        `json:"syns"`
-	OS          string     `json:"os"`
-	OSClass     string     `json:"os_class"`
-	Dist        int        `json:"dist"`
-	RawSig      string     `json:"raw_sig"`
-	AddrType    string     `json:"addr_type"`   // IPv6 only
-	Blocklisted bool       `json:"blocklisted"` // IPv4 only
-}
-
-// IPv4Ref is the IPv4 side of an association. SrcPort and FirstSeen are
-// zero when the association is to the address only.
-type IPv4Ref struct {
-	Src         netip.Addr `json:"src"`
-	SrcPort     *uint16    `json:"sport"`
-	FirstSeen   *time.Time `json:"first_seen"`
-	Blocklisted bool       `json:"blocklisted"`
-}
-
-// AddressOnly reports an association with an IPv4 address but no attempt.
-func (r *IPv4Ref) AddressOnly() bool { return r.FirstSeen == nil }
-
-// Association is one line of associations.jsonl: the decision for one IPv6
-// connect() attempt.
-type Association struct {
-	FirstSeen time.Time  `json:"first_seen"`
-	Src       netip.Addr `json:"src"`
-	SrcPort   uint16     `json:"sport"`
-	SYNs      int        `json:"syns"`
-	OSClass   string     `json:"os_class"`
-	AddrType  string     `json:"addr_type"`
-	IPv4      *IPv4Ref   `json:"ipv4"`
-	Score     float64    `json:"score"`
-	Evidence  []string   `json:"evidence"`
-	Spammer   bool       `json:"spammer"`
-}
-
-// Associated reports whether the attempt was associated (with an attempt
-// or an address).
-func (a *Association) Associated() bool { return a.IPv4 != nil }
-
-// Window selects records by FirstSeen: Since <= t < Until; a zero bound is
-// open.
-type Window struct {
-	Since, Until time.Time
-}
-
-// Contains reports whether t is inside w.
-func (w Window) Contains(t time.Time) bool {
-	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
-}
 
 // ParseTime parses a --since/--until bound: RFC 3339 (with or without
 // fractional seconds) or a date (2006-01-02, midnight UTC). The empty
@@ -105,75 +41,11 @@ func ParseTime(s string) (time.Time, error) {
 // one; a tie does not either.
 func SpammerHost(associated, spammer int) bool { return 2*spammer > associated }
 
-// Stats counts what a scan read and skipped.
-type Stats struct {
-	Lines    int // lines read
-	Bad      int // lines that did not parse (skipped)
-	TooLong  int // of Bad: lines longer than MaxLine (skipped unread)
-	Filtered int // lines outside the window
-	// FirstBad describes the first bad line.
-	FirstBad string
-}
-
-// scan decodes each line of r into a fresh T and calls fn for those inside w.
-func scan[T any](r io.Reader, name string, w Window, at func(*T) time.Time, fn func(*T) error) (Stats, error) {
-	var st Stats
-	lr := NewLineReader(r, MaxLine)
-	for {
-		line, err := lr.Next()
-		if err == io.EOF {
-			return st, nil
-		}
-		st.Lines++
-		if errors.Is(err, ErrLineTooLong) {
-			st.Bad++
-			st.TooLong++
-			if st.FirstBad == "" {
-				st.FirstBad = fmt.Sprintf("%s line %d: %v", name, st.Lines, err)
-			}
-			continue
-		}
-		if err != nil {
-			return st, fmt.Errorf("%s line %d: %w", name, st.Lines, err)
-		}
-		if len(line) == 0 {
-			continue
-		}
-		var v T
-		if err := json.Unmarshal(line, &v); err != nil {
-			st.Bad++
-			if st.FirstBad == "" {
-				st.FirstBad = fmt.Sprintf("%s line %d: %v", name, st.Lines, err)
-			}
-			continue
-		}
-		if !w.Contains(at(&v)) {
-			st.Filtered++
-			continue
-		}
-		if err := fn(&v); err != nil {
-			return st, err
-		}
-	}
-}
-
-// ScanAttempts calls fn for each attempt of r inside w. Lines that do not
-// parse are skipped and counted.
-func ScanAttempts(r io.Reader, w Window, fn func(*Attempt) error) (Stats, error) {
-	return scan(r, AttemptsFile, w, func(a *Attempt) time.Time { return a.FirstSeen }, fn)
-}
-
-// ScanAssociations calls fn for each association of r inside w. Lines that
-// do not parse are skipped and counted.
-func ScanAssociations(r io.Reader, w Window, fn func(*Association) error) (Stats, error) {
-	return scan(r, AssociationsFile, w, func(a *Association) time.Time { return a.FirstSeen }, fn)
-}
-
 // Source is where results are read from: a directory of JSON-lines files
 // (Dir) or a store (internal/store).
 type Source interface {
-	// Open returns the content of AttemptsFile or AssociationsFile as
-	// JSON lines.
+	// Open returns the content of record.AttemptsFile or
+	// record.AssociationsFile as JSON lines.
 	Open(name string) (io.ReadCloser, error)
 	String() string
 }
@@ -196,10 +68,10 @@ func (d Dir) Open(name string) (io.ReadCloser, error) {
 func (d Dir) String() string { return string(d) }
 
 // Scan scans the named results of src with scanFile.
-func Scan(src Source, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
+func Scan(src Source, name string, scanFile func(io.Reader) (record.Stats, error)) (record.Stats, error) {
 	r, err := src.Open(name)
 	if err != nil {
-		return Stats{}, err
+		return record.Stats{}, err
 	}
 	defer r.Close()
 	st, err := scanFile(r)
@@ -210,7 +82,7 @@ func Scan(src Source, name string, scanFile func(io.Reader) (Stats, error)) (Sta
 }
 
 // ScanDir scans the named file of a results directory with scanFile.
-func ScanDir(dir, name string, scanFile func(io.Reader) (Stats, error)) (Stats, error) {
+func ScanDir(dir, name string, scanFile func(io.Reader) (record.Stats, error)) (record.Stats, error) {
 	return Scan(Dir(dir), name, scanFile)
 }
 

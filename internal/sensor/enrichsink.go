@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/linefile"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -33,24 +34,6 @@ type EnrichSink struct {
 	mu   sync.Mutex // guards out (results arrive on enricher goroutines)
 	out  *linefile.File
 	last time.Time
-}
-
-// enrichLine is one enrichment result in the output file.
-type enrichLine struct {
-	TS    time.Time         `json:"ts"`
-	IP    netip.Addr        `json:"ip"`
-	DNSBL []enrichDNSBL     `json:"dnsbl,omitempty"`
-	PTR   *enrich.PTRResult `json:"ptr,omitempty"`
-	ASN   *enrich.ASNResult `json:"asn,omitempty"`
-	Error string            `json:"error,omitempty"`
-}
-
-type enrichDNSBL struct {
-	Zone    string       `json:"zone"`
-	Listed  bool         `json:"listed"`
-	Codes   []netip.Addr `json:"codes,omitempty"`
-	Reasons []string     `json:"reasons,omitempty"`
-	Error   string       `json:"error,omitempty"`
 }
 
 // NewEnrichSink starts e and appends its results to path. If names is not
@@ -76,38 +59,26 @@ func (s *EnrichSink) result(r enrich.Result) {
 	if s.names != nil {
 		s.names.Put(r)
 	}
-	line := enrichLine{TS: time.Now().UTC(), IP: r.Request.IP}
+	line := record.Enrichment{Time: time.Now().UTC(), IP: r.Request.IP, PTR: r.PTR, ASN: r.ASN}
 	for _, d := range r.DNSBL {
-		ed := enrichDNSBL{Zone: d.Zone, Listed: d.Listed, Codes: d.Codes, Reasons: d.Reasons}
+		ed := record.DNSBLAnswer{Zone: d.Zone, Listed: d.Listed, Codes: d.Codes, Reasons: d.Reasons}
 		if d.Err != nil {
 			ed.Error = d.Err.Error()
 		}
 		line.DNSBL = append(line.DNSBL, ed)
 	}
-	if len(r.PTR.Names) > 0 {
-		p := r.PTR
-		line.PTR = &p
-	}
-	if len(r.ASN.Origins) > 0 {
-		a := r.ASN
-		line.ASN = &a
-	}
 	if r.Err != nil {
 		line.Error = r.Err.Error()
 	}
-	b, err := json.Marshal(line)
-	if err == nil && s.persist != nil {
-		if perr := s.persist(line.IP, line.TS, b); perr != nil {
-			s.log.Warn("enrichment: cannot keep the result in the store", zap.Error(perr))
+	b := line.AppendJSON(make([]byte, 0, 512))
+	if s.persist != nil {
+		if err := s.persist(line.IP, line.Time, b[:len(b)-1]); err != nil {
+			s.log.Warn("enrichment: cannot keep the result in the store", zap.Error(err))
 		}
-	}
-	if err != nil {
-		s.log.Warn("enrichment: result not written", zap.Error(err))
-		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.out.Write(append(b, '\n'))
+	s.out.Write(b)
 }
 
 // Persist makes every result also go to fn (call before traffic flows).
@@ -117,22 +88,15 @@ func (s *EnrichSink) Persist(fn func(ip netip.Addr, t time.Time, line []byte) er
 // not asked again for an hour after it was answered, and its names go to
 // the name cache. Lines that do not parse are skipped (reported false).
 func (s *EnrichSink) Preload(line []byte) bool {
-	var l enrichLine
-	if err := json.Unmarshal(line, &l); err != nil || !l.IP.IsValid() {
+	var l record.Enrichment
+	if err := json.Unmarshal(line, &l); err != nil {
 		return false
 	}
 	if len(s.recent) < s.maxMap {
-		s.recent[l.IP] = l.TS
+		s.recent[l.IP] = l.Time
 	}
 	if s.names != nil {
-		r := enrich.Result{Request: enrich.Request{IP: l.IP}}
-		if l.PTR != nil {
-			r.PTR = *l.PTR
-		}
-		if l.ASN != nil {
-			r.ASN = *l.ASN
-		}
-		s.names.Put(r)
+		s.names.Put(enrich.Result{Request: enrich.Request{IP: l.IP}, PTR: l.PTR, ASN: l.ASN})
 	}
 	return true
 }

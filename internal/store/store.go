@@ -29,7 +29,6 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/linefile"
 	"github.com/mxsensor/mxsensor/internal/record"
-	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -823,9 +822,9 @@ func (s *Store) SYNEvents(fn func(*synevent.Event) error) (skipped int, err erro
 func (s *Store) Open(name string) (io.ReadCloser, error) {
 	var table string
 	switch name {
-	case results.AttemptsFile:
+	case record.AttemptsFile:
 		table = "attempts"
-	case results.AssociationsFile:
+	case record.AssociationsFile:
 		table = "associations"
 	default:
 		return nil, fmt.Errorf("store: no table for %s", name)

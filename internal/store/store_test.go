@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/record"
-	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -70,10 +69,10 @@ func TestRecordAndReplay(t *testing.T) {
 		}
 	}
 	write(a4, a6)
-	if got, want := readAll(t, s, results.AttemptsFile), string(a6.AppendJSON(a4.AppendJSON(nil))); got != want {
+	if got, want := readAll(t, s, record.AttemptsFile), string(a6.AppendJSON(a4.AppendJSON(nil))); got != want {
 		t.Errorf("attempts\n%s, want\n%s", got, want)
 	}
-	if got, want := readAll(t, s, results.AssociationsFile), string(as.AppendJSON(nil)); got != want {
+	if got, want := readAll(t, s, record.AssociationsFile), string(as.AppendJSON(nil)); got != want {
 		t.Errorf("associations\n%s, want\n%s", got, want)
 	}
 	var typed [3]int
@@ -93,10 +92,10 @@ func TestRecordAndReplay(t *testing.T) {
 	}
 	defer s.Close()
 	write(a4, att("192.0.2.1", 1001, 0), att("192.0.2.9", 9, time.Hour))
-	if got := readAll(t, s, results.AttemptsFile); strings.Count(got, "\n") != 4 {
+	if got := readAll(t, s, record.AttemptsFile); strings.Count(got, "\n") != 4 {
 		t.Errorf("attempts after the replay:\n%s", got)
 	}
-	if got := readAll(t, s, results.AssociationsFile); strings.Count(got, "\n") != 1 {
+	if got := readAll(t, s, record.AssociationsFile); strings.Count(got, "\n") != 1 {
 		t.Errorf("associations after the replay:\n%s", got)
 	}
 	var v int

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/netip"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
 
@@ -30,59 +29,32 @@ func gen(t testing.TB, mixName string, seed uint64, hosts int, d time.Duration) 
 	return dir, st
 }
 
-type truthLine struct {
-	Type      string    `json:"type"`
-	Host      int       `json:"host"`
-	OS        string    `json:"os"`
-	OSClass   string    `json:"os_class"`
-	IPv4      []string  `json:"ipv4"`
-	IPv6      []string  `json:"ipv6"`
-	AddrType  string    `json:"addr_type"`
-	Spammer   bool      `json:"spammer"`
-	Listed    bool      `json:"listed"`
-	NAT       bool      `json:"nat"`
-	Role      string    `json:"role"`
-	Software  string    `json:"software"`
-	Family    string    `json:"family"`
-	Src       string    `json:"src"`
-	Sport     uint16    `json:"sport"`
-	FirstSeen time.Time `json:"first_seen"`
-	Syns      int       `json:"syns"`
-	Pair      *struct {
-		Src       string    `json:"src"`
-		Sport     uint16    `json:"sport"`
-		FirstSeen time.Time `json:"first_seen"`
-	} `json:"pair"`
-}
-
-func readTruth(t *testing.T, dir string) (hosts map[int]truthLine, attempts []truthLine) {
+// readTruth reads the truth file with its one reader, failing on any line
+// it skips.
+func readTruth(t *testing.T, dir string) (hosts map[int]record.Truth, attempts []record.Truth) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "truth.jsonl"))
+	f, err := os.Open(filepath.Join(dir, record.TruthFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	hosts = map[int]truthLine{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l truthLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("%s: %v", sc.Text(), err)
-		}
+	hosts = map[int]record.Truth{}
+	st, err := record.ScanTruth(f, func(l *record.Truth) error {
 		switch l.Type {
-		case "host":
+		case record.TruthHost:
 			if l.IPv4 == nil || l.IPv6 == nil {
-				t.Fatalf("null address list: %s", sc.Text())
+				t.Fatalf("null address list: %+v", l)
 			}
-			hosts[l.Host] = l
-		case "attempt":
-			attempts = append(attempts, l)
+			hosts[l.Host] = *l
+		case record.TruthAttempt:
+			attempts = append(attempts, *l)
 		default:
-			t.Fatalf("bad type: %s", sc.Text())
+			t.Fatalf("bad type: %+v", l)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		return nil
+	})
+	if err != nil || st.Bad > 0 {
+		t.Fatal(err, st.FirstBad)
 	}
 	return hosts, attempts
 }
@@ -123,9 +95,9 @@ func TestPcapMatchesTruth(t *testing.T) {
 			byKey := map[key][]int{}
 			want := 0
 			for i, a := range attempts {
-				k := key{netip.MustParseAddr(a.Src), a.Sport}
+				k := key{a.Src, a.SrcPort}
 				byKey[k] = append(byKey[k], i)
-				want += a.Syns
+				want += a.SYNs
 			}
 			r, err := capture.Open(filepath.Join(dir, "syns.pcap"))
 			if err != nil {
@@ -175,15 +147,15 @@ func TestPcapMatchesTruth(t *testing.T) {
 				t.Errorf("pcap has %d matched SYNs, truth %d", n, want)
 			}
 			for i, a := range attempts {
-				if got[i] != a.Syns {
+				if got[i] != a.SYNs {
 					t.Errorf("attempt %+v: %d SYNs in pcap", a, got[i])
 				}
 				h := hosts[a.Host]
-				if h.OSClass == "Windows" && (a.Syns != 3 || len(ports[i]) != 1) {
-					t.Errorf("Windows attempt with %d SYNs on %d ports", a.Syns, len(ports[i]))
+				if h.OSClass == "Windows" && (a.SYNs != 3 || len(ports[i]) != 1) {
+					t.Errorf("Windows attempt with %d SYNs on %d ports", a.SYNs, len(ports[i]))
 				}
-				if h.OSClass != "Windows" && a.Syns != 1 {
-					t.Errorf("%s attempt with %d SYNs", h.OS, a.Syns)
+				if h.OSClass != "Windows" && a.SYNs != 1 {
+					t.Errorf("%s attempt with %d SYNs", h.OS, a.SYNs)
 				}
 			}
 		})
@@ -194,38 +166,38 @@ func TestTruthConsistent(t *testing.T) {
 	dir, _ := gen(t, "default", 5, 3000, time.Hour)
 	hosts, attempts := readTruth(t, dir)
 	type id struct {
-		src   string
+		src   netip.Addr
 		sport uint16
 		t     time.Time
 	}
-	index := map[id]truthLine{}
+	index := map[id]record.Truth{}
 	for _, a := range attempts {
-		index[id{a.Src, a.Sport, a.FirstSeen}] = a
+		index[id{a.Src, a.SrcPort, a.FirstSeen}] = a
 	}
 	checked := map[string]int{}
 	for _, a := range attempts {
 		h := hosts[a.Host]
 		addrs := h.IPv4
-		if a.Family == "ipv6" {
+		if a.Family == record.IPv6 {
 			addrs = h.IPv6
 		}
 		if !slices.Contains(addrs, a.Src) {
 			t.Fatalf("attempt %+v from an address not of host %+v", a, h)
 		}
-		if a.Pair == nil {
+		if !a.Pair.Src.IsValid() {
 			continue
 		}
-		b, ok := index[id{a.Pair.Src, a.Pair.Sport, a.Pair.FirstSeen}]
-		if !ok || b.Host != a.Host || b.Family == a.Family || b.Pair == nil || b.Pair.Src != a.Src || !b.Pair.FirstSeen.Equal(a.FirstSeen) {
+		b, ok := index[id{a.Pair.Src, a.Pair.SrcPort, a.Pair.FirstSeen}]
+		if !ok || b.Host != a.Host || b.Family == a.Family || !b.Pair.Src.IsValid() || b.Pair.Src != a.Src || !b.Pair.FirstSeen.Equal(a.FirstSeen) {
 			t.Fatalf("pair of %+v is %+v", a, b)
 		}
 		if !a.FirstSeen.Before(b.FirstSeen) {
 			continue // check each delivery from its first attempt
 		}
 		// RFC 6724 ordering per address type.
-		wantFirst := "ipv6"
+		wantFirst := record.IPv6
 		if h.AddrType == "6to4" || h.AddrType == "teredo" || h.Software == "ipv4-first" {
-			wantFirst = "ipv4"
+			wantFirst = record.IPv4
 		}
 		if h.Software == "ipv4-first" || h.Software == "rfc6724" {
 			if a.Family != wantFirst {
@@ -248,22 +220,22 @@ func TestTruthConsistent(t *testing.T) {
 	for _, h := range hosts {
 		roles[h.Role], types[h.AddrType] = true, true
 		if h.AddrType == "embedded-ipv4" {
-			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
-			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			v4 := h.IPv4[0].As4()
+			v6 := h.IPv6[0].As16()
 			if !bytes.Equal(v4[:], v6[12:]) {
 				t.Errorf("embedded-ipv4 host %+v", h)
 			}
 		}
 		if h.AddrType == "6to4" {
-			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
-			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			v4 := h.IPv4[0].As4()
+			v6 := h.IPv6[0].As16()
 			if !bytes.Equal(v4[:], v6[2:6]) || !h.NAT && !bytes.Equal(v4[:], v6[12:]) {
 				t.Errorf("6to4 host %+v", h)
 			}
 		}
 		if h.AddrType == "teredo" {
-			v4 := netip.MustParseAddr(h.IPv4[0]).As4()
-			v6 := netip.MustParseAddr(h.IPv6[0]).As16()
+			v4 := h.IPv4[0].As4()
+			v6 := h.IPv6[0].As16()
 			for i := range 4 {
 				if v6[12+i] != ^v4[i] {
 					t.Errorf("teredo host %+v", h)
@@ -300,9 +272,9 @@ func TestMailLog(t *testing.T) {
 						if !h.Spammer {
 							t.Errorf("listed non-spammer %+v", h)
 						}
-						want[netip.MustParseAddr(s)] = true
+						want[s] = true
 					} else {
-						notListed[netip.MustParseAddr(s)] = true
+						notListed[s] = true
 					}
 				}
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/synframe"
 )
 
@@ -48,44 +48,6 @@ func writePcap(path string, tr *traffic) error {
 	return w.Close()
 }
 
-type hostJSON struct {
-	Type     string   `json:"type"`
-	Host     int      `json:"host"`
-	OS       string   `json:"os"`
-	OSClass  string   `json:"os_class"`
-	IPv4     []string `json:"ipv4"`
-	IPv6     []string `json:"ipv6"`
-	AddrType string   `json:"addr_type"`
-	Spammer  bool     `json:"spammer"`
-	Listed   bool     `json:"listed"`
-	NAT      bool     `json:"nat"`
-	Role     string   `json:"role"`
-	Software string   `json:"software"`
-	Group    int      `json:"group"`
-	Hops4    int      `json:"hops4"`
-	Hops6    int      `json:"hops6"`
-}
-
-type pairJSON struct {
-	Src       string `json:"src"`
-	Sport     uint16 `json:"sport"`
-	FirstSeen string `json:"first_seen"`
-}
-
-type attemptJSON struct {
-	Type      string    `json:"type"`
-	Host      int       `json:"host"`
-	Family    string    `json:"family"`
-	Src       string    `json:"src"`
-	Sport     uint16    `json:"sport"`
-	FirstSeen string    `json:"first_seen"`
-	Syns      int       `json:"syns"`
-	Pair      *pairJSON `json:"pair"`
-	Delivery  int       `json:"delivery"`
-}
-
-func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
-
 // writeTruth writes the hosts, then the attempts in order of first SYN.
 func writeTruth(path string, p *population, tr *traffic) error {
 	f, err := os.Create(path)
@@ -93,26 +55,21 @@ func writeTruth(path string, p *population, tr *traffic) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<16)
-	enc := json.NewEncoder(bw)
+	var buf []byte
 	for _, h := range p.hosts {
-		j := hostJSON{Type: "host", Host: h.id, OS: h.st.name, OSClass: h.st.class, IPv4: []string{}, IPv6: []string{},
+		l := record.Truth{Type: record.TruthHost, Host: h.id, OS: h.st.name, OSClass: h.st.class,
 			AddrType: h.addrType, Spammer: h.spammer, Listed: h.listed, NAT: h.nat, Role: h.role,
-			Software: h.software, Group: h.group, Hops4: int(h.hops4), Hops6: int(h.hops6)}
+			Software: h.software, Group: h.group, Hops4: int(h.hops4), Hops6: int(h.hops6), IPv6: h.v6}
 		if h.v4.IsValid() {
-			j.IPv4 = append(j.IPv4, h.v4.String())
+			l.IPv4 = []netip.Addr{h.v4}
 		} else {
-			j.Hops4 = 0
-		}
-		for _, a := range h.v6 {
-			j.IPv6 = append(j.IPv6, a.String())
+			l.Hops4 = 0
 		}
 		if len(h.v6) == 0 {
-			j.Hops6 = 0
+			l.Hops6 = 0
 		}
-		if err := enc.Encode(j); err != nil {
-			f.Close()
-			return err
-		}
+		buf = l.AppendJSON(buf[:0])
+		bw.Write(buf)
 	}
 	order := make([]int32, len(tr.attempts))
 	for i := range order {
@@ -121,19 +78,17 @@ func writeTruth(path string, p *population, tr *traffic) error {
 	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(tr.attempts[x].t0, tr.attempts[y].t0) })
 	for _, i := range order {
 		a := &tr.attempts[i]
-		j := attemptJSON{Type: "attempt", Host: p.hosts[a.host].id, Family: "ipv4", Src: a.src.String(), Sport: a.sport,
-			FirstSeen: rfc3339(a.t0), Syns: int(a.syns), Delivery: int(a.delivery)}
+		l := record.Truth{Type: record.TruthAttempt, Host: p.hosts[a.host].id, Family: record.IPv4, Src: a.src,
+			SrcPort: a.sport, FirstSeen: time.Unix(0, a.t0), SYNs: int(a.syns), Delivery: int(a.delivery)}
 		if a.v6 {
-			j.Family = "ipv6"
+			l.Family = record.IPv6
 		}
 		if a.pair >= 0 {
 			b := &tr.attempts[a.pair]
-			j.Pair = &pairJSON{Src: b.src.String(), Sport: b.sport, FirstSeen: rfc3339(b.t0)}
+			l.Pair = record.AttemptRef{Src: b.src, SrcPort: b.sport, FirstSeen: time.Unix(0, b.t0)}
 		}
-		if err := enc.Encode(j); err != nil {
-			f.Close()
-			return err
-		}
+		buf = l.AppendJSON(buf[:0])
+		bw.Write(buf)
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()

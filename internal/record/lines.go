@@ -1,4 +1,4 @@
-package results
+package record
 
 import (
 	"bufio"
@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// MaxLine is the longest JSON line the readers of results take, in bytes.
+// MaxLine is the longest JSON line the readers of records take, in bytes.
 // A line is one record of a few hundred bytes; a longer one is damage
 // (a crash mid-write, a concatenated binary) and is skipped.
 const MaxLine = 1 << 20
@@ -19,8 +19,7 @@ var ErrLineTooLong = errors.New("line too long")
 // LineReader reads newline-terminated lines no longer than a bound. A
 // longer line is read past in bounded chunks, never held whole, and
 // reported as [ErrLineTooLong]; reading goes on with the line after it. It
-// reads the JSON-lines files of results (attempts, associations), of the
-// blocklist and of the enrichment output.
+// reads every JSON-lines file of records, and the blocklist.
 type LineReader struct {
 	br  *bufio.Reader
 	max int
