@@ -55,14 +55,19 @@ func classifyReport(a netip.Addr) addrReport {
 	return r
 }
 
+// addrConfig is addr's section.
+type addrConfig struct {
+	JSON bool `mapstructure:"json"`
+}
+
 func newAddrCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "addr ADDRESS...",
 		Short: "Classify IPv6 addresses (6to4, Teredo, ISATAP, EUI-64, embedded IPv4, ...) and list the IPv4 addresses they may embed",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c addrConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -76,7 +81,7 @@ func newAddrCmd() *cobra.Command {
 					continue
 				}
 				r := classifyReport(a)
-				if v.GetBool("json") {
+				if c.JSON {
 					if err := enc.Encode(r); err != nil {
 						return err
 					}

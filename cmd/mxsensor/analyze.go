@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
@@ -30,19 +30,72 @@ import (
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
+// analyzeConfig is analyze's section.
+type analyzeConfig struct {
+	Pcap            []string      `mapstructure:"pcap"`
+	FromDB          string        `mapstructure:"from-db"`
+	RejectLog       []string      `mapstructure:"reject-log"`
+	Out             string        `mapstructure:"out"`
+	Mode            assocMode     `mapstructure:"mode"`
+	HeldMemory      config.Size   `mapstructure:"held-memory"`
+	Window          time.Duration `mapstructure:"window"`
+	Horizon         time.Duration `mapstructure:"horizon"`
+	MinScore        float64       `mapstructure:"min-score"`
+	Margin          float64       `mapstructure:"margin"`
+	DisableEvidence []string      `mapstructure:"disable-evidence"`
+	SpamWindow      time.Duration `mapstructure:"spam-window"`
+	TZ              string        `mapstructure:"tz"`
+	P0fDB           string        `mapstructure:"p0f-db"`
+	Ports           []uint        `mapstructure:"ports"`
+	ASNTable        string        `mapstructure:"asn-table"`
+	PTRTable        string        `mapstructure:"ptr-table"`
+	CPUProfile      string        `mapstructure:"cpuprofile"`
+	NoReport        bool          `mapstructure:"no-report"`
+	storeOptions    `mapstructure:",squash"`
+}
+
+// Validate checks the held-state budget and the store's bounds.
+func (c *analyzeConfig) Validate() error {
+	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	return c.storeOptions.Validate()
+}
+
+// pipeline are the measurement's settings.
+func (c *analyzeConfig) pipeline() pipelineOptions {
+	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
+		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: c.Margin, DisableEvidence: c.DisableEvidence,
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+}
+
+// pipelineOptions are the settings of the measurement pipeline that
+// analyze and run share.
+type pipelineOptions struct {
+	Mode                        associate.Mode
+	TZ                          string
+	RejectLog                   []string
+	P0fDB                       string
+	SpamWindow, Window, Horizon time.Duration
+	MinScore, Margin            float64
+	DisableEvidence             []string
+	ASNTable, PTRTable          string
+	HeldMemory                  config.Size
+}
+
 func newAnalyzeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze --pcap FILE... --reject-log FILE... --out DIR [--mode naive|full]",
 		Short: "Group captured SYNs into connect() attempts, associate IPv6 with IPv4 attempts, label IPv6 spammers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c analyzeConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
-			pcaps := v.GetStringSlice("pcap")
-			out := v.GetString("out")
-			fromDB := v.GetString("from-db")
+			pcaps := c.Pcap
+			out := c.Out
+			fromDB := c.FromDB
 			if (len(pcaps) == 0) == (fromDB == "") || out == "" {
 				return errors.New("--out, and --pcap or --from-db (not both), are required")
 			}
@@ -50,14 +103,14 @@ func newAnalyzeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cmd.SetContext(ctx)
-			if prof := v.GetString("cpuprofile"); prof != "" {
+			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
 					return err
 				}
 				defer stopProfile()
 			}
-			st, err := openStore(v, nil, false)
+			st, err := openStore(c.storeOptions, nil, false)
 			if err != nil {
 				return err
 			}
@@ -66,16 +119,16 @@ func newAnalyzeCmd() *cobra.Command {
 				rec = st
 				defer st.Close()
 			}
-			pl, err := buildPipeline(cmd, v, out, v.GetString("mode"), false, nil, rec, nil)
+			pl, err := buildPipeline(cmd, c.pipeline(), out, false, nil, rec, nil)
 			if err != nil {
 				return err
 			}
-			mode, _ := associate.ParseMode(v.GetString("mode")) // validated by buildPipeline
+			mode := c.Mode.Mode
 			dp := dataplane.DefaultConfig()
 			dp.Mode = dataplane.ModeObserve
 			dp.RateLimit = 0 // offline: record every SYN whatever the live limiter would have done
 			dp.Ports = nil
-			for _, p := range v.GetIntSlice("ports") {
+			for _, p := range c.Ports {
 				dp.Ports = append(dp.Ports, uint16(p))
 			}
 			if err := dp.Validate(); err != nil {
@@ -105,10 +158,10 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			progress.done()
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s mode: %s\n", mode, pl.Stats().Summary())
-			if v.GetBool("no-report") {
+			if c.NoReport {
 				return nil
 			}
-			rcfg, err := reportConfig(v, cmd.ErrOrStderr())
+			rcfg, err := reportConfig(reportOptions{ASNTable: c.ASNTable}, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -120,7 +173,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
-	f.String("mode", "full", "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
+	config.TextVar(f, "mode", assocMode{associate.ModeFull}, "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
 	addHeldMemoryFlag(cmd)
 	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
@@ -144,22 +197,16 @@ func newAnalyzeCmd() *cobra.Command {
 //
 // set, if not nil, receives the rejections (run keeps adding to it as it
 // follows the logs); otherwise a new set is used.
-func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
-	mode, err := associate.ParseMode(modeName)
-	if err != nil {
-		return nil, err
-	}
+func buildPipeline(cmd *cobra.Command, o pipelineOptions, out string, live bool, cache *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
+	var err error
 	loc := time.Local
-	if tz := v.GetString("tz"); tz != "" {
+	if tz := o.TZ; tz != "" {
 		if loc, err = time.LoadLocation(tz); err != nil {
 			return nil, fmt.Errorf("--tz: %w", err)
 		}
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
-	window := 24 * time.Hour
-	if v.IsSet("spam-window") {
-		window = v.GetDuration("spam-window")
-	}
+	window := o.SpamWindow
 	if set == nil {
 		set = rejectlog.NewSet(window)
 	}
@@ -167,7 +214,7 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	var total rejectlog.Counters
 	// The store keeps the rejections too.
 	rr, _ := rec.(rejectionRecorder)
-	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+	if logs := o.RejectLog; len(logs) > 0 {
 		sets, err := expandLogArgs(logs)
 		if err != nil {
 			return nil, err
@@ -195,26 +242,18 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		}
 		fmt.Fprintln(cmd.ErrOrStderr(), ")")
 	}
-	db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
+	db, err := loadFingerprintDB(o.P0fDB, cmd.Flags().Changed("p0f-db"), true, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
 	acfg := associate.DefaultConfig()
-	acfg.Mode = mode
-	if v.IsSet("horizon") {
-		acfg.Horizon = v.GetDuration("horizon")
-	}
-	if v.IsSet("min-score") {
-		acfg.Threshold = v.GetFloat64("min-score")
-	}
-	if v.IsSet("margin") {
-		acfg.Margin = v.GetFloat64("margin")
-	}
+	acfg.Mode = o.Mode
+	acfg.Horizon, acfg.Threshold, acfg.Margin = o.Horizon, o.MinScore, o.Margin
 	acfg.Disable = map[string]bool{}
-	for _, f := range v.GetStringSlice("disable-evidence") {
+	for _, f := range o.DisableEvidence {
 		acfg.Disable[f] = true
 	}
-	static, err := loadNames(v, cmd.ErrOrStderr())
+	static, err := loadNames(o.ASNTable, o.PTRTable, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +265,10 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 		acfg.Names = static
 	}
 	gcfg := attempt.DefaultConfig()
-	if v.IsSet("window") {
-		gcfg.Window = v.GetDuration("window")
-	}
+	gcfg.Window = o.Window
 	// A live agent with a store appends to its files: after a restart, the
 	// replayed journal adds only what the store does not have yet.
-	held, err := heldMemory(v)
+	held, err := heldMemory(o.HeldMemory)
 	if err != nil {
 		return nil, err
 	}
@@ -243,12 +280,9 @@ func buildPipeline(cmd *cobra.Command, v *viper.Viper, out, modeName string, liv
 	return pipeline.New(pcfg, db, set)
 }
 
-// heldMemory reads --held-memory: at least 1 MiB (a few hundred attempts).
-func heldMemory(v *viper.Viper) (int64, error) {
-	held, err := sizeFlag(v, "held-memory")
-	if err != nil {
-		return 0, err
-	}
+// heldMemory checks --held-memory: at least 1 MiB (a few hundred attempts).
+func heldMemory(s config.Size) (int64, error) {
+	held := s.Bytes()
 	if held < 1<<20 {
 		return 0, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
 	}
@@ -257,7 +291,7 @@ func heldMemory(v *viper.Viper) (int64, error) {
 
 // addHeldMemoryFlag adds --held-memory to a command that runs the pipeline.
 func addHeldMemoryFlag(cmd *cobra.Command) {
-	cmd.Flags().Var(newSizeValue("256MiB"), "held-memory",
+	config.SizeVar(cmd.Flags(), "held-memory", "256MiB",
 		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
 }
 
@@ -299,9 +333,8 @@ type rejectionRecorder interface {
 
 // loadNames loads the --asn-table and --ptr-table files (zero when neither
 // is given).
-func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
+func loadNames(asnPath, ptrPath string, w io.Writer) (enrich.StaticNames, error) {
 	var names enrich.StaticNames
-	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
 	if asnPath != "" {
 		t, err := enrich.LoadASNTable(asnPath)
 		if err != nil {
@@ -325,8 +358,8 @@ func loadNames(v *viper.Viper, w io.Writer) (enrich.StaticNames, error) {
 	return names, nil
 }
 
-func newLivePipeline(cmd *cobra.Command, v *viper.Viper, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
-	return buildPipeline(cmd, v, dir, v.GetString("assoc-mode"), true, names, rec, set, opts...)
+func newLivePipeline(cmd *cobra.Command, o pipelineOptions, dir string, names *enrich.NameCache, rec pipeline.Recorder, set *rejectlog.Set, opts ...func(*pipeline.Config)) (*pipeline.Pipeline, error) {
+	return buildPipeline(cmd, o, dir, true, names, rec, set, opts...)
 }
 
 // analyzeStored feeds the SYN events a store kept through the pipeline.

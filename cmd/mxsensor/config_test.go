@@ -113,62 +113,6 @@ func TestConfigExampleInSync(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want uint64
-		err  string // substring of the error; "" = valid
-	}{
-		{"4096", 4096, ""},
-		{"0", 0, ""},
-		{"100B", 100, ""},
-		{"64k", 64 << 10, ""},
-		{"64K", 64 << 10, ""},
-		{"64KiB", 64 << 10, ""},
-		{"64kib", 64 << 10, ""},
-		{"64KB", 64000, ""},
-		{"100MB", 100_000_000, ""},
-		{"100MiB", 100 << 20, ""},
-		{"16M", 16 << 20, ""},
-		{"65536KB", 65_536_000, ""},
-		{"1.5MiB", 1572864, ""},
-		{"1.5MB", 1_500_000, ""},
-		{"2G", 2 << 30, ""},
-		{"1GB", 1e9, ""},
-		{"1TiB", 1 << 40, ""},
-		{"3tb", 3e12, ""},
-		{" 16MiB ", 16 << 20, ""},
-		{"1.5B", 0, "not a whole number of bytes"},
-		{"1.5", 0, "not a whole number of bytes"},
-		{"0.1KiB", 0, "not a whole number of bytes"},
-		{"100XB", 0, `unknown unit "XB"`},
-		{"100Mi", 0, `unknown unit "Mi"`},
-		{"100 MiB", 0, "no spaces"},
-		{"", 0, "empty"},
-		{"MiB", 0, "want a number"},
-		{"-1", 0, "want a number"},
-		{"+1", 0, "want a number"},
-		{"1e6", 0, `unknown unit "e6"`},
-		{"0x10", 0, `unknown unit "x10"`},
-		{".5M", 0, "malformed number"},
-		{"1.M", 0, "malformed number"},
-		{"1.2.3K", 0, "malformed number"},
-		{"8EiB", 0, "unknown unit"},
-		{"9223372036854775807", 1<<63 - 1, ""},
-		{"9223372036854775808", 0, "too large"},
-		{"9000000TiB", 0, "too large"},
-		{strings.Repeat("1", 70), 0, "longer than"},
-	} {
-		got, err := parseSize(c.in)
-		switch {
-		case c.err == "" && (err != nil || got != c.want):
-			t.Errorf("parseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "invalid size")):
-			t.Errorf("parseSize(%q) = %d, %v; want an error with %q", c.in, got, err, c.err)
-		}
-	}
-}
-
 // A bad size is an error naming its key wherever it comes from, and config
 // check reports it; the ring's own rule is named too.
 func TestConfigSizes(t *testing.T) {

@@ -67,6 +67,21 @@ func appendFingerprintJSON(b []byte, ev *synevent.Event, r *fingerprint.Result) 
 	return append(b, "\"}\n"...)
 }
 
+// fingerprintConfig is fingerprint's section.
+type fingerprintConfig struct {
+	Pcap             []string `mapstructure:"pcap"`
+	P0fDB            string   `mapstructure:"p0f-db"`
+	NoBuiltin        bool     `mapstructure:"no-builtin"`
+	JSON             bool     `mapstructure:"json"`
+	dataplaneOptions `mapstructure:",squash"`
+}
+
+// Validate checks the data plane's settings.
+func (c *fingerprintConfig) Validate() error {
+	_, err := c.config()
+	return err
+}
+
 func newFingerprintCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fingerprint --pcap FILE... [--p0f-db FILE] [--json]",
@@ -79,24 +94,24 @@ The database is the p0f file (--p0f-db, default /etc/p0f/p0f.fp when it
 exists) followed by mxsensor's built-in signatures for current stacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c fingerprintConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
-			files := v.GetStringSlice("pcap")
+			files := c.Pcap
 			if len(files) == 0 {
 				return errors.New("--pcap FILE is required")
 			}
-			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), !v.GetBool("no-builtin"), cmd.ErrOrStderr())
+			db, err := loadFingerprintDB(c.P0fDB, cmd.Flags().Changed("p0f-db"), !c.NoBuiltin, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			dp, err := dataplaneConfig(v, false)
+			dp, err := c.config()
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			asJSON := v.GetBool("json")
+			asJSON := c.JSON
 			var buf []byte
 			for _, path := range files {
 				r, err := capture.Open(path)

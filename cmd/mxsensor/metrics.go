@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/metrics"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
@@ -17,7 +17,7 @@ import (
 
 // addMetricsFlags adds the flags of the agent's metrics server.
 func addMetricsFlags(cmd *cobra.Command) {
-	cmd.Flags().String("metrics-listen", metrics.DefaultListen,
+	config.HostPortVar(cmd.Flags(), "metrics-listen", metrics.DefaultListen,
 		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
 }
 
@@ -25,8 +25,7 @@ func addMetricsFlags(cmd *cobra.Command) {
 // on --metrics-listen. The returned function stops the server; it is a
 // no-op when metrics are off.
 
-func startMetrics(v *viper.Viper, log *zap.Logger, s *sensor.Sensor, sinks []sensor.Sink) (stop func(), err error) {
-	addr := v.GetString("metrics-listen")
+func startMetrics(addr string, log *zap.Logger, s *sensor.Sensor, sinks []sensor.Sink) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}

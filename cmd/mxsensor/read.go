@@ -13,6 +13,20 @@ import (
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
+// readConfig is read's section.
+type readConfig struct {
+	Events           string `mapstructure:"events"`
+	Counters         bool   `mapstructure:"counters"`
+	Strict           bool   `mapstructure:"strict"`
+	dataplaneOptions `mapstructure:",squash"`
+}
+
+// Validate checks the data plane's settings.
+func (c *readConfig) Validate() error {
+	_, err := c.config()
+	return err
+}
+
 func newReadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "read FILE...",
@@ -22,16 +36,16 @@ and writes the SYN events as JSON lines, exactly as 'mxsensor run' would have
 recorded them. A summary of frames and counters goes to stderr.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c readConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
-			dp, err := dataplaneConfig(v, false)
+			dp, err := c.config()
 			if err != nil {
 				return err
 			}
 			out := sensor.NewJSONLinesWriter(cmd.OutOrStdout())
-			if p := v.GetString("events"); p != "-" {
+			if p := c.Events; p != "-" {
 				if out, err = sensor.NewJSONLines(p); err != nil {
 					return err
 				}
@@ -72,14 +86,14 @@ recorded them. A summary of frames and counters goes to stderr.`,
 				total.Add(&er.Counters)
 				r.Close()
 			}
-			if v.GetBool("counters") {
+			if c.Counters {
 				for c := 0; c < dataplane.NumCounters; c++ {
 					if total[c] != 0 {
 						fmt.Fprintf(errw, "  %-36s %d\n", dataplane.Counter(c), total[c])
 					}
 				}
 			}
-			if truncated > 0 && v.GetBool("strict") {
+			if truncated > 0 && c.Strict {
 				return fmt.Errorf("%d truncated capture(s)", truncated)
 			}
 			return out.Flush()

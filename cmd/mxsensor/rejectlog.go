@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
@@ -84,6 +83,14 @@ func eachLog(args []string, fn func(path string, inDir bool) error) error {
 	return nil
 }
 
+// rejectlogConfig is rejectlog's section.
+type rejectlogConfig struct {
+	TZ     string `mapstructure:"tz"`
+	Follow string `mapstructure:"follow"`
+	Out    string `mapstructure:"out"`
+	State  string `mapstructure:"state"`
+}
+
 func newRejectlogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejectlog FILE|DIR...",
@@ -97,12 +104,13 @@ With --follow FILE it keeps following a live log across rotation (rename
 and copytruncate). With --out and --state it delivers every rejection
 exactly once to --out, also across crashes and restarts.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := newViper(cmd)
+			var c rejectlogConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
 			loc := time.Local
-			if tz := v.GetString("tz"); tz != "" {
+			if tz := c.TZ; tz != "" {
 				if loc, err = time.LoadLocation(tz); err != nil {
 					return fmt.Errorf("--tz: %w", err)
 				}
@@ -114,11 +122,11 @@ exactly once to --out, also across crashes and restarts.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if f := v.GetString("follow"); f != "" {
+			if f := c.Follow; f != "" {
 				if len(args) > 0 {
 					return errors.New("--follow takes the live log itself; give no other files")
 				}
-				return followRejectLog(ctx, cmd, f, v.GetString("out"), v.GetString("state"), opts)
+				return followRejectLog(ctx, cmd, g, f, c.Out, c.State, opts)
 			}
 			if len(args) == 0 {
 				return errors.New("give log files or directories, or --follow FILE")
@@ -178,8 +186,8 @@ func warnDamaged(w io.Writer) func(*rejectlog.DamageError) {
 	}
 }
 
-func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state string, opts rejectlog.Options) error {
-	log, err := newLogger(mustViper(cmd))
+func followRejectLog(ctx context.Context, cmd *cobra.Command, g globalConfig, path, out, state string, opts rejectlog.Options) error {
+	log, err := newLogger(g)
 	if err != nil {
 		return err
 	}
@@ -210,9 +218,4 @@ func followRejectLog(ctx context.Context, cmd *cobra.Command, path, out, state s
 		}
 		return w.Flush()
 	})
-}
-
-func mustViper(cmd *cobra.Command) *viper.Viper {
-	v, _ := newViper(cmd)
-	return v
 }

@@ -5,9 +5,10 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/mxsensor/mxsensor/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -21,9 +22,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.PersistentFlags().Var(&choiceValue{"info", []string{"debug", "info", "warn", "error"}}, "log-level", "log level: debug, info, warn, error")
-	root.PersistentFlags().Var(&choiceValue{"console", []string{"console", "json"}}, "log-format", "log format: console or json")
-	root.PersistentFlags().String("config", "", "YAML configuration file (default "+DefaultConfigFile+" when it exists; MXSENSOR_CONFIG)")
+	config.ChoiceVar[logLevels](root.PersistentFlags(), "log-level", "info", "log level: debug, info, warn, error")
+	config.ChoiceVar[logFormats](root.PersistentFlags(), "log-format", "console", "log format: console or json")
+	root.PersistentFlags().String("config", "", "YAML configuration file (default "+config.DefaultFile+" when it exists; MXSENSOR_CONFIG)")
 	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd(), newAddrCmd(), newFingerprintCmd(), newLookupCmd(), newRejectlogCmd(), newEvalCmd(), newAnalyzeCmd())
 	root.AddCommand(newBlocklistCmd(), newDnsblCmd())
 	root.AddCommand(newReportCmd())
@@ -32,28 +33,14 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// newViper fills a command's flags from the configuration file and the
-// MXSENSOR_* environment (MXSENSOR_XDP_MODE for --xdp-mode, ...; see
-// config.go), then binds them: flags win over the environment, which wins
-// over the file.
-func newViper(cmd *cobra.Command) (*viper.Viper, error) {
-	if err := applyConfig(cmd); err != nil {
-		return nil, err
-	}
-	v := viper.New()
-	if err := v.BindPFlags(cmd.Flags()); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func newLogger(v *viper.Viper) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(v.GetString("log-level"))
+// newLogger is the diagnostics logger the global settings ask for.
+func newLogger(g globalConfig) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(string(g.LogLevel))
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	var enc zapcore.Encoder
-	switch v.GetString("log-format") {
+	switch g.LogFormat {
 	case "json":
 		ec := zap.NewProductionEncoderConfig()
 		ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder
@@ -63,7 +50,7 @@ func newLogger(v *viper.Viper) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.RFC3339TimeEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:
-		return nil, fmt.Errorf("--log-format: unknown format %q (want console or json)", v.GetString("log-format"))
+		return nil, fmt.Errorf("--log-format: unknown format %q (want console or json)", g.LogFormat)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)), nil
 }

@@ -12,12 +12,93 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
+
+// runConfig is run's section: the agent's settings.
+type runConfig struct {
+	Iface                string          `mapstructure:"iface"`
+	XDPMode              xdpMode         `mapstructure:"xdp-mode"`
+	PinDir               string          `mapstructure:"pin-dir"`
+	Events               string          `mapstructure:"events"`
+	PcapOut              string          `mapstructure:"pcap-out"`
+	PcapRotateSize       config.Size     `mapstructure:"pcap-rotate-size"`
+	PcapKeep             int             `mapstructure:"pcap-keep"`
+	FlushInterval        time.Duration   `mapstructure:"flush-interval"`
+	Out                  string          `mapstructure:"out"`
+	RejectLog            []string        `mapstructure:"reject-log"`
+	AssocMode            assocMode       `mapstructure:"assoc-mode"`
+	P0fDB                string          `mapstructure:"p0f-db"`
+	TZ                   string          `mapstructure:"tz"`
+	EnrichOut            string          `mapstructure:"enrich-out"`
+	Resolver             config.HostPort `mapstructure:"resolver"`
+	DNSBL                []string        `mapstructure:"dnsbl"`
+	ASNTable             string          `mapstructure:"asn-table"`
+	PTRTable             string          `mapstructure:"ptr-table"`
+	NoCymru              bool            `mapstructure:"no-cymru"`
+	NoReport             bool            `mapstructure:"no-report"`
+	HeldMemory           config.Size     `mapstructure:"held-memory"`
+	storeOptions         `mapstructure:",squash"`
+	CPUProfile           string        `mapstructure:"cpuprofile"`
+	ReadyFile            string        `mapstructure:"ready-file"`
+	DegradedHold         time.Duration `mapstructure:"degraded-hold"`
+	Window               time.Duration `mapstructure:"window"`
+	Horizon              time.Duration `mapstructure:"horizon"`
+	liveDataplaneOptions `mapstructure:",squash"`
+	MetricsListen        config.HostPort `mapstructure:"metrics-listen"`
+}
+
+// Validate checks what the agent would refuse at start, but the interface.
+func (c *runConfig) Validate() error {
+	if _, err := c.sensor(); err != nil {
+		return err
+	}
+	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	return c.storeOptions.Validate()
+}
+
+// sensor is the sensor's configuration (without Prepare).
+func (c *runConfig) sensor() (sensor.Config, error) {
+	cfg := sensor.DefaultConfig()
+	cfg.Iface = c.Iface
+	cfg.XDPMode = c.XDPMode.AttachMode
+	cfg.PinRoot = c.PinDir
+	cfg.ReadyFile = c.ReadyFile
+	cfg.FlushInterval = c.FlushInterval
+	cfg.DegradedHold = c.DegradedHold
+	var err error
+	cfg.Dataplane, err = c.liveDataplaneOptions.config()
+	return cfg, err
+}
+
+// enrich is the enricher's configuration (--enrich-out).
+func (c *runConfig) enrich() enrich.Config {
+	ecfg := enrich.DefaultConfig()
+	ecfg.Resolver = string(c.Resolver)
+	ecfg.DNSBLZones = c.DNSBL
+	ecfg.ASNTable = c.ASNTable
+	if c.NoCymru {
+		ecfg.CymruOriginZone, ecfg.CymruOrigin6Zone, ecfg.CymruASNZone = "", "", ""
+	}
+	return ecfg
+}
+
+// pipeline are the live measurement's settings (--out, --db); what run
+// has no flag for is the pipeline's default.
+func (c *runConfig) pipeline() pipelineOptions {
+	a := associate.DefaultConfig()
+	return pipelineOptions{Mode: c.AssocMode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: 24 * time.Hour,
+		Window: c.Window, Horizon: c.Horizon, MinScore: a.Threshold, Margin: a.Margin,
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+}
 
 func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -31,32 +112,25 @@ Needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (and CAP_SYS_ADMIN only if bpffs
 must be mounted).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c runConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v)
+			log, err := newLogger(g)
 			if err != nil {
 				return err
 			}
 			defer log.Sync() //nolint:errcheck
-			if prof := v.GetString("cpuprofile"); prof != "" {
+			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
 					return err
 				}
 				defer stopProfile()
 			}
-			cfg := sensor.DefaultConfig()
-			cfg.Iface = v.GetString("iface")
-			if cfg.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
-				return err
-			}
-			cfg.PinRoot = v.GetString("pin-dir")
-			cfg.ReadyFile = v.GetString("ready-file")
-			cfg.FlushInterval = v.GetDuration("flush-interval")
-			cfg.DegradedHold = v.GetDuration("degraded-hold")
-			if cfg.Dataplane, err = dataplaneConfig(v, true); err != nil {
+			cfg, err := c.sensor()
+			if err != nil {
 				return err
 			}
 			if cfg.Iface == "" {
@@ -64,19 +138,15 @@ must be mounted).`,
 				return errors.New("no interface given (--iface)")
 			}
 			var sinks []sensor.Sink
-			if p := v.GetString("events"); p != "" {
+			if p := c.Events; p != "" {
 				j, err := sensor.OpenEvents(p, log.Named("output"))
 				if err != nil {
 					return err
 				}
 				sinks = append(sinks, j)
 			}
-			if p := v.GetString("pcap-out"); p != "" {
-				size, err := sizeFlag(v, "pcap-rotate-size")
-				if err != nil {
-					return err
-				}
-				ps, err := sensor.NewPcapSink(p, int64(size), v.GetInt("pcap-keep"), log.Named("output"))
+			if p := c.PcapOut; p != "" {
+				ps, err := sensor.NewPcapSink(p, int64(c.PcapRotateSize.Bytes()), c.PcapKeep, log.Named("output"))
 				if err != nil {
 					return err
 				}
@@ -84,7 +154,7 @@ must be mounted).`,
 			}
 			// The store: results survive restarts, and a journal of the
 			// last minutes of SYNs is replayed after a crash.
-			st, err := openStore(v, log, true)
+			st, err := openStore(c.storeOptions, log, true)
 			if err != nil {
 				return err
 			}
@@ -95,19 +165,12 @@ must be mounted).`,
 			// With --enrich-out and the pipeline on, the association engine uses
 			// what the enricher found (origin AS, confirmed reverse names).
 			var names *enrich.NameCache
-			if p := v.GetString("enrich-out"); p != "" {
-				ecfg := enrich.DefaultConfig()
-				ecfg.Resolver = v.GetString("resolver")
-				ecfg.DNSBLZones = v.GetStringSlice("dnsbl")
-				ecfg.ASNTable = v.GetString("asn-table")
-				if v.GetBool("no-cymru") {
-					ecfg.CymruOriginZone, ecfg.CymruOrigin6Zone, ecfg.CymruASNZone = "", "", ""
-				}
-				e, err := enrich.New(ecfg, log.Named("enrich"))
+			if p := c.EnrichOut; p != "" {
+				e, err := enrich.New(c.enrich(), log.Named("enrich"))
 				if err != nil {
 					return err
 				}
-				if v.GetString("out") != "" || st != nil {
+				if c.Out != "" || st != nil {
 					names = enrich.NewNameCache(0)
 				}
 				es, err := sensor.NewEnrichSink(e, p, log.Named("enrich"), names)
@@ -134,7 +197,7 @@ must be mounted).`,
 			// follow them from is settled before the initial read.
 			set := rejectlog.NewSet(0)
 			var starts map[string]rejectlog.Position
-			if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+			if logs := c.RejectLog; len(logs) > 0 {
 				live, err := liveLogs(logs)
 				if err != nil {
 					return fmt.Errorf("--reject-log: %w", err)
@@ -142,7 +205,7 @@ must be mounted).`,
 				starts = followStarts(live, st, log)
 			}
 			var livePipeline *pipeline.Pipeline
-			if dir := v.GetString("out"); dir != "" || st != nil {
+			if dir := c.Out; dir != "" || st != nil {
 				var rec pipeline.Recorder
 				if st != nil {
 					rec = st
@@ -154,8 +217,8 @@ must be mounted).`,
 						return err
 					}
 				}
-				pl, err := newLivePipeline(cmd, v, dir, names, rec, set, func(c *pipeline.Config) {
-					c.ReplayFrom, c.Log = from, log.Named("output")
+				pl, err := newLivePipeline(cmd, c.pipeline(), dir, names, rec, set, func(pc *pipeline.Config) {
+					pc.ReplayFrom, pc.Log = from, log.Named("output")
 				})
 				if err != nil {
 					if st != nil {
@@ -181,7 +244,7 @@ must be mounted).`,
 			if err != nil {
 				return err
 			}
-			stopMetrics, err := startMetrics(v, log, s, sinks)
+			stopMetrics, err := startMetrics(string(c.MetricsListen), log, s, sinks)
 			if err != nil {
 				return err
 			}
@@ -190,7 +253,7 @@ must be mounted).`,
 			defer stop()
 			if len(starts) > 0 {
 				loc := time.Local
-				if tz := v.GetString("tz"); tz != "" {
+				if tz := c.TZ; tz != "" {
 					if loc, err = time.LoadLocation(tz); err != nil {
 						return fmt.Errorf("--tz: %w", err)
 					}
@@ -216,8 +279,8 @@ must be mounted).`,
 				return err
 			}
 			// The live measurement's report, once its files are complete.
-			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
-				rcfg, err := reportConfig(v, cmd.ErrOrStderr())
+			if dir := c.Out; dir != "" && !c.NoReport {
+				rcfg, err := reportConfig(reportOptions{ASNTable: c.ASNTable}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -228,20 +291,20 @@ must be mounted).`,
 	}
 	f := cmd.Flags()
 	f.String("iface", "", "network interface to attach to (required)")
-	f.String("xdp-mode", "auto", "XDP attach mode: native, generic or auto (native, falling back to generic)")
+	config.TextVar(f, "xdp-mode", xdpMode{dataplane.AttachAuto}, "XDP attach mode: native, generic or auto (native, falling back to generic)")
 	f.String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory for the pinned maps and link (one subdirectory per interface)")
 	f.String("events", "-", `write SYN events as JSON lines to this file ("-" = stdout, "" = nowhere)`)
 	f.String("pcap-out", "", "also write matched SYNs (rebuilt from their records) to this pcap file")
-	f.Var(newSizeValue("100MiB"), "pcap-rotate-size", "rotate --pcap-out when it reaches this size (0 = never; KiB, MiB, GiB or KB, MB, GB)")
+	config.SizeVar(f, "pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size (0 = never; KiB, MiB, GiB or KB, MB, GB)")
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
 	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")
 	f.StringSlice("reject-log", nil, "the production MTA's DNSBL reject log(s) (files or directories): read at start, then followed")
-	f.String("assoc-mode", "full", "with --out: association rule, full or naive")
+	config.TextVar(f, "assoc-mode", assocMode{associate.ModeFull}, "with --out: association rule, full or naive")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
 	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")
 	f.String("enrich-out", "", "look up every new source (DNSBL, PTR, origin ASN) in the background and append the answers here as JSON lines")
-	f.String("resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
+	config.HostPortVar(f, "resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
 	f.StringSlice("dnsbl", nil, "DNSBL zones to query for --enrich-out")
 	f.String("asn-table", "", "offline prefix->ASN TSV table, for --enrich-out and (with --out) the asn evidence")
 	f.String("ptr-table", "", `with --out: reverse names ("address name" lines) for the ptr evidence`)

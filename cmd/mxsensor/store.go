@@ -1,18 +1,36 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
+
+// storeOptions are the settings of addStoreFlags.
+type storeOptions struct {
+	DB           string                  `mapstructure:"db"`
+	DBFlush      config.PositiveDuration `mapstructure:"db-flush"`
+	DBJournal    time.Duration           `mapstructure:"db-journal"`
+	DBSampleSyns int                     `mapstructure:"db-sample-syns"`
+	DBRetention  time.Duration           `mapstructure:"db-retention"`
+}
+
+// Validate checks the store's bounds.
+func (o storeOptions) Validate() error {
+	if o.DBJournal < 0 || o.DBSampleSyns < 0 || o.DBRetention < 0 {
+		return errors.New("--db-journal, --db-sample-syns and --db-retention must be >= 0")
+	}
+	return nil
+}
 
 // addStoreFlags adds --db and the store's knobs; def is the default path
 // ("" = no store unless asked for).
@@ -24,7 +42,7 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 	}
 	f.String("db", def, help)
 	sd := store.DefaultConfig()
-	f.Duration("db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
+	config.PositiveDurationVar(f, "db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
 	f.Duration("db-journal", sd.Journal, "keep this much of the raw SYNs in the store, to replay after a restart (0 = off)")
 	f.Int("db-sample-syns", sd.SampleSYNs, "also keep one SYN event in N for the long term (0 = none, 1 = all)")
 	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
@@ -34,21 +52,21 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 // agent), a file system too full to open the database on does not stop
 // the start: the store opens once space returns, and meanwhile counts
 // what it drops (store.Config.RetryOpen).
-func openStore(v *viper.Viper, log *zap.Logger, live bool) (*store.Store, error) {
-	path := v.GetString("db")
+func openStore(o storeOptions, log *zap.Logger, live bool) (*store.Store, error) {
+	path := o.DB
 	if path == "" {
 		return nil, nil
 	}
 	cfg := store.DefaultConfig()
-	cfg.FlushInterval = v.GetDuration("db-flush")
-	cfg.Journal = v.GetDuration("db-journal")
-	cfg.SampleSYNs = v.GetInt("db-sample-syns")
-	cfg.Retention = v.GetDuration("db-retention")
+	cfg.FlushInterval = time.Duration(o.DBFlush)
+	cfg.Journal = o.DBJournal
+	cfg.SampleSYNs = o.DBSampleSyns
+	cfg.Retention = o.DBRetention
 	if log != nil {
 		cfg.Log = log.Named("store")
 	}
-	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
-		return nil, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.CreateDir, cfg.RetryOpen = true, live
 	st, err := store.Open(path, cfg)
@@ -98,8 +116,7 @@ func replayJournal(st *store.Store, pl *pipeline.Pipeline, log *zap.Logger) erro
 }
 
 // resultsSource is --in DIR or --db FILE (read-only use of the store).
-func resultsSource(v *viper.Viper) (results.Source, func(), error) {
-	in, db := v.GetString("in"), v.GetString("db")
+func resultsSource(in, db string) (results.Source, func(), error) {
 	switch {
 	case in != "" && db != "":
 		return nil, nil, fmt.Errorf("give --in or --db, not both")
