@@ -27,6 +27,20 @@ type labConfig struct {
 	Keep     string                     `mapstructure:"keep"`
 	Agent    string                     `mapstructure:"agent"`
 	Cleanup  bool                       `mapstructure:"cleanup"`
+
+	// listedGiven: Listed was set (an empty list lists nobody).
+	listedGiven bool `mapstructure:"-"`
+}
+
+// load loads lab's settings.
+func (c *labConfig) load(cmd *cobra.Command) (globalConfig, error) {
+	g, err := loadConfig(cmd, c)
+	if err != nil {
+		return g, err
+	}
+	f, err := openConfig(cmd)
+	c.listedGiven = err == nil && f.Given(cmd.Name(), localFlags(cmd), "listed")
+	return g, err
 }
 
 type labXDPModes struct{}
@@ -62,7 +76,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c labConfig
-			g, err := loadConfig(cmd, &c)
+			g, err := c.load(cmd)
 			if err != nil {
 				return err
 			}
@@ -93,7 +107,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 			cfg.Duration = c.Duration
 			cfg.Linux, cfg.Windows, cfg.MacOS = c.Linux, c.Windows, c.MacOS
 			// Set, even to nothing, replaces the default choice.
-			if cmd.Flags().Changed("listed") || c.Listed != nil {
+			if c.listedGiven {
 				cfg.Listed = c.Listed
 				if cfg.Listed == nil {
 					cfg.Listed = []string{}

@@ -142,6 +142,19 @@ func (f *File) Load(section string, fs *pflag.FlagSet, out any) error {
 	return nil
 }
 
+// Given says whether key of section has a value other than its flag's
+// default: set on the command line, in the environment or in the file.
+func (f *File) Given(section string, fs *pflag.FlagSet, key string) bool {
+	if fl := fs.Lookup(key); fl != nil && fl.Changed {
+		return true
+	}
+	if _, ok := os.LookupEnv(EnvName(key)); ok {
+		return true
+	}
+	_, ok := f.sections[section][key]
+	return ok
+}
+
 func visibleFlags(fs *pflag.FlagSet) []string {
 	var n []string
 	fs.VisitAll(func(f *pflag.Flag) {
