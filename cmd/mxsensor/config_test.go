@@ -191,6 +191,7 @@ func TestConfigCheckNamesKey(t *testing.T) {
 		{"stats:\n  interval: 0s\n", "stats.interval: duration 0s is not greater than zero"},
 		{"lab:\n  xdp-mode: skb\n", `lab.xdp-mode: unknown value "skb" (want generic, native)`},
 		{"read:\n  mode: bounce\n", `read.mode: unknown reply mode "bounce"`},
+		{"read:\n  ports: [25, 0]\n", "read: --ports: 0 is not a port"},
 	} {
 		_, _, err := runCLI(t, "config", "check", "--config", writeConfig(t, c.body))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -42,6 +42,13 @@ func addDataplaneFlags(cmd *cobra.Command, live bool) {
 	}
 }
 
+// Validate checks the data plane's settings (read and fingerprint have
+// no others to check).
+func (o dataplaneOptions) Validate() error {
+	_, err := o.config()
+	return err
+}
+
 // config is the data plane's configuration (live: without the ring and
 // the limiter's table).
 func (o dataplaneOptions) config() (dataplane.Config, error) {

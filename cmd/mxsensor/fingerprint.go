@@ -76,12 +76,6 @@ type fingerprintConfig struct {
 	dataplaneOptions `mapstructure:",squash"`
 }
 
-// Validate checks the data plane's settings.
-func (c *fingerprintConfig) Validate() error {
-	_, err := c.config()
-	return err
-}
-
 func newFingerprintCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fingerprint --pcap FILE... [--p0f-db FILE] [--json]",

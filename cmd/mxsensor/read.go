@@ -21,12 +21,6 @@ type readConfig struct {
 	dataplaneOptions `mapstructure:",squash"`
 }
 
-// Validate checks the data plane's settings.
-func (c *readConfig) Validate() error {
-	_, err := c.config()
-	return err
-}
-
 func newReadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "read FILE...",
