@@ -56,17 +56,23 @@ func classifyReport(a netip.Addr) addrReport {
 	return r
 }
 
+// addrConfig is addr's section.
+type addrConfig struct {
+	JSON bool `mapstructure:"json"`
+}
+
 func newAddrCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "addr ADDRESS...",
 		Short: "Classify IPv6 addresses (6to4, Teredo, ISATAP, EUI-64, embedded IPv4, ...) and list the IPv4 addresses they may embed",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := newViper(cmd)
+			var c addrConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -82,7 +88,7 @@ func newAddrCmd() *cobra.Command {
 					continue
 				}
 				r := classifyReport(a)
-				if v.GetBool("json") {
+				if c.JSON {
 					if err := enc.Encode(r); err != nil {
 						return err
 					}

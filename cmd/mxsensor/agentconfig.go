@@ -2,69 +2,130 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/agent"
-	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
-// agentConfig translates run's flags into the agent's configuration. It
-// also loads the measurement's files (fingerprint database, ASN and PTR
-// tables) when the measurement is on (--out or --db).
-func agentConfig(cmd *cobra.Command, log *zap.Logger, v *viper.Viper) (agent.Config, error) {
+// runConfig is run's section: the agent's settings.
+type runConfig struct {
+	Iface                string          `mapstructure:"iface"`
+	XDPMode              xdpMode         `mapstructure:"xdp-mode"`
+	PinDir               string          `mapstructure:"pin-dir"`
+	Events               string          `mapstructure:"events"`
+	PcapOut              string          `mapstructure:"pcap-out"`
+	PcapRotateSize       config.Size     `mapstructure:"pcap-rotate-size"`
+	PcapKeep             int             `mapstructure:"pcap-keep"`
+	FlushInterval        time.Duration   `mapstructure:"flush-interval"`
+	Out                  string          `mapstructure:"out"`
+	RejectLog            []string        `mapstructure:"reject-log"`
+	AssocMode            assocMode       `mapstructure:"assoc-mode"`
+	P0fDB                string          `mapstructure:"p0f-db"`
+	TZ                   string          `mapstructure:"tz"`
+	EnrichOut            string          `mapstructure:"enrich-out"`
+	Resolver             config.HostPort `mapstructure:"resolver"`
+	DNSBL                []string        `mapstructure:"dnsbl"`
+	ASNTable             string          `mapstructure:"asn-table"`
+	PTRTable             string          `mapstructure:"ptr-table"`
+	NoCymru              bool            `mapstructure:"no-cymru"`
+	NoReport             bool            `mapstructure:"no-report"`
+	HeldMemory           config.Size     `mapstructure:"held-memory"`
+	storeOptions         `mapstructure:",squash"`
+	CPUProfile           string        `mapstructure:"cpuprofile"`
+	ReadyFile            string        `mapstructure:"ready-file"`
+	DegradedHold         time.Duration `mapstructure:"degraded-hold"`
+	Window               time.Duration `mapstructure:"window"`
+	Horizon              time.Duration `mapstructure:"horizon"`
+	liveDataplaneOptions `mapstructure:",squash"`
+	MetricsListen        config.HostPort `mapstructure:"metrics-listen"`
+}
+
+// Validate checks what the agent would refuse at start, but the interface.
+func (c *runConfig) Validate() error {
+	if _, err := c.sensor(); err != nil {
+		return err
+	}
+	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	return c.storeOptions.Validate()
+}
+
+// sensor is the sensor's configuration (without Prepare).
+func (c *runConfig) sensor() (sensor.Config, error) {
+	cfg := sensor.DefaultConfig()
+	cfg.Iface = c.Iface
+	cfg.XDPMode = c.XDPMode.AttachMode
+	cfg.PinRoot = c.PinDir
+	cfg.ReadyFile = c.ReadyFile
+	cfg.FlushInterval = c.FlushInterval
+	cfg.DegradedHold = c.DegradedHold
+	var err error
+	cfg.Dataplane, err = c.liveDataplaneOptions.config()
+	return cfg, err
+}
+
+// enrich is the enricher's configuration (--enrich-out).
+func (c *runConfig) enrich() enrich.Config {
+	ecfg := enrich.DefaultConfig()
+	ecfg.Resolver = string(c.Resolver)
+	ecfg.DNSBLZones = c.DNSBL
+	ecfg.ASNTable = c.ASNTable
+	if c.NoCymru {
+		ecfg.CymruOriginZone, ecfg.CymruOrigin6Zone, ecfg.CymruASNZone = "", "", ""
+	}
+	return ecfg
+}
+
+// pipeline are the live measurement's settings (--out, --db); what run
+// has no flag for is the pipeline's default.
+func (c *runConfig) pipeline() pipelineOptions {
+	a := associate.DefaultConfig()
+	return pipelineOptions{Mode: c.AssocMode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: 24 * time.Hour,
+		Window: c.Window, Horizon: c.Horizon, MinScore: a.Threshold, Margin: a.Margin,
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+}
+
+// agent is the agent's configuration. It also loads the measurement's files
+// (fingerprint database, ASN and PTR tables) when the measurement is on
+// (--out or --db).
+func (c *runConfig) agent(cmd *cobra.Command, log *zap.Logger) (agent.Config, error) {
 	var cfg agent.Config
 	var err error
-	cfg.Sensor = sensor.DefaultConfig()
-	cfg.Sensor.Iface = v.GetString("iface")
-	if cfg.Sensor.XDPMode, err = dataplane.ParseAttachMode(v.GetString("xdp-mode")); err != nil {
-		return cfg, err
-	}
-	cfg.Sensor.PinRoot = v.GetString("pin-dir")
-	cfg.Sensor.ReadyFile = v.GetString("ready-file")
-	cfg.Sensor.FlushInterval = v.GetDuration("flush-interval")
-	cfg.Sensor.DegradedHold = v.GetDuration("degraded-hold")
-	if cfg.Sensor.Dataplane, err = dataplaneConfig(v, true); err != nil {
+	if cfg.Sensor, err = c.sensor(); err != nil {
 		return cfg, err
 	}
 	if cfg.Sensor.Iface == "" {
 		return cfg, errors.New("no interface given (--iface)")
 	}
-	cfg.Events = v.GetString("events")
-	if cfg.Pcap.Path = v.GetString("pcap-out"); cfg.Pcap.Path != "" {
-		size, err := sizeFlag(v, "pcap-rotate-size")
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Pcap.RotateSize, cfg.Pcap.Keep = int64(size), v.GetInt("pcap-keep")
+	cfg.Events = c.Events
+	if cfg.Pcap.Path = c.PcapOut; cfg.Pcap.Path != "" {
+		cfg.Pcap.RotateSize, cfg.Pcap.Keep = int64(c.PcapRotateSize.Bytes()), c.PcapKeep
 	}
 	// The store: results survive restarts, and a journal of the last
 	// minutes of SYNs is replayed after a crash.
-	if cfg.Store.Path, cfg.Store.Config, err = storeConfig(v); err != nil {
+	if cfg.Store.Path, cfg.Store.Config, err = c.storeOptions.config(); err != nil {
 		return cfg, err
 	}
-	cfg.OutDir = v.GetString("out")
+	cfg.OutDir = c.Out
 	if cfg.OutDir != "" || cfg.Store.Path != "" {
-		m, err := readMeasurement(cmd, log, v, v.GetString("assoc-mode"))
+		m, err := readMeasurement(cmd, log, c.pipeline())
 		if err != nil {
 			return cfg, err
 		}
 		cfg.Pipeline, cfg.Fingerprints, cfg.Names = m.cfg, m.db, m.names
-		cfg.RejectLog = agent.RejectLogConfig{Paths: v.GetStringSlice("reject-log"), Location: m.loc, Window: m.window}
+		cfg.RejectLog = agent.RejectLogConfig{Paths: c.RejectLog, Location: m.loc, Window: m.window}
 	}
-	if cfg.Enrich.Out = v.GetString("enrich-out"); cfg.Enrich.Out != "" {
-		cfg.Enrich.Config = enrich.DefaultConfig()
-		cfg.Enrich.Resolver = v.GetString("resolver")
-		cfg.Enrich.DNSBLZones = v.GetStringSlice("dnsbl")
-		cfg.Enrich.ASNTable = v.GetString("asn-table")
-		if v.GetBool("no-cymru") {
-			cfg.Enrich.CymruOriginZone, cfg.Enrich.CymruOrigin6Zone, cfg.Enrich.CymruASNZone = "", "", ""
-		}
+	if cfg.Enrich.Out = c.EnrichOut; cfg.Enrich.Out != "" {
+		cfg.Enrich.Config = c.enrich()
 	}
-	cfg.Metrics = agent.MetricsConfig{Listen: v.GetString("metrics-listen"), Version: version}
+	cfg.Metrics = agent.MetricsConfig{Listen: string(c.MetricsListen), Version: version}
 	return cfg, nil
 }

@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/agent"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/capture"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
@@ -32,24 +32,78 @@ import (
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
+// analyzeConfig is analyze's section.
+type analyzeConfig struct {
+	Pcap            []string      `mapstructure:"pcap"`
+	FromDB          string        `mapstructure:"from-db"`
+	RejectLog       []string      `mapstructure:"reject-log"`
+	Out             string        `mapstructure:"out"`
+	Mode            assocMode     `mapstructure:"mode"`
+	HeldMemory      config.Size   `mapstructure:"held-memory"`
+	Window          time.Duration `mapstructure:"window"`
+	Horizon         time.Duration `mapstructure:"horizon"`
+	MinScore        float64       `mapstructure:"min-score"`
+	Margin          float64       `mapstructure:"margin"`
+	DisableEvidence []string      `mapstructure:"disable-evidence"`
+	SpamWindow      time.Duration `mapstructure:"spam-window"`
+	TZ              string        `mapstructure:"tz"`
+	P0fDB           string        `mapstructure:"p0f-db"`
+	Ports           []uint        `mapstructure:"ports"`
+	ASNTable        string        `mapstructure:"asn-table"`
+	PTRTable        string        `mapstructure:"ptr-table"`
+	CPUProfile      string        `mapstructure:"cpuprofile"`
+	NoReport        bool          `mapstructure:"no-report"`
+	storeOptions    `mapstructure:",squash"`
+}
+
+// Validate checks the held-state budget and the store's bounds.
+func (c *analyzeConfig) Validate() error {
+	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	return c.storeOptions.Validate()
+}
+
+// pipeline are the measurement's settings.
+func (c *analyzeConfig) pipeline() pipelineOptions {
+	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
+		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: c.Margin, DisableEvidence: c.DisableEvidence,
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+}
+
+// pipelineOptions are the settings of the measurement pipeline that
+// analyze and run share.
+type pipelineOptions struct {
+	Mode                        associate.Mode
+	TZ                          string
+	RejectLog                   []string
+	P0fDB                       string
+	SpamWindow, Window, Horizon time.Duration
+	MinScore, Margin            float64
+	DisableEvidence             []string
+	ASNTable, PTRTable          string
+	HeldMemory                  config.Size
+}
+
 func newAnalyzeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze --pcap FILE... --reject-log FILE... --out DIR [--mode naive|full]",
 		Short: "Group captured SYNs into connect() attempts, associate IPv6 with IPv4 attempts, label IPv6 spammers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c analyzeConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			pcaps := v.GetStringSlice("pcap")
-			out := v.GetString("out")
-			fromDB := v.GetString("from-db")
+			pcaps := c.Pcap
+			out := c.Out
+			fromDB := c.FromDB
 			if (len(pcaps) == 0) == (fromDB == "") || out == "" {
 				return errors.New("--out, and --pcap or --from-db (not both), are required")
 			}
@@ -57,21 +111,21 @@ func newAnalyzeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cmd.SetContext(ctx)
-			if prof := v.GetString("cpuprofile"); prof != "" {
+			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
 					return err
 				}
 				defer stopProfile()
 			}
-			st, err := openStore(v)
+			st, err := openStore(c.storeOptions)
 			if err != nil {
 				return err
 			}
 			if st != nil {
 				defer st.Close()
 			}
-			pl, rw, err := buildPipeline(cmd, log, v, out, st)
+			pl, rw, err := buildPipeline(cmd, log, c.pipeline(), out, st)
 			if err != nil {
 				return err
 			}
@@ -84,19 +138,19 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				return rw.Close()
 			}
-			mode, _ := associate.ParseMode(v.GetString("mode")) // validated by buildPipeline
+			mode := c.Mode.Mode
 			dp := dataplane.DefaultConfig()
 			dp.Mode = dataplane.ModeObserve
 			dp.RateLimit = 0 // offline: record every SYN whatever the live limiter would have done
 			dp.Ports = nil
-			for _, p := range v.GetIntSlice("ports") {
+			for _, p := range c.Ports {
 				dp.Ports = append(dp.Ports, uint16(p))
 			}
 			if err := dp.Validate(); err != nil {
 				closeOutputs()
 				return err
 			}
-			progress := newProgress(cmd.ErrOrStderr(), log, v.GetString("log-format") != "json", pcaps)
+			progress := newProgress(cmd.ErrOrStderr(), log, g.LogFormat != "json", pcaps)
 			for _, path := range pcaps {
 				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
 					closeOutputs()
@@ -119,10 +173,10 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			progress.done()
 			log.Info("analysis done", zap.Stringer("mode", mode), zap.Inline(pl.Stats()))
-			if v.GetBool("no-report") {
+			if c.NoReport {
 				return nil
 			}
-			rcfg, err := reportConfig(v, log)
+			rcfg, err := reportConfig(reportOptions{ASNTable: c.ASNTable}, log)
 			if err != nil {
 				return err
 			}
@@ -134,7 +188,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
-	f.String("mode", "full", "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
+	config.TextVar(f, "mode", assocMode{associate.ModeFull}, "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
 	addHeldMemoryFlag(cmd)
 	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
@@ -165,49 +219,33 @@ type measurement struct {
 
 // readMeasurement reads the flags of the measurement shared by analyze and
 // run, and loads the fingerprint database and the ASN and PTR tables.
-func readMeasurement(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, modeName string) (measurement, error) {
+func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (measurement, error) {
 	var m measurement
-	mode, err := associate.ParseMode(modeName)
-	if err != nil {
-		return m, err
-	}
+	var err error
 	m.loc = time.Local
-	if tz := v.GetString("tz"); tz != "" {
+	if tz := o.TZ; tz != "" {
 		if m.loc, err = time.LoadLocation(tz); err != nil {
 			return m, fmt.Errorf("--tz: %w", err)
 		}
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
-	m.window = 24 * time.Hour
-	if v.IsSet("spam-window") {
-		m.window = v.GetDuration("spam-window")
-	}
-	if m.db, err = loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), true, log); err != nil {
+	m.window = o.SpamWindow
+	if m.db, err = loadFingerprintDB(o.P0fDB, cmd.Flags().Changed("p0f-db"), true, log); err != nil {
 		return m, err
 	}
 	acfg := associate.DefaultConfig()
-	acfg.Mode = mode
-	if v.IsSet("horizon") {
-		acfg.Horizon = v.GetDuration("horizon")
-	}
-	if v.IsSet("min-score") {
-		acfg.Threshold = v.GetFloat64("min-score")
-	}
-	if v.IsSet("margin") {
-		acfg.Margin = v.GetFloat64("margin")
-	}
+	acfg.Mode = o.Mode
+	acfg.Horizon, acfg.Threshold, acfg.Margin = o.Horizon, o.MinScore, o.Margin
 	acfg.Disable = map[string]bool{}
-	for _, f := range v.GetStringSlice("disable-evidence") {
+	for _, f := range o.DisableEvidence {
 		acfg.Disable[f] = true
 	}
-	if m.names, err = loadNames(v, log); err != nil {
+	if m.names, err = loadNames(o.ASNTable, o.PTRTable, log); err != nil {
 		return m, err
 	}
 	gcfg := attempt.DefaultConfig()
-	if v.IsSet("window") {
-		gcfg.Window = v.GetDuration("window")
-	}
-	held, err := heldMemory(v)
+	gcfg.Window = o.Window
+	held, err := heldMemory(o.HeldMemory)
 	if err != nil {
 		return m, err
 	}
@@ -218,13 +256,13 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, modeNa
 // buildPipeline reads the reject logs and sets up analyze's measurement
 // pipeline and its sinks: the store st (if not nil) and the results files
 // in out (returned: the caller closes them after the pipeline).
-func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out string, st *store.Store) (*pipeline.Pipeline, *results.Writer, error) {
-	m, err := readMeasurement(cmd, log, v, v.GetString("mode"))
+func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out string, st *store.Store) (*pipeline.Pipeline, *results.Writer, error) {
+	m, err := readMeasurement(cmd, log, o)
 	if err != nil {
 		return nil, nil, err
 	}
 	set := rejectlog.NewSet(m.window)
-	if logs := v.GetStringSlice("reject-log"); len(logs) > 0 {
+	if logs := o.RejectLog; len(logs) > 0 {
 		ctx := cmd.Context()
 		if ctx == nil {
 			ctx = context.Background()
@@ -264,11 +302,8 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, v *viper.Viper, out stri
 }
 
 // heldMemory reads --held-memory: at least 1 MiB (a few hundred attempts).
-func heldMemory(v *viper.Viper) (int64, error) {
-	held, err := sizeFlag(v, "held-memory")
-	if err != nil {
-		return 0, err
-	}
+func heldMemory(s config.Size) (int64, error) {
+	held := s.Bytes()
 	if held < 1<<20 {
 		return 0, fmt.Errorf("--held-memory: %d bytes is less than the least of 1 MiB", held)
 	}
@@ -277,7 +312,7 @@ func heldMemory(v *viper.Viper) (int64, error) {
 
 // addHeldMemoryFlag adds --held-memory to a command that runs the pipeline.
 func addHeldMemoryFlag(cmd *cobra.Command) {
-	cmd.Flags().Var(newSizeValue("256MiB"), "held-memory",
+	config.SizeVar(cmd.Flags(), "held-memory", "256MiB",
 		"heap the attempt grouper and the association engine may hold together; a flood of new sources beyond it is handled early and counted (degraded), never exhausts memory")
 }
 
@@ -296,9 +331,8 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // loadNames loads the --asn-table and --ptr-table files (zero when neither
 // is given).
-func loadNames(v *viper.Viper, log *zap.Logger) (enrich.StaticNames, error) {
+func loadNames(asnPath, ptrPath string, log *zap.Logger) (enrich.StaticNames, error) {
 	var names enrich.StaticNames
-	asnPath, ptrPath := v.GetString("asn-table"), v.GetString("ptr-table")
 	if asnPath != "" {
 		t, err := enrich.LoadASNTable(asnPath)
 		if err != nil {

@@ -8,12 +8,42 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
+
+// blocklistConfig is blocklist's section.
+type blocklistConfig struct {
+	In          string                          `mapstructure:"in"`
+	DB          string                          `mapstructure:"db"`
+	Format      config.Choice[blocklistFormats] `mapstructure:"format"`
+	Out         string                          `mapstructure:"out"`
+	listOptions `mapstructure:",squash"`
+}
+
+type blocklistFormats struct{}
+
+func (blocklistFormats) Words() []string {
+	return []string{string(blocklist.FormatRbldnsd), string(blocklist.FormatPlain), string(blocklist.FormatJSON)}
+}
+
+// listOptions are the settings that select a list's entries (blocklist,
+// dnsbl).
+type listOptions struct {
+	Prefix   int     `mapstructure:"prefix"`
+	MinScore float64 `mapstructure:"min-score"`
+	Since    string  `mapstructure:"since"`
+	Until    string  `mapstructure:"until"`
+}
+
+// Validate checks the list's settings.
+func (o listOptions) Validate() error {
+	_, err := o.options()
+	return err
+}
 
 func newBlocklistCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -26,25 +56,26 @@ IPv6 prefix of length --prefix holding at least one attempt labelled spammer wit
 file is replaced atomically (written aside, then renamed), so a server reloading it never sees half.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c blocklistConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			src, closeSrc, err := resultsSource(v)
+			src, closeSrc, err := resultsSource(c.In, c.DB)
 			if err != nil {
 				return err
 			}
 			defer closeSrc()
-			opts, err := blocklistOptions(v)
+			opts, err := c.options()
 			if err != nil {
 				return err
 			}
-			format, err := blocklist.ParseFormat(v.GetString("format"))
+			format, err := blocklist.ParseFormat(string(c.Format))
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
@@ -56,7 +87,7 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 			if err := blocklist.Write(&buf, l, format, time.Now()); err != nil {
 				return err
 			}
-			if out := v.GetString("out"); out != "" {
+			if out := c.Out; out != "" {
 				err = blocklistWriteAtomic(out, buf.Bytes())
 			} else {
 				_, err = cmd.OutOrStdout().Write(buf.Bytes())
@@ -73,21 +104,22 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 	f.String("db", "", "or: the store of run/analyze --db")
 	f.Int("prefix", blocklist.DefaultPrefixLen, "length of the listed IPv6 prefixes (32..128; 128 lists single addresses)")
 	f.Float64("min-score", blocklist.DefaultMinScore, "lowest association score of a spammer attempt that counts")
-	f.String("format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line) or json (JSON Lines)")
+	config.ChoiceVar[blocklistFormats](f, "format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line) or json (JSON Lines)")
 	f.String("since", "", "only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
 	f.String("until", "", "only attempts first seen before this time (RFC 3339 or 2006-01-02)")
 	f.String("out", "", "write to this file (replaced atomically) instead of stdout")
 	return cmd
 }
 
-// blocklistOptions reads --prefix, --min-score, --since and --until.
-func blocklistOptions(v *viper.Viper) (blocklist.Options, error) {
-	o := blocklist.Options{PrefixLen: v.GetInt("prefix"), MinScore: v.GetFloat64("min-score")}
+// options are the list's options: --prefix, --min-score, --since and
+// --until.
+func (l listOptions) options() (blocklist.Options, error) {
+	o := blocklist.Options{PrefixLen: l.Prefix, MinScore: l.MinScore}
 	var err error
-	if o.Window.Since, err = results.ParseTime(v.GetString("since")); err != nil {
+	if o.Window.Since, err = results.ParseTime(l.Since); err != nil {
 		return o, fmt.Errorf("--since: %w", err)
 	}
-	if o.Window.Until, err = results.ParseTime(v.GetString("until")); err != nil {
+	if o.Window.Until, err = results.ParseTime(l.Until); err != nil {
 		return o, fmt.Errorf("--until: %w", err)
 	}
 	if err := o.Validate(); err != nil {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mxsensor/mxsensor/internal/config"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -113,62 +119,6 @@ func TestConfigExampleInSync(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want uint64
-		err  string // substring of the error; "" = valid
-	}{
-		{"4096", 4096, ""},
-		{"0", 0, ""},
-		{"100B", 100, ""},
-		{"64k", 64 << 10, ""},
-		{"64K", 64 << 10, ""},
-		{"64KiB", 64 << 10, ""},
-		{"64kib", 64 << 10, ""},
-		{"64KB", 64000, ""},
-		{"100MB", 100_000_000, ""},
-		{"100MiB", 100 << 20, ""},
-		{"16M", 16 << 20, ""},
-		{"65536KB", 65_536_000, ""},
-		{"1.5MiB", 1572864, ""},
-		{"1.5MB", 1_500_000, ""},
-		{"2G", 2 << 30, ""},
-		{"1GB", 1e9, ""},
-		{"1TiB", 1 << 40, ""},
-		{"3tb", 3e12, ""},
-		{" 16MiB ", 16 << 20, ""},
-		{"1.5B", 0, "not a whole number of bytes"},
-		{"1.5", 0, "not a whole number of bytes"},
-		{"0.1KiB", 0, "not a whole number of bytes"},
-		{"100XB", 0, `unknown unit "XB"`},
-		{"100Mi", 0, `unknown unit "Mi"`},
-		{"100 MiB", 0, "no spaces"},
-		{"", 0, "empty"},
-		{"MiB", 0, "want a number"},
-		{"-1", 0, "want a number"},
-		{"+1", 0, "want a number"},
-		{"1e6", 0, `unknown unit "e6"`},
-		{"0x10", 0, `unknown unit "x10"`},
-		{".5M", 0, "malformed number"},
-		{"1.M", 0, "malformed number"},
-		{"1.2.3K", 0, "malformed number"},
-		{"8EiB", 0, "unknown unit"},
-		{"9223372036854775807", 1<<63 - 1, ""},
-		{"9223372036854775808", 0, "too large"},
-		{"9000000TiB", 0, "too large"},
-		{strings.Repeat("1", 70), 0, "longer than"},
-	} {
-		got, err := parseSize(c.in)
-		switch {
-		case c.err == "" && (err != nil || got != c.want):
-			t.Errorf("parseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "invalid size")):
-			t.Errorf("parseSize(%q) = %d, %v; want an error with %q", c.in, got, err, c.err)
-		}
-	}
-}
-
 // A bad size is an error naming its key wherever it comes from, and config
 // check reports it; the ring's own rule is named too.
 func TestConfigSizes(t *testing.T) {
@@ -212,5 +162,183 @@ func TestConfigLogLevel(t *testing.T) {
 	_, _, err := runCLI(t, "config", "check", "--config", cfg)
 	if err == nil || !strings.Contains(err.Error(), `global.log-level: unknown value "verbose"`) || !strings.Contains(err.Error(), `global.log-format: unknown value "xml" (want console, json)`) {
 		t.Errorf("config check of log-level: verbose: %v", err)
+	}
+}
+
+// config check names the key of every bad setting, and checks what the
+// commands would only find at start (or never): addresses, modes, sizes,
+// positive durations, hidden settings.
+func TestConfigCheckNamesKey(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"run:\n  iface: eth0\n  rst-ratee: 10\n", "run.rst-ratee: unknown setting (valid: asn-table, assoc-mode, cpuprofile, "},
+		{"run:\n  rst-rate: fast\n", `run.rst-rate: "fast" is not a number`},
+		{"run:\n  ready-file: /tmp/x\n", "run.ready-file: unknown setting"},
+		{"run:\n  pcap-keep: [1]\n", "run.pcap-keep: "},
+		{"run:\n  resolver: dns.example\n", `run.resolver: invalid address "dns.example"`},
+		{"run:\n  metrics-listen: localhost\n", `run.metrics-listen: invalid address "localhost"`},
+		{"run:\n  local-addr: [192.0.2.1, nope]\n", `run.local-addr: invalid address "nope"`},
+		{"run:\n  db-flush: 0s\n", "run.db-flush: duration 0s is not greater than zero"},
+		{"run:\n  flush-interval: 5\n", `run.flush-interval: time: missing unit in duration "5"`},
+		{"analyze:\n  held-memory: lots\n", `analyze.held-memory: invalid size "lots"`},
+		{"analyze:\n  db-journal: -1s\n", "analyze: --db-journal, --db-sample-syns and --db-retention must be >= 0"},
+		{"analyze:\n  mode: fancy\n", `analyze.mode: unknown association mode "fancy"`},
+		{"report:\n  format: pdf\n", `report.format: unknown value "pdf" (want text, json, csv, html)`},
+		{"report:\n  bucket: 10s\n", "report: --bucket must be at least 1m"},
+		{"blocklist:\n  format: bind\n", `blocklist.format: unknown value "bind" (want rbldnsd, plain, json)`},
+		{"blocklist:\n  since: yesterday\n", "blocklist: --since: "},
+		{"dnsbl:\n  listen: localhost\n", `dnsbl.listen: invalid address "localhost"`},
+		{"dnsbl:\n  tcp-max-queries: 0\n", "dnsbl: --tcp-max-conns, --tcp-max-conns-per-source and --tcp-max-queries must be positive"},
+		{"stats:\n  interval: 0s\n", "stats.interval: duration 0s is not greater than zero"},
+		{"lab:\n  xdp-mode: skb\n", `lab.xdp-mode: unknown value "skb" (want generic, native)`},
+		{"read:\n  mode: bounce\n", `read.mode: unknown reply mode "bounce"`},
+		{"read:\n  ports: [25, 0]\n", "read: --ports: 0 is not a port"},
+	} {
+		_, _, err := runCLI(t, "config", "check", "--config", writeConfig(t, c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+}
+
+// A wrong value in the environment is named by its variable, before the
+// command does anything.
+func TestConfigEnvNamed(t *testing.T) {
+	for _, c := range []struct {
+		env, val string
+		args     []string
+		want     string
+	}{
+		{"MXSENSOR_RST_RATE", "fast", []string{"read", "../../testdata/syns.pcap"}, `MXSENSOR_RST_RATE: "fast" is not a number`},
+		{"MXSENSOR_HELD_MEMORY", "12 MiB", []string{"analyze"}, `MXSENSOR_HELD_MEMORY: invalid size "12 MiB": no spaces allowed`},
+		{"MXSENSOR_METRICS_LISTEN", "9725", []string{"run"}, `MXSENSOR_METRICS_LISTEN: invalid address "9725"`},
+		{"MXSENSOR_LOG_FORMAT", "xml", []string{"addr", addr6to4}, `MXSENSOR_LOG_FORMAT: unknown value "xml"`},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.val)
+			if _, _, err := runCLI(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s=%s: err = %v, want %q", c.env, c.val, err, c.want)
+			}
+		})
+	}
+}
+
+// loadRun loads run's settings as the command would, with args on its
+// command line.
+func loadRun(t *testing.T, args ...string) *runConfig {
+	t.Helper()
+	c := findCommand(newRootCmd(), "run")
+	if err := c.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	var rc runConfig
+	if _, err := loadConfig(c, &rc); err != nil {
+		t.Fatal(err)
+	}
+	return &rc
+}
+
+// Flag > environment > file > default through run's own struct, for a
+// setting of each type it has.
+func TestConfigPrecedenceTyped(t *testing.T) {
+	for _, c := range []struct {
+		key                          string
+		def, file, env, flag         string // the decoded value, printed
+		fileYAML, envText, flagValue string
+	}{
+		{"iface", "", "eth0", "eth1", "eth2", "eth0", "eth1", "eth2"},
+		{"pcap-keep", "10", "3", "4", "5", "3", "4", "5"},
+		{"rst-rate", "10", "1.5", "2", "0", "1.5", "2", "0"},
+		{"no-cymru", "false", "true", "false", "true", "true", "false", "true"},
+		{"flush-interval", "200ms", "1s", "2s", "3s", "1s", "2s", "3s"},
+		{"reject-log", "[]", "[/a /b]", "[/c /d]", "[/e]", "[/a, /b]", "/c,/d", "/e"},
+		{"ports", "[25]", "[587]", "[25 465]", "[2525]", "[587]", "25,465", "2525"},
+		{"ring-size", "16MiB", "64KiB", "1MiB", "4MiB", "64KiB", "1MiB", "4MiB"},
+		{"xdp-mode", "auto", "generic", "native", "auto", "generic", "native", "auto"},
+		{"mode", "reject", "observe", "drop", "reject", "observe", "drop", "reject"},
+		{"metrics-listen", "127.0.0.1:9725", ":1", "[::1]:2", ":3", "':1'", "[::1]:2", ":3"},
+		{"local-addr", "[]", "[192.0.2.1]", "[2001:db8::1]", "[192.0.2.2]", "[192.0.2.1]", "2001:db8::1", "192.0.2.2"},
+		{"db-flush", "1s", "2s", "3s", "4s", "2s", "3s", "4s"},
+	} {
+		get := func(rc *runConfig) string {
+			v := config.Values(rc)[c.key]
+			if s, ok := v.(fmt.Stringer); ok {
+				return s.String()
+			}
+			return fmt.Sprint(v)
+		}
+		if got := get(loadRun(t)); got != c.def {
+			t.Errorf("%s: default %s, want %s", c.key, got, c.def)
+		}
+		file := writeConfig(t, "run:\n  "+c.key+": "+c.fileYAML+"\n")
+		if got := get(loadRun(t, "--config", file)); got != c.file {
+			t.Errorf("%s: file %s, want %s", c.key, got, c.file)
+		}
+		t.Setenv(config.EnvName(c.key), c.envText)
+		if got := get(loadRun(t, "--config", file)); got != c.env {
+			t.Errorf("%s: environment %s, want %s", c.key, got, c.env)
+		}
+		if got := get(loadRun(t, "--config", file, "--"+c.key+"="+c.flagValue)); got != c.flag {
+			t.Errorf("%s: flag %s, want %s", c.key, got, c.flag)
+		}
+		os.Unsetenv(config.EnvName(c.key))
+	}
+}
+
+// Every command's config struct has a field for each of its flags and no
+// other (a flag without one fails every start, a field without one is a
+// setting nobody sees), and the defaults load and validate.
+func TestConfigStructsMatchFlags(t *testing.T) {
+	root := newRootCmd()
+	empty, err := config.Read("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range root.Commands() {
+		var flags []string
+		fs := localFlags(c)
+		fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
+		slices.Sort(flags)
+		mk := commandConfigs[c.Name()]
+		if mk == nil {
+			if len(flags) > 0 {
+				t.Errorf("%s has flags %v and no config struct in commandConfigs", c.Name(), flags)
+			}
+			continue
+		}
+		out := mk()
+		if keys := config.Keys(out); !slices.Equal(keys, flags) {
+			t.Errorf("%s: struct keys %v, flags %v", c.Name(), keys, flags)
+		}
+		if err := empty.Load(c.Name(), fs, out); err != nil {
+			t.Errorf("%s: defaults: %v", c.Name(), err)
+		} else if v, ok := out.(validator); ok {
+			if err := v.Validate(); err != nil {
+				t.Errorf("%s: defaults do not validate: %v", c.Name(), err)
+			}
+		}
+	}
+}
+
+// lab tells a list set to nothing (no client listed) from one not set.
+func TestConfigLabListed(t *testing.T) {
+	load := func(body string) *labConfig {
+		c := findCommand(newRootCmd(), "lab")
+		if err := c.ParseFlags([]string{"--config", writeConfig(t, body)}); err != nil {
+			t.Fatal(err)
+		}
+		var lc labConfig
+		if _, err := lc.load(c); err != nil {
+			t.Fatal(err)
+		}
+		return &lc
+	}
+	if l := load("lab:\n  linux: 1\n"); l.listedGiven {
+		t.Errorf("not set: %q", l.Listed)
+	}
+	if l := load("lab:\n  listed: []\n"); !l.listedGiven || len(l.Listed) != 0 {
+		t.Errorf("set to nothing: %#v", l.Listed)
+	}
+	if l := load("lab:\n  listed: [lin1, win2]\n"); !l.listedGiven || !slices.Equal(l.Listed, []string{"lin1", "win2"}) {
+		t.Errorf("set: %q", l.Listed)
 	}
 }

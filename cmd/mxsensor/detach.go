@@ -9,21 +9,27 @@ import (
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 )
 
+// detachConfig is detach's section.
+type detachConfig struct {
+	Iface  string `mapstructure:"iface"`
+	PinDir string `mapstructure:"pin-dir"`
+}
+
 func newDetachCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "detach --iface IF",
 		Short: "Remove what a sensor that was killed (kill -9) left behind: its pinned link keeps the program attached",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c detachConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
-			iface := v.GetString("iface")
+			iface := c.Iface
 			if iface == "" {
 				return fmt.Errorf("--iface is required")
 			}
-			dir := filepath.Join(v.GetString("pin-dir"), iface)
+			dir := filepath.Join(c.PinDir, iface)
 			if _, err := dataplane.OpenPinned(dir); err != nil {
 				return err
 			}

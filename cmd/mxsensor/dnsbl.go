@@ -13,8 +13,56 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
 )
+
+// dnsblConfig is dnsbl's section.
+type dnsblConfig struct {
+	Listen               config.HostPort `mapstructure:"listen"`
+	Zone                 string          `mapstructure:"zone"`
+	In                   string          `mapstructure:"in"`
+	DB                   string          `mapstructure:"db"`
+	List                 string          `mapstructure:"list"`
+	listOptions          `mapstructure:",squash"`
+	Reload               time.Duration           `mapstructure:"reload"`
+	TTL                  time.Duration           `mapstructure:"ttl"`
+	NS                   string                  `mapstructure:"ns"`
+	RateLimit            float64                 `mapstructure:"rate-limit"`
+	RateBurst            int                     `mapstructure:"rate-burst"`
+	RateIPv4Prefix       int                     `mapstructure:"rate-ipv4-prefix"`
+	RateIPv6Prefix       int                     `mapstructure:"rate-ipv6-prefix"`
+	TCPMaxConns          int                     `mapstructure:"tcp-max-conns"`
+	TCPMaxConnsPerSource int                     `mapstructure:"tcp-max-conns-per-source"`
+	TCPIdleTimeout       config.PositiveDuration `mapstructure:"tcp-idle-timeout"`
+	TCPMaxQueries        int                     `mapstructure:"tcp-max-queries"`
+}
+
+// server is the DNS server's configuration.
+func (c *dnsblConfig) server() dnsbl.Config {
+	return dnsbl.Config{Zone: c.Zone, TTL: uint32(c.TTL.Seconds()), NS: c.NS,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst,
+		RateIPv4Bits: c.RateIPv4Prefix, RateIPv6Bits: c.RateIPv6Prefix,
+		MaxTCPConns: c.TCPMaxConns, MaxTCPConnsPerSource: c.TCPMaxConnsPerSource,
+		TCPIdleTimeout: time.Duration(c.TCPIdleTimeout), TCPMaxQueries: c.TCPMaxQueries}
+}
+
+// Validate checks the bounds of the list's and the server's settings.
+func (c *dnsblConfig) Validate() error {
+	if err := c.listOptions.Validate(); err != nil {
+		return err
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		return errors.New("--rate-limit and --rate-burst must not be negative")
+	}
+	if c.TCPMaxConns < 1 || c.TCPMaxConnsPerSource < 1 || c.TCPMaxQueries < 1 {
+		return errors.New("--tcp-max-conns, --tcp-max-conns-per-source and --tcp-max-queries must be positive")
+	}
+	if c.Reload < 0 {
+		return errors.New("--reload must not be negative (0: only on SIGHUP)")
+	}
+	return nil
+}
 
 func newDnsblCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -33,40 +81,28 @@ are rate limited per source prefix (--rate-limit 0 switches that off); TCP conne
 source and in total, one over a limit being closed at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c dnsblConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			src := dnsbl.Source{Dir: v.GetString("in"), DB: v.GetString("db"), List: v.GetString("list")}
+			src := dnsbl.Source{Dir: c.In, DB: c.DB, List: c.List}
 			if src.Validate() != nil {
 				return errors.New("give exactly one of --in DIR (a results directory), --db FILE (a store) or --list FILE (from mxsensor blocklist --format json or plain)")
 			}
-			if v.GetString("zone") == "" {
+			if c.Zone == "" {
 				return errors.New("--zone is required")
 			}
-			if src.Options, err = blocklistOptions(v); err != nil {
+			if src.Options, err = c.options(); err != nil {
 				return err
 			}
-			cfg := dnsbl.Config{Zone: v.GetString("zone"), TTL: uint32(v.GetDuration("ttl").Seconds()), NS: v.GetString("ns"),
-				RateLimit: v.GetFloat64("rate-limit"), RateBurst: v.GetInt("rate-burst"),
-				RateIPv4Bits: v.GetInt("rate-ipv4-prefix"), RateIPv6Bits: v.GetInt("rate-ipv6-prefix"),
-				MaxTCPConns: v.GetInt("tcp-max-conns"), MaxTCPConnsPerSource: v.GetInt("tcp-max-conns-per-source"),
-				TCPIdleTimeout: v.GetDuration("tcp-idle-timeout"), TCPMaxQueries: v.GetInt("tcp-max-queries")}
-			if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
-				return errors.New("--rate-limit and --rate-burst must not be negative")
-			}
-			if cfg.MaxTCPConns < 1 || cfg.MaxTCPConnsPerSource < 1 || cfg.TCPIdleTimeout <= 0 || cfg.TCPMaxQueries < 1 {
-				return errors.New("--tcp-max-conns, --tcp-max-conns-per-source, --tcp-idle-timeout and --tcp-max-queries must be positive")
-			}
-			reload := v.GetDuration("reload")
-			if reload < 0 {
-				return errors.New("--reload must not be negative (0: only on SIGHUP)")
-			}
+			cfg := c.server()
+			reload := c.Reload
 
 			parent := cmd.Context()
 			if parent == nil {
@@ -90,7 +126,7 @@ source and in total, one over a limit being closed at once.`,
 				return err
 			}
 			defer rl.Stop()
-			if err := srv.Start(v.GetString("listen")); err != nil {
+			if err := srv.Start(string(c.Listen)); err != nil {
 				return fmt.Errorf("--listen: %w", err)
 			}
 			log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", src.Path()),
@@ -127,7 +163,7 @@ source and in total, one over a limit being closed at once.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("listen", dnsbl.DefaultListen, "UDP and TCP address to serve on")
+	config.HostPortVar(f, "listen", dnsbl.DefaultListen, "UDP and TCP address to serve on")
 	f.String("zone", "", "DNSBL zone, e.g. bl6.example.org")
 	f.String("in", "", "results directory: build the list from its associations.jsonl")
 	f.String("db", "", "or: the store of run/analyze --db")
@@ -145,7 +181,7 @@ source and in total, one over a limit being closed at once.`,
 	f.Int("rate-ipv6-prefix", dnsbl.DefaultRateIPv6Bits, "IPv6 source prefix length sharing one rate-limit bucket")
 	f.Int("tcp-max-conns", dnsbl.DefaultMaxTCPConns, "TCP connections open at once, in total (more are closed at once)")
 	f.Int("tcp-max-conns-per-source", dnsbl.DefaultMaxTCPConnsPerSource, "TCP connections open at once from one IPv4 address or IPv6 /64")
-	f.Duration("tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
+	config.PositiveDurationVar(f, "tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
 	f.Int("tcp-max-queries", dnsbl.DefaultTCPMaxQueries, "close a TCP connection after this many queries")
 	return cmd
 }

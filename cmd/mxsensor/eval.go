@@ -9,17 +9,24 @@ import (
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 )
 
+// evalConfig is eval's section.
+type evalConfig struct {
+	Truth        string `mapstructure:"truth"`
+	Associations string `mapstructure:"associations"`
+	JSON         bool   `mapstructure:"json"`
+}
+
 func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --truth FILE --associations FILE",
 		Short: "Score associations against a scenario's ground truth (attempt precision/recall, IPv6-spammer host precision/recall/F1)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c evalConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
-			truth, assoc := v.GetString("truth"), v.GetString("associations")
+			truth, assoc := c.Truth, c.Associations
 			if truth == "" || assoc == "" {
 				return fmt.Errorf("--truth and --associations are required")
 			}
@@ -28,7 +35,7 @@ func newEvalCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if v.GetBool("json") {
+			if c.JSON {
 				return json.NewEncoder(out).Encode(r)
 			}
 			fmt.Fprintf(out, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n",

@@ -49,6 +49,15 @@ func appendFingerprintJSON(b []byte, ev *synevent.Event, r *fingerprint.Result) 
 	return f.AppendJSON(b)
 }
 
+// fingerprintConfig is fingerprint's section.
+type fingerprintConfig struct {
+	Pcap             []string `mapstructure:"pcap"`
+	P0fDB            string   `mapstructure:"p0f-db"`
+	NoBuiltin        bool     `mapstructure:"no-builtin"`
+	JSON             bool     `mapstructure:"json"`
+	dataplaneOptions `mapstructure:",squash"`
+}
+
 func newFingerprintCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fingerprint --pcap FILE... [--p0f-db FILE] [--json]",
@@ -61,29 +70,30 @@ The database is the p0f file (--p0f-db, default /etc/p0f/p0f.fp when it
 exists) followed by mxsensor's built-in signatures for current stacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c fingerprintConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			files := v.GetStringSlice("pcap")
+			files := c.Pcap
 			if len(files) == 0 {
 				return errors.New("--pcap FILE is required")
 			}
-			db, err := loadFingerprintDB(v.GetString("p0f-db"), cmd.Flags().Changed("p0f-db"), !v.GetBool("no-builtin"), log)
+			db, err := loadFingerprintDB(c.P0fDB, cmd.Flags().Changed("p0f-db"), !c.NoBuiltin, log)
 			if err != nil {
 				return err
 			}
-			dp, err := dataplaneConfig(v, false)
+			dp, err := c.config()
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			asJSON := v.GetBool("json")
+			asJSON := c.JSON
 			var buf []byte
 			for _, path := range files {
 				r, err := capture.Open(path)

@@ -7,12 +7,45 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/lab"
 	"github.com/mxsensor/mxsensor/internal/netlab"
 )
+
+// labConfig is lab's section.
+type labConfig struct {
+	Duration time.Duration              `mapstructure:"duration"`
+	Linux    int                        `mapstructure:"linux"`
+	Windows  int                        `mapstructure:"windows"`
+	MacOS    int                        `mapstructure:"macos"`
+	Listed   []string                   `mapstructure:"listed"`
+	XDPMode  config.Choice[labXDPModes] `mapstructure:"xdp-mode"`
+	Keep     string                     `mapstructure:"keep"`
+	Agent    string                     `mapstructure:"agent"`
+	Cleanup  bool                       `mapstructure:"cleanup"`
+
+	// listedGiven: Listed was set (an empty list lists nobody).
+	listedGiven bool `mapstructure:"-"`
+}
+
+// load loads lab's settings.
+func (c *labConfig) load(cmd *cobra.Command) (globalConfig, error) {
+	g, err := loadConfig(cmd, c)
+	if err != nil {
+		return g, err
+	}
+	f, err := openConfig(cmd)
+	c.listedGiven = err == nil && f.Given(cmd.Name(), localFlags(cmd), "listed")
+	return g, err
+}
+
+type labXDPModes struct{}
+
+func (labXDPModes) Words() []string { return []string{"generic", "native"} }
 
 func newLabCmd() *cobra.Command {
 	d := lab.DefaultConfig()
@@ -42,16 +75,17 @@ After a kill -9, "mxsensor lab --cleanup" removes what a lab left behind.
 Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c labConfig
+			g, err := c.load(cmd)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync() //nolint:errcheck
-			if v.GetBool("cleanup") {
+			if c.Cleanup {
 				if os.Geteuid() != 0 {
 					return lab.ErrNotRoot
 				}
@@ -63,22 +97,23 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 				return err
 			}
 			cfg := lab.DefaultConfig()
-			cfg.Agent = v.GetString("agent")
+			cfg.Agent = c.Agent
 			if cfg.Agent == "" {
 				if cfg.Agent, err = os.Executable(); err != nil {
 					return fmt.Errorf("lab: locating this binary for the agent: %w", err)
 				}
 			}
-			cfg.XDPMode = v.GetString("xdp-mode")
-			cfg.Duration = v.GetDuration("duration")
-			cfg.Linux, cfg.Windows, cfg.MacOS = v.GetInt("linux"), v.GetInt("windows"), v.GetInt("macos")
-			if cmd.Flags().Changed("listed") || v.IsSet("listed") {
-				cfg.Listed = v.GetStringSlice("listed")
+			cfg.XDPMode = string(c.XDPMode)
+			cfg.Duration = c.Duration
+			cfg.Linux, cfg.Windows, cfg.MacOS = c.Linux, c.Windows, c.MacOS
+			// Set, even to nothing, replaces the default choice.
+			if c.listedGiven {
+				cfg.Listed = c.Listed
 				if cfg.Listed == nil {
 					cfg.Listed = []string{}
 				}
 			}
-			cfg.OutDir = v.GetString("keep")
+			cfg.OutDir = c.Keep
 			cfg.Stdout = cmd.OutOrStdout()
 
 			// First SIGINT/SIGTERM: stop the clients, let the agent flush,
@@ -116,7 +151,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 	f.Int("windows", d.Windows, fmt.Sprintf("Windows-like raw-socket clients (0-%d)", lab.MaxPerKind))
 	f.Int("macos", d.MacOS, fmt.Sprintf("macOS-like raw-socket clients (0-%d)", lab.MaxPerKind))
 	f.StringSlice("listed", nil, "clients whose IPv4 the reject log lists, by name (lin1, win1, mac1, ...; default: odd-numbered Linux and Windows clients)")
-	f.String("xdp-mode", d.XDPMode, "XDP mode of the sensor: generic, or native (then an XDP_PASS program goes on the bridge's end of the veth)")
+	config.ChoiceVar[labXDPModes](f, "xdp-mode", d.XDPMode, "XDP mode of the sensor: generic, or native (then an XDP_PASS program goes on the bridge's end of the veth)")
 	f.String("keep", d.OutDir, `keep the results in this directory (replaced if an earlier lab's); "" = temporary, removed at the end`)
 	f.String("agent", "", "mxsensor binary to run as the agent (default: this one)")
 	f.Bool("cleanup", false, "only remove what labs killed with -9 left behind (namespaces, bpffs mounts), then exit")

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 )
 
@@ -29,22 +31,33 @@ type lookupDNSBL struct {
 	Error   string   `json:"error,omitempty"`
 }
 
+// lookupConfig is lookup's section.
+type lookupConfig struct {
+	Resolver config.HostPort `mapstructure:"resolver"`
+	DNSBL    []string        `mapstructure:"dnsbl"`
+	ASNTable string          `mapstructure:"asn-table"`
+	NoCymru  bool            `mapstructure:"no-cymru"`
+	NoPTR    bool            `mapstructure:"no-ptr"`
+	Timeout  time.Duration   `mapstructure:"timeout"`
+	JSON     bool            `mapstructure:"json"`
+}
+
 func newLookupCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lookup IP...",
 		Short: "Look up what DNS knows about senders: DNSBL listings (RFC 5782), PTR with forward confirmation, origin ASN (Team Cymru or an offline table)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := newViper(cmd)
-			if err != nil {
+			var c lookupConfig
+			if _, err := loadConfig(cmd, &c); err != nil {
 				return err
 			}
 			cfg := enrich.DefaultConfig()
-			cfg.Resolver = v.GetString("resolver")
-			cfg.DNSBLZones = v.GetStringSlice("dnsbl")
-			cfg.ASNTable = v.GetString("asn-table")
-			cfg.Timeout = v.GetDuration("timeout")
-			if v.GetBool("no-cymru") {
+			cfg.Resolver = string(c.Resolver)
+			cfg.DNSBLZones = c.DNSBL
+			cfg.ASNTable = c.ASNTable
+			cfg.Timeout = c.Timeout
+			if c.NoCymru {
 				cfg.CymruOriginZone, cfg.CymruOrigin6Zone, cfg.CymruASNZone = "", "", ""
 			}
 			e, err := enrich.New(cfg, zap.NewNop())
@@ -80,7 +93,7 @@ func newLookupCmd() *cobra.Command {
 						r.DNSBL = append(r.DNSBL, ld)
 					}
 				}
-				if !v.GetBool("no-ptr") {
+				if !c.NoPTR {
 					p, err := e.LookupPTR(ctx, ip)
 					if err != nil {
 						r.Errs["ptr"] = err.Error()
@@ -96,7 +109,7 @@ func newLookupCmd() *cobra.Command {
 				if len(r.Errs) > 0 {
 					failed++
 				}
-				if v.GetBool("json") {
+				if c.JSON {
 					if err := enc.Encode(r); err != nil {
 						return err
 					}
@@ -137,7 +150,7 @@ func newLookupCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.String("resolver", "", "DNS resolver host:port (default: the first nameserver in /etc/resolv.conf)")
+	config.HostPortVar(f, "resolver", "", "DNS resolver host:port (default: the first nameserver in /etc/resolv.conf)")
 	f.StringSlice("dnsbl", nil, "DNSBL zones to query (e.g. zen.spamhaus.org; check the list's terms of use)")
 	f.String("asn-table", "", "offline prefix->ASN table (TSV: prefix, asn, name), consulted before Team Cymru")
 	f.Bool("no-cymru", false, "do not query Team Cymru's DNS (air-gapped sensors: use --asn-table)")

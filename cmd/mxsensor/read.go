@@ -13,6 +13,14 @@ import (
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
+// readConfig is read's section.
+type readConfig struct {
+	Events           string `mapstructure:"events"`
+	Counters         bool   `mapstructure:"counters"`
+	Strict           bool   `mapstructure:"strict"`
+	dataplaneOptions `mapstructure:",squash"`
+}
+
 func newReadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "read FILE...",
@@ -22,21 +30,22 @@ and writes the SYN events as JSON lines, exactly as 'mxsensor run' would have
 recorded them. A summary of frames and counters goes to stderr.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			v, err := newViper(cmd)
+			var c readConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			dp, err := dataplaneConfig(v, false)
+			dp, err := c.config()
 			if err != nil {
 				return err
 			}
 			out := sensor.NewJSONLinesWriter(cmd.OutOrStdout())
-			if p := v.GetString("events"); p != "-" {
+			if p := c.Events; p != "-" {
 				if out, err = sensor.NewJSONLines(p); err != nil {
 					return err
 				}
@@ -77,7 +86,7 @@ recorded them. A summary of frames and counters goes to stderr.`,
 				total.Add(&er.Counters)
 				r.Close()
 			}
-			if v.GetBool("counters") {
+			if c.Counters {
 				var fields []zap.Field
 				for c := 0; c < dataplane.NumCounters; c++ {
 					if total[c] != 0 {
@@ -86,7 +95,7 @@ recorded them. A summary of frames and counters goes to stderr.`,
 				}
 				log.Info("data plane counters", fields...)
 			}
-			if truncated > 0 && v.GetBool("strict") {
+			if truncated > 0 && c.Strict {
 				return fmt.Errorf("%d truncated capture(s)", truncated)
 			}
 			return out.Flush()

@@ -16,6 +16,14 @@ import (
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
 
+// rejectlogConfig is rejectlog's section.
+type rejectlogConfig struct {
+	TZ     string `mapstructure:"tz"`
+	Follow string `mapstructure:"follow"`
+	Out    string `mapstructure:"out"`
+	State  string `mapstructure:"state"`
+}
+
 func newRejectlogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejectlog FILE|DIR...",
@@ -29,17 +37,18 @@ With --follow FILE it keeps following a live log across rotation (rename
 and copytruncate). With --out and --state it delivers every rejection
 exactly once to --out, also across crashes and restarts.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := newViper(cmd)
+			var c rejectlogConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
 			loc := time.Local
-			if tz := v.GetString("tz"); tz != "" {
+			if tz := c.TZ; tz != "" {
 				if loc, err = time.LoadLocation(tz); err != nil {
 					return fmt.Errorf("--tz: %w", err)
 				}
@@ -51,11 +60,11 @@ exactly once to --out, also across crashes and restarts.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if f := v.GetString("follow"); f != "" {
+			if f := c.Follow; f != "" {
 				if len(args) > 0 {
 					return errors.New("--follow takes the live log itself; give no other files")
 				}
-				return followRejectLog(ctx, cmd, log, f, v.GetString("out"), v.GetString("state"), opts)
+				return followRejectLog(ctx, cmd, log, f, c.Out, c.State, opts)
 			}
 			if len(args) == 0 {
 				return errors.New("give log files or directories, or --follow FILE")

@@ -14,14 +14,41 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/report"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
+
+// reportCmdConfig is report's section.
+type reportCmdConfig struct {
+	In            string                       `mapstructure:"in"`
+	DB            string                       `mapstructure:"db"`
+	Format        config.Choice[reportFormats] `mapstructure:"format"`
+	Out           string                       `mapstructure:"out"`
+	Table         string                       `mapstructure:"table"`
+	reportOptions `mapstructure:",squash"`
+}
+
+// reportOptions are the settings of addReportFlags.
+type reportOptions struct {
+	Since    string        `mapstructure:"since"`
+	Until    string        `mapstructure:"until"`
+	Bucket   time.Duration `mapstructure:"bucket"`
+	Top      int           `mapstructure:"top"`
+	Compare  string        `mapstructure:"compare"`
+	ASNTable string        `mapstructure:"asn-table"`
+	Enrich   []string      `mapstructure:"enrich"`
+}
+
+// Validate checks the time settings.
+func (o reportOptions) Validate() error {
+	_, err := o.base()
+	return err
+}
 
 func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -33,21 +60,22 @@ and prints the NANOG 62 talk's tables and figures computed from them, plus the b
 associations, and, with --compare, a comparison with another run over the same SYNs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c reportCmdConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync()
-			src, closeSrc, err := resultsSource(v)
+			src, closeSrc, err := resultsSource(c.In, c.DB)
 			if err != nil {
 				return err
 			}
 			defer closeSrc()
-			cfg, err := reportConfig(v, log)
+			cfg, err := reportConfig(c.reportOptions, log)
 			if err != nil {
 				return err
 			}
@@ -60,7 +88,7 @@ associations, and, with --compare, a comparison with another run over the same S
 					zap.Int("max_line", record.MaxLine), zap.String("first", r.Input.FirstBad))
 			}
 			w := cmd.OutOrStdout()
-			if out := v.GetString("out"); out != "" {
+			if out := c.Out; out != "" {
 				f, err := os.Create(out)
 				if err != nil {
 					return err
@@ -68,8 +96,8 @@ associations, and, with --compare, a comparison with another run over the same S
 				defer f.Close()
 				w = f
 			}
-			format := v.GetString("format")
-			if t := v.GetString("table"); t != "" {
+			format := string(c.Format)
+			if t := c.Table; t != "" {
 				if format != "csv" {
 					return errors.New("--table goes with --format csv")
 				}
@@ -81,7 +109,7 @@ associations, and, with --compare, a comparison with another run over the same S
 	f := cmd.Flags()
 	f.String("in", "", "results directory (attempts.jsonl and associations.jsonl)")
 	f.String("db", "", "or: the store of run/analyze --db")
-	f.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
+	config.ChoiceVar[reportFormats](f, "format", "text", "output format: "+strings.Join(report.Formats, ", "))
 	f.String("out", "", "write the report to this file instead of stdout")
 	f.String("table", "", "with --format csv: only this table (summary, os, address_types, over_time, syns, port_cdf, busy_64s, spammer_48s, spammer_asns, evidence, scores, comparison)")
 	addReportFlags(cmd)
@@ -102,32 +130,41 @@ func addReportFlags(cmd *cobra.Command) {
 	f.StringSlice("enrich", nil, "enrichment output(s) of run --enrich-out: origin ASes of the addresses looked up")
 }
 
-func reportConfig(v *viper.Viper, log *zap.Logger) (report.Config, error) {
+// base is the report's configuration but for the AS names.
+func (o reportOptions) base() (report.Config, error) {
 	var cfg report.Config
 	var err error
-	if cfg.Window.Since, err = results.ParseTime(v.GetString("since")); err != nil {
+	if cfg.Window.Since, err = results.ParseTime(o.Since); err != nil {
 		return cfg, fmt.Errorf("--since: %w", err)
 	}
-	if cfg.Window.Until, err = results.ParseTime(v.GetString("until")); err != nil {
+	if cfg.Window.Until, err = results.ParseTime(o.Until); err != nil {
 		return cfg, fmt.Errorf("--until: %w", err)
 	}
 	if !cfg.Window.Since.IsZero() && !cfg.Window.Until.IsZero() && !cfg.Window.Until.After(cfg.Window.Since) {
 		return cfg, errors.New("--until must be after --since")
 	}
-	cfg.Bucket = v.GetDuration("bucket")
+	cfg.Bucket = o.Bucket
 	if cfg.Bucket < 0 || (cfg.Bucket > 0 && cfg.Bucket < time.Minute) {
 		return cfg, errors.New("--bucket must be at least 1m")
 	}
-	cfg.Top = v.GetInt("top")
-	cfg.Compare = v.GetString("compare")
+	cfg.Top = o.Top
+	cfg.Compare = o.Compare
+	return cfg, nil
+}
+
+func reportConfig(o reportOptions, log *zap.Logger) (report.Config, error) {
+	cfg, err := o.base()
+	if err != nil {
+		return cfg, err
+	}
 	var table *enrich.ASNTable
-	if p := v.GetString("asn-table"); p != "" {
+	if p := o.ASNTable; p != "" {
 		if table, err = enrich.LoadASNTable(p); err != nil {
 			return cfg, fmt.Errorf("--asn-table: %w", err)
 		}
 	}
 	found := map[netip.Addr]enrich.ASN{}
-	for _, p := range v.GetStringSlice("enrich") {
+	for _, p := range o.Enrich {
 		st, err := readEnrichASNs(p, found)
 		if err != nil {
 			return cfg, fmt.Errorf("--enrich: %w", err)

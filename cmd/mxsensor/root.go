@@ -5,9 +5,10 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/mxsensor/mxsensor/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -21,9 +22,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.PersistentFlags().Var(&choiceValue{"info", []string{"debug", "info", "warn", "error"}}, "log-level", "log level: debug, info, warn, error")
-	root.PersistentFlags().Var(&choiceValue{"console", []string{"console", "json"}}, "log-format", "log format: console or json")
-	root.PersistentFlags().String("config", "", "YAML configuration file (default "+DefaultConfigFile+" when it exists; MXSENSOR_CONFIG)")
+	config.ChoiceVar[logLevels](root.PersistentFlags(), "log-level", "info", "log level: debug, info, warn, error")
+	config.ChoiceVar[logFormats](root.PersistentFlags(), "log-format", "console", "log format: console or json")
+	root.PersistentFlags().String("config", "", "YAML configuration file (default "+config.DefaultFile+" when it exists; MXSENSOR_CONFIG)")
 	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd(), newAddrCmd(), newFingerprintCmd(), newLookupCmd(), newRejectlogCmd(), newEvalCmd(), newAnalyzeCmd())
 	root.AddCommand(newBlocklistCmd(), newDnsblCmd())
 	root.AddCommand(newReportCmd())
@@ -32,31 +33,16 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// newViper fills a command's flags from the configuration file and the
-// MXSENSOR_* environment (MXSENSOR_XDP_MODE for --xdp-mode, ...; see
-// config.go), then binds them: flags win over the environment, which wins
-// over the file.
-func newViper(cmd *cobra.Command) (*viper.Viper, error) {
-	if err := applyConfig(cmd); err != nil {
-		return nil, err
-	}
-	v := viper.New()
-	if err := v.BindPFlags(cmd.Flags()); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
 // newLogger builds a command's logger, the one way every command does:
 // every diagnostic (progress, summaries, warnings, "report written") goes
 // through it to w, the command's stderr, in --log-format (json: one JSON
 // object per line); what the command prints as its result goes to stdout.
-func newLogger(v *viper.Viper, w io.Writer) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(v.GetString("log-level"))
+func newLogger(g globalConfig, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(string(g.LogLevel))
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	enc, err := logEncoder(v.GetString("log-format"))
+	enc, err := logEncoder(string(g.LogFormat))
 	if err != nil {
 		return nil, err
 	}

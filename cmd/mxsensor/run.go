@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mxsensor/mxsensor/internal/agent"
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/metrics"
 )
@@ -26,23 +28,24 @@ Needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (and CAP_SYS_ADMIN only if bpffs
 must be mounted).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c runConfig
+			g, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(v, cmd.ErrOrStderr())
+			log, err := newLogger(g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer log.Sync() //nolint:errcheck
-			if prof := v.GetString("cpuprofile"); prof != "" {
+			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
 					return err
 				}
 				defer stopProfile()
 			}
-			cfg, err := agentConfig(cmd, log, v)
+			cfg, err := c.agent(cmd, log)
 			if err != nil {
 				return err
 			}
@@ -56,8 +59,8 @@ must be mounted).`,
 				return err
 			}
 			// The live measurement's report, once its files are complete.
-			if dir := v.GetString("out"); dir != "" && !v.GetBool("no-report") {
-				rcfg, err := reportConfig(v, log)
+			if dir := c.Out; dir != "" && !c.NoReport {
+				rcfg, err := reportConfig(reportOptions{ASNTable: c.ASNTable}, log)
 				if err != nil {
 					return err
 				}
@@ -68,20 +71,20 @@ must be mounted).`,
 	}
 	f := cmd.Flags()
 	f.String("iface", "", "network interface to attach to (required)")
-	f.String("xdp-mode", "auto", "XDP attach mode: native, generic or auto (native, falling back to generic)")
+	config.TextVar(f, "xdp-mode", xdpMode{dataplane.AttachAuto}, "XDP attach mode: native, generic or auto (native, falling back to generic)")
 	f.String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory for the pinned maps and link (one subdirectory per interface)")
 	f.String("events", "-", `write SYN events as JSON lines to this file ("-" = stdout, "" = nowhere)`)
 	f.String("pcap-out", "", "also write matched SYNs (rebuilt from their records) to this pcap file")
-	f.Var(newSizeValue("100MiB"), "pcap-rotate-size", "rotate --pcap-out when it reaches this size (0 = never; KiB, MiB, GiB or KB, MB, GB)")
+	config.SizeVar(f, "pcap-rotate-size", "100MiB", "rotate --pcap-out when it reaches this size (0 = never; KiB, MiB, GiB or KB, MB, GB)")
 	f.Int("pcap-keep", 10, "rotated --pcap-out generations to keep")
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
 	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")
 	f.StringSlice("reject-log", nil, "the production MTA's DNSBL reject log(s) (files or directories): read at start, then followed")
-	f.String("assoc-mode", "full", "with --out: association rule, full or naive")
+	config.TextVar(f, "assoc-mode", assocMode{associate.ModeFull}, "with --out: association rule, full or naive")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
 	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")
 	f.String("enrich-out", "", "look up every new source (DNSBL, PTR, origin ASN) in the background and append the answers here as JSON lines")
-	f.String("resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
+	config.HostPortVar(f, "resolver", "", "DNS resolver for --enrich-out (host:port; default: /etc/resolv.conf)")
 	f.StringSlice("dnsbl", nil, "DNSBL zones to query for --enrich-out")
 	f.String("asn-table", "", "offline prefix->ASN TSV table, for --enrich-out and (with --out) the asn evidence")
 	f.String("ptr-table", "", `with --out: reverse names ("address name" lines) for the ptr evidence`)
@@ -100,7 +103,7 @@ must be mounted).`,
 	_ = f.MarkHidden("window")
 	_ = f.MarkHidden("horizon")
 	addDataplaneFlags(cmd, true)
-	f.String("metrics-listen", metrics.DefaultListen,
+	config.HostPortVar(f, "metrics-listen", metrics.DefaultListen,
 		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
 	return cmd
 }

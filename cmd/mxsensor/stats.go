@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 )
 
@@ -110,19 +111,30 @@ func human(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// statsConfig is stats's section.
+type statsConfig struct {
+	Iface    string                  `mapstructure:"iface"`
+	PinDir   string                  `mapstructure:"pin-dir"`
+	JSON     bool                    `mapstructure:"json"`
+	Watch    bool                    `mapstructure:"watch"`
+	Interval config.PositiveDuration `mapstructure:"interval"`
+	Count    int                     `mapstructure:"count"`
+}
+
 func newStatsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stats [--iface IF] [--json] [--watch]",
 		Short: "Show the counters and ring of a running sensor (reads pinned maps, consumes nothing)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := newViper(cmd)
+			var c statsConfig
+			_, err := loadConfig(cmd, &c)
 			if err != nil {
 				return err
 			}
-			root := v.GetString("pin-dir")
+			root := c.PinDir
 			var dirs []string
-			if iface := v.GetString("iface"); iface != "" {
+			if iface := c.Iface; iface != "" {
 				dirs = []string{filepath.Join(root, iface)}
 			} else if dirs, err = dataplane.ListPinned(root); err != nil {
 				return err
@@ -131,9 +143,9 @@ func newStatsCmd() *cobra.Command {
 				return fmt.Errorf("%w: nothing pinned under %s (start one with `mxsensor run --iface IF`; if it runs with another --pin-dir, pass the same here)", dataplane.ErrNotRunning, root)
 			}
 			out := cmd.OutOrStdout()
-			asJSON, watch := v.GetBool("json"), v.GetBool("watch")
-			interval := v.GetDuration("interval")
-			count := v.GetInt("count")
+			asJSON, watch := c.JSON, c.Watch
+			interval := time.Duration(c.Interval)
+			count := c.Count
 			prev := map[string]*statsReport{}
 			for n := 0; ; n++ {
 				var reports []*statsReport
@@ -179,7 +191,7 @@ func newStatsCmd() *cobra.Command {
 	f.String("pin-dir", dataplane.DefaultPinRoot, "bpffs directory the sensor pinned under")
 	f.Bool("json", false, "print JSON (one object per sensor per line)")
 	f.Bool("watch", false, "repeat every --interval, with rates")
-	f.Duration("interval", time.Second, "refresh interval for --watch")
+	config.PositiveDurationVar(f, "interval", time.Second, "refresh interval for --watch")
 	f.Int("count", 0, "with --watch, stop after this many reports (0 = until interrupted)")
 	return cmd
 }

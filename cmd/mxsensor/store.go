@@ -1,14 +1,33 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
+	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
+
+// storeOptions are the settings of addStoreFlags.
+type storeOptions struct {
+	DB           string                  `mapstructure:"db"`
+	DBFlush      config.PositiveDuration `mapstructure:"db-flush"`
+	DBJournal    time.Duration           `mapstructure:"db-journal"`
+	DBSampleSyns int                     `mapstructure:"db-sample-syns"`
+	DBRetention  time.Duration           `mapstructure:"db-retention"`
+}
+
+// Validate checks the store's bounds.
+func (o storeOptions) Validate() error {
+	if o.DBJournal < 0 || o.DBSampleSyns < 0 || o.DBRetention < 0 {
+		return errors.New("--db-journal, --db-sample-syns and --db-retention must be >= 0")
+	}
+	return nil
+}
 
 // addStoreFlags adds --db and the store's knobs; def is the default path
 // ("" = no store unless asked for).
@@ -20,31 +39,29 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 	}
 	f.String("db", def, help)
 	sd := store.DefaultConfig()
-	f.Duration("db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
+	config.PositiveDurationVar(f, "db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
 	f.Duration("db-journal", sd.Journal, "keep this much of the raw SYNs in the store, to replay after a restart (0 = off)")
 	f.Int("db-sample-syns", sd.SampleSYNs, "also keep one SYN event in N for the long term (0 = none, 1 = all)")
 	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
 }
 
-// storeConfig reads --db and the store's knobs (path "" = no store).
-func storeConfig(v *viper.Viper) (path string, cfg store.Config, err error) {
+// config is the store's configuration (the path "" = no store).
+func (o storeOptions) config() (path string, cfg store.Config, err error) {
 	cfg = store.DefaultConfig()
-	if path = v.GetString("db"); path == "" {
+	if o.DB == "" {
 		return "", cfg, nil
 	}
-	cfg.FlushInterval = v.GetDuration("db-flush")
-	cfg.Journal = v.GetDuration("db-journal")
-	cfg.SampleSYNs = v.GetInt("db-sample-syns")
-	cfg.Retention = v.GetDuration("db-retention")
-	if cfg.FlushInterval <= 0 || cfg.Journal < 0 || cfg.SampleSYNs < 0 || cfg.Retention < 0 {
-		return "", cfg, fmt.Errorf("--db-flush must be > 0, and --db-journal, --db-sample-syns, --db-retention >= 0")
+	if err := o.Validate(); err != nil {
+		return "", cfg, err
 	}
-	return path, cfg, nil
+	cfg.FlushInterval = time.Duration(o.DBFlush)
+	cfg.Journal, cfg.SampleSYNs, cfg.Retention = o.DBJournal, o.DBSampleSyns, o.DBRetention
+	return o.DB, cfg, nil
 }
 
 // openStore opens --db for analyze, or returns nil when it is "".
-func openStore(v *viper.Viper) (*store.Store, error) {
-	path, cfg, err := storeConfig(v)
+func openStore(o storeOptions) (*store.Store, error) {
+	path, cfg, err := o.config()
 	if err != nil || path == "" {
 		return nil, err
 	}
@@ -53,8 +70,7 @@ func openStore(v *viper.Viper) (*store.Store, error) {
 }
 
 // resultsSource is --in DIR or --db FILE (read-only use of the store).
-func resultsSource(v *viper.Viper) (results.Source, func(), error) {
-	in, db := v.GetString("in"), v.GetString("db")
+func resultsSource(in, db string) (results.Source, func(), error) {
 	switch {
 	case in != "" && db != "":
 		return nil, nil, fmt.Errorf("give --in or --db, not both")
