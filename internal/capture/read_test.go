@@ -25,17 +25,17 @@ func TestSkippedLogFields(t *testing.T) {
 // TestReadFiles: the sample capture whole and cut short; the cut one keeps
 // its whole frames, is warned of and counted.
 func TestReadFiles(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/syns.pcap")
+	const sample = "../../testdata/syns.pcap"
+	data, err := os.ReadFile(sample)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut := filepath.Join(t.TempDir(), "cut.pcap")
-	if err := os.WriteFile(cut, data[:len(data)-30], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Cut inside the last frame, and gzipped whole.
+	cut := filepath.Join(t.TempDir(), "cut.pcap.gz")
+	os.WriteFile(cut, gzipBytes(t, data[:len(data)-30]), 0o644)
 	core, logs := observer.New(zap.InfoLevel)
 	var n int
-	total, truncated, err := ReadFiles([]string{"../../testdata/syns.pcap", cut}, dataplane.DefaultConfig(), zap.New(core),
+	total, truncated, err := ReadFiles([]string{sample, cut}, dataplane.DefaultConfig(), zap.New(core),
 		func(*synevent.Event) error { n++; return nil })
 	if err != nil {
 		t.Fatal(err)
