@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/mxsensor/mxsensor/internal/config"
@@ -222,11 +223,21 @@ func TestConfigEnvNamed(t *testing.T) {
 	}
 }
 
+// subcommand is the command name of a new command tree.
+func subcommand(t *testing.T, name string) *cobra.Command {
+	t.Helper()
+	c, _, err := newRootCmd().Find([]string{name})
+	if err != nil || c.Name() != name {
+		t.Fatalf("no command %s: %v", name, err)
+	}
+	return c
+}
+
 // loadRun loads run's settings as the command would, with args on its
 // command line.
 func loadRun(t *testing.T, args ...string) *runConfig {
 	t.Helper()
-	c := findCommand(newRootCmd(), "run")
+	c := subcommand(t, "run")
 	if err := c.ParseFlags(args); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +322,7 @@ func TestConfigStructsMatchFlags(t *testing.T) {
 		}
 		if err := empty.Load(c.Name(), fs, out); err != nil {
 			t.Errorf("%s: defaults: %v", c.Name(), err)
-		} else if v, ok := out.(validator); ok {
+		} else if v, ok := out.(config.Validator); ok {
 			if err := v.Validate(); err != nil {
 				t.Errorf("%s: defaults do not validate: %v", c.Name(), err)
 			}
@@ -322,7 +333,7 @@ func TestConfigStructsMatchFlags(t *testing.T) {
 // lab tells a list set to nothing (no client listed) from one not set.
 func TestConfigLabListed(t *testing.T) {
 	load := func(body string) *labConfig {
-		c := findCommand(newRootCmd(), "lab")
+		c := subcommand(t, "lab")
 		if err := c.ParseFlags([]string{"--config", writeConfig(t, body)}); err != nil {
 			t.Fatal(err)
 		}

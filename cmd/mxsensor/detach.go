@@ -30,9 +30,11 @@ func newDetachCmd() *cobra.Command {
 				return fmt.Errorf("--iface is required")
 			}
 			dir := filepath.Join(c.PinDir, iface)
-			if _, err := dataplane.OpenPinned(dir); err != nil {
+			p, err := dataplane.OpenPinned(dir) // nothing pinned: ErrNotRunning
+			if err != nil {
 				return err
 			}
+			p.Close()
 			if err := dataplane.RemovePinned(dir); err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/config"
@@ -101,9 +100,6 @@ source and in total, one over a limit being closed at once.`,
 			if src.Options, err = c.options(); err != nil {
 				return err
 			}
-			cfg := c.server()
-			reload := c.Reload
-
 			parent := cmd.Context()
 			if parent == nil {
 				parent = context.Background()
@@ -114,11 +110,11 @@ source and in total, one over a limit being closed at once.`,
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
 
-			srv, err := dnsbl.New(cfg, dnsbl.NewTable(nil))
+			srv, err := dnsbl.New(c.server(), dnsbl.NewTable(nil))
 			if err != nil {
 				return err
 			}
-			rl, err := dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: reload, Log: log}, srv)
+			rl, err := dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: c.Reload, Log: log}, srv)
 			if err != nil {
 				return err
 			}
@@ -129,37 +125,7 @@ source and in total, one over a limit being closed at once.`,
 			if err := srv.Start(string(c.Listen)); err != nil {
 				return fmt.Errorf("--listen: %w", err)
 			}
-			log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", src.Path()),
-				zap.Int("entries", srv.Table().Len()), zap.Duration("reload", reload), zap.Float64("rate_limit", cfg.RateLimit))
-
-			var serveErr error
-		loop:
-			for {
-				select {
-				case <-ctx.Done():
-					break loop
-				case <-hup:
-					rl.Reload()
-				case serveErr = <-srv.Err():
-					break loop
-				}
-			}
-			rl.Stop()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
-				log.Warn("dnsbl shutdown", zap.Error(err))
-			}
-			st := srv.Stats()
-			loaded, failed := rl.Stats()
-			log.Info("dnsbl stopped", zap.Uint64("queries", st.Queries), zap.Uint64("answers", st.Answers), zap.Uint64("listed", st.Listed),
-				zap.Uint64("nxdomain", st.NXDomain), zap.Uint64("nodata", st.NoData), zap.Uint64("refused", st.Refused),
-				zap.Uint64("notimp", st.NotImp), zap.Uint64("formerr", st.FormErr), zap.Uint64("badvers", st.BadVers),
-				zap.Uint64("rate_limited", st.RateLimited), zap.Uint64("malformed", st.Malformed), zap.Uint64("ignored", st.Ignored),
-				zap.Uint64("write_errors", st.WriteErrors), zap.Uint64("tcp_accepted", st.TCPAccepted),
-				zap.Uint64("tcp_refused_per_source", st.TCPRefusedSource), zap.Uint64("tcp_refused_total", st.TCPRefusedTotal),
-				zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed))
-			return serveErr
+			return dnsbl.Serve(ctx, srv, rl, hup, log)
 		},
 	}
 	f := cmd.Flags()

@@ -38,14 +38,7 @@ func newEvalCmd() *cobra.Command {
 			if c.JSON {
 				return json.NewEncoder(out).Encode(r)
 			}
-			fmt.Fprintf(out, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n",
-				r.IPv6Attempts, r.Unknown, r.Associated, r.Correct, r.Pairable)
-			fmt.Fprintf(out, "attempt-level association: precision %.4f  recall %.4f\n", r.Precision, r.Recall)
-			fmt.Fprintf(out, "address-level association: precision %.4f  recall %.4f  (%d associated incl. %d to an address only)\n",
-				r.AddrPrecision, r.AddrRecall, r.AddrAssociated, r.AddressOnly)
-			fmt.Fprintf(out, "IPv6 spammer hosts: TP %d  FP %d  FN %d  precision %.4f  recall %.4f  F1 %.4f\n",
-				r.HostTP, r.HostFP, r.HostFN, r.HostPrecision, r.HostRecall, r.HostF1)
-			return nil
+			return r.WriteText(out)
 		},
 	}
 	cmd.Flags().String("truth", "", "ground truth (truth.jsonl from tools/genscenario)")

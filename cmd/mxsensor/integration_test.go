@@ -237,7 +237,7 @@ func testSensor(t *testing.T, bin, mode string) {
 	wantSYNs := uint64(10 + retried)
 
 	// stats reads the pinned maps of the running agent.
-	var st statsReport
+	var st dataplane.Stats
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out, err := sensorHost.Exec(ctx, bin, "stats", "--pin-dir", pins, "--iface", "eth0", "--json").Output()

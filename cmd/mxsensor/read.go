@@ -1,15 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/capture"
-	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 )
 
@@ -51,49 +48,12 @@ recorded them. A summary of frames and counters goes to stderr.`,
 				}
 			}
 			defer out.Close()
-			var total dataplane.Counters
-			var truncated int
-			for _, path := range files {
-				r, err := capture.Open(path)
-				if err != nil {
-					return err
-				}
-				er := capture.NewEventReader(r, dp)
-				var n uint64
-				for {
-					ev, err := er.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if errors.Is(err, capture.ErrTruncated) {
-						truncated++
-						log.Warn("capture cut short: the whole frames before were kept", zap.String("file", path), zap.Uint64("frames_kept", er.Stats().Frames), zap.Error(err))
-						break
-					}
-					if err != nil {
-						r.Close()
-						return fmt.Errorf("%s: %w", path, err)
-					}
-					if err := out.Write(ev); err != nil {
-						r.Close()
-						return err
-					}
-					n++
-				}
-				st := er.Stats()
-				log.Info("capture read", append([]zap.Field{zap.String("file", path), zap.Uint64("frames", st.Frames), zap.Uint64("syn_events", n),
-					zap.Uint64("skipped", st.Skipped.Total())}, skippedFields(st.Skipped)...)...)
-				total.Add(&er.Counters)
-				r.Close()
+			total, truncated, err := capture.ReadFiles(files, dp, log, out.Write)
+			if err != nil {
+				return err
 			}
 			if c.Counters {
-				var fields []zap.Field
-				for c := 0; c < dataplane.NumCounters; c++ {
-					if total[c] != 0 {
-						fields = append(fields, zap.Uint64(dataplane.Counter(c).String(), total[c]))
-					}
-				}
-				log.Info("data plane counters", fields...)
+				log.Info("data plane counters", zap.Inline(&total))
 			}
 			if truncated > 0 && c.Strict {
 				return fmt.Errorf("%d truncated capture(s)", truncated)
@@ -107,19 +67,4 @@ recorded them. A summary of frames and counters goes to stderr.`,
 	f.Bool("strict", false, "exit with an error when a capture is truncated")
 	addDataplaneFlags(cmd, false)
 	return cmd
-}
-
-// skippedFields are the non-zero counts of frames skipped, by reason.
-func skippedFields(s capture.Skipped) []zap.Field {
-	var fields []zap.Field
-	for _, r := range []struct {
-		name string
-		n    uint64
-	}{{"skipped_empty", s.Empty}, {"skipped_short", s.Short}, {"skipped_unknown_protocol", s.UnknownProtocol},
-		{"skipped_unsupported_link_type", s.UnsupportedLinkType}, {"skipped_oversized", s.Oversized}} {
-		if r.n > 0 {
-			fields = append(fields, zap.Uint64(r.name, r.n))
-		}
-	}
-	return fields
 }

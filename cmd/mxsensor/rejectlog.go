@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,30 +60,20 @@ exactly once to --out, also across crashes and restarts.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if f := c.Follow; f != "" {
+			if c.Follow != "" {
 				if len(args) > 0 {
 					return errors.New("--follow takes the live log itself; give no other files")
 				}
-				return followRejectLog(ctx, cmd, log, f, c.Out, c.State, opts)
+				return followRejectLog(ctx, cmd.OutOrStdout(), log, c, opts)
 			}
 			if len(args) == 0 {
 				return errors.New("give log files or directories, or --follow FILE")
 			}
-			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			var buf []byte
-			total, err := rejectlog.ScanArgs(ctx, args, opts, warnDamaged(log), func(r rejectlog.Rejection) error {
-				buf = r.AppendJSON(buf[:0])
-				_, err := w.Write(buf)
-				return err
-			})
+			total, err := rejectlog.PrintArgs(ctx, cmd.OutOrStdout(), args, opts, log)
 			if err != nil {
-				w.Flush()
 				return err
 			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			logRejectSummary(log, total)
+			rejectlog.LogSummary(log, total)
 			return nil
 		},
 	}
@@ -95,50 +85,28 @@ exactly once to --out, also across crashes and restarts.`,
 	return cmd
 }
 
-// logRejectSummary logs what reading the reject logs found.
+// logRejectSummary and warnDamaged: analyze's (rejectlog.LogSummary and
+// rejectlog.WarnDamaged).
 func logRejectSummary(log *zap.Logger, c rejectlog.Counters, more ...zap.Field) {
-	log.Info("reject logs read", append([]zap.Field{zap.Uint64("lines", c.Lines), zap.Uint64("rejections", c.Matched),
-		zap.Uint64("other_lines", c.NotMatching), zap.Uint64("garbage", c.Garbage), zap.Uint64("too_long", c.TooLong),
-		zap.Uint64("invalid_utf8", c.InvalidUTF8), zap.Uint64("control_chars", c.ControlChars),
-		zap.Uint64("bad_timestamp", c.BadTimestamp), zap.Uint64("nul_runs", c.NULRuns),
-		zap.Uint64("damaged_files", c.DamagedFiles)}, more...)...)
+	rejectlog.LogSummary(log, c, more...)
 }
 
-// warnDamaged returns the ScanFiles callback that warns of a damaged
-// compressed log (the scan goes on with the next file).
-func warnDamaged(log *zap.Logger) func(*rejectlog.DamageError) {
-	return func(d *rejectlog.DamageError) {
-		log.Warn("compressed log damaged: the lines before the damage were read, the rest is lost",
-			zap.String("file", d.Path), zap.Int64("offset", d.Offset), zap.Error(d.Err))
-	}
-}
+func warnDamaged(log *zap.Logger) func(*rejectlog.DamageError) { return rejectlog.WarnDamaged(log) }
 
-func followRejectLog(ctx context.Context, cmd *cobra.Command, log *zap.Logger, path, out, state string, opts rejectlog.Options) error {
+// followRejectLog follows --follow: into --out exactly once (with --state),
+// or to w.
+func followRejectLog(ctx context.Context, w io.Writer, log *zap.Logger, c rejectlogConfig, opts rejectlog.Options) error {
 	p := rejectlog.NewParser(opts)
-	defer func() { logRejectSummary(log, p.Counters()) }()
-	if out != "" {
+	defer func() { rejectlog.LogSummary(log, p.Counters()) }()
+	if c.Out != "" {
+		state := c.State
 		if state == "" {
-			state = out + ".state"
+			state = c.Out + ".state"
 		}
-		return rejectlog.FollowToFile(ctx, rejectlog.FileSinkOptions{LogPath: path, OutPath: out, StatePath: state, Parser: p, Logger: log})
+		return rejectlog.FollowToFile(ctx, rejectlog.FileSinkOptions{LogPath: c.Follow, OutPath: c.Out, StatePath: state, Parser: p, Logger: log})
 	}
-	if state != "" {
+	if c.State != "" {
 		return errors.New("--state needs --out (exactly-once delivery writes the output and the position together)")
 	}
-	w := bufio.NewWriter(cmd.OutOrStdout())
-	var buf []byte
-	f, err := rejectlog.NewFollower(rejectlog.FollowerConfig{Path: path, FromStart: true, Parser: p, Log: log,
-		Handle: func(rs []rejectlog.Rejection) error {
-			for _, r := range rs {
-				buf = r.AppendJSON(buf[:0])
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-			}
-			return w.Flush()
-		}})
-	if err != nil {
-		return err
-	}
-	return f.Run(ctx)
+	return rejectlog.FollowToWriter(ctx, w, c.Follow, p, log)
 }

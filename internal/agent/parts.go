@@ -554,9 +554,7 @@ func (r *rejectLogsPart) Start() (err error) {
 		followers = append(followers, f)
 	}
 	total, err := rejectlog.ScanArgs(context.Background(), r.cfg.Paths, rejectlog.Options{Location: loc},
-		func(d *rejectlog.DamageError) {
-			r.log.Warn("reject log damaged: the lines before the damage were read, the rest is lost", zap.Error(d))
-		},
+		rejectlog.WarnDamaged(r.log),
 		func(rj rejectlog.Rejection) error {
 			r.set.Add(rj)
 			if st != nil {
@@ -567,8 +565,7 @@ func (r *rejectLogsPart) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	r.log.Info("reject logs read", zap.Uint64("rejections", total.Matched), zap.Int("addresses", r.set.Len()),
-		zap.Uint64("lines", total.Lines), zap.Uint64("garbage", total.Garbage), zap.Uint64("damaged_files", total.DamagedFiles))
+	rejectlog.LogSummary(r.log, total, zap.Int("addresses", r.set.Len()))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	r.scanned, r.followers, r.cancel = total, followers, cancel

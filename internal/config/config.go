@@ -9,6 +9,11 @@
 // over the flag's default. A key the struct does not have, a value that
 // does not parse and a file section naming no command are errors naming
 // the key.
+//
+// A Schema holds every section a file may have, each a set of flags and
+// a config struct: it checks a whole file (`config check`), prints the
+// values a command would run with (`config dump`) and writes the annotated
+// example file (`config example`). cmd builds it from its command tree.
 package config
 
 import (

@@ -1,6 +1,10 @@
 package dataplane
 
-import "fmt"
+import (
+	"fmt"
+
+	"go.uber.org/zap/zapcore"
+)
 
 // Counter indexes the per-CPU counters (C enum mxs_counter).
 type Counter uint32
@@ -143,4 +147,15 @@ func (a Action) String() string {
 		return "reply_failed"
 	}
 	return fmt.Sprintf("action(%d)", uint8(a))
+}
+
+// MarshalLogObject writes the counters that are not zero as log fields,
+// by name.
+func (c *Counters) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for i, v := range c {
+		if v != 0 {
+			enc.AddUint64(counterNames[i], v)
+		}
+	}
+	return nil
 }

@@ -1,9 +1,11 @@
 package dataplane
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"go.uber.org/zap/zapcore"
 )
 
 // ReadCounters reads the program's counters map (an array with a slot per
@@ -61,5 +63,15 @@ func TestReadCountersMapKinds(t *testing.T) {
 	}
 	if len(per) != cpus || total[CntPackets] != uint64(2*cpus) || total[CntRSTSent] != uint64(cpus) {
 		t.Errorf("per-CPU array: %d slots, packets %d, rst_sent %d", len(per), total[CntPackets], total[CntRSTSent])
+	}
+}
+
+func TestCountersLogFields(t *testing.T) {
+	var c Counters
+	c[CntPackets], c[CntAnomBadDoff] = 3, 1
+	enc := zapcore.NewMapObjectEncoder()
+	c.MarshalLogObject(enc)
+	if want := map[string]any{"packets": uint64(3), "anomaly_bad_tcp_data_offset": uint64(1)}; !reflect.DeepEqual(enc.Fields, want) {
+		t.Errorf("fields %v, want %v", enc.Fields, want)
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // startServer serves s on a free port of 127.0.0.1 until the test ends.
@@ -300,4 +303,45 @@ func TestDNSBLTCPIdleTimeout(t *testing.T) {
 		t.Errorf("idle connection: %v, want it closed by the server", err)
 	}
 	waitFor(t, "the idle connection released", func() bool { return s.Stats().TCPConns == 0 })
+}
+
+// TestServe: a query answered, a reload on SIGHUP, and at the end the
+// summary of both; cancelling stops serving without an error.
+func TestServe(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "list.txt")
+	replaceFile(t, list, prefixList(1))
+	rl, srv, _ := startReloader(t, Source{List: list})
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, srv, rl, hup, zap.New(core)) }()
+	m := new(dns.Msg).SetQuestion(Nibbles(netip.MustParseAddr("2001:db8:1::2"))+".bl6.test.", dns.TypeA)
+	if r, err := dns.Exchange(m, srv.Addr().String()); err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("query: %v %v", r, err)
+	}
+	hup <- syscall.SIGHUP
+	waitFor(t, "the reload", func() bool { n, _ := rl.Stats(); return n > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	serving := logs.FilterMessage("dnsbl serving").All()
+	if len(serving) != 1 || serving[0].ContextMap()["entries"] != int64(1) || serving[0].ContextMap()["source"] != list {
+		t.Errorf("serving: %v", serving)
+	}
+	stopped := logs.FilterMessage("dnsbl stopped").All()
+	if len(stopped) != 1 {
+		t.Fatalf("stopped: %v", stopped)
+	}
+	f := stopped[0].ContextMap()
+	if f["queries"] != uint64(1) || f["listed"] != uint64(1) || f["reloads"] != uint64(1) || f["tcp_refused_total"] != uint64(0) {
+		t.Errorf("summary %v", f)
+	}
+	if _, ok := f["tcp_conns"]; ok {
+		t.Error("summary has the connections open now")
+	}
 }

@@ -197,3 +197,16 @@ func ScoreFiles(truthPath, assocPath string) (Result, error) {
 	}
 	return r, nil
 }
+
+// WriteText writes the scores as the four lines `mxsensor eval` prints.
+func (r Result) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n"+
+		"attempt-level association: precision %.4f  recall %.4f\n"+
+		"address-level association: precision %.4f  recall %.4f  (%d associated incl. %d to an address only)\n"+
+		"IPv6 spammer hosts: TP %d  FP %d  FN %d  precision %.4f  recall %.4f  F1 %.4f\n",
+		r.IPv6Attempts, r.Unknown, r.Associated, r.Correct, r.Pairable,
+		r.Precision, r.Recall,
+		r.AddrPrecision, r.AddrRecall, r.AddrAssociated, r.AddressOnly,
+		r.HostTP, r.HostFP, r.HostFN, r.HostPrecision, r.HostRecall, r.HostF1)
+	return err
+}

@@ -70,3 +70,20 @@ func TestReadTruthErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestResultText(t *testing.T) {
+	r := Result{IPv6Attempts: 4, Unknown: 1, Associated: 2, AddressOnly: 1, Correct: 1, Pairable: 2, Precision: 0.5, Recall: 1.0 / 3,
+		AddrAssociated: 2, AddrPrecision: 1, AddrRecall: 0.25, HostTP: 1, HostFP: 2, HostFN: 3, HostPrecision: 1.0 / 3, HostRecall: 0.25, HostF1: 2.0 / 7}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `attempts: 4 IPv6 (1 not in the truth), 2 associated, 1 correct, 2 pairable
+attempt-level association: precision 0.5000  recall 0.3333
+address-level association: precision 1.0000  recall 0.2500  (2 associated incl. 1 to an address only)
+IPv6 spammer hosts: TP 1  FP 2  FN 3  precision 0.3333  recall 0.2500  F1 0.2857
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

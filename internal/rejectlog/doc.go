@@ -48,6 +48,9 @@
 // rejections over and then records the position after the batch in a
 // [PositionStore], the results store or a [StateFile].
 //
+// [PrintArgs] and [FollowToWriter] print rejections as JSON lines (what
+// `mxsensor rejectlog` shows), recording no position.
+//
 // [FollowToFile] builds exactly-once delivery on it: rejections
 // are appended to a JSON-lines file and, after each batch, a state file
 // records atomically (write, fsync, rename, fsync of the directory) the log

@@ -494,8 +494,7 @@ func (f *follower) step() (bool, error) {
 	var damage *DamageError
 	switch {
 	case errors.As(err, &damage):
-		f.log.Warn("compressed log damaged; the lines before the damage are read, the rest is lost",
-			zap.String("file", damage.Path), zap.Int64("offset", damage.Offset), zap.Error(damage.Err))
+		logDamage(f.log, damage)
 	case err != nil:
 		f.log.Warn("reading log", zap.String("file", f.src.path), zap.Error(err))
 	}

@@ -2,11 +2,15 @@ package rejectlog
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // mapPositions is a PositionStore in memory, as the results store keeps
@@ -94,5 +98,42 @@ func TestFollowerPositions(t *testing.T) {
 	appendLines(t, logPath, rejectLine("Nov 26 10:00:00", 3))
 	if got := followUntil(t, cfg, 1, nil); !slices.Equal(got, seqReasons(3, 4)) {
 		t.Errorf("resumed follower: %q", got)
+	}
+}
+
+// TestFollowToWriter: the live log is printed from its start, and what is
+// appended follows.
+func TestFollowToWriter(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	appendLines(t, logPath, rejectLine("Nov 26 10:00:00", 0))
+	// A file, which the test may read while the follower writes.
+	out, err := os.Create(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	written := func() string {
+		b, _ := os.ReadFile(out.Name())
+		return string(b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- FollowToWriter(ctx, out, logPath, testParser(), zap.NewNop()) }()
+	waitLines := func(n int) {
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(written(), "\n") < n && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitLines(1)
+	appendLines(t, logPath, rejectLine("Nov 26 10:00:01", 1))
+	waitLines(2)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(written(), "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "seq 000000") || !strings.Contains(lines[1], "seq 000001") {
+		t.Errorf("output:\n%s", written())
 	}
 }

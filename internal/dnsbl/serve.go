@@ -1,0 +1,58 @@
+package dnsbl
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// shutdownWait bounds how long Serve waits for the queries in flight.
+const shutdownWait = 5 * time.Second
+
+// Serve runs a started server and its started reloader until ctx is done
+// or serving fails, reloading at once on each value from hup (SIGHUP; nil
+// for none). Then it stops the reloader, shuts the server down and logs
+// what was answered. It returns the error serving failed with.
+func Serve(ctx context.Context, srv *Server, rl *Reloader, hup <-chan os.Signal, log *zap.Logger) error {
+	log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", rl.cfg.Source.Path()),
+		zap.Int("entries", srv.Table().Len()), zap.Duration("reload", rl.cfg.Interval), zap.Float64("rate_limit", srv.cfg.RateLimit))
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			rl.Reload()
+		case serveErr = <-srv.Err():
+			break loop
+		}
+	}
+	rl.Stop()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
+		log.Warn("dnsbl shutdown", zap.Error(err))
+	}
+	loaded, failed := rl.Stats()
+	log.Info("dnsbl stopped", zap.Inline(srv.Stats()), zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed))
+	return serveErr
+}
+
+// MarshalLogObject writes the counts as log fields (the connections open
+// now left out: a summary's are the totals).
+func (st Stats) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for _, f := range []struct {
+		name string
+		n    uint64
+	}{{"queries", st.Queries}, {"answers", st.Answers}, {"listed", st.Listed}, {"nxdomain", st.NXDomain}, {"nodata", st.NoData},
+		{"refused", st.Refused}, {"notimp", st.NotImp}, {"formerr", st.FormErr}, {"badvers", st.BadVers},
+		{"rate_limited", st.RateLimited}, {"malformed", st.Malformed}, {"ignored", st.Ignored}, {"write_errors", st.WriteErrors},
+		{"tcp_accepted", st.TCPAccepted}, {"tcp_refused_per_source", st.TCPRefusedSource}, {"tcp_refused_total", st.TCPRefusedTotal}} {
+		enc.AddUint64(f.name, f.n)
+	}
+	return nil
+}
