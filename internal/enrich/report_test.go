@@ -39,3 +39,14 @@ func TestReport(t *testing.T) {
 		t.Errorf("withPTR off: %+v", r)
 	}
 }
+
+// The failed look-ups print in the order of their names, not the map's.
+func TestReportErrorsOrdered(t *testing.T) {
+	r := Report{IP: "192.0.2.66", Errs: map[string]string{"ptr": "p", "asn": "a", "dnsbl": "d"}}
+	want := "192.0.2.66\n  asn error: a\n  dnsbl error: d\n  ptr error: p\n"
+	for range 20 {
+		if got := string(r.AppendText(nil)); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
