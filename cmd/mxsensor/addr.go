@@ -12,50 +12,6 @@ import (
 	"github.com/mxsensor/mxsensor/internal/addr"
 )
 
-type addrEmbedded struct {
-	IPv4       string  `json:"ipv4"`
-	How        string  `json:"how"`
-	Confidence float64 `json:"confidence"`
-}
-
-type addrReport struct {
-	Addr         string         `json:"addr"`
-	Kind         string         `json:"kind"`
-	Prefix64     string         `json:"prefix64,omitempty"`
-	Prefix48     string         `json:"prefix48,omitempty"`
-	Gateway6to4  string         `json:"6to4_gateway,omitempty"`
-	TeredoServer string         `json:"teredo_server,omitempty"`
-	TeredoClient string         `json:"teredo_client,omitempty"`
-	TeredoPort   uint16         `json:"teredo_port,omitempty"`
-	MAC          string         `json:"mac,omitempty"`
-	PublicIPv4   *bool          `json:"plausible_public,omitempty"`
-	Embedded     []addrEmbedded `json:"embedded"`
-}
-
-func classifyReport(a netip.Addr) addrReport {
-	info := addr.Classify(a)
-	r := addrReport{Addr: a.String(), Kind: info.Kind.String(), Embedded: []addrEmbedded{}}
-	if a.Is4() {
-		p := addr.PlausiblePublicIPv4(a)
-		r.PublicIPv4 = &p
-	} else {
-		r.Prefix64, r.Prefix48 = addr.Prefix64(a).String(), addr.Prefix48(a).String()
-	}
-	if info.SixToFour.IsValid() {
-		r.Gateway6to4 = info.SixToFour.String()
-	}
-	if info.Kind == addr.KindTeredo {
-		r.TeredoServer, r.TeredoClient, r.TeredoPort = info.TeredoServer.String(), info.TeredoClient.String(), info.TeredoPort
-	}
-	if m := info.MAC(); m != nil {
-		r.MAC = m.String()
-	}
-	for _, e := range info.Embedded {
-		r.Embedded = append(r.Embedded, addrEmbedded{IPv4: e.IPv4.String(), How: e.How, Confidence: e.Confidence})
-	}
-	return r
-}
-
 // addrConfig is addr's section.
 type addrConfig struct {
 	JSON bool `mapstructure:"json"`
@@ -87,32 +43,14 @@ func newAddrCmd() *cobra.Command {
 					log.Warn("not an IP address", zap.String("arg", s))
 					continue
 				}
-				r := classifyReport(a)
+				r := addr.ReportOf(a)
 				if c.JSON {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-					continue
+					err = enc.Encode(r)
+				} else {
+					_, err = out.Write(r.AppendText(nil))
 				}
-				line := fmt.Sprintf("%s\t%s", r.Addr, r.Kind)
-				if r.Gateway6to4 != "" {
-					line += " gateway=" + r.Gateway6to4
-				}
-				if r.TeredoClient != "" {
-					line += fmt.Sprintf(" server=%s client=%s port=%d", r.TeredoServer, r.TeredoClient, r.TeredoPort)
-				}
-				if r.MAC != "" {
-					line += " mac=" + r.MAC
-				}
-				if r.PublicIPv4 != nil {
-					line += fmt.Sprintf(" plausible_public=%v", *r.PublicIPv4)
-				}
-				if r.Prefix64 != "" {
-					line += " /64=" + r.Prefix64 + " /48=" + r.Prefix48
-				}
-				fmt.Fprintln(out, line)
-				for _, e := range r.Embedded {
-					fmt.Fprintf(out, "\tembeds %s (%s, confidence %.2f)\n", e.IPv4, e.How, e.Confidence)
+				if err != nil {
+					return err
 				}
 			}
 			if len(bad) > 0 {

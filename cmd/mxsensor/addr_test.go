@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mxsensor/mxsensor/internal/addr"
 )
 
 func TestAddrCommand(t *testing.T) {
@@ -15,7 +17,7 @@ func TestAddrCommand(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
 	}
-	var r [4]addrReport
+	var r [4]addr.Report
 	for i, l := range lines {
 		if err := json.Unmarshal([]byte(l), &r[i]); err != nil {
 			t.Fatal(err)

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -20,16 +17,14 @@ import (
 	"github.com/mxsensor/mxsensor/internal/agent"
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
-	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/config"
-	"github.com/mxsensor/mxsensor/internal/dataplane"
 	"github.com/mxsensor/mxsensor/internal/enrich"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/offline"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
-	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 // analyzeConfig is analyze's section.
@@ -118,6 +113,14 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				defer stopProfile()
 			}
+			var ports []uint16
+			for _, p := range c.Ports {
+				ports = append(ports, uint16(p))
+			}
+			dp, err := offline.Dataplane(ports)
+			if err != nil {
+				return err
+			}
 			st, err := openStore(c.storeOptions)
 			if err != nil {
 				return err
@@ -138,30 +141,11 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				return rw.Close()
 			}
-			mode := c.Mode.Mode
-			dp := dataplane.DefaultConfig()
-			dp.Mode = dataplane.ModeObserve
-			dp.RateLimit = 0 // offline: record every SYN whatever the live limiter would have done
-			dp.Ports = nil
-			for _, p := range c.Ports {
-				dp.Ports = append(dp.Ports, uint16(p))
-			}
-			if err := dp.Validate(); err != nil {
+			progress := offline.NewProgress(offline.ProgressConfig{Task: "analyze", W: cmd.ErrOrStderr(), Log: log,
+				Console: g.LogFormat != "json", Files: pcaps})
+			if err := offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Progress: progress, Log: log}, pl); err != nil {
 				closeOutputs()
 				return err
-			}
-			progress := newProgress(cmd.ErrOrStderr(), log, g.LogFormat != "json", pcaps)
-			for _, path := range pcaps {
-				if err := analyzeCapture(ctx, path, dp, pl, progress); err != nil {
-					closeOutputs()
-					return err
-				}
-			}
-			if fromDB != "" {
-				if err := analyzeStored(ctx, fromDB, pl, log); err != nil {
-					closeOutputs()
-					return err
-				}
 			}
 			if err := closeOutputs(); err != nil {
 				return err
@@ -171,8 +155,8 @@ func newAnalyzeCmd() *cobra.Command {
 					return err
 				}
 			}
-			progress.done()
-			log.Info("analysis done", zap.Stringer("mode", mode), zap.Inline(pl.Stats()))
+			progress.Done()
+			log.Info("analysis done", zap.Stringer("mode", c.Mode.Mode), zap.Inline(pl.Stats()))
 			if c.NoReport {
 				return nil
 			}
@@ -230,7 +214,7 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
 	m.window = o.SpamWindow
-	if m.db, err = loadFingerprintDB(o.P0fDB, cmd.Flags().Changed("p0f-db"), true, log); err != nil {
+	if m.db, err = fingerprint.LoadDB(fingerprint.DBConfig{Path: o.P0fDB, Required: cmd.Flags().Changed("p0f-db"), Builtin: true}, log); err != nil {
 		return m, err
 	}
 	acfg := associate.DefaultConfig()
@@ -240,7 +224,7 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	for _, f := range o.DisableEvidence {
 		acfg.Disable[f] = true
 	}
-	if m.names, err = loadNames(o.ASNTable, o.PTRTable, log); err != nil {
+	if m.names, err = enrich.LoadStaticNames(o.ASNTable, o.PTRTable, log); err != nil {
 		return m, err
 	}
 	gcfg := attempt.DefaultConfig()
@@ -327,189 +311,4 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// loadNames loads the --asn-table and --ptr-table files (zero when neither
-// is given).
-func loadNames(asnPath, ptrPath string, log *zap.Logger) (enrich.StaticNames, error) {
-	var names enrich.StaticNames
-	if asnPath != "" {
-		t, err := enrich.LoadASNTable(asnPath)
-		if err != nil {
-			return names, fmt.Errorf("--asn-table: %w", err)
-		}
-		if t.BadLines() > 0 {
-			log.Warn("bad lines skipped", zap.String("file", asnPath), zap.Int("bad_lines", t.BadLines()), zap.NamedError("first", t.LineErrors()[0]))
-		}
-		names.ASNs = t
-	}
-	if ptrPath != "" {
-		t, err := enrich.LoadPTRTable(ptrPath)
-		if err != nil {
-			return names, fmt.Errorf("--ptr-table: %w", err)
-		}
-		if t.BadLines() > 0 {
-			log.Warn("bad lines skipped", zap.String("file", ptrPath), zap.Int("bad_lines", t.BadLines()), zap.NamedError("first", t.LineErrors()[0]))
-		}
-		names.PTRs = t
-	}
-	return names, nil
-}
-
-// analyzeStored feeds the SYN events a store kept through the pipeline.
-func analyzeStored(ctx context.Context, path string, pl *pipeline.Pipeline, log *zap.Logger) error {
-	st, err := store.OpenReadOnly(path)
-	if err != nil {
-		return fmt.Errorf("--from-db: %w", err)
-	}
-	defer st.Close()
-	n := 0
-	skipped, err := st.SYNEvents(func(ev *synevent.Event) error {
-		n++
-		if n&8191 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
-		}
-		return pl.Write(ev)
-	})
-	if skipped > 0 {
-		log.Warn("stored SYN events that do not parse were skipped", zap.String("file", path), zap.Int("skipped", skipped))
-	}
-	return err
-}
-
-func analyzeCapture(ctx context.Context, path string, dp dataplane.Config, pl *pipeline.Pipeline, pr *progress) error {
-	r, err := capture.Open(path)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	var size int64
-	if st, err := os.Stat(path); err == nil {
-		size = st.Size()
-	}
-	er := capture.NewEventReader(r, dp)
-	for n := 0; ; n++ {
-		ev, err := er.Next()
-		if errors.Is(err, io.EOF) {
-			pr.fileDone(size, n)
-			return nil
-		}
-		// A cut-off file or one whose next block claims more than a limit:
-		// what came before is kept, the rest of this file is lost.
-		if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
-			pr.done()
-			pr.log.Warn("capture cut short: the SYNs before were kept, the rest of the file is lost", zap.String("file", path), zap.Error(err))
-			pr.fileDone(size, n)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := pl.Write(ev); err != nil {
-			return err
-		}
-		if n&8191 == 0 {
-			if ctx.Err() != nil {
-				return fmt.Errorf("%s: interrupted after %d SYNs (results so far are written)", path, n)
-			}
-			pr.update(path, r.Offset(), n)
-		}
-	}
-}
-
-// progress shows how far the analysis is: the share of the capture files
-// read (by bytes), SYNs so far, their rate and the time left. On a terminal
-// in the console log format it is a live line on stderr; otherwise (json,
-// or stderr not a terminal) a log record every progressEvery.
-type progress struct {
-	w          io.Writer
-	log        *zap.Logger
-	tty        bool
-	start      time.Time
-	last       time.Time
-	totalBytes int64 // of all the capture files
-	doneBytes  int64 // of the files finished
-	syns       int
-}
-
-// progressEvery is how often progress is logged when it is not drawn.
-const progressEvery = 10 * time.Second
-
-// newProgress shows progress on w (stderr) when console is set and w is a
-// terminal, through log otherwise.
-func newProgress(w io.Writer, log *zap.Logger, console bool, paths []string) *progress {
-	p := &progress{w: w, log: log, start: time.Now()}
-	if f, ok := w.(*os.File); ok && console {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	if !p.tty {
-		p.last = p.start // the first record after progressEvery
-	}
-	for _, path := range paths {
-		if st, err := os.Stat(path); err == nil {
-			p.totalBytes += st.Size()
-		}
-	}
-	return p
-}
-
-// update reports that the current file has been read up to off bytes and
-// syns SYNs of it handled.
-func (p *progress) update(path string, off int64, syns int) {
-	now := time.Now()
-	if !p.tty {
-		if now.Sub(p.last) >= progressEvery {
-			p.last = now
-			frac, eta := p.fraction(off, now.Sub(p.start))
-			p.log.Info("analyze progress", zap.String("file", path), zap.Float64("percent", math.Round(1000*frac)/10),
-				zap.Int("syns", p.syns+syns), zap.Duration("left", eta))
-		}
-		return
-	}
-	if now.Sub(p.last) < 250*time.Millisecond {
-		return
-	}
-	p.last = now
-	fmt.Fprint(p.w, "\r"+p.line(path, off, p.syns+syns, now.Sub(p.start))+"\033[K")
-}
-
-// fraction is the share of the files read, and the time left at this pace
-// (negative while too little is read to tell).
-func (p *progress) fraction(off int64, elapsed time.Duration) (float64, time.Duration) {
-	frac := 0.0
-	if p.totalBytes > 0 && off >= 0 {
-		frac = min(1, float64(p.doneBytes+off)/float64(p.totalBytes))
-	}
-	if frac <= 0.01 {
-		return frac, -1
-	}
-	return frac, (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second)
-}
-
-// line formats the progress bar.
-func (p *progress) line(path string, off int64, syns int, elapsed time.Duration) string {
-	const width = 30
-	frac, left := p.fraction(off, elapsed)
-	n := int(frac * width)
-	bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
-	rate := float64(syns) / max(elapsed.Seconds(), 1e-3)
-	eta := "?"
-	if left >= 0 {
-		eta = left.String()
-	}
-	return fmt.Sprintf("%s [%s] %3.0f%%  %d SYNs  %.0f SYN/s  left %s", filepath.Base(path), bar, 100*frac, syns, rate, eta)
-}
-
-// fileDone records that a file of size bytes and syns SYNs was read.
-func (p *progress) fileDone(size int64, syns int) {
-	p.doneBytes += size
-	p.syns += syns
-}
-
-func (p *progress) done() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }

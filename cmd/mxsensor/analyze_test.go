@@ -10,10 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 )
@@ -72,40 +68,6 @@ func TestAnalyzeScenario(t *testing.T) {
 		if !strings.Contains(string(b), fam) {
 			t.Errorf("no %s evidence in the associations", fam)
 		}
-	}
-}
-
-func TestProgressLine(t *testing.T) {
-	p := &progress{totalBytes: 2000, doneBytes: 1000}
-	got := p.line("/data/b.pcap", 500, 3000, 3*time.Second)
-	want := "b.pcap [======================        ]  75%  3000 SYNs  1000 SYN/s  left 1s"
-	if got != want {
-		t.Errorf("got  %q\nwant %q", got, want)
-	}
-	if got := (&progress{}).line("a.pcap", -1, 0, 0); !strings.Contains(got, "  0%") || !strings.Contains(got, "left ?") {
-		t.Errorf("unknown size: %q", got)
-	}
-}
-
-// TestProgressLogged: off a terminal (or with --log-format json) progress
-// is a log record every progressEvery, never the live line's escapes.
-func TestProgressLogged(t *testing.T) {
-	core, logs := observer.New(zap.InfoLevel)
-	var w bytes.Buffer
-	p := newProgress(&w, zap.New(core), true, nil)
-	p.totalBytes = 2000
-	p.update("a.pcap", 500, 100)
-	if logs.Len() != 0 {
-		t.Errorf("logged before progressEvery: %v", logs.All())
-	}
-	p.last = p.last.Add(-progressEvery)
-	p.update("a.pcap", 500, 100)
-	p.done()
-	if recs := logs.FilterMessage("analyze progress").All(); len(recs) != 1 || recs[0].ContextMap()["percent"] != 25.0 || recs[0].ContextMap()["syns"] != int64(100) {
-		t.Errorf("progress records: %v", logs.All())
-	}
-	if w.Len() != 0 {
-		t.Errorf("written to stderr directly: %q", w.String())
 	}
 }
 

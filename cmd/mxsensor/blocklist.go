@@ -3,13 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/atomicfile"
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/results"
@@ -88,7 +87,8 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 				return err
 			}
 			if out := c.Out; out != "" {
-				err = blocklistWriteAtomic(out, buf.Bytes())
+				// Readable by a server running as another user (rbldnsd drops root).
+				err = atomicfile.WriteFile(out, buf.Bytes(), 0o644)
 			} else {
 				_, err = cmd.OutOrStdout().Write(buf.Bytes())
 			}
@@ -140,31 +140,4 @@ func blocklistSummary(log *zap.Logger, l *blocklist.List) {
 		fields = append(fields, zap.String("first_bad", st.FirstBad))
 	}
 	log.Info("blocklist built", fields...)
-}
-
-// blocklistWriteAtomic replaces path with data: written to a temporary
-// file in the same directory, synced, then renamed over path.
-func blocklistWriteAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	// Readable by a server running as another user (rbldnsd drops root).
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
-	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 type fpLine struct {
@@ -69,21 +66,5 @@ func TestFingerprintCommand(t *testing.T) {
 		if err != nil || !strings.Contains(out, `"label":"???"`) || !strings.Contains(out, `"os_class":"unknown"`) {
 			t.Errorf("stock-only run: %v\n%s", err, out)
 		}
-	}
-}
-
-// A label from a p0f file may hold any byte: the JSON line escapes it as
-// JSON does (strconv's "\x01" is not JSON).
-func TestFingerprintJSONEscapes(t *testing.T) {
-	ev := &synevent.Event{Time: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
-		Src: netip.MustParseAddr("192.0.2.10"), SrcPort: 35638, Dst: netip.MustParseAddr("192.0.2.25"), DstPort: 25}
-	res := &fingerprint.Result{Label: "odd\x01 \"stack\" \x7f\u2028", Class: "c\\\t", Dist: 3}
-	line := appendFingerprintJSON(nil, ev, res)
-	if !json.Valid(line) {
-		t.Fatalf("not JSON: %s", line)
-	}
-	var back fpLine
-	if err := json.Unmarshal(line, &back); err != nil || back.Label != res.Label || back.OSClass != res.Class {
-		t.Errorf("%s decodes to %+v, %v", line, back, err)
 	}
 }

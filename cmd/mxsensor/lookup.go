@@ -15,22 +15,6 @@ import (
 	"github.com/mxsensor/mxsensor/internal/enrich"
 )
 
-type lookupReport struct {
-	IP    string            `json:"ip"`
-	DNSBL []lookupDNSBL     `json:"dnsbl"`
-	PTR   *enrich.PTRResult `json:"ptr,omitempty"`
-	ASN   *enrich.ASNResult `json:"asn,omitempty"`
-	Errs  map[string]string `json:"errors,omitempty"`
-}
-
-type lookupDNSBL struct {
-	Zone    string   `json:"zone"`
-	Listed  bool     `json:"listed"`
-	Codes   []string `json:"codes,omitempty"`
-	Reasons []string `json:"reasons,omitempty"`
-	Error   string   `json:"error,omitempty"`
-}
-
 // lookupConfig is lookup's section.
 type lookupConfig struct {
 	Resolver config.HostPort `mapstructure:"resolver"`
@@ -76,71 +60,17 @@ func newLookupCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%q is not an IP address", s)
 				}
-				r := lookupReport{IP: ip.String(), DNSBL: []lookupDNSBL{}, Errs: map[string]string{}}
-				if len(cfg.DNSBLZones) > 0 {
-					res, err := e.LookupDNSBL(ctx, ip)
-					if err != nil {
-						r.Errs["dnsbl"] = err.Error()
-					}
-					for _, d := range res {
-						ld := lookupDNSBL{Zone: d.Zone, Listed: d.Listed, Reasons: d.Reasons}
-						for _, c := range d.Codes {
-							ld.Codes = append(ld.Codes, c.String())
-						}
-						if d.Err != nil {
-							ld.Error = d.Err.Error()
-						}
-						r.DNSBL = append(r.DNSBL, ld)
-					}
-				}
-				if !c.NoPTR {
-					p, err := e.LookupPTR(ctx, ip)
-					if err != nil {
-						r.Errs["ptr"] = err.Error()
-					} else {
-						r.PTR = &p
-					}
-				}
-				if a, err := e.LookupASN(ctx, ip); err != nil {
-					r.Errs["asn"] = err.Error()
-				} else {
-					r.ASN = &a
-				}
-				if len(r.Errs) > 0 {
+				r := e.Report(ctx, ip, !c.NoPTR)
+				if r.Failed() {
 					failed++
 				}
 				if c.JSON {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-					continue
+					err = enc.Encode(r)
+				} else {
+					_, err = out.Write(r.AppendText(nil))
 				}
-				fmt.Fprintln(out, r.IP)
-				for _, d := range r.DNSBL {
-					state := "not listed"
-					if d.Listed {
-						state = "LISTED " + strings.Join(d.Codes, ",")
-						if len(d.Reasons) > 0 {
-							state += " (" + strings.Join(d.Reasons, "; ") + ")"
-						}
-					}
-					if d.Error != "" {
-						state = "error: " + d.Error
-					}
-					fmt.Fprintf(out, "  dnsbl %s: %s\n", d.Zone, state)
-				}
-				if r.PTR != nil {
-					fmt.Fprintf(out, "  ptr: %s (forward-confirmed: %q)\n", strings.Join(r.PTR.Names, ", "), r.PTR.Confirmed)
-				}
-				if r.ASN != nil {
-					var as []string
-					for _, o := range r.ASN.Origins {
-						as = append(as, fmt.Sprintf("AS%d %s", o.Number, o.Name))
-					}
-					fmt.Fprintf(out, "  asn: %s prefix %s (%s)\n", strings.Join(as, ", "), r.ASN.Prefix, r.ASN.Source)
-				}
-				for k, e := range r.Errs {
-					fmt.Fprintf(out, "  %s error: %s\n", k, e)
+				if err != nil {
+					return err
 				}
 			}
 			if failed > 0 {

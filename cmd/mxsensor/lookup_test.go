@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/mxsensor/mxsensor/internal/enrich"
 )
 
 // startDNS serves a tiny DNSBL, reverse and Team Cymru zone on loopback.
@@ -65,7 +66,7 @@ func TestLookupCommand(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines (%v):\n%s\n%s", len(lines), err, out, errs)
 	}
-	var r lookupReport
+	var r enrich.Report
 	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestLookupCommand(t *testing.T) {
 	if r.ASN == nil || len(r.ASN.Origins) != 1 || r.ASN.Origins[0].Number != 64500 || r.ASN.Origins[0].Name != "EXAMPLE-AS - Example | Org, ZZ" {
 		t.Errorf("asn %+v", r.ASN)
 	}
-	var r2 lookupReport
+	var r2 enrich.Report
 	if err := json.Unmarshal([]byte(lines[1]), &r2); err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
-	"net/netip"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -152,6 +146,8 @@ func (o reportOptions) base() (report.Config, error) {
 	return cfg, nil
 }
 
+// reportConfig is the report's configuration: o's, with the AS names of
+// --asn-table and --enrich.
 func reportConfig(o reportOptions, log *zap.Logger) (report.Config, error) {
 	cfg, err := o.base()
 	if err != nil {
@@ -163,105 +159,20 @@ func reportConfig(o reportOptions, log *zap.Logger) (report.Config, error) {
 			return cfg, fmt.Errorf("--asn-table: %w", err)
 		}
 	}
-	found := map[netip.Addr]enrich.ASN{}
-	for _, p := range o.Enrich {
-		st, err := readEnrichASNs(p, found)
-		if err != nil {
-			return cfg, fmt.Errorf("--enrich: %w", err)
-		}
-		if st.Bad > 0 {
-			log.Warn("enrichment lines that do not parse were skipped", zap.String("file", p), zap.Int("bad_lines", st.Bad), zap.Int("too_long", st.TooLong))
-		}
+	found, err := report.EnrichedASNs(log, o.Enrich...)
+	if err != nil {
+		return cfg, fmt.Errorf("--enrich: %w", err)
 	}
-	if table != nil || len(found) > 0 {
-		cfg.ASN = func(ip netip.Addr) (uint32, string, bool) {
-			if table != nil {
-				if e, ok := table.Lookup(ip); ok && e.ASN != 0 {
-					return e.ASN, e.Name, true
-				}
-			}
-			a, ok := found[ip]
-			return a.Number, a.Name, ok
-		}
-	}
+	cfg.ASN = report.ASNFrom(table, found)
 	return cfg, nil
 }
 
-// readEnrichASNs adds the first origin AS of every address in an
-// enrichment output file (run --enrich-out) to m, and counts the lines it
-// skipped because they do not parse or are too long; a file with nothing
-// but such lines is an error.
-func readEnrichASNs(path string, m map[netip.Addr]enrich.ASN) (st record.Stats, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return st, err
-	}
-	defer f.Close()
-	lr := record.NewLineReader(f, record.MaxLine)
-	for {
-		line, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
-		st.Lines++
-		if errors.Is(err, record.ErrLineTooLong) {
-			st.Bad++
-			st.TooLong++
-			continue
-		}
-		if err != nil {
-			return st, fmt.Errorf("%s line %d: %w", path, st.Lines, err)
-		}
-		var l struct {
-			IP  netip.Addr        `json:"ip"`
-			ASN *enrich.ASNResult `json:"asn"`
-		}
-		if err := json.Unmarshal(line, &l); err != nil || !l.IP.IsValid() {
-			st.Bad++
-			continue
-		}
-		if l.ASN != nil && len(l.ASN.Origins) > 0 {
-			m[l.IP.Unmap()] = l.ASN.Origins[0]
-		}
-	}
-	if st.Bad > 0 && st.Bad == st.Lines {
-		return st, fmt.Errorf("%s: no enrichment line in it (%d lines that do not parse)", path, st.Bad)
-	}
-	return st, nil
-}
-
-// reportFiles are the report files analyze and run write beside their results.
-var reportFiles = map[string]string{"report.txt": "text", "report.json": "json", "report.html": "html"}
-
-// writeReports writes the report files into dir (each through a temporary
-// file, so a reader never sees half of one).
+// writeReports writes the report files into dir.
 func writeReports(dir string, cfg report.Config, log *zap.Logger) error {
-	r, err := report.Build(dir, cfg)
+	files, err := report.WriteFiles(dir, cfg)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	for name, format := range reportFiles {
-		path := filepath.Join(dir, name)
-		tmp, err := os.CreateTemp(dir, "."+name+"-*")
-		if err != nil {
-			return err
-		}
-		if err := report.Write(tmp, r, format); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return fmt.Errorf("report: %s: %w", path, err)
-		}
-		if err := tmp.Close(); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			return err
-		}
-	}
-	log.Info("report written", zap.String("dir", dir), zap.Strings("files", slices.Sorted(maps.Keys(reportFiles))))
+	log.Info("report written", zap.String("dir", dir), zap.Strings("files", files))
 	return nil
 }

@@ -42,7 +42,7 @@ func TestReportCommand(t *testing.T) {
 		t.Fatalf("analyze naive: %v\n%s", err, errs)
 	}
 	// analyze wrote the report files; the report command gives the same.
-	for name, format := range reportFiles {
+	for name, format := range report.Files {
 		written, err := os.ReadFile(filepath.Join(full, name))
 		if err != nil {
 			t.Fatal(err)

@@ -51,6 +51,30 @@ func (f *Fingerprint) AppendJSON(b []byte) []byte {
 	return append(b, "}\n"...)
 }
 
+// AppendText appends f as mxsensor fingerprint prints it (one line, with
+// its newline): time, source address and port, then p0f's os=, the class,
+// the distance and raw_sig=.
+func (f *Fingerprint) AppendText(b []byte) []byte {
+	b = f.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, ' ')
+	b = netip.AddrPortFrom(f.Src, f.SrcPort).AppendTo(b)
+	b = append(b, " os="...)
+	b = append(b, f.Label...)
+	if f.Generic {
+		b = append(b, " (generic)"...)
+	}
+	if f.Fuzzy {
+		b = append(b, " (fuzzy)"...)
+	}
+	b = append(b, " class="...)
+	b = append(b, f.OSClass...)
+	b = append(b, " dist="...)
+	b = strconv.AppendInt(b, int64(f.Dist), 10)
+	b = append(b, " raw_sig="...)
+	b = append(b, f.RawSig...)
+	return append(b, '\n')
+}
+
 // ScanFingerprints calls fn for each fingerprint of r inside w (by Time).
 // Lines that do not parse are skipped and counted.
 func ScanFingerprints(r io.Reader, w Window, fn func(*Fingerprint) error) (Stats, error) {

@@ -8,10 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/atomicfile"
 )
 
 // stateVersion is the format version of state files.
@@ -54,45 +55,15 @@ func LoadState(path string) (st SinkState, found bool, err error) {
 	return sf.SinkState, true, nil
 }
 
-// SaveState replaces the state file at path atomically: it writes
-// path+".tmp", syncs it, renames it over path and syncs the directory. A
-// crash leaves either the old or the new state.
+// SaveState replaces the state file at path atomically (see
+// [atomicfile.Write]): a crash leaves either the old or the new state.
 func SaveState(path string, st SinkState) error {
 	data, err := json.Marshal(stateFile{Version: stateVersion, SinkState: st, Saved: time.Now().UTC()})
 	if err != nil {
 		return err
 	}
-	data = append(data, '\n')
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save state: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/mxsensor/mxsensor/internal/atomicfile"
 )
 
 // The region of the benchmarks document that a run rewrites lies between
@@ -47,7 +48,7 @@ func replaceRegion(doc []byte, body string) ([]byte, error) {
 // writeRegion rewrites the region of the file at path with body. It writes a
 // temporary file beside it and renames it over the original, so a reader
 // never sees half a file, and an error leaves the original as it was.
-func writeRegion(path, body string) (err error) {
+func writeRegion(path, body string) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -60,32 +61,14 @@ func writeRegion(path, body string) (err error) {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	// make bench runs as root: keep the file its owner's.
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			tmp.Close()
+	return atomicfile.Write(path, fi.Mode().Perm(), func(f *os.File) error {
+		if _, err := f.Write(out); err != nil {
 			return err
 		}
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		// make bench runs as root: keep the file its owner's.
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+			return f.Chown(int(st.Uid), int(st.Gid))
+		}
+		return nil
+	})
 }
