@@ -251,7 +251,7 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc}, warnDamaged(log), func(r rejectlog.Rejection) error {
+		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
 			set.Add(r)
 			if st != nil {
 				// The store keeps the rejections too.
@@ -262,7 +262,7 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		if err != nil {
 			return nil, nil, err
 		}
-		logRejectSummary(log, total, zap.Int("addresses", set.Len()))
+		rejectlog.LogSummary(log, total, zap.Int("addresses", set.Len()))
 	}
 	if m.names != (enrich.StaticNames{}) {
 		m.cfg.Associate.Names = m.names

@@ -133,7 +133,16 @@ func loadConfig(cmd *cobra.Command, out any) (globalConfig, error) {
 	if root.Name() == "mxsensor" {
 		errs = append(errs, configSchema(root).CheckSections(f))
 	}
-	errs = append(errs, f.Load("global", globalFlags(root), &g), f.Load(cmd.Name(), localFlags(cmd), out))
+	gerr := f.Load("global", globalFlags(root), &g)
+	if gerr == nil {
+		// The log format the file or the environment set is the flag's
+		// value from now on: an error that ends the command is logged in
+		// it too (printError).
+		if fl := root.PersistentFlags().Lookup("log-format"); fl != nil && !fl.Changed {
+			_ = fl.Value.Set(string(g.LogFormat))
+		}
+	}
+	errs = append(errs, gerr, f.Load(cmd.Name(), localFlags(cmd), out))
 	if err := errors.Join(errs...); err != nil {
 		return g, err
 	}

@@ -144,3 +144,31 @@ func TestJSONLogError(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLogErrorFromFile: a log format set in the configuration file or
+// the environment applies to the error a command ends with too.
+func TestJSONLogErrorFromFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "mxsensor.yaml")
+	if err := os.WriteFile(cfg, []byte("global:\n  log-format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, setup := range map[string]func(){
+		"file": func() { t.Setenv("MXSENSOR_CONFIG", cfg) },
+		"env":  func() { t.Setenv("MXSENSOR_CONFIG", ""); t.Setenv("MXSENSOR_LOG_FORMAT", "json") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			setup()
+			root := newRootCmd()
+			root.SetOut(new(bytes.Buffer))
+			root.SetErr(new(bytes.Buffer))
+			root.SetArgs([]string{"report", "--db", filepath.Join(t.TempDir(), "none.db")})
+			err := root.Execute()
+			if err == nil {
+				t.Fatal("report of a missing store succeeded")
+			}
+			var b bytes.Buffer
+			printError(root, &b, err)
+			wantFields(t, logged(t, b.String(), "mxsensor failed"), map[string]any{"level": "error", "error": err.Error()})
+		})
+	}
+}

@@ -85,14 +85,6 @@ exactly once to --out, also across crashes and restarts.`,
 	return cmd
 }
 
-// logRejectSummary and warnDamaged: analyze's (rejectlog.LogSummary and
-// rejectlog.WarnDamaged).
-func logRejectSummary(log *zap.Logger, c rejectlog.Counters, more ...zap.Field) {
-	rejectlog.LogSummary(log, c, more...)
-}
-
-func warnDamaged(log *zap.Logger) func(*rejectlog.DamageError) { return rejectlog.WarnDamaged(log) }
-
 // followRejectLog follows --follow: into --out exactly once (with --state),
 // or to w.
 func followRejectLog(ctx context.Context, w io.Writer, log *zap.Logger, c rejectlogConfig, opts rejectlog.Options) error {
