@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mxsensor/mxsensor/internal/config"
+	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
 )
 
 func writeConfig(t *testing.T, body string) string {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mxsensor/mxsensor/internal/config"
+	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/lab"
 	"github.com/mxsensor/mxsensor/internal/netlab"
 )

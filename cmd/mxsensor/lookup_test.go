@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
 	"github.com/mxsensor/mxsensor/internal/enrich"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mxsensor/mxsensor/internal/config"
+	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/dataplane"
 )
 
