@@ -59,6 +59,60 @@ var migrations = []string{
 		t      INTEGER NOT NULL,
 		result TEXT NOT NULL
 	);`,
+	// 2: the network of sensors. A collector's store keeps every sensor's
+	// results, keyed by the sensor's id ('' in a sensor's own store), and
+	// a sensor's outbox holds what its publisher has not yet had
+	// acknowledged.
+	`CREATE TABLE attempts2 (
+		id          INTEGER PRIMARY KEY,
+		sensor      TEXT    NOT NULL DEFAULT '',
+		first_seen  INTEGER NOT NULL,
+		src         TEXT    NOT NULL,
+		sport       INTEGER NOT NULL,
+		family      INTEGER NOT NULL,
+		blocklisted INTEGER NOT NULL,
+		line        TEXT    NOT NULL,
+		UNIQUE (sensor, family, src, sport, first_seen)
+	);
+	INSERT INTO attempts2 (id, first_seen, src, sport, family, blocklisted, line)
+		SELECT id, first_seen, src, sport, family, blocklisted, line FROM attempts;
+	DROP TABLE attempts;
+	ALTER TABLE attempts2 RENAME TO attempts;
+	CREATE INDEX attempts_first_seen ON attempts (first_seen);
+	CREATE TABLE associations2 (
+		id         INTEGER PRIMARY KEY,
+		sensor     TEXT    NOT NULL DEFAULT '',
+		first_seen INTEGER NOT NULL,
+		src        TEXT    NOT NULL,
+		sport      INTEGER NOT NULL,
+		spammer    INTEGER NOT NULL,
+		line       TEXT    NOT NULL,
+		UNIQUE (sensor, src, sport, first_seen)
+	);
+	INSERT INTO associations2 (id, first_seen, src, sport, spammer, line)
+		SELECT id, first_seen, src, sport, spammer, line FROM associations;
+	DROP TABLE associations;
+	ALTER TABLE associations2 RENAME TO associations;
+	CREATE INDEX associations_first_seen ON associations (first_seen);
+	CREATE TABLE rejections2 (
+		sensor TEXT    NOT NULL DEFAULT '',
+		t      INTEGER NOT NULL,
+		ip     TEXT    NOT NULL,
+		zone   TEXT    NOT NULL,
+		UNIQUE (sensor, ip, t)
+	);
+	INSERT INTO rejections2 (t, ip, zone) SELECT t, ip, zone FROM rejections;
+	DROP TABLE rejections;
+	ALTER TABLE rejections2 RENAME TO rejections;
+	CREATE TABLE outbox (
+		seq     INTEGER PRIMARY KEY,
+		kind    TEXT    NOT NULL, -- fleet.Kind
+		msg_id  TEXT    NOT NULL UNIQUE, -- Nats-Msg-Id
+		subject TEXT    NOT NULL,
+		body    BLOB    NOT NULL,
+		t       INTEGER NOT NULL -- when enqueued, ns since the epoch
+	);
+	CREATE INDEX outbox_kind ON outbox (kind, seq);`,
 }
 
 // SchemaVersion is the schema this build writes.
