@@ -80,6 +80,12 @@ type Entry struct {
 	// Evidence holds the evidence families seen ("order", "stack", ...),
 	// sorted.
 	Evidence []string `json:"evidence"`
+	// Sensors are the ids of the sensors of a network that saw the
+	// spammer attempts, sorted (the fleet's list; empty for one sensor's).
+	Sensors []string `json:"sensors,omitempty"`
+	// FirstListed is when the fleet's list first held the prefix (zero for
+	// one sensor's list).
+	FirstListed time.Time `json:"first_listed,omitzero"`
 }
 
 // Stats counts what a build read and listed.
