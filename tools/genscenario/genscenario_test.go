@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -340,5 +342,75 @@ func TestSpeed(t *testing.T) {
 func BenchmarkGenerate(b *testing.B) {
 	for b.Loop() {
 		gen(b, "default", 1, 3000, time.Hour)
+	}
+}
+
+// TestSensors: with -sensors 3 every attempt is at exactly one sensor (a
+// delivery's attempts at the same one), and each sensor's mail log
+// rejects only listed hosts that delivered there.
+func TestSensors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := generate(Config{Seed: 5, Hosts: 400, Duration: time.Hour, Density: 1, Mix: "default", Start: testStart, Out: dir, Sensors: 3}); err != nil {
+		t.Fatal(err)
+	}
+	hosts, all := readTruth(t, dir)
+	type key struct {
+		src   netip.Addr
+		sport uint16
+		t     int64
+	}
+	seen := map[key]int{}
+	delivery := map[int]int{}
+	for k := 1; k <= 3; k++ {
+		sdir := filepath.Join(dir, fmt.Sprintf("s%d", k))
+		_, atts := readTruth(t, sdir)
+		sent := map[netip.Addr]bool{}
+		for _, a := range atts {
+			seen[key{a.Src, a.SrcPort, a.FirstSeen.UnixNano()}]++
+			if d, ok := delivery[a.Delivery]; ok && d != k {
+				t.Errorf("delivery %d at sensors %d and %d", a.Delivery, d, k)
+			}
+			delivery[a.Delivery] = k
+			for _, ip := range hosts[a.Host].IPv4 {
+				sent[ip] = true
+			}
+		}
+		listed := map[netip.Addr]bool{}
+		for _, h := range hosts {
+			if h.Listed {
+				for _, ip := range h.IPv4 {
+					listed[ip] = true
+				}
+			}
+		}
+		f, err := os.Open(filepath.Join(sdir, "mail.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rejectlog.NewParser(rejectlog.Options{Now: func() time.Time { return testStart.Add(time.Hour) }, Location: time.UTC})
+		n := 0
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			r, ok, _ := p.Parse(sc.Text())
+			if !ok {
+				continue
+			}
+			n++
+			if !listed[r.IP] || !sent[r.IP] {
+				t.Errorf("sensor %d rejects %s: listed %v, delivered there %v", k, r.IP, listed[r.IP], sent[r.IP])
+			}
+		}
+		f.Close()
+		if n == 0 {
+			t.Errorf("sensor %d: no rejections", k)
+		}
+	}
+	if len(seen) != len(all) {
+		t.Errorf("%d attempts at the sensors, %d in the scenario", len(seen), len(all))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("attempt %v at %d sensors", k, n)
+		}
 	}
 }

@@ -28,6 +28,11 @@ type Config struct {
 	Mix      string
 	Start    time.Time
 	Out      string
+	// Sensors > 1 splits the deliveries between that many domains, each
+	// with its own sensor MX and production MTA: DIR/sK/syns.pcap,
+	// DIR/sK/mail.log and DIR/sK/truth.jsonl for K = 1..Sensors, beside
+	// the whole scenario's DIR/syns.pcap and DIR/truth.jsonl.
+	Sensors int
 }
 
 func main() {
@@ -40,6 +45,7 @@ func main() {
 	flag.StringVar(&cfg.Mix, "mix", "default", "population preset: "+mixNames())
 	flag.StringVar(&start, "start", "2026-11-26T10:00:00Z", "scenario start (RFC 3339)")
 	flag.StringVar(&cfg.Out, "out", "", "output directory (created)")
+	flag.IntVar(&cfg.Sensors, "sensors", 1, "split the deliveries between this many domains, each with its own sensor and mail log (DIR/sK/)")
 	flag.Parse()
 	err := func() error {
 		t, err := time.Parse(time.RFC3339, start)
@@ -50,8 +56,8 @@ func main() {
 		if cfg.Out == "" {
 			return errors.New("-out is required")
 		}
-		if cfg.Hosts < 1 || cfg.Duration <= 0 || cfg.Density <= 0 {
-			return errors.New("-hosts, -duration and -density must be positive")
+		if cfg.Hosts < 1 || cfg.Duration <= 0 || cfg.Density <= 0 || cfg.Sensors < 1 || cfg.Sensors > 100 {
+			return errors.New("-hosts, -duration and -density must be positive, -sensors 1 to 100")
 		}
 		t0 := time.Now()
 		st, err := generate(cfg)

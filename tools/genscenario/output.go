@@ -19,8 +19,9 @@ import (
 var routerMAC = []byte{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}
 var sensorMAC = []byte{0x02, 0x00, 0x5e, 0x10, 0x00, 0x25}
 
-// writePcap writes every SYN, in time order.
-func writePcap(path string, tr *traffic) error {
+// writePcap writes every SYN of the deliveries keep takes (nil: all), in
+// time order.
+func writePcap(path string, tr *traffic, keep func(delivery int32) bool) error {
 	_ = os.Remove(path)
 	w, err := capture.NewRotatingWriter(path, 0, 0, 0)
 	if err != nil {
@@ -29,6 +30,9 @@ func writePcap(path string, tr *traffic) error {
 	dst4, dst6 := netip.MustParseAddr(sensor4), netip.MustParseAddr(sensor6)
 	for _, s := range tr.syns {
 		a := &tr.attempts[s.a]
+		if keep != nil && !keep(a.delivery) {
+			continue
+		}
 		spec := synframe.Spec{
 			SrcMAC: routerMAC, DstMAC: sensorMAC,
 			Src: a.src, Dst: dst4, TTL: a.ttl, ID: a.ipid, DF: a.df,
@@ -48,8 +52,9 @@ func writePcap(path string, tr *traffic) error {
 	return w.Close()
 }
 
-// writeTruth writes the hosts, then the attempts in order of first SYN.
-func writeTruth(path string, p *population, tr *traffic) error {
+// writeTruth writes the hosts, then the attempts (of the deliveries keep
+// takes; nil: all) in order of first SYN.
+func writeTruth(path string, p *population, tr *traffic, keep func(delivery int32) bool) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -78,6 +83,9 @@ func writeTruth(path string, p *population, tr *traffic) error {
 	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(tr.attempts[x].t0, tr.attempts[y].t0) })
 	for _, i := range order {
 		a := &tr.attempts[i]
+		if keep != nil && !keep(a.delivery) {
+			continue
+		}
 		l := record.Truth{Type: record.TruthAttempt, Host: p.hosts[a.host].id, Family: record.IPv4, Src: a.src,
 			SrcPort: a.sport, FirstSeen: time.Unix(0, a.t0), SYNs: int(a.syns), Delivery: int(a.delivery)}
 		if a.v6 {
@@ -112,8 +120,10 @@ func (r rng) domain() string {
 }
 
 // writeMailLog writes the production MTA's log: DNSBL rejections of the
-// listed IPv4s near their deliveries, and other, non-DNSBL lines.
-func writeMailLog(path string, r rng, p *population, tr *traffic, start, end time.Time) error {
+// listed IPv4s near their deliveries, and other, non-DNSBL lines. With keep
+// (one domain of several, -sensors), only the deliveries to that domain
+// are rejected, and a listed host that sent none there is not.
+func writeMailLog(path string, r rng, p *population, tr *traffic, start, end time.Time, keep func(delivery int32) bool) error {
 	var lines []logLine
 	// Sessions last up to 5 s and must end by the scenario's end: times
 	// past the end are reflected back into it.
@@ -148,6 +158,14 @@ func writeMailLog(path string, r rng, p *population, tr *traffic, start, end tim
 	listedDone := map[netip.Addr]bool{}
 	for i, h := range p.hosts {
 		times := tr.deliveryTimes[i]
+		if keep != nil {
+			times = nil
+			for j, id := range tr.deliveryIDs[i] {
+				if keep(id) {
+					times = append(times, tr.deliveryTimes[i][j])
+				}
+			}
+		}
 		switch {
 		case h.listed:
 			n := 0
@@ -161,7 +179,7 @@ func writeMailLog(path string, r rng, p *population, tr *traffic, start, end tim
 					n++
 				}
 			}
-			if n == 0 && !listedDone[h.v4] {
+			if n == 0 && !listedDone[h.v4] && keep == nil {
 				t := lo + r.Int64N(hi-lo)
 				if len(times) > 0 {
 					t = times[0] - int64(r.dur(time.Second, time.Hour))
@@ -234,14 +252,34 @@ func generate(cfg Config) (Stats, error) {
 	r := newRNG(cfg.Seed)
 	p := buildPopulation(r, m, cfg.Hosts, start)
 	tr := generateTraffic(p, r, start, cfg.Duration, cfg.Density)
-	if err := writePcap(filepath.Join(cfg.Out, "syns.pcap"), tr); err != nil {
+	if err := writePcap(filepath.Join(cfg.Out, "syns.pcap"), tr, nil); err != nil {
 		return Stats{}, err
 	}
-	if err := writeTruth(filepath.Join(cfg.Out, "truth.jsonl"), p, tr); err != nil {
+	if err := writeTruth(filepath.Join(cfg.Out, "truth.jsonl"), p, tr, nil); err != nil {
 		return Stats{}, err
 	}
-	if err := writeMailLog(filepath.Join(cfg.Out, "mail.log"), r, p, tr, start, start.Add(cfg.Duration)); err != nil {
-		return Stats{}, err
+	if cfg.Sensors <= 1 {
+		if err := writeMailLog(filepath.Join(cfg.Out, "mail.log"), r, p, tr, start, start.Add(cfg.Duration), nil); err != nil {
+			return Stats{}, err
+		}
+	}
+	for k := 1; cfg.Sensors > 1 && k <= cfg.Sensors; k++ {
+		// One sensor MX per domain: each delivery goes to one domain.
+		keep := func(d int32) bool { return sensorOf(cfg.Seed, d, cfg.Sensors) == k }
+		dir := filepath.Join(cfg.Out, "s"+strconv.Itoa(k))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Stats{}, err
+		}
+		if err := writePcap(filepath.Join(dir, "syns.pcap"), tr, keep); err != nil {
+			return Stats{}, err
+		}
+		if err := writeTruth(filepath.Join(dir, "truth.jsonl"), p, tr, keep); err != nil {
+			return Stats{}, err
+		}
+		lr := newRNG(cfg.Seed ^ uint64(k)<<32)
+		if err := writeMailLog(filepath.Join(dir, "mail.log"), lr, p, tr, start, start.Add(cfg.Duration), keep); err != nil {
+			return Stats{}, err
+		}
 	}
 	if err := writeASNTable(filepath.Join(cfg.Out, "asn.txt"), p); err != nil {
 		return Stats{}, err
@@ -256,4 +294,16 @@ func generate(cfg Config) (Stats, error) {
 		}
 	}
 	return st, nil
+}
+
+// sensorOf is the sensor (1..n) a delivery goes to: a fixed function of
+// the seed and the delivery, independent of the other random draws.
+func sensorOf(seed uint64, delivery int32, n int) int {
+	x := seed ^ uint64(delivery)*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return int(x%uint64(n)) + 1
 }

@@ -39,8 +39,11 @@ type traffic struct {
 	syns     []syn
 	// deliveries per host, for the mail log
 	deliveryTimes [][]int64
-	deliveries    int32
-	natPorts      map[netip.AddrPort][]int64
+	// deliveryIDs are the deliveries' numbers, beside deliveryTimes (which
+	// sensor a delivery goes to, with -sensors)
+	deliveryIDs [][]int32
+	deliveries  int32
+	natPorts    map[netip.AddrPort][]int64
 }
 
 const (
@@ -67,7 +70,7 @@ func poisson(r rng, ratePerHour float64, from, to int64) []int64 {
 func generateTraffic(p *population, r rng, start time.Time, d time.Duration, density float64) *traffic {
 	m := p.m
 	from, to := start.UnixNano(), start.Add(d).UnixNano()
-	tr := &traffic{deliveryTimes: make([][]int64, len(p.hosts)), natPorts: map[netip.AddrPort][]int64{}}
+	tr := &traffic{deliveryTimes: make([][]int64, len(p.hosts)), deliveryIDs: make([][]int32, len(p.hosts)), natPorts: map[netip.AddrPort][]int64{}}
 
 	// Campaign times per bot group.
 	campaigns := make([][]int64, p.groups+1)
@@ -146,6 +149,7 @@ func families(r rng, h *host) []bool {
 func (tr *traffic) delivery(p *population, r rng, hi int, h *host, t int64) {
 	tr.deliveries++
 	tr.deliveryTimes[hi] = append(tr.deliveryTimes[hi], t)
+	tr.deliveryIDs[hi] = append(tr.deliveryIDs[hi], tr.deliveries)
 	fams := families(r, h)
 	first := int32(len(tr.attempts))
 	for _, v6 := range fams {
