@@ -13,13 +13,14 @@ import (
 type evalConfig struct {
 	Truth        string `mapstructure:"truth"`
 	Associations string `mapstructure:"associations"`
+	List         string `mapstructure:"list"`
 	JSON         bool   `mapstructure:"json"`
 }
 
 func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "eval --truth FILE --associations FILE",
-		Short: "Score associations against a scenario's ground truth (attempt precision/recall, IPv6-spammer host precision/recall/F1)",
+		Use:   "eval --truth FILE (--associations FILE | --list FILE)",
+		Short: "Score associations (attempt precision/recall, IPv6-spammer host precision/recall/F1) or an IPv6 blocklist against a scenario's ground truth",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c evalConfig
@@ -27,14 +28,24 @@ func newEvalCmd() *cobra.Command {
 				return err
 			}
 			truth, assoc := c.Truth, c.Associations
-			if truth == "" || assoc == "" {
-				return fmt.Errorf("--truth and --associations are required")
+			if truth == "" || (assoc == "") == (c.List == "") {
+				return fmt.Errorf("--truth, and --associations or --list (not both), are required")
+			}
+			out := cmd.OutOrStdout()
+			if c.List != "" {
+				r, err := evaluate.ScoreListFiles(truth, c.List)
+				if err != nil {
+					return err
+				}
+				if c.JSON {
+					return json.NewEncoder(out).Encode(r)
+				}
+				return r.WriteText(out)
 			}
 			r, err := evaluate.ScoreFiles(truth, assoc)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			if c.JSON {
 				return json.NewEncoder(out).Encode(r)
 			}
@@ -43,6 +54,7 @@ func newEvalCmd() *cobra.Command {
 	}
 	cmd.Flags().String("truth", "", "ground truth (truth.jsonl from tools/genscenario)")
 	cmd.Flags().String("associations", "", "associations.jsonl from mxsensor analyze or run")
+	cmd.Flags().String("list", "", "or: an IPv6 blocklist (mxsensor blocklist --format plain or json): precision, recall and F1 of its prefixes against the spammer hosts' IPv6 sources")
 	cmd.Flags().Bool("json", false, "print the scores as JSON")
 	return cmd
 }
