@@ -77,6 +77,18 @@ func unpackOutbox(a string) (kind, subject, msgID string) {
 
 func (s *Store) dropFirst(kind string) bool { return slices.Contains(s.cfg.Outbox.DropFirst, kind) }
 
+// SetOutbox sets the outbox's bound, for a store opened before its
+// publisher was set up; call it before anything is enqueued.
+func (s *Store) SetOutbox(c OutboxConfig) error {
+	s.mu.Lock()
+	s.cfg.Outbox = c
+	s.mu.Unlock()
+	if db := s.conn(); db != nil {
+		return s.loadOutbox(db) // the sizes of its DropFirst kinds
+	}
+	return nil
+}
+
 // loadOutbox reads the outbox's size (at open: what a previous run left).
 func (s *Store) loadOutbox(db *sql.DB) error {
 	rows, err := db.Query("SELECT kind, COUNT(*), COALESCE(SUM(" + outboxCostSQL + "), 0) FROM outbox GROUP BY kind")
