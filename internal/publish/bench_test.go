@@ -3,7 +3,6 @@ package publish
 import (
 	"context"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,14 +13,7 @@ import (
 // embedded server (outbox commits, reads, async publish, deletes).
 // records/s is the end-to-end rate; allocs/op are per record.
 func BenchmarkPublish(b *testing.B) {
-	srv := startServer(b)
-	st := openStore(b, filepath.Join(b.TempDir(), "s.db"))
-	defer st.Close()
-	p := newPublisher(b, srv.url(), st)
-	if err := p.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer p.Stop()
+	_, st, p := setup(b)
 	base := time.Unix(1700000000, 0).UTC()
 	a := record.Attempt{Family: record.IPv6, Dst: netip.MustParseAddr("2001:db8::25"), DstPort: 25, SYNs: 2, OS: "Linux",
 		OSClass: "unix", RawSig: "4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0", AddrType: "eui64"}

@@ -53,8 +53,8 @@ func (s *server) stop() {
 
 func (s *server) url() string { return "nats://" + s.addr }
 
-// msgs returns the stream's message count (the stream must exist).
-func (s *server) msgs() uint64 {
+// stream calls fn with the fleet's stream (which must exist).
+func (s *server) stream(fn func(context.Context, jetstream.Stream)) {
 	s.t.Helper()
 	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{s.url()}, Name: "test reader"}, nil)
 	if err != nil {
@@ -68,11 +68,34 @@ func (s *server) msgs() uint64 {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return info.State.Msgs
+	fn(ctx, st)
+}
+
+// msgs returns the stream's message count.
+func (s *server) msgs() uint64 {
+	s.t.Helper()
+	var n uint64
+	s.stream(func(ctx context.Context, st jetstream.Stream) {
+		info, err := st.Info(ctx)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		n = info.State.Msgs
+	})
+	return n
+}
+
+// last is the stream's last message on subj.
+func (s *server) last(subj string) *jetstream.RawStreamMsg {
+	s.t.Helper()
+	var m *jetstream.RawStreamMsg
+	s.stream(func(ctx context.Context, st jetstream.Stream) {
+		var err error
+		if m, err = st.GetLastMsgForSubject(ctx, subj); err != nil {
+			s.t.Fatal(err)
+		}
+	})
+	return m
 }
 
 func openStore(t testing.TB, path string) *store.Store {
@@ -99,6 +122,21 @@ func newPublisher(t testing.TB, url string, st *store.Store) *Publisher {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// setup starts a server, a store and a publisher sending it the store's
+// outbox (all stopped at the end of the test).
+func setup(t testing.TB) (*server, *store.Store, *Publisher) {
+	t.Helper()
+	srv := startServer(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	t.Cleanup(func() { st.Close() })
+	p := newPublisher(t, srv.url(), st)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	return srv, st, p
 }
 
 // records enqueues n attempts, n associations and n rejections, numbered
@@ -141,14 +179,7 @@ func wait(t *testing.T, p *Publisher, st *store.Store) {
 // TestPublishOnce: every record reaches the stream once, even when
 // written twice, with its sensor in the body.
 func TestPublishOnce(t *testing.T) {
-	srv := startServer(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
-	defer st.Close()
-	p := newPublisher(t, srv.url(), st)
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	srv, st, p := setup(t)
 	records(t, p, 0, 50)
 	wait(t, p, st)
 	records(t, p, 0, 50) // again: a second run over the same capture
@@ -161,14 +192,7 @@ func TestPublishOnce(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 
-	nc, _ := fleet.Connect(fleet.ConnConfig{URLs: []string{srv.url()}}, nil)
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	stream, _ := js.Stream(context.Background(), fleet.StreamName)
-	m, err := stream.GetLastMsgForSubject(context.Background(), fleet.Subject("s1", fleet.KindAttempt))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := srv.last(fleet.Subject("s1", fleet.KindAttempt))
 	var a struct {
 		fleet.Body
 		record.Attempt
@@ -184,14 +208,7 @@ func TestPublishOnce(t *testing.T) {
 // TestBrokerOutage: with the server down the outbox grows; once it is back
 // (same port, same store) everything arrives, once.
 func TestBrokerOutage(t *testing.T) {
-	srv := startServer(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
-	defer st.Close()
-	p := newPublisher(t, srv.url(), st)
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	srv, st, p := setup(t)
 	records(t, p, 0, 20)
 	wait(t, p, st)
 
@@ -255,27 +272,13 @@ func TestRestartResumes(t *testing.T) {
 // TestStatus: a status is a message of its own kind whose body holds the
 // counters.
 func TestStatus(t *testing.T) {
-	srv := startServer(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
-	defer st.Close()
-	p := newPublisher(t, srv.url(), st)
+	srv, st, p := setup(t)
 	p.cnt = func() map[string]uint64 { return map[string]uint64{"sensor_events": 42} }
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
 	if err := p.Status(time.Unix(1700000000, 0)); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, p, st)
-	nc, _ := fleet.Connect(fleet.ConnConfig{URLs: []string{srv.url()}}, nil)
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	stream, _ := js.Stream(context.Background(), fleet.StreamName)
-	m, err := stream.GetLastMsgForSubject(context.Background(), fleet.Subject("s1", fleet.KindStatus))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := srv.last(fleet.Subject("s1", fleet.KindStatus))
 	var s struct {
 		fleet.Body
 		record.Status
