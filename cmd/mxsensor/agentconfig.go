@@ -45,6 +45,7 @@ type runConfig struct {
 	Horizon              time.Duration `mapstructure:"horizon"`
 	liveDataplaneOptions `mapstructure:",squash"`
 	MetricsListen        config.HostPort `mapstructure:"metrics-listen"`
+	publishOptions       `mapstructure:",squash"`
 }
 
 // Validate checks what the agent would refuse at start, but the interface.
@@ -53,6 +54,12 @@ func (c *runConfig) Validate() error {
 		return err
 	}
 	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	if len(c.Publish) > 0 && c.DB == "" {
+		return errPublishNoStore
+	}
+	if err := c.publishOptions.Validate(); err != nil {
 		return err
 	}
 	return c.storeOptions.Validate()
@@ -127,5 +134,16 @@ func (c *runConfig) agent(cmd *cobra.Command, log *zap.Logger) (agent.Config, er
 		cfg.Enrich.Config = c.enrich()
 	}
 	cfg.Metrics = agent.MetricsConfig{Listen: string(c.MetricsListen), Version: version}
+	if len(c.Publish) > 0 && cfg.Store.Path == "" {
+		return cfg, errPublishNoStore
+	}
+	d := *c
+	d.NATSPassword = ""
+	if cfg.Publish, err = c.publishOptions.config(configDigest(d)); err != nil {
+		return cfg, err
+	}
+	if cfg.Publish != nil {
+		cfg.Publish.Status = statusInterval
+	}
 	return cfg, nil
 }

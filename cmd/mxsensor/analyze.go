@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,9 +24,11 @@ import (
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/offline"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/publish"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/results"
 	"github.com/mxsensor/mxsensor/internal/store"
+	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
 // analyzeConfig is analyze's section.
@@ -49,12 +53,20 @@ type analyzeConfig struct {
 	CPUProfile      string        `mapstructure:"cpuprofile"`
 	NoReport        bool          `mapstructure:"no-report"`
 	storeOptions    `mapstructure:",squash"`
+	publishOptions  `mapstructure:",squash"`
+	PublishTimeout  time.Duration `mapstructure:"publish-timeout"`
 }
 
 // Validate checks the held-state budget and the store's bounds.
 func (c *analyzeConfig) Validate() error {
 	if _, err := heldMemory(c.HeldMemory); err != nil {
 		return err
+	}
+	if err := c.publishOptions.Validate(); err != nil {
+		return err
+	}
+	if c.PublishTimeout <= 0 && len(c.Publish) > 0 {
+		return errors.New("--publish-timeout must be > 0")
 	}
 	return c.storeOptions.Validate()
 }
@@ -128,7 +140,15 @@ func newAnalyzeCmd() *cobra.Command {
 			if st != nil {
 				defer st.Close()
 			}
-			pl, rw, err := buildPipeline(cmd, log, c.pipeline(), out, st)
+			pub, outbox, err := startPublisher(c, st, log)
+			if err != nil {
+				return err
+			}
+			if pub != nil {
+				defer outbox.Close()
+				defer pub.Stop()
+			}
+			pl, rw, err := buildPipeline(cmd, log, c.pipeline(), out, st, pub)
 			if err != nil {
 				return err
 			}
@@ -143,12 +163,24 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			progress := offline.NewProgress(offline.ProgressConfig{Task: "analyze", W: cmd.ErrOrStderr(), Log: log,
 				Console: g.LogFormat != "json", Files: pcaps})
-			if err := offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Progress: progress, Log: log}, pl); err != nil {
+			var sink offline.Sink = pl
+			if pub != nil && c.PublishSyns {
+				sink = offline.SinkFunc(func(ev *synevent.Event) error {
+					return errors.Join(pl.Write(ev), pub.Write(ev))
+				})
+			}
+			if err := offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Progress: progress, Log: log}, sink); err != nil {
 				closeOutputs()
 				return err
 			}
 			if err := closeOutputs(); err != nil {
 				return err
+			}
+			if pub != nil {
+				if err := awaitPublished(ctx, c, pub, outbox, log); err != nil {
+					return err
+				}
+				pub.Stop() // before the store closes
 			}
 			if st != nil {
 				if err := st.Close(); err != nil {
@@ -188,7 +220,97 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
 	addStoreFlags(cmd, "")
+	addPublishFlags(cmd)
+	f.Duration("publish-timeout", 5*time.Minute, "with --publish: how long to wait at the end for the servers to acknowledge every record (else exit non-zero)")
 	return cmd
+}
+
+// startPublisher starts analyze's publisher (nil without --publish) and
+// returns it and its outbox: the store st (--db), else a temporary one
+// the caller closes (it removes itself).
+func startPublisher(c analyzeConfig, st *store.Store, log *zap.Logger) (*publish.Publisher, *outboxStore, error) {
+	d := c
+	d.NATSPassword = ""
+	pcfg, err := c.publishOptions.config(configDigest(d))
+	if err != nil || pcfg == nil {
+		return nil, nil, err
+	}
+	ob := &outboxStore{Store: st}
+	if st == nil {
+		// No --db: the outbox lives as long as the analysis.
+		dir, err := os.MkdirTemp("", "mxsensor-outbox-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("--publish: %w", err)
+		}
+		scfg := store.DefaultConfig()
+		scfg.Journal, scfg.Retention = 0, 0
+		if ob.Store, err = store.Open(filepath.Join(dir, "outbox.db"), scfg); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("--publish: %w", err)
+		}
+		ob.dir = dir
+	}
+	err = ob.SetOutbox(store.OutboxConfig{MaxBytes: pcfg.OutboxSize, DropFirst: publish.DropFirst})
+	var pub *publish.Publisher
+	if err == nil {
+		pub, err = publish.New(pcfg.Config, publish.Dependencies{Outbox: ob.Store, Log: log.Named("publish")})
+	}
+	if err == nil {
+		err = pub.Start()
+	}
+	if err != nil {
+		ob.Close()
+		return nil, nil, err
+	}
+	return pub, ob, nil
+}
+
+// outboxStore is analyze's outbox: --db, or a temporary store (dir).
+type outboxStore struct {
+	*store.Store
+	dir string
+}
+
+// Close closes a temporary outbox and removes it; --db is closed by its
+// owner.
+func (o *outboxStore) Close() error {
+	if o.dir == "" {
+		return nil
+	}
+	err := o.Store.Close()
+	return errors.Join(err, os.RemoveAll(o.dir))
+}
+
+// awaitPublished waits until the servers acknowledged every record
+// analyze published, at most --publish-timeout.
+func awaitPublished(ctx context.Context, c analyzeConfig, pub *publish.Publisher, ob *outboxStore, log *zap.Logger) error {
+	if err := ob.Sync(); err != nil {
+		return fmt.Errorf("--publish: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.PublishTimeout)
+	defer cancel()
+	start := time.Now()
+	left, err := pub.Wait(ctx)
+	st := pub.Stats()
+	lost := uint64(0)
+	for k, n := range st.Outbox.Dropped {
+		if !slices.Contains(publish.DropFirst, k) {
+			lost += n
+		}
+	}
+	if err != nil {
+		where := "the temporary outbox is discarded: analyze again, or give --db to keep them for a later run"
+		if ob.dir == "" {
+			where = "they stay in the outbox of " + ob.Path() + " for a later run"
+		}
+		return fmt.Errorf("--publish: %d records not acknowledged by %s within %s (%s)", left, strings.Join(c.Publish, ","), c.PublishTimeout, where)
+	}
+	if lost > 0 {
+		return fmt.Errorf("--publish: %d records dropped from the full outbox (--outbox-size %s), not published", lost, c.OutboxSize)
+	}
+	log.Info("published", zap.Uint64("acknowledged", st.Acknowledged), zap.Uint64("duplicates", st.Duplicates),
+		zap.Uint64("retries", st.Retries), zap.Duration("wait", time.Since(start)))
+	return nil
 }
 
 // measurement are the settings of the measurement shared by analyze and
@@ -240,7 +362,8 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 // buildPipeline reads the reject logs and sets up analyze's measurement
 // pipeline and its sinks: the store st (if not nil) and the results files
 // in out (returned: the caller closes them after the pipeline).
-func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out string, st *store.Store) (*pipeline.Pipeline, *results.Writer, error) {
+// pub (if not nil) publishes the rejections and the results.
+func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out string, st *store.Store, pub *publish.Publisher) (*pipeline.Pipeline, *results.Writer, error) {
 	m, err := readMeasurement(cmd, log, o)
 	if err != nil {
 		return nil, nil, err
@@ -255,7 +378,12 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 			set.Add(r)
 			if st != nil {
 				// The store keeps the rejections too.
-				return st.RecordRejection(r.IP, r.Time, r.Zone)
+				if err := st.RecordRejection(r.IP, r.Time, r.Zone); err != nil {
+					return err
+				}
+			}
+			if pub != nil {
+				return pub.RecordRejection(&r)
 			}
 			return nil
 		})
@@ -277,6 +405,9 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		return nil, nil, err
 	}
 	sinks = append(sinks, rw)
+	if pub != nil {
+		sinks = append(sinks, pub)
+	}
 	pl, err := pipeline.New(m.cfg, m.db, set, sinks...)
 	if err != nil {
 		rw.Close()

@@ -105,5 +105,6 @@ must be mounted).`,
 	addDataplaneFlags(cmd, true)
 	config.HostPortVar(f, "metrics-listen", metrics.DefaultListen,
 		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
+	addPublishFlags(cmd)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/metrics"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/publish"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	RejectLog RejectLogConfig
 	Enrich    EnrichConfig
 	Metrics   MetricsConfig
+	// Publish, if set, sends the records to the network of sensors; it
+	// needs the store (its outbox).
+	Publish *PublishConfig
 }
 
 // PcapConfig is the capture of the matched SYNs, rebuilt from their records.
@@ -104,13 +108,35 @@ type Agent struct {
 	started []part // the parts started, in start order
 	sensor  *sensor.Sensor
 	reg     *prometheus.Registry
+	pl      *pipelinePart // nil without the measurement
+	st      *storePart    // nil without the store
+}
+
+// counters are the components' counters a published status carries.
+func (a *Agent) counters() map[string]uint64 {
+	m := map[string]uint64{}
+	if a.sensor != nil {
+		s := a.sensor.Stats()
+		m["sensor_events"], m["sensor_written"], m["sensor_sink_errors"] = s.Events, s.Written, s.SinkErrors
+	}
+	if a.pl != nil {
+		s := a.pl.Stats()
+		m["pipeline_syns"], m["pipeline_attempts"], m["pipeline_ipv4"], m["pipeline_ipv6"] = s.SYNs, s.Attempts, s.IPv4, s.IPv6
+		m["pipeline_associated"], m["pipeline_spammers"] = s.Associated, s.Spammers
+		m["pipeline_forced_attempts"], m["pipeline_dropped_ipv4"] = s.ForcedAttempts, s.DroppedIPv4
+	}
+	if a.st != nil {
+		s := a.st.Stats()
+		m["store_rows"], m["store_dropped"], m["store_errors"] = s.Rows, s.Dropped, s.Errors
+	}
+	return m
 }
 
 // New builds the agent's components from cfg; nothing is opened or started
 // yet.
 //
 // Start order (Stop is the reverse): the metrics server and the store
-// first, then the outputs (events, pcap), the enricher and the pipeline
+// first, then the publisher (its outbox is in the store), the outputs (events, pcap), the enricher and the pipeline
 // (which write to the store), the reject logs (read at start, then
 // followed; they fill the pipeline's set of spammers and the store), the
 // Go heap limit (once those are in memory), and last the sensor: it
@@ -127,6 +153,8 @@ func New(cfg Config, log *zap.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{log: log, reg: reg}
+	var pl *pipelinePart
+	var st *storePart
 	outs := &metrics.Outputs{}
 	if err := reg.Register(outs.Collector()); err != nil {
 		return nil, err
@@ -134,13 +162,24 @@ func New(cfg Config, log *zap.Logger) (*Agent, error) {
 	var sinks []sensor.Sink
 	var parts []part
 
-	var st *storePart
 	if cfg.Store.Path != "" {
 		st = newStorePart(cfg.Store, log)
 		if err := register(reg, outs, st, metrics.NewStoreCollector(st)); err != nil {
 			return nil, err
 		}
 		parts = append(parts, part{"store", st})
+	}
+	var pub *publishPart
+	if p := cfg.Publish; p != nil {
+		if st == nil {
+			return nil, errors.New("agent: publishing needs the store (--db): the records wait in its outbox")
+		}
+		st.cfg.Outbox = store.OutboxConfig{MaxBytes: p.OutboxSize, DropFirst: publish.DropFirst}
+		pub = newPublishPart(p.Config, st, a.counters, log.Named("publish"))
+		if err := register(reg, nil, nil, metrics.NewPublishCollector(pub)); err != nil {
+			return nil, err
+		}
+		parts = append(parts, part{"publisher", pub})
 	}
 	if cfg.Events != "" || cfg.Pcap.Path != "" {
 		o := newOutputsPart(cfg.Events, cfg.Pcap, log.Named("output"))
@@ -165,13 +204,12 @@ func New(cfg Config, log *zap.Logger) (*Agent, error) {
 		parts = append(parts, part{"enricher", e})
 		sinks = append(sinks, e)
 	}
-	var pl *pipelinePart
 	if measure {
 		if cfg.Fingerprints == nil {
 			return nil, errors.New("agent: no fingerprint database")
 		}
-		rl := newRejectLogsPart(cfg.RejectLog, st, log)
-		pl = newPipelinePart(cfg, rl.set, names, st, log)
+		rl := newRejectLogsPart(cfg.RejectLog, st, pub, log)
+		pl = newPipelinePart(cfg, rl.set, names, st, pub, log)
 		if err := register(reg, outs, pl, metrics.NewPipelineCollector(pl)); err != nil {
 			return nil, err
 		}
@@ -182,6 +220,9 @@ func New(cfg Config, log *zap.Logger) (*Agent, error) {
 		parts = append(parts, part{"pipeline", pl}, part{"reject logs", rl},
 			part{"heap limit", &step{start: func() { LimitHeap(held) }}})
 		sinks = append(sinks, pl)
+	}
+	if pub != nil && cfg.Publish.SYNs {
+		sinks = append(sinks, pub)
 	}
 	if st != nil {
 		// Last: the pipeline's results of an event reach the store in the
@@ -205,6 +246,7 @@ func New(cfg Config, log *zap.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.sensor = s
+	a.pl, a.st = pl, st
 	if err := register(reg, nil, nil, metrics.NewAgentCollector(s, scfg.Iface, scfg.Dataplane.Mode.String())); err != nil {
 		return nil, err
 	}

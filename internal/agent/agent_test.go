@@ -168,7 +168,7 @@ func TestAgentCollectors(t *testing.T) {
 func TestStoreStoppedFirstRefuses(t *testing.T) {
 	cfg := testConfig(t)
 	st := newStorePart(cfg.Store, zap.NewNop())
-	pl := newPipelinePart(cfg, newRejectLogsPart(cfg.RejectLog, st, zap.NewNop()).set, nil, st, zap.NewNop())
+	pl := newPipelinePart(cfg, newRejectLogsPart(cfg.RejectLog, st, nil, zap.NewNop()).set, nil, st, nil, zap.NewNop())
 	for _, c := range []Component{st, pl} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -213,8 +213,8 @@ func TestStoreStoppedFirstRefuses(t *testing.T) {
 func TestComponentsNeverStarted(t *testing.T) {
 	cfg := testConfig(t)
 	st := newStorePart(cfg.Store, zap.NewNop())
-	rl := newRejectLogsPart(cfg.RejectLog, st, zap.NewNop())
-	pl := newPipelinePart(cfg, rl.set, nil, st, zap.NewNop())
+	rl := newRejectLogsPart(cfg.RejectLog, st, nil, zap.NewNop())
+	pl := newPipelinePart(cfg, rl.set, nil, st, nil, zap.NewNop())
 	o := newOutputsPart(cfg.Events, cfg.Pcap, zap.NewNop())
 	e := newEnricherPart(cfg.Enrich, nil, st, zap.NewNop())
 	m := newMetricsPart(MetricsConfig{Listen: "127.0.0.1:0"}, nil, nil, nil, zap.NewNop())

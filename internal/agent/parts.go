@@ -348,13 +348,14 @@ type pipelinePart struct {
 	set   *rejectlog.Set
 	names *enrich.NameCache
 	store *storePart
+	pub   *publishPart // nil without --publish
 	log   *zap.Logger
 	pl    atomic.Pointer[pipeline.Pipeline]
 	files *results.Writer // the results files (cfg.OutDir), nil without
 }
 
-func newPipelinePart(cfg Config, set *rejectlog.Set, names *enrich.NameCache, st *storePart, log *zap.Logger) *pipelinePart {
-	return &pipelinePart{life: life{name: "pipeline"}, cfg: cfg, set: set, names: names, store: st, log: log}
+func newPipelinePart(cfg Config, set *rejectlog.Set, names *enrich.NameCache, st *storePart, pub *publishPart, log *zap.Logger) *pipelinePart {
+	return &pipelinePart{life: life{name: "pipeline"}, cfg: cfg, set: set, names: names, store: st, pub: pub, log: log}
 }
 
 // get is the pipeline, nil before Start.
@@ -370,7 +371,11 @@ func (p *pipelinePart) Start() (err error) {
 	if p.store != nil {
 		st, replay = p.store.get(), p.store.replay
 	}
-	pl, rw, err := newPipeline(p.cfg, p.set, p.names, st, replay, p.log)
+	var pub pipeline.ResultSink
+	if p.pub != nil {
+		pub = p.pub
+	}
+	pl, rw, err := newPipeline(p.cfg, p.set, p.names, st, replay, pub, p.log)
 	if err != nil {
 		return err
 	}
@@ -383,8 +388,8 @@ func (p *pipelinePart) Start() (err error) {
 // results go to cfg.OutDir's files (if set, returned: closed after the
 // pipeline) and to st (if not nil); a store that opened (replay) has its
 // journal replayed, so the files' lines of the journal's time are read back
-// first and not written twice.
-func newPipeline(cfg Config, set *rejectlog.Set, names *enrich.NameCache, st *store.Store, replay bool, log *zap.Logger) (*pipeline.Pipeline, *results.Writer, error) {
+// first and not written twice. pub (if not nil) publishes them.
+func newPipeline(cfg Config, set *rejectlog.Set, names *enrich.NameCache, st *store.Store, replay bool, pub pipeline.ResultSink, log *zap.Logger) (*pipeline.Pipeline, *results.Writer, error) {
 	pcfg := cfg.Pipeline
 	pcfg.Live = true
 	switch {
@@ -397,6 +402,9 @@ func newPipeline(cfg Config, set *rejectlog.Set, names *enrich.NameCache, st *st
 	var sinks []pipeline.ResultSink
 	if st != nil {
 		sinks = append(sinks, st)
+	}
+	if pub != nil {
+		sinks = append(sinks, pub)
 	}
 	var rw *results.Writer
 	if cfg.OutDir != "" {
@@ -487,6 +495,7 @@ type rejectLogsPart struct {
 	cfg   RejectLogConfig
 	set   *rejectlog.Set
 	store *storePart
+	pub   *publishPart // nil without --publish
 	log   *zap.Logger
 
 	mu        sync.Mutex // guards scanned, followers: the metrics read them
@@ -496,14 +505,14 @@ type rejectLogsPart struct {
 	wg        sync.WaitGroup
 }
 
-func newRejectLogsPart(cfg RejectLogConfig, st *storePart, log *zap.Logger) *rejectLogsPart {
+func newRejectLogsPart(cfg RejectLogConfig, st *storePart, pub *publishPart, log *zap.Logger) *rejectLogsPart {
 	window := cfg.Window
 	if window <= 0 {
 		window = 24 * time.Hour
 	}
 	set := rejectlog.NewSet(window)
 	set.Window = window
-	return &rejectLogsPart{life: life{name: "reject logs"}, cfg: cfg, set: set, store: st, log: log}
+	return &rejectLogsPart{life: life{name: "reject logs"}, cfg: cfg, set: set, store: st, pub: pub, log: log}
 }
 
 // Counters are the counts of the reject logs read, at start and since.
@@ -557,10 +566,7 @@ func (r *rejectLogsPart) Start() (err error) {
 		rejectlog.WarnDamaged(r.log),
 		func(rj rejectlog.Rejection) error {
 			r.set.Add(rj)
-			if st != nil {
-				return st.RecordRejection(rj.IP, rj.Time, rj.Zone)
-			}
-			return nil
+			return recordRejection(st, r.pub, &rj)
 		})
 	if err != nil {
 		return err
@@ -588,12 +594,10 @@ func (r *rejectLogsPart) Start() (err error) {
 func (r *rejectLogsPart) handler(path string, st *store.Store) func([]rejectlog.Rejection) error {
 	lastExpire := time.Now()
 	return func(rs []rejectlog.Rejection) error {
-		for _, rj := range rs {
-			r.set.Add(rj)
-			if st != nil {
-				if err := st.RecordRejection(rj.IP, rj.Time, rj.Zone); err != nil {
-					return err
-				}
+		for i := range rs {
+			r.set.Add(rs[i])
+			if err := recordRejection(st, r.pub, &rs[i]); err != nil {
+				return err
 			}
 		}
 		if len(rs) > 0 {

@@ -53,6 +53,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if name == "" {
 		name = "mxsensor"
 	}
+	if port == 0 {
+		port = server.RANDOM_PORT // the server reads 0 as its default port, 4222
+	}
 	opts := &server.Options{
 		ServerName:             name,
 		Host:                   host,
@@ -68,6 +71,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ch, cp, err := splitHostPort(c.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats: cluster listen %q: %w", c.Listen, err)
+		}
+		if cp == 0 {
+			cp = server.RANDOM_PORT
 		}
 		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: ch, Port: cp}
 		opts.Routes = server.RoutesFromStr(joinRoutes(c.Routes))

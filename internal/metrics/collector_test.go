@@ -84,6 +84,7 @@ type Sources struct {
 	Enricher         EnrichSource
 	RejectLog        func() rejectlog.Counters
 	Store            StoreSource
+	Publish          PublishSource
 	Outputs          func(fn func(name string, dropped uint64, failing bool))
 }
 
@@ -111,6 +112,9 @@ func newTestRegistry(src Sources) (*prometheus.Registry, error) {
 	}
 	if src.Store != nil {
 		cs = append(cs, NewStoreCollector(src.Store))
+	}
+	if src.Publish != nil {
+		cs = append(cs, NewPublishCollector(src.Publish))
 	}
 	if src.Outputs != nil {
 		var o Outputs

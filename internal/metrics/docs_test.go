@@ -7,15 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxsensor/mxsensor/internal/publish"
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
+
+type fakePublisher struct{}
+
+func (fakePublisher) Stats() publish.Stats { return publish.Stats{Connected: true} }
 
 // TestMetricsDocsAndDashboard: docs/metrics.md lists every family we
 // export, and the Grafana dashboard is valid JSON that uses only those.
 func TestMetricsDocsAndDashboard(t *testing.T) {
 	reg, err := newTestRegistry(Sources{Agent: runningAgent(), Pipeline: fakePipeline{}, Enricher: fakeEnricher{},
 		RejectLog: func() rejectlog.Counters { return rejectlog.Counters{} }, Store: fakeStore{},
-		Outputs: func(func(string, uint64, bool)) {}})
+		Publish: fakePublisher{}, Outputs: func(func(string, uint64, bool)) {}})
 	if err != nil {
 		t.Fatal(err)
 	}

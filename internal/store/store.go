@@ -67,6 +67,8 @@ type Config struct {
 	// CreateDir creates the database's directory when missing (on each
 	// try: on a full disk creating it may fail too).
 	CreateDir bool
+	// Outbox bounds the publisher's outbox (see Enqueue).
+	Outbox OutboxConfig
 	// Log gets the warnings of a failing store (nil: none).
 	Log *zap.Logger
 }
@@ -106,6 +108,7 @@ type Store struct {
 	jbuf     []byte // Write's JSON buffer
 	rbuf     []byte // WriteAttempt's and WriteAssociation's (the pipeline's goroutine)
 
+	ob       outboxState
 	trimmed  uint64    // rows room dropped since its last warning
 	trimWarn time.Time // room's last warning
 
@@ -136,6 +139,7 @@ const (
 	rowRejection
 	rowPosition
 	rowEnrich
+	rowOutbox
 )
 
 // ErrClosed is returned by writes to a closed Store.
@@ -200,6 +204,10 @@ func (s *Store) open() error {
 	// open their own Store.
 	db.SetMaxOpenConns(1)
 	if err := migrate(context.Background(), db); err != nil {
+		db.Close()
+		return err
+	}
+	if err := s.loadOutbox(db); err != nil {
 		db.Close()
 		return err
 	}
@@ -367,6 +375,13 @@ func (s *Store) add(r row) error {
 	if s.err != nil {
 		return s.err
 	}
+	s.queue(r)
+	return nil
+}
+
+// queue queues a row (under mu), or drops and counts it when the rows
+// waiting are past the bound; it says which.
+func (s *Store) queue(r row) bool {
 	held, limit := len(s.pending)+s.inflight, s.cfg.MaxPending
 	if r.kind != rowJournal && r.kind != rowSYN {
 		limit += limit / 4 // results keep room when the journal fills the queue
@@ -375,13 +390,13 @@ func (s *Store) add(r row) error {
 		// Unopened: no journal to keep the SYNs in, and the memory is
 		// better spent on the results.
 		s.out.Drop(1, time.Now())
-		return nil
+		return false
 	}
 	s.pending = append(s.pending, r)
 	if len(s.pending) >= s.cfg.BatchRows {
 		s.signal()
 	}
-	return nil
+	return true
 }
 
 // signal asks the committer to commit soon.
@@ -581,6 +596,7 @@ var insertSQL = [...]string{
 	rowRejection:   "INSERT OR IGNORE INTO rejections (t, ip, zone) VALUES (?, ?, ?)",
 	rowPosition:    "INSERT OR REPLACE INTO reject_positions (file, state) VALUES (?, ?)",
 	rowEnrich:      "INSERT OR REPLACE INTO enrich_cache (ip, t, result) VALUES (?, ?, ?)",
+	rowOutbox:      "INSERT OR IGNORE INTO outbox (kind, msg_id, subject, body, t) VALUES (?, ?, ?, ?, ?)",
 }
 
 // commitNow writes the pending rows in one transaction and prunes the
@@ -629,11 +645,12 @@ func (s *Store) commitNow(force bool) error {
 	}
 	s.spare = nil
 	s.inflight = len(batch)
+	obBytes := s.ob.bytes
 	s.mu.Unlock()
 
 	start := time.Now()
 	db := s.conn()
-	err := s.commit(db, batch)
+	evicted, err := s.commit(db, batch, obBytes)
 	if err != nil || failing || s.walCrowds() {
 		// Give the space a failed transaction took in the WAL back (when
 		// the checkpoint can run).
@@ -642,6 +659,7 @@ func (s *Store) commitNow(force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inflight = 0
+	s.outboxCommitted(err == nil, evicted, time.Now())
 	if err != nil {
 		s.errs.Add(1)
 		err = fmt.Errorf("store %s: %w", s.path, err)
@@ -683,11 +701,14 @@ func (s *Store) walCrowds() bool {
 	return ok && uint64(fi.Size()) > free/2
 }
 
-func (s *Store) commit(db *sql.DB, rows []row) error {
+// commit writes rows in one transaction; obBytes is the outbox's size
+// before it, and evicted what it gave up of the outbox to stay within its
+// bound.
+func (s *Store) commit(db *sql.DB, rows []row, obBytes int64) (evicted map[string]uint64, err error) {
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	var stmts [len(insertSQL)]*sql.Stmt
@@ -696,7 +717,7 @@ func (s *Store) commit(db *sql.DB, rows []row) error {
 		st := stmts[r.kind]
 		if st == nil {
 			if st, err = tx.PrepareContext(ctx, insertSQL[r.kind]); err != nil {
-				return err
+				return nil, err
 			}
 			stmts[r.kind] = st
 		}
@@ -716,17 +737,22 @@ func (s *Store) commit(db *sql.DB, rows []row) error {
 			_, err = st.ExecContext(ctx, r.a, r.b)
 		case rowEnrich:
 			_, err = st.ExecContext(ctx, r.a, r.t, r.b)
+		case rowOutbox:
+			err = s.insertOutbox(ctx, st, r)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if latest > 0 {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM journal WHERE t < ?", latest-int64(s.cfg.Journal)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return tx.Commit()
+	if evicted, err = s.evictOutbox(ctx, tx, obBytes); err != nil {
+		return nil, err
+	}
+	return evicted, tx.Commit()
 }
 
 // Expire deletes what is older than the retention.
