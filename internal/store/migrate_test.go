@@ -40,7 +40,7 @@ func TestMigrateKeepsRows(t *testing.T) {
 			col = "zone"
 		}
 		var got, sensor string
-		if err := s.DB().QueryRow("SELECT " + col + ", sensor FROM " + table).Scan(&got, &sensor); err != nil || got != want || sensor != "" {
+		if err := s.DB().QueryRow("SELECT "+col+", sensor FROM "+table).Scan(&got, &sensor); err != nil || got != want || sensor != "" {
 			t.Errorf("%s: %q sensor %q %v", table, got, sensor, err)
 		}
 	}
