@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/fleet"
 	"github.com/mxsensor/mxsensor/internal/record"
+	"github.com/mxsensor/mxsensor/internal/report"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
 
@@ -228,6 +231,30 @@ func TestCollectExactlyOnceAnyOrder(t *testing.T) {
 	}
 	if x.ListEntries != 1 || x.ListPuts != 1 {
 		t.Errorf("list entries %d, puts %d", x.ListEntries, x.ListPuts)
+	}
+
+	// The fleet report: both sensors side by side, and the /64 they share.
+	st, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.BuildFrom(st, report.Config{})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Attempts4 != 1 || r.Fleet == nil || len(r.Fleet.Sensors) != 2 || r.Fleet.Sensors[1].Sensor != "s3" ||
+		r.Fleet.Sensors[1].Summary.SpamHostsAssoc != 1 || len(r.Fleet.Shared) != 1 || r.Fleet.Shared[0].Prefix != pfx ||
+		!slices.Equal(r.Fleet.Shared[0].Sensors, []string{"s1", "s3"}) || r.Fleet.Shared[0].Spammer != 2 {
+		t.Errorf("fleet report %+v %+v", r.Summary, r.Fleet)
+	}
+	var text strings.Builder
+	if err := report.WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`2001:db8:1:2::/64 +s1,s3 +2 +2 `).MatchString(text.String()) ||
+		!strings.Contains(text.String(), "Per sensor") {
+		t.Errorf("text report:\n%s", text.String())
 	}
 
 	// A second run over the same store writes nothing: the entry has not
