@@ -298,24 +298,33 @@ func (in *ingester) rewrite(table, where, set string, args []any, fix func([]byt
 // sorted ("" for a sensor's own store).
 func (s *Store) Sensors() ([]string, error) {
 	_ = s.commitNow(false) // a failing disk: read what is committed
+	var out []string
+	err := s.each("SELECT sensor FROM attempts UNION SELECT sensor FROM associations ORDER BY 1", func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		out = append(out, id)
+		return err
+	})
+	return out, err
+}
+
+// each runs q and calls scan on every row.
+func (s *Store) each(q string, scan func(*sql.Rows) error) error {
 	db := s.conn()
 	if db == nil {
-		return nil, s.OpenError()
+		return s.OpenError()
 	}
-	rows, err := db.Query("SELECT sensor FROM attempts UNION SELECT sensor FROM associations ORDER BY 1")
+	rows, err := db.Query(q)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", s.path, err)
+		return fmt.Errorf("store %s: %w", s.path, err)
 	}
 	defer rows.Close()
-	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		if err := scan(rows); err != nil {
+			return err
 		}
-		out = append(out, id)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Sensor is the results of one sensor of a collector's store.
@@ -335,28 +344,18 @@ func (x sensorSource) String() string { return x.s.path + " (sensor " + x.id + "
 // SpammerSensors returns, for each IPv6 source of an association labelled
 // spammer, the sensors that saw one (sorted).
 func (s *Store) SpammerSensors() (map[netip.Addr][]string, error) {
-	db := s.conn()
-	if db == nil {
-		return nil, s.OpenError()
-	}
-	rows, err := db.Query("SELECT DISTINCT src, sensor FROM associations WHERE spammer = 1 ORDER BY src, sensor")
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", s.path, err)
-	}
-	defer rows.Close()
 	out := map[netip.Addr][]string{}
-	for rows.Next() {
+	err := s.each("SELECT DISTINCT src, sensor FROM associations WHERE spammer = 1 ORDER BY src, sensor", func(rows *sql.Rows) error {
 		var src, sensor string
 		if err := rows.Scan(&src, &sensor); err != nil {
-			return nil, err
+			return err
 		}
-		ip, err := netip.ParseAddr(src)
-		if err != nil {
-			continue
+		if ip, err := netip.ParseAddr(src); err == nil {
+			out[ip] = append(out[ip], sensor)
 		}
-		out[ip] = append(out[ip], sensor)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // ListedEntry is what a collector last wrote to the shared list for one
@@ -370,27 +369,19 @@ type ListedEntry struct {
 // FleetList returns what the collector last wrote to the shared list, by
 // key.
 func (s *Store) FleetList() (map[string]ListedEntry, error) {
-	db := s.conn()
-	if db == nil {
-		return nil, s.OpenError()
-	}
-	rows, err := db.Query("SELECT key, entry, first_listed, written FROM fleet_list")
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", s.path, err)
-	}
-	defer rows.Close()
 	out := map[string]ListedEntry{}
-	for rows.Next() {
+	err := s.each("SELECT key, entry, first_listed, written FROM fleet_list", func(rows *sql.Rows) error {
 		var k string
 		var e ListedEntry
 		var fl, w int64
 		if err := rows.Scan(&k, &e.Entry, &fl, &w); err != nil {
-			return nil, err
+			return err
 		}
 		e.FirstListed, e.Written = time.Unix(0, fl).UTC(), time.Unix(0, w).UTC()
 		out[k] = e
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // SetFleetListed records an entry written to the shared list (key

@@ -25,20 +25,6 @@ func fleetRecords() (v4 FleetRecord, v6 FleetRecord, rej FleetRecord) {
 	return FleetRecord{Sensor: "s1", Attempt: a}, FleetRecord{Sensor: "s1", Association: as}, FleetRecord{Sensor: "s2", Rejection: r}
 }
 
-func lines(t *testing.T, s *Store, name string) string {
-	t.Helper()
-	r, err := s.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestIngestFleetLabelAnyOrder: the rows end the same whether the
 // rejection comes before or after the attempts it lists, and a second
 // ingest of the same records changes nothing.
@@ -56,7 +42,7 @@ func TestIngestFleetLabelAnyOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := [2]string{lines(t, s, record.AttemptsFile), lines(t, s, record.AssociationsFile)}
+		got := [2]string{readAll(t, s, record.AttemptsFile), readAll(t, s, record.AssociationsFile)}
 		if !strings.Contains(got[0], `"blocklisted":true`) || !strings.Contains(got[1], `"spammer":true`) ||
 			!strings.Contains(got[1], `"first_seen":"2024-05-01T12:00:00Z","blocklisted":true}`) {
 			t.Errorf("order %d: not labelled:\n%s%s", i, got[0], got[1])
@@ -74,7 +60,7 @@ func TestIngestFleetLabelAnyOrder(t *testing.T) {
 			st.Attempts.New+st.Associations.New+st.Rejections.New+st.RelabelledAttempts+st.RelabelledAssociations != 0 {
 			t.Errorf("second ingest: %+v", st)
 		}
-		if again := [2]string{lines(t, s, record.AttemptsFile), lines(t, s, record.AssociationsFile)}; again != got {
+		if again := [2]string{readAll(t, s, record.AttemptsFile), readAll(t, s, record.AssociationsFile)}; again != got {
 			t.Errorf("second ingest changed the rows")
 		}
 		var sp int
