@@ -34,6 +34,7 @@ var commandConfigs = map[string]func() any{
 	"addr":        func() any { return new(addrConfig) },
 	"analyze":     func() any { return new(analyzeConfig) },
 	"blocklist":   func() any { return new(blocklistConfig) },
+	"collect":     func() any { return new(collectConfig) },
 	"detach":      func() any { return new(detachConfig) },
 	"dnsbl":       func() any { return new(dnsblConfig) },
 	"eval":        func() any { return new(evalConfig) },

@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 	config.ChoiceVar[logFormats](root.PersistentFlags(), "log-format", "console", "log format: console or json")
 	root.PersistentFlags().String("config", "", "YAML configuration file (default "+config.DefaultFile+" when it exists; MXSENSOR_CONFIG)")
 	root.AddCommand(newRunCmd(), newStatsCmd(), newReadCmd(), newDetachCmd(), newAddrCmd(), newFingerprintCmd(), newLookupCmd(), newRejectlogCmd(), newEvalCmd(), newAnalyzeCmd())
-	root.AddCommand(newBlocklistCmd(), newDnsblCmd())
+	root.AddCommand(newBlocklistCmd(), newDnsblCmd(), newCollectCmd())
 	root.AddCommand(newReportCmd())
 	root.AddCommand(newConfigCmd())
 	root.AddCommand(newLabCmd())

@@ -49,6 +49,7 @@ type Report struct {
 	Spam48s     []PrefixRow  `json:"spammer_48s"`
 	Evidence    EvidenceMix  `json:"evidence"`
 	Comparison  *Comparison  `json:"comparison,omitempty"`
+	Fleet       *Fleet       `json:"fleet,omitempty"` // a store of several sensors
 	Input       InputStats   `json:"input"`
 	Definitions []string     `json:"definitions"`
 }
@@ -620,6 +621,17 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		r.Comparison = c
+	}
+	if fs, ok := src.(FleetSource); ok {
+		ids, err := fs.Sensors()
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 1 {
+			if r.Fleet, err = buildFleet(fs, ids, cfg, spam64); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return r, nil
 }

@@ -169,6 +169,9 @@ func tables(r *Report) []table {
 			{"same spammer label", itoa(c.SpammerAgreement), ""},
 		}})
 	}
+	if r.Fleet != nil {
+		out = append(out, fleetTables(r.Fleet)...)
+	}
 	return out
 }
 

@@ -113,6 +113,23 @@ var migrations = []string{
 		t       INTEGER NOT NULL -- when enqueued, ns since the epoch
 	);
 	CREATE INDEX outbox_kind ON outbox (kind, seq);`,
+	// 3: the collector's fleet-wide labelling. An association keeps the
+	// IPv4 it points to and the time the spam window is measured from (the
+	// IPv4 attempt's first SYN, or the IPv6 attempt's for an address
+	// only), so that a rejection arriving later from any sensor relabels
+	// it; the indexes find the rows a rejection or an attempt concerns.
+	// fleet_list is what the collector last wrote to the shared list.
+	`ALTER TABLE associations ADD COLUMN v4_src TEXT NOT NULL DEFAULT '';
+	ALTER TABLE associations ADD COLUMN v4_t INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX associations_v4 ON associations (v4_src, v4_t);
+	CREATE INDEX attempts_src ON attempts (src, first_seen);
+	CREATE INDEX rejections_ip ON rejections (ip, t);
+	CREATE TABLE fleet_list (
+		key          TEXT    PRIMARY KEY, -- fleet.PrefixKey
+		entry        TEXT    NOT NULL, -- the blocklist.Entry written, JSON
+		first_listed INTEGER NOT NULL,
+		written      INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema this build writes.

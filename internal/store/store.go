@@ -845,7 +845,11 @@ func (s *Store) SYNEvents(fn func(*synevent.Event) error) (skipped int, err erro
 
 // Open implements results.Source: the rows of attempts.jsonl or
 // associations.jsonl, as JSON lines in insertion order.
-func (s *Store) Open(name string) (io.ReadCloser, error) {
+func (s *Store) Open(name string) (io.ReadCloser, error) { return s.openLines(name, "") }
+
+// openLines returns the lines of name's table, in insertion order, those
+// of one sensor when where is "sensor = ?" (args its id), or all.
+func (s *Store) openLines(name, where string, args ...any) (io.ReadCloser, error) {
 	var table string
 	switch name {
 	case record.AttemptsFile:
@@ -860,7 +864,11 @@ func (s *Store) Open(name string) (io.ReadCloser, error) {
 	if db == nil {
 		return nil, s.OpenError()
 	}
-	rows, err := db.Query("SELECT line FROM " + table + " ORDER BY id")
+	q := "SELECT line FROM " + table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	rows, err := db.Query(q+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.path, err)
 	}
