@@ -18,11 +18,11 @@ type ListResult struct {
 	// TruePrefixes hold at least one positive source; the others
 	// (FalsePrefixes) hold none.
 	TruePrefixes, FalsePrefixes int
-	Positives int // positive IPv6 sources
-	Covered   int // of those, inside a listed prefix
+	Positives                   int // positive IPv6 sources
+	Covered                     int // of those, inside a listed prefix
 	// Collateral counts the IPv6 sources of other hosts inside a listed
 	// prefix (a legitimate MTA sharing a spammer's /64).
-	Collateral           int
+	Collateral            int
 	Precision, Recall, F1 float64
 }
 
