@@ -72,7 +72,13 @@ func Connect(c ConnConfig, log *zap.Logger) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(wait),
 		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			// A close of our own (err nil, or the connection closed) is
+			// not worth a warning.
+			if err == nil || nc.IsClosed() {
+				log.Debug("nats disconnected", zap.Error(err))
+				return
+			}
 			log.Warn("nats disconnected", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
