@@ -59,7 +59,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
 		}
-		opts.Host, opts.Port = host, port
+		opts.Host, opts.Port = host, anyPort(port)
 	}
 	switch {
 	case cfg.StoreDir != "":
@@ -82,7 +82,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats: cluster listen %q: %w", c.Listen, err)
 		}
-		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: ch, Port: cp}
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: ch, Port: anyPort(cp)}
 		opts.Routes = server.RoutesFromStr(joinRoutes(c.Routes))
 	}
 	srv, err := server.NewServer(opts)
@@ -119,6 +119,15 @@ func splitHostPort(s string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", p)
 	}
 	return h, port, nil
+}
+
+// anyPort turns port 0 into the server's "pick a free port" (its 0 means
+// the default port).
+func anyPort(p int) int {
+	if p == 0 {
+		return server.RANDOM_PORT
+	}
+	return p
 }
 
 func joinRoutes(r []string) string {

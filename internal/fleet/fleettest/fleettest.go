@@ -19,7 +19,7 @@ import (
 type Node struct {
 	*fleet.Embedded
 	// Config restarts the node where it was: same ports, same store.
-	Config fleet.EmbeddedConfig
+	Config  fleet.EmbeddedConfig
 	stopped bool
 }
 

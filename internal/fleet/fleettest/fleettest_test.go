@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,14 @@ func TestSingleRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTwoSingles: two nodes at once each get a port of their own (port 0
+// in fleet.EmbeddedConfig picks a free one, not nats' default 4222).
+func TestTwoSingles(t *testing.T) {
+	a, b := Start(t), Start(t)
+	if a.URL() == b.URL() || strings.HasSuffix(a.URL(), ":4222") {
+		t.Errorf("nodes on %s and %s", a.URL(), b.URL())
 	}
 }
