@@ -87,24 +87,40 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	// Every node is given the routes to all: the cluster ports are chosen
 	// before the first node starts.
-	ports := freePorts(t, 2*n)
+	ports := FreePorts(t, 2*n)
 	routes := make([]string, n)
 	for i := range n {
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i])
 	}
-	c := &Cluster{}
+	nodes := make([]*Node, n)
 	for i := range n {
-		node := &Node{Config: fleet.EmbeddedConfig{
+		nodes[i] = &Node{Config: fleet.EmbeddedConfig{
 			Listen:   fmt.Sprintf("127.0.0.1:%d", ports[i]),
 			StoreDir: t.TempDir(),
 			Name:     fmt.Sprintf("n%d", i+1),
 			Cluster:  &fleet.EmbeddedCluster{Name: "mxsensor-test", Listen: fmt.Sprintf("127.0.0.1:%d", ports[n+i]), Routes: routes},
 		}}
-		c.Nodes = append(c.Nodes, node)
 	}
-	// Started together: a node waits for its peers before it serves
-	// JetStream.
-	errs := make(chan error, n)
+	return StartNodes(t, nodes...)
+}
+
+// StartNodes starts nodes configured by the caller (a configuration file
+// each, say) as one cluster and waits until it is ready.
+func StartNodes(t testing.TB, nodes ...*Node) *Cluster {
+	t.Helper()
+	c := &Cluster{Nodes: nodes}
+	c.start(t)
+	if len(nodes) > 1 {
+		c.WaitReady(t)
+	}
+	return c
+}
+
+// start starts every node at once: a clustered node waits for its peers
+// before it serves JetStream.
+func (c *Cluster) start(t testing.TB) {
+	t.Helper()
+	errs := make(chan error, len(c.Nodes))
 	for _, node := range c.Nodes {
 		go func() {
 			e, err := fleet.StartEmbedded(node.Config)
@@ -115,7 +131,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		}()
 	}
 	var first error
-	for range n {
+	for range c.Nodes {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -123,15 +139,13 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	for _, node := range c.Nodes {
 		if node.Embedded != nil {
 			t.Cleanup(node.Stop)
+		} else {
+			node.stopped = true
 		}
 	}
 	if first != nil {
-		t.Fatalf("starting a %d-node nats cluster: %v", n, first)
+		t.Fatalf("starting a %d-node nats cluster: %v", len(c.Nodes), first)
 	}
-	if n > 1 {
-		c.WaitReady(t)
-	}
-	return c
 }
 
 // WaitReady waits (at most 30 s) until the running nodes agree on a meta
@@ -176,9 +190,9 @@ func (c *Cluster) Leader(stream string) *Node {
 	return nil
 }
 
-// freePorts returns n TCP ports of 127.0.0.1 that were free when asked
+// FreePorts returns n TCP ports of 127.0.0.1 that were free when asked
 // (held open together, so they differ).
-func freePorts(t testing.TB, n int) []int {
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	ls := make([]net.Listener, 0, n)
 	defer func() {
