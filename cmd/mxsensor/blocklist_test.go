@@ -163,15 +163,7 @@ func TestBlocklistOverlongLine(t *testing.T) {
 func sharedListServer(t *testing.T, entries ...blocklist.Entry) (string, jetstream.KeyValue) {
 	t.Helper()
 	n := fleettest.Start(t)
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{n.URL()}, Name: "collector"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := fleettest.Connect(t, "collector", n.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	kv, err := fleet.EnsureList(ctx, js, fleet.ListConfig{Expire: time.Hour})

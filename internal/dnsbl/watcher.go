@@ -101,6 +101,9 @@ func (w *Watcher) Start() error {
 		return err
 	}
 	w.nc = nc
+	// Registered before the load: a reconnection during it is not missed
+	// (the initial connection's event, if it comes, costs one resume).
+	reconnected := nc.StatusChanged(nats.CONNECTED)
 	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Wait)
 	defer cancel()
 	if err := w.open(ctx); err != nil {
@@ -117,9 +120,7 @@ func (w *Watcher) Start() error {
 	w.malformed.Add(v.Malformed)
 	w.publish("loaded")
 	w.started = true
-	// Registered after the first load: every CONNECTED from now on is a
-	// reconnection.
-	go w.run(nc.StatusChanged(nats.CONNECTED))
+	go w.run(reconnected)
 	return nil
 }
 

@@ -66,15 +66,7 @@ func TestWatcherFollowsSharedList(t *testing.T) {
 	n := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{n.URL()}, Name: "writer", ReconnectWait: 20 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := fleettest.Connect(t, "writer", n.URL())
 	kv, err := fleet.EnsureList(ctx, js, fleet.ListConfig{Expire: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +83,7 @@ func TestWatcherFollowsSharedList(t *testing.T) {
 	}
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	w, err := NewWatcher(WatcherConfig{Conn: fleet.ConnConfig{URLs: []string{n.URL()}, Name: "dnsbl", ReconnectWait: 20 * time.Millisecond}, Log: zaptest.NewLogger(t)}, srv)
+	w, err := NewWatcher(WatcherConfig{Conn: fleet.ConnConfig{URLs: []string{n.URL()}, Name: "dnsbl", ReconnectWait: 500 * time.Millisecond}, Log: zaptest.NewLogger(t)}, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +108,8 @@ func TestWatcherFollowsSharedList(t *testing.T) {
 	putRaw(ctx, t, kv, fleet.PrefixKey(netip.MustParsePrefix("2001:db8:e::/64")), []byte(`{"prefix":12}`))
 
 	// The server goes down and comes back; while the watcher's connection
-	// is away, one entry is written and one deleted.
+	// is away (it retries every 500 ms, the writer every 20), one entry is
+	// written and one deleted.
 	n.Stop()
 	n.Restart(t)
 	putEntry(ctx, t, kv, "2001:db8:f::/64", "s1")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mxsensor/mxsensor/internal/fleet"
 )
@@ -188,6 +189,23 @@ func (c *Cluster) Leader(stream string) *Node {
 		}
 	}
 	return nil
+}
+
+// Connect connects a client named name to urls as fleet.Connect does
+// (reconnecting every 20 ms), closed at the test's end, and returns its
+// JetStream context.
+func Connect(t testing.TB, name string, urls ...string) jetstream.JetStream {
+	t.Helper()
+	nc, err := fleet.Connect(fleet.ConnConfig{URLs: urls, Name: name, ReconnectWait: 20 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // FreePorts returns n TCP ports of 127.0.0.1 that were free when asked

@@ -19,15 +19,7 @@ import (
 // publishes; a consumer then reads each exactly once.
 func TestClusterNodeKilledMidStream(t *testing.T) {
 	c := StartCluster(t, 3)
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: c.URLs(), Name: "test-sensor", ReconnectWait: 50 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := Connect(t, "test-sensor", c.URLs()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := fleet.DefaultStreamConfig()
@@ -125,15 +117,7 @@ func TestClusterNodeKilledMidStream(t *testing.T) {
 // TestSingleRestart: a single node restarts on its port with its store.
 func TestSingleRestart(t *testing.T) {
 	n := Start(t)
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{n.URL()}, Name: "test", ReconnectWait: 50 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := Connect(t, "test", n.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := fleet.EnsureStream(ctx, js, fleet.DefaultStreamConfig()); err != nil {
