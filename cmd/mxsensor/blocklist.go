@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/atomicfile"
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/fleet"
 	"github.com/mxsensor/mxsensor/internal/results"
 )
 
@@ -18,9 +22,19 @@ import (
 type blocklistConfig struct {
 	In          string                          `mapstructure:"in"`
 	DB          string                          `mapstructure:"db"`
+	NATS        []string                        `mapstructure:"nats"`
 	Format      config.Choice[blocklistFormats] `mapstructure:"format"`
 	Out         string                          `mapstructure:"out"`
 	listOptions `mapstructure:",squash"`
+	natsOptions `mapstructure:",squash"`
+}
+
+// Validate checks the list's settings and the NATS credentials.
+func (c *blocklistConfig) Validate() error {
+	if err := c.listOptions.Validate(); err != nil {
+		return err
+	}
+	return c.natsOptions.Validate()
 }
 
 type blocklistFormats struct{}
@@ -46,13 +60,17 @@ func (o listOptions) Validate() error {
 
 func newBlocklistCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "blocklist --in DIR [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json] [--since T] [--until T] [--out FILE]",
+		Use:   "blocklist (--in DIR | --db FILE | --nats URL) [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json] [--since T] [--until T] [--out FILE]",
 		Short: "Export the IPv6 prefixes of attempts labelled spammer as an rbldnsd ip6trie zone, plain CIDR lines or JSON Lines",
 		Long: `Reads associations.jsonl of a results directory (mxsensor analyze or run --out) and lists every
 IPv6 prefix of length --prefix holding at least one attempt labelled spammer with a score of at least
 --min-score, with its first and last attempt, counts, associated IPv4 addresses and evidence families.
 --since and --until (RFC 3339 or 2006-01-02, UTC) select attempts by their first SYN. With --out the
-file is replaced atomically (written aside, then renamed), so a server reloading it never sees half.`,
+file is replaced atomically (written aside, then renamed), so a server reloading it never sees half.
+--nats URL[,URL...] exports the fleet's shared list instead (the collector's JetStream bucket
+` + fleet.ListBucket + `, with the sensors that saw each prefix and when it was first listed): its entries
+are the collector's, so --prefix, --min-score, --since and --until do not apply; values in the bucket
+that do not decode are skipped and counted (bad_lines).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c blocklistConfig
@@ -65,20 +83,16 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 				return err
 			}
 			defer log.Sync()
-			src, closeSrc, err := resultsSource(c.In, c.DB)
-			if err != nil {
-				return err
-			}
-			defer closeSrc()
-			opts, err := c.options()
-			if err != nil {
-				return err
-			}
 			format, err := blocklist.ParseFormat(string(c.Format))
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
-			l, err := blocklist.BuildFrom(src, opts)
+			var l *blocklist.List
+			if len(c.NATS) > 0 {
+				l, err = sharedList(cmd, &c, log)
+			} else {
+				l, err = buildList(&c)
+			}
 			if err != nil {
 				return err
 			}
@@ -108,7 +122,54 @@ file is replaced atomically (written aside, then renamed), so a server reloading
 	f.String("since", "", "only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
 	f.String("until", "", "only attempts first seen before this time (RFC 3339 or 2006-01-02)")
 	f.String("out", "", "write to this file (replaced atomically) instead of stdout")
+	f.StringSlice("nats", nil, "or: export the fleet's shared list from these NATS servers (nats://HOST:PORT, several for a cluster)")
+	addNATSFlags(cmd)
 	return cmd
+}
+
+// buildList builds the list of a results directory or a store.
+func buildList(c *blocklistConfig) (*blocklist.List, error) {
+	src, closeSrc, err := resultsSource(c.In, c.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	opts, err := c.options()
+	if err != nil {
+		return nil, err
+	}
+	return blocklist.BuildFrom(src, opts)
+}
+
+// sharedListWait bounds reading the shared list.
+const sharedListWait = 30 * time.Second
+
+// sharedList reads the fleet's shared list from its bucket.
+func sharedList(cmd *cobra.Command, c *blocklistConfig, log *zap.Logger) (*blocklist.List, error) {
+	if c.In != "" || c.DB != "" {
+		return nil, errors.New("give one of --in, --db or --nats")
+	}
+	for _, name := range []string{"prefix", "min-score", "since", "until"} {
+		if cmd.Flags().Changed(name) {
+			return nil, fmt.Errorf("--%s does not apply to --nats: the shared list's entries are the collector's", name)
+		}
+	}
+	nc, err := fleet.Connect(c.natsOptions.conn(c.NATS, "mxsensor-blocklist"), log)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), sharedListWait)
+	defer cancel()
+	v, err := fleet.ReadList(ctx, js, sharedListWait)
+	if err != nil {
+		return nil, err
+	}
+	return v.List(), nil
 }
 
 // options are the list's options: --prefix, --min-score, --since and

@@ -1,11 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/fleet"
+	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 )
 
 // blocklistAssoc returns one associations.jsonl line for an IPv6 attempt.
@@ -145,5 +154,84 @@ func TestBlocklistOverlongLine(t *testing.T) {
 	wantFields(t, sum, map[string]any{"lines": 3, "bad_lines": 1, "too_long": 1})
 	if first, _ := sum["first_bad"].(string); !strings.Contains(first, "line 2: line too long") {
 		t.Errorf("first bad line: %q", first)
+	}
+}
+
+// sharedListServer starts a NATS server holding the fleet's shared list
+// with entries (and one value that does not decode); it returns the
+// server's URL and the bucket, to write more.
+func sharedListServer(t *testing.T, entries ...blocklist.Entry) (string, jetstream.KeyValue) {
+	t.Helper()
+	n := fleettest.Start(t)
+	js := fleettest.Connect(t, "collector", n.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := fleet.EnsureList(ctx, js, fleet.ListConfig{Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		sharedListPut(t, kv, e)
+	}
+	if _, err := kv.Put(ctx, fleet.PrefixKey(netip.MustParsePrefix("2001:db8:bad::/64")), []byte(`{"prefix":`)); err != nil {
+		t.Fatal(err)
+	}
+	return n.URL(), kv
+}
+
+func sharedListPut(t *testing.T, kv jetstream.KeyValue, e blocklist.Entry) {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kv.Put(ctx, fleet.PrefixKey(e.Prefix), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sharedEntry is an entry of the fleet's list.
+func sharedEntry(prefix string, sensors ...string) blocklist.Entry {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	return blocklist.Entry{Prefix: netip.MustParsePrefix(prefix), FirstSeen: at, LastSeen: at.Add(time.Hour), Attempts: 3, Addresses: 2,
+		IPv4: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, MaxScore: 3.5, Evidence: []string{"order"}, Sensors: sensors, FirstListed: at.Add(time.Minute)}
+}
+
+// TestBlocklistNATS: blocklist --nats exports the fleet's shared list in
+// each format, skipping (and counting) a value that does not decode.
+func TestBlocklistNATS(t *testing.T) {
+	url, _ := sharedListServer(t, sharedEntry("2001:db8:2::/64", "s1", "s3"), sharedEntry("2001:db8:1::/64", "s2"))
+
+	out, errs, err := runCLI(t, "blocklist", "--nats", url, "--format", "json", "--log-format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"prefix":"2001:db8:1::/64","first_seen":"2026-11-26T10:00:00Z","last_seen":"2026-11-26T11:00:00Z","attempts":3,"addresses":2,"ipv4":["192.0.2.1"],"max_score":3.5,"evidence":["order"],"sensors":["s2"],"first_listed":"2026-11-26T10:01:00Z"}
+{"prefix":"2001:db8:2::/64","first_seen":"2026-11-26T10:00:00Z","last_seen":"2026-11-26T11:00:00Z","attempts":3,"addresses":2,"ipv4":["192.0.2.1"],"max_score":3.5,"evidence":["order"],"sensors":["s1","s3"],"first_listed":"2026-11-26T10:01:00Z"}
+`
+	if out != want {
+		t.Errorf("json:\n%s\nwant\n%s", out, want)
+	}
+	wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 2, "prefix_len": 64, "spammer_attempts": 6, "bad_lines": 1})
+
+	out, _, err = runCLI(t, "blocklist", "--nats", url, "--format", "plain")
+	if err != nil || out != "2001:db8:1::/64\n2001:db8:2::/64\n" {
+		t.Errorf("plain: %q %v", out, err)
+	}
+	out, _, err = runCLI(t, "blocklist", "--nats", url)
+	if err != nil || !strings.Contains(out, "2001:db8:1::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 3 attempts") {
+		t.Errorf("rbldnsd: %q %v", out, err)
+	}
+	for _, args := range [][]string{
+		{"--nats", url, "--in", t.TempDir()},
+		{"--nats", url, "--prefix", "48"},
+		{"--nats", url, "--nats-user", "u", "--nats-creds", "c"},
+		{"--nats", "127.0.0.1:4222"},
+	} {
+		if _, _, err := runCLI(t, append([]string{"blocklist"}, args...)...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }

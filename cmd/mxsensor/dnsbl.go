@@ -14,6 +14,7 @@ import (
 	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
+	"github.com/mxsensor/mxsensor/internal/fleet"
 )
 
 // dnsblConfig is dnsbl's section.
@@ -23,7 +24,9 @@ type dnsblConfig struct {
 	In                   string          `mapstructure:"in"`
 	DB                   string          `mapstructure:"db"`
 	List                 string          `mapstructure:"list"`
+	NATS                 []string        `mapstructure:"nats"`
 	listOptions          `mapstructure:",squash"`
+	natsOptions          `mapstructure:",squash"`
 	Reload               time.Duration           `mapstructure:"reload"`
 	TTL                  time.Duration           `mapstructure:"ttl"`
 	NS                   string                  `mapstructure:"ns"`
@@ -51,6 +54,9 @@ func (c *dnsblConfig) Validate() error {
 	if err := c.listOptions.Validate(); err != nil {
 		return err
 	}
+	if err := c.natsOptions.Validate(); err != nil {
+		return err
+	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		return errors.New("--rate-limit and --rate-burst must not be negative")
 	}
@@ -65,7 +71,7 @@ func (c *dnsblConfig) Validate() error {
 
 func newDnsblCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "dnsbl --zone ZONE (--in DIR | --list FILE) [--listen 127.0.0.1:5353] [--reload 30s]",
+		Use:   "dnsbl --zone ZONE (--in DIR | --db FILE | --list FILE | --nats URL) [--listen 127.0.0.1:5353] [--reload 30s]",
 		Short: "Serve the IPv6 spammer list as a DNSBL (RFC 5782) over UDP and TCP, reloading it when its source changes",
 		Long: `Answers <32 reversed nibbles>.ZONE with A 127.0.0.2 and a TXT reason when the address is in a listed
 prefix (longest match), NXDOMAIN otherwise. The list is built from a results directory (--in, as
@@ -75,6 +81,10 @@ checked every --reload (modification time, size, file identity) and loaded once 
 unchanged for one check, or at once on SIGHUP; a new list replaces the old one without dropping
 queries, and a source that fails to load keeps the old list (a source with bad lines and no valid
 entry fails; an empty one, or comments only, is an empty list).
+--nats URL[,URL...] serves the fleet's shared list (the collector's JetStream bucket
+` + fleet.ListBucket + `) and follows it: entries written, deleted or expired are applied as they come; after
+a reconnection the watch resumes after the last revision seen; SIGHUP loads the whole list again;
+values that do not decode are skipped and counted. --reload does not apply.
 Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses, malformed queries' included,
 are rate limited per source prefix (--rate-limit 0 switches that off); TCP connections are limited per
 source and in total, one over a limit being closed at once.`,
@@ -91,8 +101,9 @@ source and in total, one over a limit being closed at once.`,
 			}
 			defer log.Sync()
 			src := dnsbl.Source{Dir: c.In, DB: c.DB, List: c.List}
-			if src.Validate() != nil {
-				return errors.New("give exactly one of --in DIR (a results directory), --db FILE (a store) or --list FILE (from mxsensor blocklist --format json or plain)")
+			fromNATS := len(c.NATS) > 0
+			if fromNATS && (c.In != "" || c.DB != "" || c.List != "") || !fromNATS && src.Validate() != nil {
+				return errors.New("give exactly one of --in DIR (a results directory), --db FILE (a store), --list FILE (from mxsensor blocklist --format json or plain) or --nats URL (the fleet's shared list)")
 			}
 			if c.Zone == "" {
 				return errors.New("--zone is required")
@@ -114,18 +125,26 @@ source and in total, one over a limit being closed at once.`,
 			if err != nil {
 				return err
 			}
-			rl, err := dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: c.Reload, Log: log}, srv)
+			var feed interface {
+				dnsbl.Feed
+				Start() error
+			}
+			if fromNATS {
+				feed, err = dnsbl.NewWatcher(dnsbl.WatcherConfig{Conn: c.natsOptions.conn(c.NATS, "mxsensor-dnsbl"), Log: log}, srv)
+			} else {
+				feed, err = dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: c.Reload, Log: log}, srv)
+			}
 			if err != nil {
 				return err
 			}
-			if err := rl.Start(); err != nil {
+			if err := feed.Start(); err != nil {
 				return err
 			}
-			defer rl.Stop()
+			defer feed.Stop()
 			if err := srv.Start(string(c.Listen)); err != nil {
 				return fmt.Errorf("--listen: %w", err)
 			}
-			return dnsbl.Serve(ctx, srv, rl, hup, log)
+			return dnsbl.Serve(ctx, srv, feed, hup, log)
 		},
 	}
 	f := cmd.Flags()
@@ -134,6 +153,8 @@ source and in total, one over a limit being closed at once.`,
 	f.String("in", "", "results directory: build the list from its associations.jsonl")
 	f.String("db", "", "or: the store of run/analyze --db")
 	f.String("list", "", "list file written by mxsensor blocklist --format json (or plain)")
+	f.StringSlice("nats", nil, "or: serve the fleet's shared list from these NATS servers (nats://HOST:PORT, several for a cluster)")
+	addNATSFlags(cmd)
 	f.Int("prefix", blocklist.DefaultPrefixLen, "with --in: length of the listed IPv6 prefixes (32..128)")
 	f.Float64("min-score", blocklist.DefaultMinScore, "with --in: lowest association score of a spammer attempt that counts")
 	f.String("since", "", "with --in: only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")

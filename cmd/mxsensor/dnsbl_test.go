@@ -21,7 +21,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/dnsbl"
+	"github.com/mxsensor/mxsensor/internal/fleet"
 )
 
 // dnsblRbldnsd returns Debian's rbldnsd. Without it the test skips, saying
@@ -486,5 +488,45 @@ func TestDNSBLCommandTCPLimits(t *testing.T) {
 	}
 	if _, err := askFrom("127.0.0.2"); err != nil {
 		t.Errorf("another source: %v", err)
+	}
+}
+
+// TestDNSBLNATS: dnsbl --nats answers from the fleet's shared list and
+// follows it: an entry written to the bucket is answered, a deleted one is
+// not.
+func TestDNSBLNATS(t *testing.T) {
+	listed := sharedEntry("2001:db8:1::/64", "s1", "s2")
+	url, kv := sharedListServer(t, listed)
+	const zone = "bl6.test."
+	addr := dnsblStartCLI(t, zone, "--nats", url)
+	name := func(a string) string { return dnsbl.Nibbles(netip.MustParseAddr(a)) + "." + zone }
+
+	if r := dnsblAsk(t, addr, name("2001:db8:1::25"), dns.TypeTXT); r.Rcode != "NOERROR" || len(r.TXT) != 1 || r.TXT[0] != blocklist.Reason(listed) {
+		t.Errorf("listed entry: %s", r)
+	}
+	added := sharedEntry("2001:db8:2::/64", "s3")
+	sharedListPut(t, kv, added)
+	dnsblWaitListed(t, addr, name("2001:db8:2::1"), blocklist.Reason(added))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kv.Delete(ctx, fleet.PrefixKey(listed.Prefix)); err != nil {
+		t.Fatal(err)
+	}
+	for r := dnsblAsk(t, addr, name("2001:db8:1::25"), dns.TypeA); r.Rcode != "NXDOMAIN"; r = dnsblAsk(t, addr, name("2001:db8:1::25"), dns.TypeA) {
+		if ctx.Err() != nil {
+			t.Fatalf("deleted entry still answered: %s", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	for _, args := range [][]string{
+		{"dnsbl", "--zone", zone, "--nats", url, "--list", os.DevNull},
+		{"dnsbl", "--zone", zone, "--nats", url, "--nats-nkey", "k", "--nats-user", "u"},
+		{"dnsbl", "--zone", zone, "--nats", "localhost"},
+	} {
+		if _, _, err := runCLI(t, args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }

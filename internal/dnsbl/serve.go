@@ -12,13 +12,32 @@ import (
 // shutdownWait bounds how long Serve waits for the queries in flight.
 const shutdownWait = 5 * time.Second
 
-// Serve runs a started server and its started reloader until ctx is done
-// or serving fails, reloading at once on each value from hup (SIGHUP; nil
-// for none). Then it stops the reloader, shuts the server down and logs
-// what was answered. It returns the error serving failed with.
-func Serve(ctx context.Context, srv *Server, rl *Reloader, hup <-chan os.Signal, log *zap.Logger) error {
-	log.Info("dnsbl serving", zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone()), zap.String("source", rl.cfg.Source.Path()),
-		zap.Int("entries", srv.Table().Len()), zap.Duration("reload", rl.cfg.Interval), zap.Float64("rate_limit", srv.cfg.RateLimit))
+// Feed keeps a server's list in step with its source: a Reloader (a
+// results directory, a store, a list file) or a Watcher (the fleet's
+// shared list).
+type Feed interface {
+	// Reload loads the source again now (SIGHUP), without waiting.
+	Reload()
+	// Stop stops following the source; the server keeps its list.
+	Stop() error
+	// Stats returns the loads done and failed so far.
+	Stats() (loaded, failed uint64)
+	// logFields describe the source in the log.
+	logFields() []zap.Field
+}
+
+func (r *Reloader) logFields() []zap.Field {
+	return []zap.Field{zap.String("source", r.cfg.Source.Path()), zap.Duration("reload", r.cfg.Interval)}
+}
+
+// Serve runs a started server and its started feed until ctx is done or
+// serving fails, reloading at once on each value from hup (SIGHUP; nil
+// for none). Then it stops the feed, shuts the server down and logs what
+// was answered. It returns the error serving failed with.
+func Serve(ctx context.Context, srv *Server, rl Feed, hup <-chan os.Signal, log *zap.Logger) error {
+	f := []zap.Field{zap.Stringer("addr", srv.Addr()), zap.String("zone", srv.Zone())}
+	f = append(f, rl.logFields()...)
+	log.Info("dnsbl serving", append(f, zap.Int("entries", srv.Table().Len()), zap.Float64("rate_limit", srv.cfg.RateLimit))...)
 	var serveErr error
 loop:
 	for {

@@ -25,6 +25,10 @@ type EmbeddedConfig struct {
 	// Cluster, if set, joins a cluster: its name, this server's cluster
 	// listen address and the routes to the others.
 	Cluster *EmbeddedCluster
+	// ConfigFile, if set, is a nats-server configuration file the options
+	// are read from (accounts, permissions, TLS, a cluster); the fields
+	// above that are set override it.
+	ConfigFile string
 }
 
 // EmbeddedCluster makes an embedded server one node of a cluster.
@@ -42,40 +46,43 @@ type Embedded struct {
 // StartEmbedded starts an embedded JetStream server and waits until it
 // accepts clients (at most 10 s).
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
-	host, port, err := splitHostPort(cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
+	opts := &server.Options{}
+	if cfg.ConfigFile != "" {
+		o, err := server.ProcessConfigFile(cfg.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		opts = o
 	}
-	if cfg.StoreDir == "" {
+	if cfg.Listen != "" || cfg.ConfigFile == "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
+		}
+		opts.Host, opts.Port = host, anyPort(port)
+	}
+	switch {
+	case cfg.StoreDir != "":
+		opts.StoreDir = cfg.StoreDir
+	case cfg.ConfigFile == "":
 		return nil, errors.New("embedded nats: no store directory")
 	}
-	name := cfg.Name
-	if name == "" {
-		name = "mxsensor"
+	if cfg.Name != "" {
+		opts.ServerName = cfg.Name
+	} else if opts.ServerName == "" {
+		opts.ServerName = "mxsensor"
 	}
-	if port == 0 {
-		port = server.RANDOM_PORT // the server reads 0 as its default port, 4222
+	if cfg.MaxStore != 0 {
+		opts.JetStreamMaxStore = cfg.MaxStore
 	}
-	opts := &server.Options{
-		ServerName:             name,
-		Host:                   host,
-		Port:                   port,
-		JetStream:              true,
-		StoreDir:               cfg.StoreDir,
-		JetStreamMaxStore:      cfg.MaxStore,
-		NoSigs:                 true,
-		NoLog:                  true,
-		DisableJetStreamBanner: true,
-	}
+	opts.JetStream = true
+	opts.NoSigs, opts.NoLog, opts.DisableJetStreamBanner = true, true, true
 	if c := cfg.Cluster; c != nil {
 		ch, cp, err := splitHostPort(c.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats: cluster listen %q: %w", c.Listen, err)
 		}
-		if cp == 0 {
-			cp = server.RANDOM_PORT
-		}
-		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: ch, Port: cp}
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: ch, Port: anyPort(cp)}
 		opts.Routes = server.RoutesFromStr(joinRoutes(c.Routes))
 	}
 	srv, err := server.NewServer(opts)
@@ -112,6 +119,15 @@ func splitHostPort(s string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", p)
 	}
 	return h, port, nil
+}
+
+// anyPort turns port 0 into the server's "pick a free port" (its 0 means
+// the default port).
+func anyPort(p int) int {
+	if p == 0 {
+		return server.RANDOM_PORT
+	}
+	return p
 }
 
 func joinRoutes(r []string) string {
