@@ -27,6 +27,7 @@ type collectConfig struct {
 	DB               string          `mapstructure:"db"`
 	EmbeddedNATS     config.HostPort `mapstructure:"embedded-nats"`
 	NATSStore        string          `mapstructure:"nats-store"`
+	NATSConfig       string          `mapstructure:"nats-config"`
 	NATS             []string        `mapstructure:"nats"`
 	natsOptions      `mapstructure:",squash"`
 	ExitIdle         time.Duration   `mapstructure:"exit-idle"`
@@ -85,10 +86,10 @@ func (c *collectConfig) collector() (collector.Config, error) {
 		if c.NATSStore == "" {
 			return cfg, errors.New("--embedded-nats needs --nats-store DIR (its streams and the list's bucket)")
 		}
-		cfg.Embedded = &fleet.EmbeddedConfig{Listen: string(c.EmbeddedNATS), StoreDir: c.NATSStore}
+		cfg.Embedded = &fleet.EmbeddedConfig{Listen: string(c.EmbeddedNATS), StoreDir: c.NATSStore, ConfigFile: c.NATSConfig}
 	case len(c.NATS) > 0:
-		if c.NATSStore != "" {
-			return cfg, errors.New("--nats-store goes with --embedded-nats")
+		if c.NATSStore != "" || c.NATSConfig != "" {
+			return cfg, errors.New("--nats-store and --nats-config go with --embedded-nats")
 		}
 	default:
 		return cfg, errors.New("--embedded-nats HOST:PORT (with --nats-store) or --nats URL is required")
@@ -152,6 +153,7 @@ after that long without a message (batch use).`,
 	f.String("db", "", "the collector's store (created if absent; report, blocklist and dnsbl read it with --db)")
 	config.HostPortVar(f, "embedded-nats", "", "run a JetStream server in the collector, listening for sensors on HOST:PORT")
 	f.String("nats-store", "", "with --embedded-nats: directory of its streams and buckets")
+	f.String("nats-config", "", "with --embedded-nats: a nats-server configuration file (accounts, per-sensor permissions, TLS: see packaging/nats/); without one the embedded server accepts any client, so keep it on a private network")
 	f.StringSlice("nats", nil, "or: URL(s) of an external NATS server or cluster (nats://HOST:PORT or tls://)")
 	addNATSFlags(cmd)
 	f.Duration("exit-idle", 0, "stop after this long without a new message (0: run until SIGINT or SIGTERM)")

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,6 +310,11 @@ func (c *Collector) startEmbedded() error {
 	c.emb = e
 	c.cfg.Conn.URLs = []string{e.URL()}
 	c.log.Info("embedded NATS server started", zap.String("url", e.URL()), zap.String("store", c.cfg.Embedded.StoreDir))
+	if c.cfg.Embedded.ConfigFile == "" && !loopback(c.cfg.Embedded.Listen) {
+		// Any client could publish as any sensor, or read the stream.
+		c.log.Warn("the embedded NATS server accepts any client: give it --nats-config with per-sensor credentials (packaging/nats/), or keep it on a private network",
+			zap.String("listen", c.cfg.Embedded.Listen))
+	}
 	return nil
 }
 
@@ -358,4 +365,17 @@ func (c *Collector) disconnect() error {
 	c.nc.Close()
 	c.nc = nil
 	return nil
+}
+
+// loopback reports whether a listen address is on the loopback interface.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
