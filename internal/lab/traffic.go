@@ -177,19 +177,19 @@ func (l *linuxClient) deliver(ctx context.Context, to *sensorNode) error {
 // its veth and waits for the sensor's RST after each one. Its namespace's
 // kernel drops those RSTs (no socket), as RSTs are never answered.
 type rawClient struct {
-	c        Client
-	fd       int
-	ifindex  int
-	src      []byte // MAC
-	timeout  time.Duration
-	rng      *rand.Rand
-	port     uint16 // Windows: the shared ephemeral-port pool
-	ipid     uint16 // Windows: per-host IPv4 ID counter
-	tsBoot   time.Time
-	tsOff    uint32
-	st       clientStats
-	buf      []byte
-	windows  bool
+	c       Client
+	fd      int
+	ifindex int
+	src     []byte // MAC
+	timeout time.Duration
+	rng     *rand.Rand
+	port    uint16 // Windows: the shared ephemeral-port pool
+	ipid    uint16 // Windows: per-host IPv4 ID counter
+	tsBoot  time.Time
+	tsOff   uint32
+	st      clientStats
+	buf     []byte
+	windows bool
 }
 
 func newRawClient(c Client, h *netlab.Host, timeout time.Duration) (*rawClient, error) {
