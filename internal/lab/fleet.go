@@ -521,9 +521,13 @@ func (r *Result) pointCheck() Check {
 // only.
 func (r *Result) listCheck(at string) Check {
 	var listed, other, wrong int
+	example := ""
 	for i := range r.Clients {
 		c := &r.Clients[i]
 		is := strings.HasPrefix(c.DNSBL, listedAnswer)
+		if is && example == "" {
+			example = fmt.Sprintf("\n      %s.%s (%s): %s", dnsbl.Nibbles(c.IPv6), DNSBLZone, c.Name, c.DNSBL)
+		}
 		switch {
 		case c.Listed && is:
 			listed++
@@ -533,8 +537,8 @@ func (r *Result) listCheck(at string) Check {
 			wrong++
 		}
 	}
-	return Check{OK: wrong == 0, Detail: fmt.Sprintf("%s's DNSBL (dnsbl --nats, the shared list): %s for the %d listed clients' IPv6 addresses, NXDOMAIN for the %d others; %d wrong",
-		at, listedAnswer, listed, other, wrong)}
+	return Check{OK: wrong == 0, Detail: fmt.Sprintf("%s's DNSBL (dnsbl --nats, the shared list): %s for the %d listed clients' IPv6 addresses, NXDOMAIN for the %d others; %d wrong%s",
+		at, listedAnswer, listed, other, wrong, example)}
 }
 
 // printFleet writes a fleet lab's clients' table and checks.

@@ -187,7 +187,7 @@ func TestMacOSOptions(t *testing.T) {
 // A fleet lab lists each listed client at one sensor's domain in turn,
 // and no client gets a sensor's or the collector's address, with the
 // most clients of every kind.
-func TestFleetClients(t *testing.T) {
+func TestLabFleetClients(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Sensors = 3
 	cs, err := cfg.clients()
@@ -248,7 +248,7 @@ func TestFleetClients(t *testing.T) {
 // The fleet's checks of one client at one sensor: the sensor's own
 // labels follow its reject log, the collector holds each attempt once and
 // labels them by every sensor's.
-func TestCheckAt(t *testing.T) {
+func TestLabFleetCheckAt(t *testing.T) {
 	listedS1 := Client{Name: "lin1", Listed: true, ListedAt: []string{"s1"}}
 	unlisted := Client{Name: "lin2"}
 	good := SensorCounts{Deliveries: 2, V4: 2, V6: 2, Associated: 2, FleetV4: 2, FleetV6: 2, FleetAssociated: 2, FleetSpammer: 2}
