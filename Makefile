@@ -14,7 +14,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping
 
 export CGO_ENABLED ?= 0
 
-.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo lab-fleet e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ demo: ## the sensor live in a throw-away lab of network namespaces (needs root; 
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@if [ ! -x $(BIN) ] || [ -n "$$(find cmd internal bpf go.mod -newer $(BIN) -type f -print -quit)" ]; then $(MAKE) build; fi
 	$(BIN) lab $(if $(DURATION),--duration $(DURATION)) $(ARGS)
+
+lab-fleet: ## a network of sensors in the lab: 3 sensors publishing to a collector, the fleet report, a DNSBL of the shared list (needs root; DURATION, ARGS as demo)
+	@$(MAKE) --no-print-directory demo ARGS="--sensors 3 $(ARGS)"
 
 # make e2e: the programs of the end-to-end test's hosts (also in APT_TEST).
 # dnsmasq-base is the binary without the system service (which would take the

@@ -22,6 +22,7 @@ type labConfig struct {
 	Linux    int                        `mapstructure:"linux"`
 	Windows  int                        `mapstructure:"windows"`
 	MacOS    int                        `mapstructure:"macos"`
+	Sensors  int                        `mapstructure:"sensors"`
 	Listed   []string                   `mapstructure:"listed"`
 	XDPMode  config.Choice[labXDPModes] `mapstructure:"xdp-mode"`
 	Keep     string                     `mapstructure:"keep"`
@@ -72,6 +73,17 @@ the agent). Results stay in --keep DIR (default ./mxsensor-lab-results,
 replaced by the next run); --keep "" uses a temporary directory instead.
 After a kill -9, "mxsensor lab --cleanup" removes what a lab left behind.
 
+--sensors N (2 to 5) builds a network of sensors instead: N sensor hosts,
+each running "run --db --publish --sensor-id sK" with its own reject log
+(each listed client listed at one sensor's domain: the first at s1, the
+next at s2, ...), a collector host running "collect --embedded-nats", and
+"dnsbl --nats" on the second sensor's host. Every client delivers to each
+sensor in turn. At the end the lab prints the fleet report (report --db of
+the collector's store), checks that every record reached the collector
+once, that listed clients are spammers at every sensor in the fleet's view
+(a client listed only at s1's domain is one at s2), and that the DNSBL of
+the shared list answers for the listed clients' IPv6 addresses only.
+
 Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,6 +118,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 			cfg.XDPMode = string(c.XDPMode)
 			cfg.Duration = c.Duration
 			cfg.Linux, cfg.Windows, cfg.MacOS = c.Linux, c.Windows, c.MacOS
+			cfg.Sensors = c.Sensors
 			// Set, even to nothing, replaces the default choice.
 			if c.listedGiven {
 				cfg.Listed = c.Listed
@@ -150,6 +163,7 @@ Traffic stays inside the lab's namespaces; counts and time are bounded.`,
 	f.Int("linux", d.Linux, fmt.Sprintf("real Linux clients (0-%d)", lab.MaxPerKind))
 	f.Int("windows", d.Windows, fmt.Sprintf("Windows-like raw-socket clients (0-%d)", lab.MaxPerKind))
 	f.Int("macos", d.MacOS, fmt.Sprintf("macOS-like raw-socket clients (0-%d)", lab.MaxPerKind))
+	f.Int("sensors", d.Sensors, fmt.Sprintf("sensors: 1, or 2-%d for a network of sensors with a collector, its shared list and a DNSBL of it", lab.MaxSensors))
 	f.StringSlice("listed", nil, "clients whose IPv4 the reject log lists, by name (lin1, win1, mac1, ...; default: odd-numbered Linux and Windows clients)")
 	config.ChoiceVar[labXDPModes](f, "xdp-mode", d.XDPMode, "XDP mode of the sensor: generic, or native (then an XDP_PASS program goes on the bridge's end of the veth)")
 	f.String("keep", d.OutDir, `keep the results in this directory (replaced if an earlier lab's); "" = temporary, removed at the end`)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/netlab"
 	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/results"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // TestLab runs `mxsensor lab` as a user would (the built binary, as root)
@@ -133,13 +135,21 @@ func TestLab(t *testing.T) {
 }
 
 // TestLabInterrupt: Ctrl-C during the traffic stops the lab, which removes
-// everything it created and exits non-zero saying it was interrupted.
+// everything it created and exits non-zero saying it was interrupted; a
+// fleet lab's collector and DNSBL too.
 func TestLabInterrupt(t *testing.T) {
 	netlab.RequireRoot(t)
 	bin := buildBinary(t)
+	for _, sensors := range []string{"1", "3"} {
+		t.Run("sensors="+sensors, func(t *testing.T) { testLabInterrupt(t, bin, sensors) })
+	}
+}
+
+func testLabInterrupt(t *testing.T, bin, sensors string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "lab", "--duration", "60s", "--linux", "1", "--windows", "1", "--macos", "0", "--keep", "")
+	cmd := exec.CommandContext(ctx, bin, "lab", "--duration", "60s", "--linux", "1", "--windows", "1", "--macos", "0", "--keep", "",
+		"--sensors", sensors)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -232,16 +242,116 @@ func assertLabGone(t *testing.T, info *lab.Info, out string) {
 			t.Errorf("work directory %s left behind: %v", filepath.Dir(info.BPFFS), err)
 		}
 	}
-	// The agent's command line names the results directory (--out); a
-	// zombie's is empty.
+	// The agents' command lines name the results directory (--out), the
+	// collector's and the DNSBL's their files in it; a zombie's is empty.
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
 		if err != nil || len(b) == 0 {
 			continue
 		}
-		if args := strings.Split(string(b), "\x00"); len(args) > 1 && args[1] == "run" && bytes.Contains(b, []byte(out)) {
-			t.Errorf("agent process %s still running: %q", p.Name(), args)
+		if args := strings.Split(string(b), "\x00"); len(args) > 1 && slices.Contains([]string{"run", "collect", "dnsbl"}, args[1]) &&
+			bytes.Contains(b, []byte(out)) {
+			t.Errorf("lab process %s still running: %q", p.Name(), args)
+		}
+	}
+}
+
+// TestLabFleet runs `mxsensor lab --sensors 3` as a user would: three
+// sensors publishing to a collector, which must hold every sensor's
+// attempts once and label as spammer, at every sensor, the clients that
+// any sensor's domain listed; the DNSBL of the shared list must answer
+// for them; and nothing may be left behind.
+func TestLabFleet(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildBinary(t)
+	out := filepath.Join(t.TempDir(), "results")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "lab", "--sensors", "3", "--duration", "2s", "--linux", "2", "--windows", "1", "--macos", "1", "--keep", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("fleet lab ran in %v", time.Since(start).Round(time.Millisecond))
+	info, infoErr := lab.ReadInfo(out)
+	if infoErr == nil {
+		defer assertLabGone(t, info, out)
+	}
+	if err != nil {
+		t.Fatalf("mxsensor lab --sensors 3: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if infoErr != nil {
+		t.Fatalf("lab.json: %v", infoErr)
+	}
+	text := stdout.String()
+	for _, want := range []string{"(mxsensor report --db " + filepath.Join(out, lab.CollectorDir, lab.FleetDBFile) + ")",
+		"Per sensor", "seen at several sensors", "lin1, listed only at s1's domain, connected to s2: 0 of",
+		"s2's DNSBL (dnsbl --nats, the shared list): 127.0.0.2 for the 2 listed clients' IPv6 addresses, NXDOMAIN for the 2 others; 0 wrong",
+		"all 4 clients and 2 checks as expected"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if len(info.Sensors) != 3 || info.Collector == nil {
+		t.Fatalf("lab.json: sensors %+v, collector %+v", info.Sensors, info.Collector)
+	}
+
+	// Independently of the lab's own checks: the collector holds each
+	// sensor's attempts once, and the IPv6 attempts of lin1 (listed at
+	// s1 only) that s2 recorded are spammer in the fleet's view only.
+	st, err := store.OpenReadOnly(filepath.Join(out, lab.CollectorDir, lab.FleetDBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var lin1 lab.Client
+	for _, c := range info.Clients {
+		if c.Name == "lin1" {
+			lin1 = c
+		}
+	}
+	if !slices.Equal(lin1.ListedAt, []string{"s1"}) {
+		t.Fatalf("lin1 listed at %v, want s1", lin1.ListedAt)
+	}
+	for _, s := range info.Sensors {
+		lines := func(src results.Source) (attempts int, lin1Spam, lin1V6 int) {
+			if _, err := results.Scan(src, record.AttemptsFile, func(r io.Reader) (record.Stats, error) {
+				return record.ScanAttempts(r, record.Window{}, func(*record.Attempt) error { attempts++; return nil })
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := results.Scan(src, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
+				return record.ScanAssociations(r, record.Window{}, func(a *record.Association) error {
+					if a.Src == lin1.IPv6 {
+						lin1V6++
+						if a.Spammer {
+							lin1Spam++
+						}
+					}
+					return nil
+				})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return attempts, lin1Spam, lin1V6
+		}
+		own, ownSpam, ownV6 := lines(results.Dir(filepath.Join(out, s.ID)))
+		fl, flSpam, flV6 := lines(st.Sensor(s.ID))
+		if own == 0 || own != fl || ownV6 == 0 || ownV6 != flV6 {
+			t.Errorf("%s: %d attempts (lin1: %d IPv6) at the sensor, %d (%d) at the collector", s.ID, own, ownV6, fl, flV6)
+		}
+		if flSpam != flV6 {
+			t.Errorf("%s: %d of lin1's %d IPv6 attempts spammer in the fleet's view", s.ID, flSpam, flV6)
+		}
+		if wantOwn := map[bool]int{true: ownV6}[s.ID == "s1"]; ownSpam != wantOwn {
+			t.Errorf("%s: %d of lin1's %d IPv6 attempts spammer at the sensor itself, want %d", s.ID, ownSpam, ownV6, wantOwn)
+		}
+	}
+	for _, f := range []string{filepath.Join(lab.CollectorDir, lab.ReportFile), filepath.Join(lab.CollectorDir, lab.CollectorLogFile),
+		filepath.Join("s2", lab.DNSBLLogFile), filepath.Join("s3", lab.RejectLogFile), filepath.Join("s1", lab.SensorDBFile)} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("results file %s: %v", f, err)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -52,13 +54,30 @@ func (p *publishPart) Start() (err error) {
 	return nil
 }
 
+// stopFlush bounds the wait at stop for the servers to acknowledge what
+// the outbox holds.
+const stopFlush = 5 * time.Second
+
 // Stop stops sending: what is not acknowledged stays in the outbox (the
-// store, which stops after, commits what was enqueued last).
+// store, which stops after, commits what was enqueued last). While
+// connected it first gives the servers up to stopFlush to acknowledge the
+// outbox, the attempts closed at stop included: a sensor stopped for good
+// would otherwise keep them. A server away is not waited for.
 func (p *publishPart) Stop() error {
 	if !p.end() {
 		return nil
 	}
-	return p.p.Load().Stop()
+	pub := p.p.Load()
+	if pub.Stats().Connected {
+		ctx, cancel := context.WithTimeout(context.Background(), stopFlush)
+		left, err := pub.Wait(ctx)
+		cancel()
+		if err != nil {
+			p.log.Warn("stopping with records not acknowledged: they stay in the outbox for the next start",
+				zap.Int64("left", left), zap.Duration("waited", stopFlush))
+		}
+	}
+	return pub.Stop()
 }
 
 // Write implements sensor.Sink (with --publish-syns).

@@ -24,6 +24,8 @@ const (
 	MaxPerKind = 8
 	// MaxDuration bounds the traffic phase.
 	MaxDuration = 10 * time.Minute
+	// MaxSensors bounds the sensors of a fleet lab.
+	MaxSensors = 5
 	// NetlabPrefix starts the name of every namespace a lab creates.
 	NetlabPrefix = "mxlab"
 	// MarkerFile marks a results directory as a lab's, so that a later run
@@ -63,6 +65,10 @@ type Config struct {
 	Duration time.Duration
 	// Linux, Windows and MacOS are the number of clients of each kind.
 	Linux, Windows, MacOS int
+	// Sensors is the number of sensors: 1 is the single-sensor lab; 2 to
+	// MaxSensors make a network of sensors publishing to a collector
+	// (see fleet.go).
+	Sensors int
 	// Listed names the clients whose IPv4 address the reject log lists.
 	// Nil means the default: the odd-numbered Linux and Windows clients.
 	Listed []string
@@ -92,6 +98,7 @@ func DefaultConfig() Config {
 		Linux:       3,
 		Windows:     1,
 		MacOS:       1,
+		Sensors:     1,
 		OutDir:      "mxsensor-lab-results",
 		Gap:         750 * time.Millisecond,
 		DialTimeout: 2 * time.Second,
@@ -120,6 +127,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("lab: %s %d: want 0 to %d", n.name, n.v, MaxPerKind)
 		}
 	}
+	if c.Sensors == 0 {
+		c.Sensors = 1
+	}
+	if c.Sensors < 1 || c.Sensors > MaxSensors {
+		return fmt.Errorf("lab: --sensors %d: want 1 to %d", c.Sensors, MaxSensors)
+	}
 	if c.Linux+c.Windows+c.MacOS == 0 {
 		return errors.New("lab: no clients")
 	}
@@ -145,6 +158,9 @@ type Client struct {
 	IPv4   netip.Addr `json:"ipv4"`
 	IPv6   netip.Addr `json:"ipv6"`
 	Listed bool       `json:"listed"`
+	// ListedAt are the sensors whose reject log lists the client (a fleet
+	// lab's; each listed client at one sensor).
+	ListedAt []string `json:"listed_at,omitempty"`
 
 	index int // 1-based, over all clients
 }
@@ -159,6 +175,24 @@ type Info struct {
 	SensorIPv6 netip.Addr `json:"sensor_ipv6"`
 	Clients    []Client   `json:"clients"`
 	Started    time.Time  `json:"started"`
+	// A fleet lab's sensors (the first one is SensorIPv4/6) and collector.
+	Sensors   []SensorInfo `json:"sensors,omitempty"`
+	Collector *HostInfo    `json:"collector,omitempty"`
+}
+
+// HostInfo is a host of a fleet lab.
+type HostInfo struct {
+	Name      string     `json:"name"`
+	Namespace string     `json:"namespace"`
+	IPv4      netip.Addr `json:"ipv4"`
+	IPv6      netip.Addr `json:"ipv6"`
+}
+
+// SensorInfo is a sensor of a fleet lab.
+type SensorInfo struct {
+	HostInfo
+	// ID is its --sensor-id.
+	ID string `json:"id"`
 }
 
 // Addresses of the lab: one IPv4 /24 and one IPv6 /48 on a single bridged
@@ -173,6 +207,35 @@ const (
 	prefix6 = 48
 )
 
+// sensorAddrs are sensor k's addresses (k from 0): 10.99.0.25+k and
+// fd99::25+k, so the first is SensorIPv4/6.
+func sensorAddrs(k int) (netip.Addr, netip.Addr) {
+	b6 := SensorIPv6.As16()
+	b6[15] += byte(k)
+	return netip.AddrFrom4([4]byte{10, 99, 0, byte(25 + k)}), netip.AddrFrom16(b6)
+}
+
+// sensorMAC is sensor k's MAC; the first is the single lab's sensor's.
+func sensorMAC(k int) []byte {
+	if k == 0 {
+		return clientMAC(0)
+	}
+	return []byte{0x02, 0x00, 0x0a, 0x63, 0x01, byte(k)}
+}
+
+// clientIPv4 is client idx's address: 10.99.0.10+idx, skipping the
+// sensors' 10.99.0.25-29.
+func clientIPv4(idx int) netip.Addr {
+	b := 10 + idx
+	if b >= 25 {
+		b += MaxSensors
+	}
+	return netip.AddrFrom4([4]byte{10, 99, 0, byte(b)})
+}
+
+// sensorID is the --sensor-id of sensor k of a fleet lab.
+func sensorID(k int) string { return fmt.Sprintf("s%d", k+1) }
+
 // clients lays out the clients: Linux ones first, then Windows, then macOS.
 func (c *Config) clients() ([]Client, error) {
 	var out []Client
@@ -182,7 +245,7 @@ func (c *Config) clients() ([]Client, error) {
 			idx := len(out) + 1
 			name := fmt.Sprintf("%s%d", short, i)
 			out = append(out, Client{Name: name, Kind: kind,
-				IPv4: netip.AddrFrom4([4]byte{10, 99, 0, byte(10 + idx)}), IPv6: clientIPv6(kind, idx), index: idx})
+				IPv4: clientIPv4(idx), IPv6: clientIPv6(kind, idx), index: idx})
 			if kind != KindMacOS && i%2 == 1 {
 				defaultListed = append(defaultListed, name)
 			}
@@ -202,6 +265,20 @@ func (c *Config) clients() ([]Client, error) {
 			return nil, fmt.Errorf("lab: --listed %q: no such client (clients: %s)", name, clientNames(out))
 		}
 		out[i].Listed = true
+	}
+	if c.Sensors > 1 {
+		// Each listed client at one sensor's domain, in turn: the first
+		// at s1, the next at s2, ...
+		k := 0
+		for i := range out {
+			if out[i].Listed {
+				out[i].ListedAt = []string{sensorID(k % c.Sensors)}
+				k++
+			}
+		}
+		if k == 0 {
+			return nil, errors.New("lab: --sensors: the fleet lab needs a listed client (its check is a client listed at s1's domain seen at s2)")
+		}
 	}
 	return out, nil
 }

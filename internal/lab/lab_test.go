@@ -183,3 +183,100 @@ func TestMacOSOptions(t *testing.T) {
 		t.Errorf("options % x, want % x", o, want)
 	}
 }
+
+// A fleet lab lists each listed client at one sensor's domain in turn,
+// and no client gets a sensor's or the collector's address, with the
+// most clients of every kind.
+func TestLabFleetClients(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Sensors = 3
+	cs, err := cfg.clients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, c := range cs {
+		if c.Listed != (len(c.ListedAt) == 1) {
+			t.Errorf("%s: listed %v at %v", c.Name, c.Listed, c.ListedAt)
+		}
+		got[c.Name] = c.ListedAt
+	}
+	want := map[string][]string{"lin1": {"s1"}, "lin3": {"s2"}, "win1": {"s3"}}
+	for name, at := range got {
+		if !slices.Equal(at, want[name]) {
+			t.Errorf("%s listed at %v, want %v", name, at, want[name])
+		}
+	}
+	cfg.Listed = []string{}
+	if _, err := cfg.clients(); err == nil || !strings.Contains(err.Error(), "needs a listed client") {
+		t.Errorf("fleet lab without listed clients: %v", err)
+	}
+
+	cfg.Listed = nil
+	cfg.Linux, cfg.Windows, cfg.MacOS, cfg.Sensors = MaxPerKind, MaxPerKind, MaxPerKind, MaxSensors
+	if cs, err = cfg.clients(); err != nil {
+		t.Fatal(err)
+	}
+	taken := map[netip.Addr]string{CollectorIPv4: "the collector", CollectorIPv6: "the collector"}
+	for k := range MaxSensors {
+		v4, v6 := sensorAddrs(k)
+		taken[v4], taken[v6] = sensorID(k), sensorID(k)
+	}
+	if len(taken) != 2+2*MaxSensors {
+		t.Fatalf("sensors' addresses not distinct: %v", taken)
+	}
+	for _, c := range cs {
+		for _, a := range []netip.Addr{c.IPv4, c.IPv6} {
+			if who, ok := taken[a]; ok {
+				t.Errorf("%s: address %v is %s's", c.Name, a, who)
+			}
+			taken[a] = c.Name
+		}
+	}
+	if err := cfg.validate(); err == nil {
+		t.Error("no agent: accepted")
+	}
+	cfg.Agent = "/bin/true"
+	for _, n := range []int{-1, MaxSensors + 1} {
+		cfg.Sensors = n
+		if err := cfg.validate(); err == nil {
+			t.Errorf("--sensors %d accepted", n)
+		}
+	}
+}
+
+// The fleet's checks of one client at one sensor: the sensor's own
+// labels follow its reject log, the collector holds each attempt once and
+// labels them by every sensor's.
+func TestLabFleetCheckAt(t *testing.T) {
+	listedS1 := Client{Name: "lin1", Listed: true, ListedAt: []string{"s1"}}
+	unlisted := Client{Name: "lin2"}
+	good := SensorCounts{Deliveries: 2, V4: 2, V6: 2, Associated: 2, FleetV4: 2, FleetV6: 2, FleetAssociated: 2, FleetSpammer: 2}
+	for _, tc := range []struct {
+		name   string
+		c      Client
+		at     string
+		mut    func(*SensorCounts)
+		reason string // "" = ok
+	}{
+		{"listed elsewhere: spammer in the fleet only", listedS1, "s2", func(*SensorCounts) {}, ""},
+		{"listed here", listedS1, "s1", func(s *SensorCounts) { s.Spammer = 2 }, ""},
+		{"listed here, not labelled", listedS1, "s1", func(*SensorCounts) {}, "listed here"},
+		{"labelled by a sensor that does not list it", listedS1, "s2", func(s *SensorCounts) { s.Spammer = 1 }, "not listed here"},
+		{"not in the fleet's labels", listedS1, "s2", func(s *SensorCounts) { s.FleetSpammer = 1 }, "fleet's view"},
+		{"an attempt twice at the collector", listedS1, "s2", func(s *SensorCounts) { s.FleetV6, s.FleetSpammer = 3, 3 }, "the collector holds"},
+		{"an attempt lost", unlisted, "s2", func(s *SensorCounts) { s.FleetV4, s.FleetSpammer = 1, 0 }, "the collector holds"},
+		{"unlisted", unlisted, "s2", func(s *SensorCounts) { s.FleetSpammer = 0 }, ""},
+		{"unlisted, fleet spammer", unlisted, "s2", func(*SensorCounts) {}, "listed nowhere"},
+		{"delivered, not recorded", unlisted, "s3", func(s *SensorCounts) { *s = SensorCounts{Deliveries: 1} }, "no IPv6 attempt"},
+	} {
+		sc := good
+		tc.mut(&sc)
+		cr := ClientResult{Client: tc.c}
+		cr.checkAt(tc.at, sc)
+		got := strings.Join(cr.Problems, "; ")
+		if (tc.reason == "") != (got == "") || !strings.Contains(got, tc.reason) {
+			t.Errorf("%s: problems %q, want %q", tc.name, got, tc.reason)
+		}
+	}
+}

@@ -102,19 +102,24 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) (res *Result, err err
 	info := &Info{ID: nl.ID(), BPFFS: bpffs, XDPMode: cfg.XDPMode, SensorIPv4: SensorIPv4, SensorIPv6: SensorIPv6,
 		Clients: clients, Started: time.Now().UTC()}
 	log.Info("building the lab", zap.String("id", nl.ID()), zap.Int("clients", len(clients)), zap.String("results", out))
-	hosts, err := build(nl, clients, info)
+	hosts, err := build(nl, cfg.Sensors, clients, info)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.XDPMode == "native" {
-		detach, err := hosts.sw.AttachXDPPass("to-sens")
-		if err != nil {
-			return nil, fmt.Errorf("lab: native mode needs an XDP program on the sensor's peer: %w", err)
+		for _, s := range hosts.sensors {
+			detach, err := hosts.sw.AttachXDPPass(s.port)
+			if err != nil {
+				return nil, fmt.Errorf("lab: native mode needs an XDP program on the sensor's peer: %w", err)
+			}
+			undo = append(undo, detach)
 		}
-		undo = append(undo, detach)
 	}
 	if err := writeInfo(filepath.Join(out, InfoFile), info); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if cfg.Sensors > 1 {
+		return runFleet(ctx, cfg, log, &fleetEnv{out: out, work: work, bpffs: bpffs, hosts: hosts, clients: clients}, &undo)
 	}
 	// run reads the reject log once, at start: write it first.
 	if err := writeRejectLog(filepath.Join(out, RejectLogFile), clients, time.Now()); err != nil {
@@ -124,7 +129,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) (res *Result, err err
 		return nil, ErrInterrupted
 	}
 
-	ag, err := startAgent(ctx, hosts.sensor, cfg, out, bpffs, filepath.Join(work, "ready"))
+	ag, err := startAgent(ctx, hosts.sensors[0], cfg, agentDirs{out: out, pins: bpffs, work: work})
 	if err != nil {
 		return nil, err
 	}
@@ -181,29 +186,77 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) (res *Result, err err
 
 // hosts are the lab's namespaces.
 type hosts struct {
-	sensor, sw *netlab.Host
-	clients    map[string]*netlab.Host
-	sensorMAC  []byte
+	sw      *netlab.Host
+	sensors []*sensorNode
+	coll    *netlab.Host // a fleet lab's collector
+	clients map[string]*netlab.Host
 }
 
-// build creates the namespaces: the sensor and every client joined by a
-// veth pair to a bridge in the switch namespace.
-func build(nl *netlab.Lab, clients []Client, info *Info) (*hosts, error) {
-	h := &hosts{clients: map[string]*netlab.Host{}, sensorMAC: clientMAC(0)}
-	var err error
-	if h.sensor, err = nl.AddHost("sens"); err != nil {
-		return nil, err
+// sensorNode is a sensor host.
+type sensorNode struct {
+	id         string // --sensor-id in a fleet lab
+	host       *netlab.Host
+	port       string // its bridge port
+	ipv4, ipv6 netip.Addr
+	mac        []byte
+}
+
+// Addresses of a fleet lab's collector.
+var (
+	CollectorIPv4 = netip.MustParseAddr("10.99.0.5")
+	CollectorIPv6 = netip.MustParseAddr("fd99::5")
+)
+
+// build creates the namespaces: the sensors, in a fleet lab the
+// collector, and every client, each joined by a veth pair to a bridge in
+// the switch namespace.
+func build(nl *netlab.Lab, sensors int, clients []Client, info *Info) (*hosts, error) {
+	h := &hosts{clients: map[string]*netlab.Host{}}
+	for k := range sensors {
+		name := "sens"
+		if sensors > 1 {
+			name = fmt.Sprintf("sens%d", k+1)
+		}
+		host, err := nl.AddHost(name)
+		if err != nil {
+			return nil, err
+		}
+		v4, v6 := sensorAddrs(k)
+		s := &sensorNode{host: host, port: "to-" + name, ipv4: v4, ipv6: v6, mac: sensorMAC(k)}
+		if sensors > 1 {
+			s.id = sensorID(k)
+			info.Sensors = append(info.Sensors, SensorInfo{HostInfo: HostInfo{Name: name, Namespace: host.NsName, IPv4: v4, IPv6: v6}, ID: s.id})
+		}
+		h.sensors = append(h.sensors, s)
+		info.Namespaces = append(info.Namespaces, host.NsName)
 	}
+	var err error
 	if h.sw, err = nl.AddHost("sw"); err != nil {
 		return nil, err
 	}
-	info.Namespaces = append(info.Namespaces, h.sensor.NsName, h.sw.NsName)
-	if _, err := nl.Link(h.sensor, h.sw, netlab.LinkConfig{AName: "eth0", BName: "to-sens",
-		AAddrs: []netip.Prefix{netip.PrefixFrom(SensorIPv4, prefix4), netip.PrefixFrom(SensorIPv6, prefix6)},
-		AMAC:   h.sensorMAC}); err != nil {
-		return nil, err
+	info.Namespaces = append(info.Namespaces, h.sw.NsName)
+	var ports []string
+	for _, s := range h.sensors {
+		if _, err := nl.Link(s.host, h.sw, netlab.LinkConfig{AName: "eth0", BName: s.port,
+			AAddrs: []netip.Prefix{netip.PrefixFrom(s.ipv4, prefix4), netip.PrefixFrom(s.ipv6, prefix6)},
+			AMAC:   s.mac}); err != nil {
+			return nil, err
+		}
+		ports = append(ports, s.port)
 	}
-	ports := []string{"to-sens"}
+	if sensors > 1 {
+		if h.coll, err = nl.AddHost("coll"); err != nil {
+			return nil, err
+		}
+		info.Namespaces = append(info.Namespaces, h.coll.NsName)
+		info.Collector = &HostInfo{Name: "coll", Namespace: h.coll.NsName, IPv4: CollectorIPv4, IPv6: CollectorIPv6}
+		if _, err := nl.Link(h.coll, h.sw, netlab.LinkConfig{AName: "eth0", BName: "to-coll",
+			AAddrs: []netip.Prefix{netip.PrefixFrom(CollectorIPv4, prefix4), netip.PrefixFrom(CollectorIPv6, prefix6)},
+			AMAC:   []byte{0x02, 0x00, 0x0a, 0x63, 0x02, 0x00}}); err != nil {
+			return nil, err
+		}
+		ports = append(ports, "to-coll")
+	}
 	for _, c := range clients {
 		ch, err := nl.AddHost(c.Name)
 		if err != nil {
@@ -254,8 +307,10 @@ func makeBridge(h *netlab.Host, ports []string) error {
 	return nil
 }
 
-// agent is the `mxsensor run` process in the sensor's namespace.
+// agent is a process the lab runs in a namespace: `mxsensor run` on a
+// sensor, and in a fleet lab `mxsensor collect` and `mxsensor dnsbl`.
 type agent struct {
+	name    string // in messages: "the agent", "the collector", ...
 	cmd     *exec.Cmd
 	logPath string
 	logFile *os.File
@@ -263,73 +318,114 @@ type agent struct {
 	waitErr error
 }
 
-func startAgent(ctx context.Context, sensor *netlab.Host, cfg Config, out, bpffs, ready string) (*agent, error) {
-	args := []string{"run", "--iface", "eth0", "--xdp-mode", cfg.XDPMode, "--pin-dir", bpffs,
-		"--local-addr", SensorIPv4.String(), "--local-addr", SensorIPv6.String(),
-		"--events", filepath.Join(out, EventsFile), "--pcap-out", filepath.Join(out, PcapFile),
-		"--out", out, "--reject-log", filepath.Join(out, RejectLogFile), "--tz", "UTC",
+// agentDirs are where an agent writes: its results (and log), its pins,
+// and the lab's work directory (ready file, empty configuration).
+type agentDirs struct{ out, pins, work string }
+
+// startAgent starts `mxsensor run` on sensor s and waits until it is
+// ready; extra are more arguments (a fleet lab's --db and --publish).
+func startAgent(ctx context.Context, s *sensorNode, cfg Config, d agentDirs, extra ...string) (*agent, error) {
+	ready := filepath.Join(d.work, "ready"+s.id)
+	args := []string{"run", "--iface", "eth0", "--xdp-mode", cfg.XDPMode, "--pin-dir", d.pins,
+		"--local-addr", s.ipv4.String(), "--local-addr", s.ipv6.String(),
+		"--events", filepath.Join(d.out, EventsFile), "--pcap-out", filepath.Join(d.out, PcapFile),
+		"--out", d.out, "--reject-log", filepath.Join(d.out, RejectLogFile), "--tz", "UTC",
 		"--ready-file", ready}
 	// Keep the agent off the machine's state: no results store (the
-	// default one under /var/lib would replay and keep other runs' SYNs)...
-	// The metrics server, if any, listens on the sensor namespace's own
-	// loopback.
-	flags, err := agentFlags(cfg.Agent)
+	// default one under /var/lib would replay and keep other runs' SYNs;
+	// a fleet lab's sensors are given their own in extra). The metrics
+	// server, if any, listens on the sensor namespace's own loopback.
+	flags, err := agentFlags(cfg.Agent, "run")
 	if err != nil {
 		return nil, err
 	}
-	if flags["db"] {
+	if s.id != "" && !flags["publish"] {
+		return nil, fmt.Errorf("lab: --sensors: %s run has no --publish (a network of sensors needs a newer mxsensor)", cfg.Agent)
+	}
+	if flags["db"] && s.id == "" {
 		args = append(args, "--db=")
 	}
 	// Nor its configuration file: settings the lab does not give must be
 	// the defaults, not this machine's.
 	if flags["config"] {
-		empty := filepath.Join(filepath.Dir(ready), "agent.yaml")
-		if err := os.WriteFile(empty, []byte("# mxsensor lab: the agent runs with its defaults\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("lab: %w", err)
+		empty, err := emptyConfig(d.work)
+		if err != nil {
+			return nil, err
 		}
 		args = append(args, "--config="+empty)
 	}
-	logPath := filepath.Join(out, AgentLogFile)
+	name := "the agent"
+	if s.id != "" {
+		name = "the agent of " + s.id
+	}
+	a, err := startProc(s.host, name, cfg.Agent, append(args, extra...), d.out, filepath.Join(d.out, AgentLogFile))
+	if err != nil {
+		return nil, err
+	}
+	return a, a.waitReady(ctx, func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
+}
+
+// emptyConfig writes (once) an empty configuration file in work, which
+// the lab's processes read instead of this machine's.
+func emptyConfig(work string) (string, error) {
+	empty := filepath.Join(work, "agent.yaml")
+	if err := os.WriteFile(empty, []byte("# mxsensor lab: the agent runs with its defaults\n"), 0o600); err != nil {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	return empty, nil
+}
+
+// startProc starts bin with args in host, its output to logPath.
+func startProc(host *netlab.Host, name, bin string, args []string, dir, logPath string) (*agent, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("lab: agent log: %w", err)
+		return nil, fmt.Errorf("lab: log of %s: %w", name, err)
 	}
 	// Not ctx: the agent must outlive a Ctrl-C long enough to flush. Its
 	// own process group keeps the terminal's SIGINT away from it.
-	cmd := sensor.Exec(context.Background(), cfg.Agent, args...)
+	cmd := host.Exec(context.Background(), bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Dir = out
+	cmd.Dir = dir
 	// MXSENSOR_* variables of the caller would change the agent's flags.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MXSENSOR_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	a := &agent{cmd: cmd, logPath: logPath, logFile: lf, done: make(chan struct{})}
+	a := &agent{name: name, cmd: cmd, logPath: logPath, logFile: lf, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
-		return nil, fmt.Errorf("lab: start the agent: %w", err)
+		return nil, fmt.Errorf("lab: start %s: %w", name, err)
 	}
 	go func() {
 		a.waitErr = cmd.Wait()
 		close(a.done)
 	}()
+	return a, nil
+}
+
+// waitReady waits until ready() holds, at most readyTimeout; on failure
+// the process is killed (and returned: the caller undoes it).
+func (a *agent) waitReady(ctx context.Context, ready func() bool) error {
 	deadline := time.NewTimer(readyTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := os.Stat(ready); err == nil {
-			return a, nil
+		if ready() {
+			return nil
 		}
 		select {
 		case <-a.done:
 			a.logFile.Close()
-			return nil, fmt.Errorf("lab: the agent exited before it was ready (%v):\n%s", a.waitErr, a.logTail())
+			return fmt.Errorf("lab: %s exited before it was ready (%v):\n%s", a.name, a.waitErr, a.logTail())
 		case <-ctx.Done():
-			return a, errors.Join(ErrInterrupted, a.kill())
+			return errors.Join(ErrInterrupted, a.kill())
 		case <-deadline.C:
-			return a, errors.Join(fmt.Errorf("lab: the agent was not ready after %v:\n%s", readyTimeout, a.logTail()), a.kill())
+			return errors.Join(fmt.Errorf("lab: %s was not ready after %v:\n%s", a.name, readyTimeout, a.logTail()), a.kill())
 		case <-tick.C:
 		}
 	}
@@ -340,12 +436,12 @@ func startAgent(ctx context.Context, sensor *netlab.Host, cfg Config, out, bpffs
 func (a *agent) stop(timeout time.Duration, kill <-chan struct{}) error {
 	select {
 	case <-a.done:
-		return fmt.Errorf("lab: the agent exited early (%v):\n%s", a.waitErr, a.logTail())
+		return fmt.Errorf("lab: %s exited early (%v):\n%s", a.name, a.waitErr, a.logTail())
 	default:
 	}
 	// ip netns exec execs the agent: the process is the agent itself.
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return errors.Join(fmt.Errorf("lab: SIGTERM to the agent: %w", err), a.kill())
+		return errors.Join(fmt.Errorf("lab: SIGTERM to %s: %w", a.name, err), a.kill())
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -353,13 +449,13 @@ func (a *agent) stop(timeout time.Duration, kill <-chan struct{}) error {
 	case <-a.done:
 		a.logFile.Close()
 		if a.waitErr != nil {
-			return fmt.Errorf("lab: the agent failed (%v):\n%s", a.waitErr, a.logTail())
+			return fmt.Errorf("lab: %s failed (%v):\n%s", a.name, a.waitErr, a.logTail())
 		}
 		return nil
 	case <-t.C:
-		return errors.Join(fmt.Errorf("lab: the agent did not stop within %v of SIGTERM; killed", timeout), a.kill())
+		return errors.Join(fmt.Errorf("lab: %s did not stop within %v of SIGTERM; killed", a.name, timeout), a.kill())
 	case <-kill:
-		return errors.Join(errors.New("lab: agent killed on request, its results are incomplete"), a.kill())
+		return errors.Join(fmt.Errorf("lab: %s killed on request, its results are incomplete", a.name), a.kill())
 	}
 }
 
@@ -372,12 +468,12 @@ func (a *agent) kill() error {
 	default:
 	}
 	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("lab: kill the agent: %w", err)
+		return fmt.Errorf("lab: kill %s: %w", a.name, err)
 	}
 	select {
 	case <-a.done:
 	case <-time.After(10 * time.Second):
-		return fmt.Errorf("lab: agent %d still running 10s after SIGKILL", a.cmd.Process.Pid)
+		return fmt.Errorf("lab: %s (%d) still running 10s after SIGKILL", a.name, a.cmd.Process.Pid)
 	}
 	a.logFile.Close()
 	return nil
@@ -396,14 +492,14 @@ func (a *agent) logTail() string {
 	return strings.TrimRight(string(b), "\n")
 }
 
-// agentFlags lists the long flags of the agent's run command, from its
-// help: flags come and go between versions.
-func agentFlags(agent string) (map[string]bool, error) {
+// agentFlags lists the long flags of the agent's command, from its help:
+// flags come and go between versions.
+func agentFlags(agent, command string) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := exec.CommandContext(ctx, agent, "run", "--help").Output()
+	b, err := exec.CommandContext(ctx, agent, command, "--help").Output()
 	if err != nil {
-		return nil, fmt.Errorf("lab: %s run --help: %w", agent, err)
+		return nil, fmt.Errorf("lab: %s %s --help: %w", agent, command, err)
 	}
 	flags := map[string]bool{}
 	for _, f := range strings.Fields(string(b)) {
@@ -411,7 +507,7 @@ func agentFlags(agent string) (map[string]bool, error) {
 			flags[strings.TrimRight(name, ",=")] = true
 		}
 	}
-	if !flags["iface"] || !flags["out"] {
+	if command == "run" && (!flags["iface"] || !flags["out"]) {
 		return nil, fmt.Errorf("lab: %s does not look like mxsensor (no --iface/--out in run --help)", agent)
 	}
 	return flags, nil

@@ -30,8 +30,23 @@ type ClientResult struct {
 	WrongIPv4              int // IPv6 attempts associated with another client's IPv4
 	Spammer                int // IPv6 attempts labelled spammer
 	OSClass                string
+	// A fleet lab's: what each sensor, and the collector, made of the
+	// client (the counts above are the collector's), and the shared
+	// list's DNSBL answer for its IPv6 address.
+	PerSensor []SensorCounts
+	DNSBL     string
 	// Problems lists what did not go as the lab expected; empty is a pass.
 	Problems []string
+}
+
+// SensorCounts is what one sensor of a fleet lab, and the collector from
+// that sensor's records, made of one client.
+type SensorCounts struct {
+	Deliveries int
+	// At the sensor (its results directory).
+	V4, V6, Associated, WrongIPv4, Spammer int
+	// In the collector's store: the fleet's view.
+	FleetV4, FleetV6, FleetAssociated, FleetSpammer int
 }
 
 // OK reports whether the client behaved as expected.
@@ -41,9 +56,18 @@ func (c *ClientResult) OK() bool { return len(c.Problems) == 0 }
 type Result struct {
 	Dir     string
 	Clients []ClientResult
+	// A fleet lab's sensors and its checks of the network as a whole.
+	Sensors []string
+	Checks  []Check
 }
 
-// Failed counts the clients with problems.
+// Check is one of a fleet lab's checks of the network as a whole.
+type Check struct {
+	OK     bool
+	Detail string
+}
+
+// Failed counts the clients with problems and the failed checks.
 func (r *Result) Failed() int {
 	n := 0
 	for i := range r.Clients {
@@ -51,7 +75,89 @@ func (r *Result) Failed() int {
 			n++
 		}
 	}
+	for _, c := range r.Checks {
+		if !c.OK {
+			n++
+		}
+	}
 	return n
+}
+
+// tallies are what a source of results made of each client.
+type tallies struct {
+	v4, v6, associated, wrongIPv4, spammer int
+	osClass                                string
+}
+
+// tally reads src's attempts and associations of the clients.
+func tally(src results.Source, clients []Client) ([]tallies, error) {
+	out := make([]tallies, len(clients))
+	idx := map[netip.Addr]int{}
+	for i, c := range clients {
+		idx[c.IPv4], idx[c.IPv6] = i, i
+	}
+	if _, err := results.Scan(src, record.AttemptsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAttempts(r, record.Window{}, func(a *record.Attempt) error {
+			if i, ok := idx[a.Src]; ok {
+				if a.Src.Is4() {
+					out[i].v4++
+				} else {
+					out[i].v6++
+				}
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if _, err := results.Scan(src, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
+		return record.ScanAssociations(r, record.Window{}, func(a *record.Association) error {
+			i, ok := idx[a.Src]
+			if !ok {
+				return nil
+			}
+			t := &out[i]
+			if t.osClass == "" {
+				t.osClass = a.OSClass
+			}
+			if a.Associated() {
+				if a.IPv4.Src == clients[i].IPv4 {
+					t.associated++
+				} else {
+					t.wrongIPv4++
+				}
+			}
+			if a.Spammer {
+				t.spammer++
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	return out, nil
+}
+
+// newClientResult is client c's result from what it did (st).
+func newClientResult(c Client, st *clientStats) ClientResult {
+	cr := ClientResult{Client: c, Deliveries: st.Deliveries, SYNs: st.SYNs, RSTs: st.RSTs, Refused: st.Refused,
+		Connects: 2 * st.Deliveries, Problems: slices.Clone(st.Failures)}
+	if len(st.Latency) > 0 {
+		l := slices.Clone(st.Latency)
+		slices.Sort(l)
+		cr.MedianRST = l[len(l)/2]
+	}
+	return cr
+}
+
+// checkTraffic adds the problems of what the sensors answered c.
+func (c *ClientResult) checkTraffic() {
+	if c.Kind == KindLinux && c.Refused < c.Connects {
+		c.Problems = append(c.Problems, fmt.Sprintf("%d of %d connect() calls refused", c.Refused, c.Connects))
+	}
+	if c.Kind != KindLinux && c.RSTs < c.SYNs {
+		c.Problems = append(c.Problems, fmt.Sprintf("%d of %d SYNs answered with a RST", c.RSTs, c.SYNs))
+	}
 }
 
 // summarize reads the results directory and checks every client: each
@@ -60,62 +166,15 @@ func (r *Result) Failed() int {
 // never labelled spammer nor associated with another client's address.
 func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
 	res := &Result{Dir: dir}
-	idx := map[netip.Addr]int{}
+	ts, err := tally(results.Dir(dir), clients)
+	if err != nil {
+		return nil, err
+	}
 	for i, c := range clients {
-		st := tr.clients[c.Name].stats()
-		cr := ClientResult{Client: c, Deliveries: st.Deliveries, SYNs: st.SYNs, RSTs: st.RSTs, Refused: st.Refused,
-			Connects: 2 * st.Deliveries, Problems: slices.Clone(st.Failures)}
-		if len(st.Latency) > 0 {
-			l := slices.Clone(st.Latency)
-			slices.Sort(l)
-			cr.MedianRST = l[len(l)/2]
-		}
+		cr := newClientResult(c, tr.clients[c.Name].stats())
+		t := ts[i]
+		cr.V4Attempts, cr.V6Attempts, cr.Associated, cr.WrongIPv4, cr.Spammer, cr.OSClass = t.v4, t.v6, t.associated, t.wrongIPv4, t.spammer, t.osClass
 		res.Clients = append(res.Clients, cr)
-		idx[c.IPv4], idx[c.IPv6] = i, i
-	}
-	own := func(a netip.Addr) *ClientResult {
-		if i, ok := idx[a]; ok {
-			return &res.Clients[i]
-		}
-		return nil
-	}
-	if _, err := results.ScanDir(dir, record.AttemptsFile, func(r io.Reader) (record.Stats, error) {
-		return record.ScanAttempts(r, record.Window{}, func(a *record.Attempt) error {
-			if c := own(a.Src); c != nil {
-				if a.Src.Is4() {
-					c.V4Attempts++
-				} else {
-					c.V6Attempts++
-				}
-			}
-			return nil
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	if _, err := results.ScanDir(dir, record.AssociationsFile, func(r io.Reader) (record.Stats, error) {
-		return record.ScanAssociations(r, record.Window{}, func(a *record.Association) error {
-			c := own(a.Src)
-			if c == nil {
-				return nil
-			}
-			if c.OSClass == "" {
-				c.OSClass = a.OSClass
-			}
-			if a.Associated() {
-				if a.IPv4.Src == c.IPv4 {
-					c.Associated++
-				} else {
-					c.WrongIPv4++
-				}
-			}
-			if a.Spammer {
-				c.Spammer++
-			}
-			return nil
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
 	}
 	for i := range res.Clients {
 		c := &res.Clients[i]
@@ -130,12 +189,7 @@ func summarize(dir string, clients []Client, tr *traffic) (*Result, error) {
 		case !c.Listed && c.Spammer > 0:
 			c.Problems = append(c.Problems, fmt.Sprintf("not listed, but %d IPv6 attempts labelled spammer", c.Spammer))
 		}
-		if c.Kind == KindLinux && c.Refused < c.Connects {
-			c.Problems = append(c.Problems, fmt.Sprintf("%d of %d connect() calls refused", c.Refused, c.Connects))
-		}
-		if c.Kind != KindLinux && c.RSTs < c.SYNs {
-			c.Problems = append(c.Problems, fmt.Sprintf("%d of %d SYNs answered with a RST", c.RSTs, c.SYNs))
-		}
+		c.checkTraffic()
 	}
 	return res, nil
 }

@@ -29,6 +29,8 @@ type clientStats struct {
 	Refused    int             // Linux clients: connect() refused
 	Latency    []time.Duration // Linux clients: connect() to ECONNREFUSED
 	Failures   []string        // unexpected outcomes
+	// PerSensor counts the deliveries to each sensor.
+	PerSensor []int
 }
 
 func (s *clientStats) fail(format string, args ...any) {
@@ -38,9 +40,9 @@ func (s *clientStats) fail(format string, args ...any) {
 }
 
 // deliverer makes one delivery: the connect() attempts of one message
-// to the sensor, over both families.
+// to a sensor, over both families.
 type deliverer interface {
-	deliver(ctx context.Context) error
+	deliver(ctx context.Context, to *sensorNode) error
 	stats() *clientStats
 	close() error
 }
@@ -50,10 +52,12 @@ type traffic struct {
 	cfg     Config
 	order   []string // client names, kinds interleaved
 	clients map[string]deliverer
+	index   map[string]int // the clients' index (from 1)
+	sensors []*sensorNode
 }
 
 func newTraffic(h *hosts, clients []Client, cfg Config) (*traffic, error) {
-	t := &traffic{cfg: cfg, clients: map[string]deliverer{}}
+	t := &traffic{cfg: cfg, clients: map[string]deliverer{}, index: map[string]int{}, sensors: h.sensors}
 	byKind := map[string][]string{}
 	for _, c := range clients {
 		host := h.clients[c.Name]
@@ -62,14 +66,16 @@ func newTraffic(h *hosts, clients []Client, cfg Config) (*traffic, error) {
 		case KindLinux:
 			d = &linuxClient{c: c, host: host, timeout: cfg.DialTimeout}
 		default:
-			r, err := newRawClient(c, host, h.sensorMAC, cfg.DialTimeout)
+			r, err := newRawClient(c, host, cfg.DialTimeout)
 			if err != nil {
 				t.close()
 				return nil, err
 			}
 			d = r
 		}
+		d.stats().PerSensor = make([]int, len(h.sensors))
 		t.clients[c.Name] = d
+		t.index[c.Name] = c.index
 		byKind[c.Kind] = append(byKind[c.Kind], c.Name)
 	}
 	// lin1, win1, mac1, lin2, ...: every kind early in each round.
@@ -84,17 +90,24 @@ func newTraffic(h *hosts, clients []Client, cfg Config) (*traffic, error) {
 }
 
 // run makes deliveries, one client at a time with cfg.Gap between them,
-// in rounds until cfg.Duration has passed. The first round always
-// completes, so that every client is seen. Only a system failure (not a
-// misbehaving sensor, which is counted per client) ends it early.
+// in rounds until cfg.Duration has passed. With several sensors, client n
+// delivers to sensor n in the first round, to the next one in the next
+// round, and so on. The first round, and with several sensors as many
+// rounds as there are sensors, always complete, so that every client is
+// seen (at every sensor). Only a system failure (not a misbehaving
+// sensor, which is counted per client) ends it early.
 func (t *traffic) run(ctx context.Context, log *zap.Logger) error {
 	end := time.Now().Add(t.cfg.Duration)
+	n := len(t.sensors)
 	for round := 0; ; round++ {
 		for _, name := range t.order {
-			if ctx.Err() != nil || (round > 0 && time.Now().After(end)) {
+			if ctx.Err() != nil || (round >= n && time.Now().After(end)) {
 				return nil
 			}
-			if err := t.clients[name].deliver(ctx); err != nil {
+			k := (t.index[name] - 1 + round) % n
+			d := t.clients[name]
+			d.stats().PerSensor[k]++
+			if err := d.deliver(ctx, t.sensors[k]); err != nil {
 				return fmt.Errorf("lab: client %s: %w", name, err)
 			}
 			select {
@@ -104,7 +117,7 @@ func (t *traffic) run(ctx context.Context, log *zap.Logger) error {
 			}
 		}
 		log.Debug("round done", zap.Int("round", round+1))
-		if time.Now().After(end) {
+		if round+1 >= n && time.Now().After(end) {
 			return nil
 		}
 	}
@@ -131,10 +144,10 @@ type linuxClient struct {
 func (l *linuxClient) stats() *clientStats { return &l.st }
 func (l *linuxClient) close() error        { return nil }
 
-func (l *linuxClient) deliver(ctx context.Context) error {
+func (l *linuxClient) deliver(ctx context.Context, to *sensorNode) error {
 	l.st.Deliveries++
 	return l.host.Do(func() error {
-		for _, dst := range []netip.Addr{SensorIPv6, SensorIPv4} {
+		for _, dst := range []netip.Addr{to.ipv6, to.ipv4} {
 			src := l.c.IPv4
 			if dst.Is6() {
 				src = l.c.IPv6
@@ -164,24 +177,24 @@ func (l *linuxClient) deliver(ctx context.Context) error {
 // its veth and waits for the sensor's RST after each one. Its namespace's
 // kernel drops those RSTs (no socket), as RSTs are never answered.
 type rawClient struct {
-	c        Client
-	fd       int
-	ifindex  int
-	src, dst []byte // MACs
-	timeout  time.Duration
-	rng      *rand.Rand
-	port     uint16 // Windows: the shared ephemeral-port pool
-	ipid     uint16 // Windows: per-host IPv4 ID counter
-	tsBoot   time.Time
-	tsOff    uint32
-	st       clientStats
-	buf      []byte
-	windows  bool
+	c       Client
+	fd      int
+	ifindex int
+	src     []byte // MAC
+	timeout time.Duration
+	rng     *rand.Rand
+	port    uint16 // Windows: the shared ephemeral-port pool
+	ipid    uint16 // Windows: per-host IPv4 ID counter
+	tsBoot  time.Time
+	tsOff   uint32
+	st      clientStats
+	buf     []byte
+	windows bool
 }
 
-func newRawClient(c Client, h *netlab.Host, sensorMAC []byte, timeout time.Duration) (*rawClient, error) {
+func newRawClient(c Client, h *netlab.Host, timeout time.Duration) (*rawClient, error) {
 	seed := uint64(time.Now().UnixNano())
-	r := &rawClient{c: c, fd: -1, src: clientMAC(c.index), dst: sensorMAC, timeout: timeout,
+	r := &rawClient{c: c, fd: -1, src: clientMAC(c.index), timeout: timeout,
 		rng: rand.New(rand.NewPCG(seed, uint64(c.index))), buf: make([]byte, 2048), windows: c.Kind == KindWindows}
 	r.port = uint16(49152 + r.rng.IntN(8000))
 	r.ipid = uint16(r.rng.Uint32())
@@ -227,7 +240,7 @@ func (r *rawClient) close() error {
 // after the RST to the previous one, then falls back to IPv4 on the next
 // port of its shared pool ~0.5 s later, three SYNs again. macOS sends one
 // SYN per family, IPv4 right after the IPv6 RST, from random ports.
-func (r *rawClient) deliver(ctx context.Context) error {
+func (r *rawClient) deliver(ctx context.Context, to *sensorNode) error {
 	r.st.Deliveries++
 	syns := 1
 	if r.windows {
@@ -237,7 +250,7 @@ func (r *rawClient) deliver(ctx context.Context) error {
 			r.port = 49152
 		}
 	}
-	for fi, dst := range []netip.Addr{SensorIPv6, SensorIPv4} {
+	for fi, dst := range []netip.Addr{to.ipv6, to.ipv4} {
 		port := r.port + uint16(fi)
 		if !r.windows {
 			port = uint16(49152 + r.rng.IntN(16384))
@@ -245,7 +258,7 @@ func (r *rawClient) deliver(ctx context.Context) error {
 		seq := r.rng.Uint32()
 		flow := r.rng.Uint32()&0xfffff | 1
 		for k := range syns {
-			if err := r.send(dst, port, seq, flow); err != nil {
+			if err := r.send(to.mac, dst, port, seq, flow); err != nil {
 				return err
 			}
 			if err := r.awaitRST(dst, port); err != nil {
@@ -286,8 +299,8 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // frame builds one SYN of the client's stack.
-func (r *rawClient) frame(dst netip.Addr, port uint16, seq, flow uint32) []byte {
-	s := synframe.Spec{SrcMAC: r.src, DstMAC: r.dst, Dst: dst, SrcPort: port, DstPort: 25, Seq: seq, DF: true}
+func (r *rawClient) frame(dstMAC []byte, dst netip.Addr, port uint16, seq, flow uint32) []byte {
+	s := synframe.Spec{SrcMAC: r.src, DstMAC: dstMAC, Dst: dst, SrcPort: port, DstPort: 25, Seq: seq, DF: true}
 	mss := uint16(1460)
 	if dst.Is6() {
 		s.Src, mss = r.c.IPv6, 1440
@@ -325,10 +338,10 @@ func MacOSOptions(mss uint16, tsval uint32) []byte {
 	return append(b, 4, 2, 0, 0)
 }
 
-func (r *rawClient) send(dst netip.Addr, port uint16, seq, flow uint32) error {
-	f := r.frame(dst, port, seq, flow)
+func (r *rawClient) send(dstMAC []byte, dst netip.Addr, port uint16, seq, flow uint32) error {
+	f := r.frame(dstMAC, dst, port, seq, flow)
 	var mac [8]byte
-	copy(mac[:], r.dst)
+	copy(mac[:], dstMAC)
 	sa := &unix.SockaddrLinklayer{Ifindex: r.ifindex, Halen: 6, Addr: mac}
 	if err := unix.Sendto(r.fd, f, 0, sa); err != nil {
 		return fmt.Errorf("send SYN: %w", err)
