@@ -14,7 +14,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping
 
 export CGO_ENABLED ?= 0
 
-.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table install clean demo lab-fleet e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table fleet-table fleet-sim install clean demo lab-fleet e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -60,6 +60,12 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 
 assoc-table: ## measure association accuracy on generated scenarios (tables of docs/association.md; ~5 min)
 	tools/assoc-table.sh
+
+fleet-table: ## the fleet list beside the union of the sensors' own lists on generated multi-sensor scenarios (table of docs/fleet.md; ~3 min)
+	tools/fleet-table.sh
+
+fleet-sim: build ## K generated sensors publishing into one embedded server and a collector: the figures docs/fleet.md sizes a fleet from (SENSORS=20, DURATION=6h)
+	$(GO) run ./tools/fleetsim -bin $(BIN) -sensors $(or $(SENSORS),20) -duration $(or $(DURATION),6h)
 
 demo: ## the sensor live in a throw-away lab of network namespaces (needs root; DURATION=20s, ARGS="--xdp-mode native ...")
 	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root: it creates network namespaces and loads an XDP program"; exit 1; }

@@ -11,10 +11,11 @@ import (
 
 // evalConfig is eval's section.
 type evalConfig struct {
-	Truth        string `mapstructure:"truth"`
-	Associations string `mapstructure:"associations"`
-	List         string `mapstructure:"list"`
-	JSON         bool   `mapstructure:"json"`
+	Truth        string   `mapstructure:"truth"`
+	Associations string   `mapstructure:"associations"`
+	List         string   `mapstructure:"list"`
+	RejectLogs   []string `mapstructure:"reject-log"`
+	JSON         bool     `mapstructure:"json"`
 }
 
 func newEvalCmd() *cobra.Command {
@@ -33,7 +34,7 @@ func newEvalCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if c.List != "" {
-				r, err := evaluate.ScoreListFiles(truth, c.List)
+				r, err := evaluate.ScoreListFiles(truth, c.List, c.RejectLogs)
 				if err != nil {
 					return err
 				}
@@ -55,6 +56,7 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().String("truth", "", "ground truth (truth.jsonl from tools/genscenario)")
 	cmd.Flags().String("associations", "", "associations.jsonl from mxsensor analyze or run")
 	cmd.Flags().String("list", "", "or: an IPv6 blocklist (mxsensor blocklist --format plain or json): precision, recall and F1 of its prefixes against the spammer hosts' IPv6 sources")
+	cmd.Flags().StringSlice("reject-log", nil, "with --list: count as positives only the spammer hosts whose IPv4 one of these reject logs lists (what the sensors of those domains can know)")
 	cmd.Flags().Bool("json", false, "print the scores as JSON")
 	return cmd
 }

@@ -26,9 +26,16 @@ func TestScoreList(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("2001:db8:1::/64")}, // host 1 (and host 2, collateral)
 		{Prefix: netip.MustParsePrefix("2001:db8:4::/64")}, // an unlisted spammer: not knowable, false
 	}}
-	r := ScoreList(tr, l)
+	r := ScoreList(tr, l, nil)
 	want := ListResult{Listed: 2, TruePrefixes: 1, FalsePrefixes: 1, Positives: 2, Covered: 1, Collateral: 2, Precision: 0.5, Recall: 0.5, F1: 0.5}
 	if r != want {
 		t.Errorf("got %+v\nwant %+v", r, want)
+	}
+	// Only host 1 rejected at some domain: host 3 is not knowable, so not
+	// a positive, and the list covers every knowable one.
+	r = ScoreList(tr, l, map[netip.Addr]bool{netip.MustParseAddr("192.0.2.1"): true})
+	want = ListResult{Rejected: 1, Listed: 2, TruePrefixes: 1, FalsePrefixes: 1, Positives: 1, Covered: 1, Collateral: 2, Precision: 0.5, Recall: 1, F1: 2.0 / 3}
+	if r != want {
+		t.Errorf("rejected only: got %+v\nwant %+v", r, want)
 	}
 }

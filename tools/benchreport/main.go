@@ -3,11 +3,12 @@
 // writes the figures into the benchmarks document (`make bench`). Needs root:
 // it loads XDP programs and builds network namespaces.
 //
-//	go run ./tools/benchreport [-bin bin/mxsensor] [-doc docs/benchmarks.md] [-hosts 3000,10000] [-steps xdp,ring,pipeline,offline,flood]
+//	go run ./tools/benchreport [-bin bin/mxsensor] [-doc docs/benchmarks.md] [-hosts 3000,10000] [-steps xdp,ring,pipeline,offline,newsources,flood,fleet]
 //
 // The steps: tools/xdpbench (the XDP program beside its baselines),
 // BenchmarkRingDrain, BenchmarkPipeline, `mxsensor analyze` beside `p0f -r`
-// on generated captures, and tools/floodbench (a live SYN flood). Their own
+// on generated captures, tools/floodbench (a live SYN flood), and the
+// fleet's BenchmarkPublishDrain and BenchmarkIngest beside the pipeline. Their own
 // output goes to stderr as they run. A step that fails is a "failed: why"
 // line in the table, the others still run, and the exit status is 1; a
 // missed bar is a figure, not a failure. With -doc, the region between
@@ -34,10 +35,17 @@ type config struct {
 	doc   string // the document to write, "" for none
 	hosts []int  // the scenarios of analyze beside p0f
 	steps []string
+	// shared holds what one step measured for another.
+	shared *shared
+}
+
+// shared are results steps share within one run.
+type shared struct {
+	pipeline *benchResult // BenchmarkPipeline, the fleet step's baseline
 }
 
 func main() {
-	var cfg config
+	cfg := config{shared: &shared{}}
 	var hosts, steps string
 	flag.StringVar(&cfg.goCmd, "go", "go", "the go command")
 	flag.StringVar(&cfg.bin, "bin", "bin/mxsensor", "the mxsensor binary (make build)")

@@ -41,6 +41,7 @@ var steps = []step{
 	{"offline", "analyze vs p0f -r", 6 * time.Minute, offlineStep},
 	{"newsources", "a flood of new sources", 4 * time.Minute, newSourcesStep},
 	{"flood", "live flood", 3 * time.Minute, floodStep},
+	{"fleet", "fleet publish and ingest", 5 * time.Minute, fleetStep},
 }
 
 func stepNames() []string {
@@ -163,11 +164,48 @@ func ringStep(ctx context.Context, cfg config) outcome {
 }
 
 func pipelineStep(ctx context.Context, cfg config) outcome {
-	r, err := goBench(ctx, cfg, []string{"MXS_BENCH_PIPELINE=1"}, "BenchmarkPipeline", "./internal/pipeline", "-benchtime", "3x")
+	r, err := pipelineBench(ctx, cfg)
 	if err != nil {
 		return outcome{err: err}
 	}
 	rows, err := pipelineRows(r)
+	return outcome{rows: rows, err: err}
+}
+
+// pipelineBench runs BenchmarkPipeline once per benchreport run: the
+// fleet step measures against the same result.
+func pipelineBench(ctx context.Context, cfg config) (benchResult, error) {
+	if cfg.shared != nil && cfg.shared.pipeline != nil {
+		return *cfg.shared.pipeline, nil
+	}
+	r, err := goBench(ctx, cfg, []string{"MXS_BENCH_PIPELINE=1"}, "BenchmarkPipeline", "./internal/pipeline", "-benchtime", "3x")
+	if err == nil && cfg.shared != nil {
+		cfg.shared.pipeline = &r
+	}
+	return r, err
+}
+
+// fleetRecords is how many records the fleet's benchmarks publish and
+// ingest (a few seconds each).
+const fleetRecords = "20000x"
+
+// fleetStep: the publisher draining its outbox into an embedded server,
+// and the collector ingesting a filled stream into its store, each as
+// records per second beside the records per second the pipeline emits.
+func fleetStep(ctx context.Context, cfg config) outcome {
+	pipe, err := pipelineBench(ctx, cfg)
+	if err != nil {
+		return outcome{err: fmt.Errorf("the baseline, BenchmarkPipeline: %w", err)}
+	}
+	pub, err := goBench(ctx, cfg, nil, "BenchmarkPublishDrain", "./internal/publish", "-benchmem", "-benchtime", fleetRecords)
+	if err != nil {
+		return outcome{err: err}
+	}
+	ing, err := goBench(ctx, cfg, nil, "BenchmarkIngest", "./internal/collector", "-benchmem", "-benchtime", fleetRecords)
+	if err != nil {
+		return outcome{err: err}
+	}
+	rows, err := fleetRows(pipe, pub, ing)
 	return outcome{rows: rows, err: err}
 }
 

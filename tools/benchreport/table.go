@@ -120,6 +120,45 @@ func pipelineRows(r benchResult) ([]row, error) {
 	return out, missing(errs)
 }
 
+// fleetRows: records per second of the publisher (outbox to an embedded
+// server) and of the collector's ingest (stream to store), each beside the
+// records per second the pipeline emits (attempts and associations): a
+// ratio of 1 keeps up with one sensor at the pipeline's full rate. The
+// publisher's CPU per record is for information. No bars: docs/fleet.md
+// sizes a fleet from them.
+func fleetRows(pipe, pub, ing benchResult) ([]row, error) {
+	const bench = "fleet"
+	var out []row
+	var errs []string
+	base, haveBase := pipe.Metrics["records/s"]
+	baseline := "–"
+	if haveBase {
+		baseline = "pipeline: " + group(uint64(base)) + " records/s"
+	} else {
+		errs = append(errs, "records/s of BenchmarkPipeline")
+	}
+	rate := func(r benchResult, figure string) {
+		v, ok := r.Metrics["records/s"]
+		if !ok {
+			errs = append(errs, "records/s of "+r.Name)
+			out = append(out, failedRow(bench, figure, fmt.Errorf("no records/s in the output")))
+			return
+		}
+		x := row{Bench: bench, Figure: figure, Result: group(uint64(v)) + "/s", Baseline: baseline, Ratio: "–", Bar: "–"}
+		if haveBase {
+			x.Ratio = fmt.Sprintf("%.2f", ratio(v, base))
+		}
+		out = append(out, x)
+	}
+	rate(pub, "publisher records per second (outbox to an embedded server)")
+	if v, ok := pub.Metrics["CPU-µs/record"]; ok {
+		out = append(out, row{Bench: bench, Figure: "publisher CPU per record, the embedded server's included",
+			Result: fmt.Sprintf("%.1f µs", v), Baseline: "–", Ratio: "–", Bar: "–"})
+	}
+	rate(ing, "collector ingest records per second (stream to store)")
+	return out, missing(errs)
+}
+
 func missing(units []string) error {
 	if len(units) == 0 {
 		return nil

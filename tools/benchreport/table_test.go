@@ -180,3 +180,23 @@ func TestGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetRows(t *testing.T) {
+	pipe := benchResult{Name: "BenchmarkPipeline", Metrics: map[string]float64{"SYNs/s": 200000, "records/s": 100000}}
+	pub := benchResult{Name: "BenchmarkPublishDrain", Metrics: map[string]float64{"records/s": 20000, "CPU-µs/record": 40}}
+	ing := benchResult{Name: "BenchmarkIngest", Metrics: map[string]float64{"records/s": 5000}}
+	rows, err := fleetRows(pipe, pub, ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0].Ratio != "0.20" || rows[2].Ratio != "0.05" || rows[0].Baseline != "pipeline: 100,000 records/s" ||
+		rows[1].Result != "40.0 µs" {
+		t.Errorf("rows %+v", rows)
+	}
+	// A pipeline result without records/s: the rates without a ratio,
+	// and an error.
+	rows, err = fleetRows(benchResult{Metrics: map[string]float64{}}, pub, ing)
+	if err == nil || rows[0].Ratio != "–" || rows[0].Result != "20,000/s" {
+		t.Errorf("no baseline: err %v, rows %+v", err, rows)
+	}
+}
