@@ -297,3 +297,49 @@ func TestWALKeptWithinSpace(t *testing.T) {
 		t.Errorf("%d bytes free (reserve %d), %d rows dropped", free, reserve(size), s.Stats().Dropped)
 	}
 }
+
+// Outbox messages waiting for a commit on a full disk that the store gives
+// up (trimmed to fit the space that came back, or dropped by Close) are no
+// longer queued and are counted as dropped: a publisher waiting for the
+// outbox to empty would otherwise wait for ever.
+func TestOutboxRowsLostOnFullDisk(t *testing.T) {
+	requireRoot(t)
+	dir := mountTmpfs(t, 0, "size=1m")
+	cfg := DefaultConfig()
+	cfg.FlushInterval = time.Hour
+	s, err := Open(filepath.Join(dir, "m.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	filler := fill(t, dir)
+	const n = 3000 // ~1.5 MB: more than the file system
+	for i := range n {
+		enqueue(t, s, "attempts", i, 400)
+	}
+	if err := s.Sync(); err == nil {
+		t.Fatal("a commit on a full disk succeeded")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the retry, then the rest
+		_ = s.Sync()
+	}
+	st := s.OutboxStats()
+	t.Logf("trimmed: %+v", st)
+	if st.Queued != 0 || st.Dropped["attempts"] == 0 || st.Rows+int64(st.Dropped["attempts"]) != n {
+		t.Errorf("after catching up: %+v, want nothing queued, %d rows committed or dropped", st, n)
+	}
+	fill(t, dir)
+	for i := n; i < n+10; i++ {
+		enqueue(t, s, "attempts", i, 400)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2 := s.OutboxStats()
+	if st2.Queued != 0 || st2.Dropped["attempts"] != st.Dropped["attempts"]+10 {
+		t.Errorf("closed on a full disk: %+v, want nothing queued and 10 more dropped", st2)
+	}
+}
