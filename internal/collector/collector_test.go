@@ -350,3 +350,59 @@ mxsensor_collector_sensors 1
 		t.Errorf("ingested series %d %v", n, err)
 	}
 }
+
+// TestListRefilled: entries the shared list's bucket loses (purged, or
+// the bucket deleted and created again) are written again at the next
+// interval, though nothing new was ingested.
+func TestListRefilled(t *testing.T) {
+	srv := startServer(t)
+	p := newPublisher(t, srv.URL())
+	v4, as1, as3, rej := fleetSample()
+	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
+	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
+	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
+	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
+
+	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
+	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
+	cfg.ListInterval = 50 * time.Millisecond
+	c, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+
+	js := p.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	key := fleet.PrefixKey(netip.MustParsePrefix("2001:db8:1:2::/64"))
+	// listed waits (at most until ctx is done) for the bucket to hold key.
+	listed := func(what string) {
+		t.Helper()
+		for ctx.Err() == nil {
+			if kv, err := js.KeyValue(ctx, fleet.ListBucket); err == nil {
+				if _, err := kv.Get(ctx, key); err == nil {
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%s: %s not in the bucket", what, key)
+	}
+	listed("first write")
+	s, err := js.Stream(ctx, "KV_"+fleet.ListBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed("after a purge")
+	if err := js.DeleteKeyValue(ctx, fleet.ListBucket); err != nil {
+		t.Fatal(err)
+	}
+	listed("after the bucket was deleted")
+}
