@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -405,4 +406,71 @@ func TestListRefilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed("after the bucket was deleted")
+}
+
+// TestCollectAbandonedPull: messages the server delivered to a pull
+// request nobody reads any more (a fetch the client gave up on, resent by
+// its reconnection) are delivered again soon, not a minute later.
+func TestCollectAbandonedPull(t *testing.T) {
+	srv := startServer(t)
+	p := newPublisher(t, srv.URL())
+	v4, as1, as3, rej := fleetSample()
+	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
+	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
+	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
+	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
+
+	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
+	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
+	cfg.Durable = DefaultDurable
+	// The collector's consumer, and a pull request for 2 messages whose
+	// reply subject nobody listens on, before the collector fetches.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := p.js.Stream(ctx, fleet.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.CreateOrUpdateConsumer(ctx, consumerConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := p.js.Conn()
+	sub, err := nc.SubscribeSync("_INBOX.abandoned") // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", fleet.StreamName, cfg.Durable)
+	if err := nc.PublishRequest(next, "_INBOX.abandoned", []byte(`{"batch":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if i, err := cons.Info(ctx); err == nil && i.NumAckPending == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the abandoned pull request was not answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	for ctx.Err() == nil {
+		x := c.Stats()
+		if x.Ingested[fleet.KindAttempt]+x.Ingested[fleet.KindAssociation]+x.Ingested[fleet.KindRejection] == 4 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the collector did not get the messages delivered to the abandoned pull request within 30 s: %+v", c.Stats())
 }

@@ -41,6 +41,14 @@ const badEvery = 10 * time.Second
 // waits for the loop).
 const fetchWait = time.Second
 
+// ackWait is how long a message delivered and not acknowledged waits for
+// its redelivery. Messages can be delivered that the consumer never sees
+// (a pull request the client gave up on, resent by its reconnection: the
+// server answers it after the fetch returned), so it bounds how long they
+// stall. A batch whose commit takes longer is delivered again, which
+// changes nothing (its keys are stored).
+const ackWait = 10 * time.Second
+
 // nakDelay is how long a batch the store failed to commit waits before
 // its redelivery.
 const nakDelay = 5 * time.Second
@@ -55,23 +63,26 @@ func (k *consumer) Start() error {
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", fleet.StreamName, err)
 	}
-	k.cons, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       k.c.cfg.Durable,
-		Description:   "mxsensor collector",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		// Longer than a batch's commit takes; a lost acknowledgement
-		// only means a redelivery, which changes nothing.
-		AckWait:       time.Minute,
-		MaxAckPending: 4 * k.c.cfg.Batch,
-		FilterSubject: fleet.AllSubjects,
-	})
+	k.cons, err = s.CreateOrUpdateConsumer(ctx, consumerConfig(k.c.cfg))
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", k.c.cfg.Durable, err)
 	}
 	k.stop, k.done = make(chan struct{}), make(chan struct{})
 	go k.run()
 	return nil
+}
+
+// consumerConfig is the collector's durable consumer.
+func consumerConfig(cfg Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		Description:   "mxsensor collector",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 4 * cfg.Batch,
+		FilterSubject: fleet.AllSubjects,
+	}
 }
 
 // Stop stops fetching and waits for the batch under way to be committed
