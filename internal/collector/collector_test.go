@@ -410,7 +410,8 @@ func TestListRefilled(t *testing.T) {
 
 // TestCollectAbandonedPull: messages the server delivered to a pull
 // request nobody reads any more (a fetch the client gave up on, resent by
-// its reconnection) are delivered again soon, not a minute later.
+// its reconnection; a collector killed with a batch) are delivered again
+// soon, not a minute later, and --exit-idle waits for them.
 func TestCollectAbandonedPull(t *testing.T) {
 	srv := startServer(t)
 	p := newPublisher(t, srv.URL())
@@ -457,20 +458,9 @@ func TestCollectAbandonedPull(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
+	// An idle collector waits for them before it exits.
+	x := runIdle(t, cfg)
+	if n := x.Ingested[fleet.KindAttempt] + x.Ingested[fleet.KindAssociation] + x.Ingested[fleet.KindRejection]; n != 4 {
+		t.Errorf("%d records stored, want 4: %+v", n, x)
 	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	for ctx.Err() == nil {
-		x := c.Stats()
-		if x.Ingested[fleet.KindAttempt]+x.Ingested[fleet.KindAssociation]+x.Ingested[fleet.KindRejection] == 4 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the collector did not get the messages delivered to the abandoned pull request within 30 s: %+v", c.Stats())
 }

@@ -146,6 +146,13 @@ func (k *consumer) run() {
 		if len(msgs) == 0 {
 			k.c.stats.pending.Store(0)
 			if cfg.ExitIdle > 0 && time.Since(last) >= cfg.ExitIdle {
+				if n := k.outstanding(); n > 0 {
+					// Delivered and not acknowledged (a collector killed
+					// with a batch, a fetch given up): they come again
+					// within ackWait.
+					k.c.log.Debug("idle, but messages are still to come", zap.Uint64("messages", n))
+					continue
+				}
 				k.c.log.Info("no message: exiting", zap.Duration("exit_idle", cfg.ExitIdle))
 				k.c.finish()
 				return
@@ -155,6 +162,20 @@ func (k *consumer) run() {
 		last = time.Now()
 		k.handle(msgs)
 	}
+}
+
+// outstanding is how many messages the consumer has not had acknowledged:
+// pending, or delivered and not acknowledged (0 if the server does not
+// say).
+func (k *consumer) outstanding() uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchWait)
+	defer cancel()
+	info, err := k.cons.Info(ctx)
+	if err != nil {
+		k.c.log.Debug("consumer info", zap.Error(err))
+		return 0
+	}
+	return info.NumPending + uint64(max(info.NumAckPending, 0))
 }
 
 func (k *consumer) fail(err error) {
