@@ -3,6 +3,7 @@ package fleettest
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,9 @@ func key(k fleet.Kind, src netip.Addr, port uint16, t time.Time) string {
 }
 
 // AddAttempt, AddAssociation and AddRejection count a record.
-func (k Keys) AddAttempt(a *record.Attempt) { k[key(fleet.KindAttempt, a.Src, a.SrcPort, a.FirstSeen)]++ }
+func (k Keys) AddAttempt(a *record.Attempt) {
+	k[key(fleet.KindAttempt, a.Src, a.SrcPort, a.FirstSeen)]++
+}
 
 func (k Keys) AddAssociation(a *record.Association) {
 	k[key(fleet.KindAssociation, a.Src, a.SrcPort, a.FirstSeen)]++
@@ -30,7 +33,7 @@ func (k Keys) AddAssociation(a *record.Association) {
 
 func (k Keys) AddRejection(r *record.Rejection) { k[key(fleet.KindRejection, r.IP, 0, r.Time)]++ }
 
-// StoredKeys reads the keys of sensor's rows in the store at path ('' for
+// StoredKeys reads the keys of sensor's rows in the store at path (” for
 // a sensor's own store).
 func StoredKeys(t testing.TB, path, sensor string) Keys {
 	t.Helper()
@@ -72,11 +75,23 @@ func StoredKeys(t testing.TB, path, sensor string) Keys {
 func (k Keys) Count(kind fleet.Kind) int {
 	n := 0
 	for key, c := range k {
-		if strings.HasPrefix(key, string(kind)+"|") {
+		if kd, _, _ := strings.Cut(key, "|"); kd == string(kind) {
 			n += c
 		}
 	}
 	return n
+}
+
+// Only returns the keys of the kinds given.
+func (k Keys) Only(kinds ...fleet.Kind) Keys {
+	o := Keys{}
+	for key, n := range k {
+		kind, _, _ := strings.Cut(key, "|")
+		if slices.Contains(kinds, fleet.Kind(kind)) {
+			o[key] = n
+		}
+	}
+	return o
 }
 
 // Compare fails t unless got holds every key of want exactly once and
