@@ -317,14 +317,7 @@ func TestCollectEmbedded(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	cfg := testConfig(t, db)
 	cfg.Embedded = &fleet.EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir()}
-	c, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := startCollector(t, cfg)
 	p := newPublisher(t, c.URLs()[0])
 	v4, _, _, _ := fleetSample()
 	p.line("s9", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s9", v4))
@@ -352,21 +345,9 @@ mxsensor_collector_sensors 1
 	}
 }
 
-// TestListRefilled: entries the shared list's bucket loses (purged, or
-// the bucket deleted and created again) are written again at the next
-// interval, though nothing new was ingested.
-func TestListRefilled(t *testing.T) {
-	srv := startServer(t)
-	p := newPublisher(t, srv.URL())
-	v4, as1, as3, rej := fleetSample()
-	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
-	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
-	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
-	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
-
-	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
-	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
-	cfg.ListInterval = 50 * time.Millisecond
+// startCollector starts a collector, stopped at the test's end.
+func startCollector(t *testing.T, cfg Config) *Collector {
+	t.Helper()
 	c, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +355,33 @@ func TestListRefilled(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+// publishSample publishes fleetSample's records to a new server, and
+// returns its publisher and a collector's configuration for it.
+func publishSample(t *testing.T) (*publisher, Config) {
+	t.Helper()
+	srv := startServer(t)
+	p := newPublisher(t, srv.URL())
+	v4, as1, as3, rej := fleetSample()
+	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
+	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
+	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
+	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
+	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
+	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
+	return p, cfg
+}
+
+// TestListRefilled: entries the shared list's bucket loses (purged, or
+// the bucket deleted and created again) are written again at the next
+// interval, though nothing new was ingested.
+func TestListRefilled(t *testing.T) {
+	p, cfg := publishSample(t)
+	cfg.ListInterval = 50 * time.Millisecond
+	startCollector(t, cfg)
 
 	js := p.js
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -413,16 +420,7 @@ func TestListRefilled(t *testing.T) {
 // its reconnection; a collector killed with a batch) are delivered again
 // soon, not a minute later, and --exit-idle waits for them.
 func TestCollectAbandonedPull(t *testing.T) {
-	srv := startServer(t)
-	p := newPublisher(t, srv.URL())
-	v4, as1, as3, rej := fleetSample()
-	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
-	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
-	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
-	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
-
-	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
-	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
+	p, cfg := publishSample(t)
 	cfg.Durable = DefaultDurable
 	// The collector's consumer, and a pull request for 2 messages whose
 	// reply subject nobody listens on, before the collector fetches.

@@ -213,26 +213,21 @@ func TestOpenOnFullDisk(t *testing.T) {
 	}
 }
 
-// Rows that waited while the disk was full and that do not fit in the
-// space that came back are dropped (journal first, then the latest
-// results), counted, and the store leaves its reserve free: it does not
-// fill the disk again, and it works on.
-func TestBacklogFitsSpaceThatReturns(t *testing.T) {
-	requireRoot(t)
-	dir := mountTmpfs(t, 0, "size=1m")
+// backlogOnFullDisk opens a store in dir, fills the file system, has
+// write add n rows, then frees the space and lets the store catch up (it
+// keeps what fits). The store is closed at the test's end.
+func backlogOnFullDisk(t *testing.T, dir string, n int, write func(*Store, int)) *Store {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.FlushInterval = time.Hour
 	s, err := Open(filepath.Join(dir, "m.db"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	filler := fill(t, dir)
-	const n = 3000 // ~1.7 MB on disk: more than the file system
 	for i := range n {
-		if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 400)); err != nil {
-			t.Fatal(err)
-		}
+		write(s, i)
 	}
 	if err := s.Sync(); err == nil {
 		t.Fatal("a commit on a full disk succeeded")
@@ -243,6 +238,22 @@ func TestBacklogFitsSpaceThatReturns(t *testing.T) {
 	for range 3 { // the retry, then the rest
 		_ = s.Sync()
 	}
+	return s
+}
+
+// Rows that waited while the disk was full and that do not fit in the
+// space that came back are dropped (journal first, then the latest
+// results), counted, and the store leaves its reserve free: it does not
+// fill the disk again, and it works on.
+func TestBacklogFitsSpaceThatReturns(t *testing.T) {
+	requireRoot(t)
+	dir := mountTmpfs(t, 0, "size=1m")
+	const n = 3000 // ~1.7 MB on disk: more than the file system
+	s := backlogOnFullDisk(t, dir, n, func(s *Store, i int) {
+		if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 400)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	var committed int
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&committed); err != nil {
 		t.Fatal(err)
@@ -305,27 +316,8 @@ func TestWALKeptWithinSpace(t *testing.T) {
 func TestOutboxRowsLostOnFullDisk(t *testing.T) {
 	requireRoot(t)
 	dir := mountTmpfs(t, 0, "size=1m")
-	cfg := DefaultConfig()
-	cfg.FlushInterval = time.Hour
-	s, err := Open(filepath.Join(dir, "m.db"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	filler := fill(t, dir)
 	const n = 3000 // ~1.5 MB: more than the file system
-	for i := range n {
-		enqueue(t, s, "attempts", i, 400)
-	}
-	if err := s.Sync(); err == nil {
-		t.Fatal("a commit on a full disk succeeded")
-	}
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	for range 3 { // the retry, then the rest
-		_ = s.Sync()
-	}
+	s := backlogOnFullDisk(t, dir, n, func(s *Store, i int) { enqueue(t, s, "attempts", i, 400) })
 	st := s.OutboxStats()
 	t.Logf("trimmed: %+v", st)
 	if st.Queued != 0 || st.Dropped["attempts"] == 0 || st.Rows+int64(st.Dropped["attempts"]) != n {
