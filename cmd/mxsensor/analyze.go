@@ -308,6 +308,13 @@ func awaitPublished(ctx context.Context, c analyzeConfig, pub *publish.Publisher
 	if lost > 0 {
 		return fmt.Errorf("--publish: %d records dropped from the full outbox (--outbox-size %s), not published", lost, c.OutboxSize)
 	}
+	dead := uint64(0)
+	for _, n := range st.DeadLetters {
+		dead += n
+	}
+	if dead > 0 {
+		return fmt.Errorf("--publish: %d messages refused by the servers for good (permissions, size), not published", dead)
+	}
 	log.Info("published", zap.Uint64("acknowledged", st.Acknowledged), zap.Uint64("duplicates", st.Duplicates),
 		zap.Uint64("retries", st.Retries), zap.Duration("wait", time.Since(start)))
 	return nil

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -316,14 +317,7 @@ func TestCollectEmbedded(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	cfg := testConfig(t, db)
 	cfg.Embedded = &fleet.EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir()}
-	c, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := startCollector(t, cfg)
 	p := newPublisher(t, c.URLs()[0])
 	v4, _, _, _ := fleetSample()
 	p.line("s9", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s9", v4))
@@ -348,5 +342,123 @@ mxsensor_collector_sensors 1
 	}
 	if n, err := testutil.GatherAndCount(c.Gatherer(), "mxsensor_collector_messages_ingested_total"); err != nil || n != len(fleet.Kinds) {
 		t.Errorf("ingested series %d %v", n, err)
+	}
+}
+
+// startCollector starts a collector, stopped at the test's end.
+func startCollector(t *testing.T, cfg Config) *Collector {
+	t.Helper()
+	c, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+// publishSample publishes fleetSample's records to a new server, and
+// returns its publisher and a collector's configuration for it.
+func publishSample(t *testing.T) (*publisher, Config) {
+	t.Helper()
+	srv := startServer(t)
+	p := newPublisher(t, srv.URL())
+	v4, as1, as3, rej := fleetSample()
+	p.line("s1", fleet.KindAttempt, v4.AppendJSON(nil), attemptID("s1", v4))
+	p.line("s1", fleet.KindAssociation, as1.AppendJSON(nil), "as1")
+	p.line("s3", fleet.KindAssociation, as3.AppendJSON(nil), "as3")
+	p.line("s2", fleet.KindRejection, rej.AppendJSON(nil), "rej")
+	cfg := testConfig(t, filepath.Join(t.TempDir(), "c.db"))
+	cfg.Conn = fleet.ConnConfig{URLs: []string{srv.URL()}}
+	return p, cfg
+}
+
+// TestListRefilled: entries the shared list's bucket loses (purged, or
+// the bucket deleted and created again) are written again at the next
+// interval, though nothing new was ingested.
+func TestListRefilled(t *testing.T) {
+	p, cfg := publishSample(t)
+	cfg.ListInterval = 50 * time.Millisecond
+	startCollector(t, cfg)
+
+	js := p.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	key := fleet.PrefixKey(netip.MustParsePrefix("2001:db8:1:2::/64"))
+	// listed waits (at most until ctx is done) for the bucket to hold key.
+	listed := func(what string) {
+		t.Helper()
+		for ctx.Err() == nil {
+			if kv, err := js.KeyValue(ctx, fleet.ListBucket); err == nil {
+				if _, err := kv.Get(ctx, key); err == nil {
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%s: %s not in the bucket", what, key)
+	}
+	listed("first write")
+	s, err := js.Stream(ctx, "KV_"+fleet.ListBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed("after a purge")
+	if err := js.DeleteKeyValue(ctx, fleet.ListBucket); err != nil {
+		t.Fatal(err)
+	}
+	listed("after the bucket was deleted")
+}
+
+// TestCollectAbandonedPull: messages the server delivered to a pull
+// request nobody reads any more (a fetch the client gave up on, resent by
+// its reconnection; a collector killed with a batch) are delivered again
+// soon, not a minute later, and --exit-idle waits for them.
+func TestCollectAbandonedPull(t *testing.T) {
+	p, cfg := publishSample(t)
+	cfg.Durable = DefaultDurable
+	// The collector's consumer, and a pull request for 2 messages whose
+	// reply subject nobody listens on, before the collector fetches.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := p.js.Stream(ctx, fleet.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.CreateOrUpdateConsumer(ctx, consumerConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := p.js.Conn()
+	sub, err := nc.SubscribeSync("_INBOX.abandoned") // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", fleet.StreamName, cfg.Durable)
+	if err := nc.PublishRequest(next, "_INBOX.abandoned", []byte(`{"batch":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if i, err := cons.Info(ctx); err == nil && i.NumAckPending == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the abandoned pull request was not answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An idle collector waits for them before it exits.
+	x := runIdle(t, cfg)
+	if n := x.Ingested[fleet.KindAttempt] + x.Ingested[fleet.KindAssociation] + x.Ingested[fleet.KindRejection]; n != 4 {
+		t.Errorf("%d records stored, want 4: %+v", n, x)
 	}
 }

@@ -41,6 +41,14 @@ const badEvery = 10 * time.Second
 // waits for the loop).
 const fetchWait = time.Second
 
+// ackWait is how long a message delivered and not acknowledged waits for
+// its redelivery. Messages can be delivered that the consumer never sees
+// (a pull request the client gave up on, resent by its reconnection: the
+// server answers it after the fetch returned), so it bounds how long they
+// stall. A batch whose commit takes longer is delivered again, which
+// changes nothing (its keys are stored).
+const ackWait = 10 * time.Second
+
 // nakDelay is how long a batch the store failed to commit waits before
 // its redelivery.
 const nakDelay = 5 * time.Second
@@ -55,23 +63,26 @@ func (k *consumer) Start() error {
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", fleet.StreamName, err)
 	}
-	k.cons, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       k.c.cfg.Durable,
-		Description:   "mxsensor collector",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		// Longer than a batch's commit takes; a lost acknowledgement
-		// only means a redelivery, which changes nothing.
-		AckWait:       time.Minute,
-		MaxAckPending: 4 * k.c.cfg.Batch,
-		FilterSubject: fleet.AllSubjects,
-	})
+	k.cons, err = s.CreateOrUpdateConsumer(ctx, consumerConfig(k.c.cfg))
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", k.c.cfg.Durable, err)
 	}
 	k.stop, k.done = make(chan struct{}), make(chan struct{})
 	go k.run()
 	return nil
+}
+
+// consumerConfig is the collector's durable consumer.
+func consumerConfig(cfg Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		Description:   "mxsensor collector",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 4 * cfg.Batch,
+		FilterSubject: fleet.AllSubjects,
+	}
 }
 
 // Stop stops fetching and waits for the batch under way to be committed
@@ -135,6 +146,13 @@ func (k *consumer) run() {
 		if len(msgs) == 0 {
 			k.c.stats.pending.Store(0)
 			if cfg.ExitIdle > 0 && time.Since(last) >= cfg.ExitIdle {
+				if n := k.outstanding(); n > 0 {
+					// Delivered and not acknowledged (a collector killed
+					// with a batch, a fetch given up): they come again
+					// within ackWait.
+					k.c.log.Debug("idle, but messages are still to come", zap.Uint64("messages", n))
+					continue
+				}
 				k.c.log.Info("no message: exiting", zap.Duration("exit_idle", cfg.ExitIdle))
 				k.c.finish()
 				return
@@ -144,6 +162,20 @@ func (k *consumer) run() {
 		last = time.Now()
 		k.handle(msgs)
 	}
+}
+
+// outstanding is how many messages the consumer has not had acknowledged:
+// pending, or delivered and not acknowledged (0 if the server does not
+// say).
+func (k *consumer) outstanding() uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchWait)
+	defer cancel()
+	info, err := k.cons.Info(ctx)
+	if err != nil {
+		k.c.log.Debug("consumer info", zap.Error(err))
+		return 0
+	}
+	return info.NumPending + uint64(max(info.NumAckPending, 0))
 }
 
 func (k *consumer) fail(err error) {

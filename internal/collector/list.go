@@ -27,7 +27,9 @@ import (
 // is put (its expiry starts again), a prefix no longer listed deleted. An
 // entry that does not change is not rewritten, so the bucket's TTL expires
 // it ListConfig.Expire after the collector last saw new spammer attempts
-// from it.
+// from it. Every interval it also looks for entries that should be in the
+// bucket and are not (a bucket purged, or deleted and created again) and
+// puts them back.
 type listWriter struct {
 	c     *Collector
 	kv    jetstream.KeyValue
@@ -66,7 +68,7 @@ func (l *listWriter) Stop() error {
 	if !l.dirty.Load() {
 		return nil
 	}
-	return l.write(time.Now())
+	return l.write(time.Now(), nil)
 }
 
 func (l *listWriter) run() {
@@ -78,18 +80,81 @@ func (l *listWriter) run() {
 		case <-l.stop:
 			return
 		case now := <-t.C:
-			if l.dirty.Load() {
-				if err := l.write(now); err != nil {
-					l.c.log.Warn("writing the shared list failed: tried again at the next interval", zap.Error(err))
-				}
+			if err := l.tick(now); err != nil {
+				l.c.log.Warn("writing the shared list failed: tried again at the next interval", zap.Error(err))
 			}
 		}
 	}
 }
 
-// write builds the list and writes what changed.
-func (l *listWriter) write(now time.Time) error {
-	err := l.writeList(now)
+// tick writes the list when something was ingested or when entries are
+// missing from the bucket.
+func (l *listWriter) tick(now time.Time) error {
+	missing, err := l.missing(now)
+	if err != nil {
+		l.c.stats.listErrors.Add(1)
+		return err
+	}
+	if len(missing) == 0 && !l.dirty.Load() {
+		return nil
+	}
+	if len(missing) > 0 {
+		l.c.log.Warn("entries of the shared list are missing from its bucket: written again", zap.Int("missing", len(missing)))
+	}
+	return l.write(now, missing)
+}
+
+// missing returns the keys written less than the list's expiry ago (a
+// tenth of it left as a margin: the server expires them on its own clock)
+// that the bucket does not hold. A bucket that is gone is created again.
+func (l *listWriter) missing(now time.Time) (map[string]bool, error) {
+	prev, err := l.c.st.FleetList()
+	if err != nil {
+		return nil, err
+	}
+	live := l.c.cfg.List.Expire - l.c.cfg.List.Expire/10
+	want := map[string]bool{}
+	for key, p := range prev {
+		if now.Sub(p.Written) < live {
+			want[key] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = l.eachKey(ctx, func(key string) { delete(want, key) })
+	if err != nil {
+		kv, kerr := fleet.EnsureList(ctx, l.c.js, l.c.cfg.List)
+		if kerr != nil {
+			return nil, fmt.Errorf("listing the bucket's keys: %w", errors.Join(err, kerr))
+		}
+		l.kv = kv
+		if err := l.eachKey(ctx, func(key string) { delete(want, key) }); err != nil {
+			return nil, fmt.Errorf("listing the bucket's keys: %w", err)
+		}
+	}
+	return want, nil
+}
+
+// eachKey calls fn with every key of the bucket.
+func (l *listWriter) eachKey(ctx context.Context, fn func(string)) error {
+	keys, err := l.kv.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	defer keys.Stop() //nolint:errcheck
+	for k := range keys.Keys() {
+		fn(k)
+	}
+	return nil
+}
+
+// write builds the list and writes what changed, and the entries of
+// missing (keys the bucket lost) even if unchanged.
+func (l *listWriter) write(now time.Time, missing map[string]bool) error {
+	err := l.writeList(now, missing)
 	if err != nil {
 		l.c.stats.listErrors.Add(1)
 		l.dirty.Store(true)
@@ -97,7 +162,7 @@ func (l *listWriter) write(now time.Time) error {
 	return err
 }
 
-func (l *listWriter) writeList(now time.Time) error {
+func (l *listWriter) writeList(now time.Time, missing map[string]bool) error {
 	l.dirty.Store(false) // what is ingested from now on is for the next write
 	st := l.c.st
 	list, err := blocklist.BuildFrom(st, l.c.cfg.ListOptions)
@@ -130,7 +195,7 @@ func (l *listWriter) writeList(now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if had && p.Entry == string(val) {
+		if had && p.Entry == string(val) && !missing[key] {
 			continue
 		}
 		if _, err := l.kv.Put(ctx, key, val); err != nil {

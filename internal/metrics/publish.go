@@ -17,8 +17,8 @@ type PublishSource interface {
 func NewPublishCollector(p PublishSource) prometheus.Collector { return newPublishCollector(p) }
 
 type publishCollector struct {
-	src                                                            PublishSource
-	rows, bytes, published, acked, dups, retries, dropped, fly, up *prometheus.Desc
+	src                                                                  PublishSource
+	rows, bytes, published, acked, dups, retries, dropped, dead, fly, up *prometheus.Desc
 }
 
 func newPublishCollector(p PublishSource) *publishCollector {
@@ -30,13 +30,14 @@ func newPublishCollector(p PublishSource) *publishCollector {
 		dups:      desc("publish", "duplicates_total", "Acknowledged messages the stream already held (a retry, a second run over a capture)."),
 		retries:   desc("publish", "retries_total", "Messages sent again after an error, a timeout or an outage."),
 		dropped:   desc("publish", "dropped_total", "Messages the outbox gave up, by kind: SYN events and status first when it is full; attempts, associations and rejections only when nothing else is left (logged as errors).", "kind"),
+		dead:      desc("publish", "dead_letters_total", "Messages the servers refused for good (a permissions violation, too large), given up after --publish's tries, by kind (logged as errors).", "kind"),
 		fly:       desc("publish", "in_flight", "Messages sent and not yet acknowledged."),
 		up:        desc("publish", "connected", "1 while connected to a NATS server."),
 	}
 }
 
 func (c *publishCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, c.rows, c.bytes, c.published, c.acked, c.dups, c.retries, c.dropped, c.fly, c.up)
+	describeAll(ch, c.rows, c.bytes, c.published, c.acked, c.dups, c.retries, c.dropped, c.dead, c.fly, c.up)
 }
 
 func (c *publishCollector) Collect(ch chan<- prometheus.Metric) {
@@ -49,6 +50,7 @@ func (c *publishCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.retries, s.Retries)
 	for _, k := range fleet.Kinds {
 		ch <- counter(c.dropped, s.Outbox.Dropped[string(k)], string(k))
+		ch <- counter(c.dead, s.DeadLetters[string(k)], string(k))
 	}
 	ch <- gauge(c.fly, float64(s.InFlight))
 	up := 0.0

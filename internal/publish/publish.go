@@ -7,10 +7,13 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,15 +48,21 @@ type Config struct {
 	// Poll is how often an empty outbox is looked at again.
 	Poll time.Duration
 	// Status, if > 0, enqueues a status this often.
-	Status                time.Duration
+	Status time.Duration
+	// MaxRefusals is how many times a message the servers refuse for good
+	// (a permissions violation on its subject, a message too large, a
+	// stream's 4xx error) is sent before it is given up as a dead letter,
+	// counted and logged: it must not hold the outbox for ever.
+	MaxRefusals           int
 	Version, ConfigDigest string
 }
 
 // DefaultConfig: 512 messages in flight, 10 s for an acknowledgement,
-// retries from 0.5 s to 30 s, the outbox looked at every 200 ms.
+// retries from 0.5 s to 30 s, the outbox looked at every 200 ms, a
+// message refused 5 times given up.
 func DefaultConfig() Config {
 	return Config{Stream: fleet.DefaultStreamConfig(), MaxInFlight: 512, AckWait: 10 * time.Second,
-		Retry: 500 * time.Millisecond, RetryMax: 30 * time.Second, Poll: 200 * time.Millisecond}
+		Retry: 500 * time.Millisecond, RetryMax: 30 * time.Second, Poll: 200 * time.Millisecond, MaxRefusals: 5}
 }
 
 // Outbox is where the messages wait; *store.Store implements it.
@@ -80,6 +89,9 @@ type Stats struct {
 	// (Duplicates of them as already in the stream); Retries: messages
 	// sent again after an error or a timeout.
 	Published, Acknowledged, Duplicates, Retries uint64
+	// DeadLetters are messages the servers refused MaxRefusals times,
+	// deleted from the outbox unpublished, by kind.
+	DeadLetters map[string]uint64
 	// InFlight are sent and not yet acknowledged.
 	InFlight  int64
 	Connected bool
@@ -105,6 +117,14 @@ type Publisher struct {
 
 	published, acked, dups, retries atomic.Uint64
 	inflight                        atomic.Int64
+
+	refusedMu sync.Mutex
+	refused   map[string]time.Time // subjects the server refused (permissions violations), when last
+	refusals  map[int64]int        // outbox seq: permanent refusals so far (run's goroutine)
+	deadMu    sync.Mutex
+	dead      map[string]uint64 // dead letters by kind
+	deadLog   time.Time
+	deadSince uint64 // dead letters since the last error logged
 }
 
 // New returns a publisher; nothing is connected before Start.
@@ -134,6 +154,9 @@ func New(cfg Config, deps Dependencies) (*Publisher, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = d.Poll
 	}
+	if cfg.MaxRefusals <= 0 {
+		cfg.MaxRefusals = d.MaxRefusals
+	}
 	if cfg.Stream == (fleet.StreamConfig{}) {
 		cfg.Stream = d.Stream
 	}
@@ -144,7 +167,8 @@ func New(cfg Config, deps Dependencies) (*Publisher, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Publisher{cfg: cfg, ob: deps.Outbox, log: log, cnt: deps.Counters, sent: make(chan struct{}, 1)}, nil
+	return &Publisher{cfg: cfg, ob: deps.Outbox, log: log, cnt: deps.Counters, sent: make(chan struct{}, 1),
+		refused: map[string]time.Time{}, refusals: map[int64]int{}, dead: map[string]uint64{}}, nil
 }
 
 // Start connects (a server that is down is retried for ever: the outbox
@@ -160,6 +184,16 @@ func (p *Publisher) Start() error {
 		nc.Close()
 		return fmt.Errorf("publish: %w", err)
 	}
+	// A permissions violation comes as an asynchronous error naming the
+	// subject (the message is dropped, no acknowledgement comes): note it
+	// for the messages waiting for one, and log it as before.
+	logErr := nc.ErrorHandler()
+	nc.SetErrorHandler(func(c *nats.Conn, sub *nats.Subscription, err error) {
+		p.noteRefusal(err)
+		if logErr != nil {
+			logErr(c, sub, err)
+		}
+	})
 	p.nc, p.js = nc, js
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
@@ -216,7 +250,10 @@ func (p *Publisher) Wait(ctx context.Context) (left int64, err error) {
 // Stats returns the counters.
 func (p *Publisher) Stats() Stats {
 	s := Stats{Published: p.published.Load(), Acknowledged: p.acked.Load(), Duplicates: p.dups.Load(),
-		Retries: p.retries.Load(), InFlight: p.inflight.Load(), Outbox: p.ob.OutboxStats()}
+		Retries: p.retries.Load(), InFlight: p.inflight.Load(), Outbox: p.ob.OutboxStats(), DeadLetters: map[string]uint64{}}
+	p.deadMu.Lock()
+	maps.Copy(s.DeadLetters, p.dead)
+	p.deadMu.Unlock()
 	if p.nc != nil {
 		s.Connected = p.nc.IsConnected()
 	}
@@ -288,8 +325,8 @@ func (p *Publisher) ensureStream(ctx context.Context) {
 
 // inflight is a message sent and its acknowledgement to come.
 type inflight struct {
-	seq int64
-	f   jetstream.PubAckFuture
+	m *store.OutboxMsg
+	f jetstream.PubAckFuture
 }
 
 // send publishes msgs (at most MaxInFlight), waits for their
@@ -299,31 +336,43 @@ type inflight struct {
 func (p *Publisher) send(msgs []store.OutboxMsg) error {
 	fs := make([]inflight, 0, len(msgs))
 	var first error
+	sentAt := time.Now()
+	seqs := make([]int64, 0, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Body}, jetstream.WithMsgID(m.MsgID))
 		if err != nil {
+			if errors.Is(err, nats.ErrMaxPayload) { // this one only: the others go on
+				if p.refuse(m, err) {
+					seqs = append(seqs, m.Seq)
+				}
+				first = cmp.Or(first, fmt.Errorf("sending %s: %w", m.Subject, err))
+				continue
+			}
 			first = fmt.Errorf("sending %s: %w", m.Subject, err)
 			p.retries.Add(uint64(len(msgs) - i))
 			break
 		}
-		fs = append(fs, inflight{m.Seq, f})
+		fs = append(fs, inflight{m, f})
 		p.published.Add(1)
 		p.inflight.Add(1)
 	}
-	seqs := make([]int64, 0, len(fs))
 	for _, x := range fs {
 		select {
 		case ack := <-x.f.Ok():
-			seqs = append(seqs, x.seq)
+			seqs = append(seqs, x.m.Seq)
+			delete(p.refusals, x.m.Seq)
 			p.acked.Add(1)
 			if ack.Duplicate {
 				p.dups.Add(1)
 			}
 		case err := <-x.f.Err():
 			p.retries.Add(1)
+			if p.permanent(x.m.Subject, err, sentAt) && p.refuse(x.m, err) {
+				seqs = append(seqs, x.m.Seq)
+			}
 			if first == nil {
-				first = fmt.Errorf("acknowledgement of %s: %w", x.f.Msg().Subject, err)
+				first = fmt.Errorf("acknowledgement of %s: %w", x.m.Subject, err)
 			}
 		}
 		p.inflight.Add(-1)
@@ -336,6 +385,67 @@ func (p *Publisher) send(msgs []store.OutboxMsg) error {
 	default:
 	}
 	return first
+}
+
+// noteRefusal notes the subject of a permissions violation on publish.
+func (p *Publisher) noteRefusal(err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return
+	}
+	msg := err.Error()
+	i := strings.Index(strings.ToLower(msg), "for publish to ")
+	if i < 0 {
+		return
+	}
+	subj := strings.Trim(strings.TrimSpace(msg[i+len("for publish to "):]), `"'`)
+	p.refusedMu.Lock()
+	defer p.refusedMu.Unlock()
+	if len(p.refused) >= 1024 { // bounded: a sensor publishes on a few subjects
+		clear(p.refused)
+	}
+	p.refused[subj] = time.Now()
+}
+
+// permanent says whether err, a message's failure, is a refusal that
+// sending it again does not change: the stream's 4xx error (too large,
+// say), or a time-out after the server refused its subject.
+func (p *Publisher) permanent(subject string, err error, sentAt time.Time) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code >= 400 && api.Code < 500 && api.Code != 408 && api.Code != 429
+	}
+	if !errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+		return false
+	}
+	p.refusedMu.Lock()
+	at, ok := p.refused[subject]
+	p.refusedMu.Unlock()
+	return ok && !at.Before(sentAt)
+}
+
+// refuse counts a permanent refusal of m and says whether m is now a dead
+// letter (refused MaxRefusals times), to be deleted from the outbox:
+// counted by kind and logged as an error, at most every 10 s.
+func (p *Publisher) refuse(m *store.OutboxMsg, err error) bool {
+	if len(p.refusals) >= 4*p.cfg.MaxInFlight { // bounded: messages evicted meanwhile
+		clear(p.refusals)
+	}
+	p.refusals[m.Seq]++
+	if p.refusals[m.Seq] < p.cfg.MaxRefusals {
+		return false
+	}
+	delete(p.refusals, m.Seq)
+	p.deadMu.Lock()
+	defer p.deadMu.Unlock()
+	p.dead[m.Kind]++
+	p.deadSince++
+	if now := time.Now(); now.Sub(p.deadLog) >= 10*time.Second {
+		p.log.Error("publishing: the servers refuse a message for good: given up, NOT PUBLISHED (a dead letter)",
+			zap.String("subject", m.Subject), zap.String("msg_id", m.MsgID), zap.Int("tries", p.cfg.MaxRefusals),
+			zap.Uint64("dead_letters", p.deadSince), zap.Error(err))
+		p.deadLog, p.deadSince = now, 0
+	}
+	return true
 }
 
 // enqueue puts a record's message in the outbox (under encMu: p.rec holds
@@ -401,6 +511,9 @@ func (p *Publisher) Status(now time.Time) error {
 	s.Counters["publish_outbox_rows"] = uint64(max(st.Outbox.Rows, 0))
 	for k, n := range st.Outbox.Dropped {
 		s.Counters["publish_dropped_"+k] = n
+	}
+	for k, n := range st.DeadLetters {
+		s.Counters["publish_dead_letters_"+k] = n
 	}
 	p.encMu.Lock()
 	defer p.encMu.Unlock()

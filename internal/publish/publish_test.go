@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,5 +287,79 @@ func TestStatus(t *testing.T) {
 	}
 	if _, err := fleet.DecodeBody(m.Data, &s); err != nil || s.Counters["sensor_events"] != 42 {
 		t.Errorf("status %s: %v", m.Data, err)
+	}
+}
+
+// TestDeadLetters: messages the server refuses for good (a permissions
+// violation on their subject, a message larger than the stream takes) do
+// not hold the outbox for ever: after MaxRefusals tries they are given up,
+// counted by kind; every other message is published.
+func TestDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nats.conf")
+	// s1 may publish its attempts and rejections, not its associations.
+	err := os.WriteFile(conf, fmt.Appendf(nil, `listen: "127.0.0.1:-1"
+jetstream { store_dir: %q }
+authorization { users = [ { user: s1, password: pw, permissions: {
+	publish: { allow: ["mxsensor.v1.s1.attempts", "mxsensor.v1.s1.rejections", "$JS.API.>"] },
+	subscribe: { allow: ["_INBOX.>"] } } } ] }
+`, filepath.Join(dir, "js")), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := fleet.StartEmbedded(fleet.EmbeddedConfig{ConfigFile: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	conn := fleet.ConnConfig{URLs: []string{e.URL()}, User: "s1", Password: "pw", ReconnectWait: 20 * time.Millisecond}
+	nc, err := fleet.Connect(conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: fleet.StreamName, Subjects: []string{fleet.AllSubjects}, MaxMsgSize: 1024}); err != nil {
+		t.Fatal(err)
+	}
+
+	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	t.Cleanup(func() { st.Close() })
+	cfg := DefaultConfig()
+	cfg.Sensor, cfg.Conn = "s1", conn
+	cfg.Retry, cfg.RetryMax, cfg.Poll = 10*time.Millisecond, 50*time.Millisecond, 10*time.Millisecond
+	cfg.AckWait, cfg.MaxRefusals = 300*time.Millisecond, 3
+	p, err := New(cfg, Dependencies{Outbox: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	records(t, p, 0, 10)
+	big := record.Rejection{Time: time.Unix(1700000000, 0).UTC(), IP: netip.MustParseAddr("192.0.2.99"), Zone: strings.Repeat("z", 2000)}
+	if err := p.RecordRejection(&big); err != nil {
+		t.Fatal(err)
+	}
+	records(t, p, 10, 10)
+	wait(t, p, st)
+
+	s := p.Stats()
+	if s.DeadLetters[string(fleet.KindAssociation)] != 20 || s.DeadLetters[string(fleet.KindRejection)] != 1 || len(s.DeadLetters) != 2 {
+		t.Errorf("dead letters %v, want 20 associations and 1 rejection", s.DeadLetters)
+	}
+	info, err := js.Stream(ctx, fleet.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := info.Info(ctx, jetstream.WithSubjectFilter(fleet.AllSubjects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := si.State.Subjects; got[fleet.Subject("s1", fleet.KindAttempt)] != 20 || got[fleet.Subject("s1", fleet.KindRejection)] != 20 || len(got) != 2 {
+		t.Errorf("stream holds %v, want 20 attempts and 20 rejections", got)
 	}
 }

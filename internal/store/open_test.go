@@ -213,26 +213,21 @@ func TestOpenOnFullDisk(t *testing.T) {
 	}
 }
 
-// Rows that waited while the disk was full and that do not fit in the
-// space that came back are dropped (journal first, then the latest
-// results), counted, and the store leaves its reserve free: it does not
-// fill the disk again, and it works on.
-func TestBacklogFitsSpaceThatReturns(t *testing.T) {
-	requireRoot(t)
-	dir := mountTmpfs(t, 0, "size=1m")
+// backlogOnFullDisk opens a store in dir, fills the file system, has
+// write add n rows, then frees the space and lets the store catch up (it
+// keeps what fits). The store is closed at the test's end.
+func backlogOnFullDisk(t *testing.T, dir string, n int, write func(*Store, int)) *Store {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.FlushInterval = time.Hour
 	s, err := Open(filepath.Join(dir, "m.db"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	filler := fill(t, dir)
-	const n = 3000 // ~1.7 MB on disk: more than the file system
 	for i := range n {
-		if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 400)); err != nil {
-			t.Fatal(err)
-		}
+		write(s, i)
 	}
 	if err := s.Sync(); err == nil {
 		t.Fatal("a commit on a full disk succeeded")
@@ -243,6 +238,22 @@ func TestBacklogFitsSpaceThatReturns(t *testing.T) {
 	for range 3 { // the retry, then the rest
 		_ = s.Sync()
 	}
+	return s
+}
+
+// Rows that waited while the disk was full and that do not fit in the
+// space that came back are dropped (journal first, then the latest
+// results), counted, and the store leaves its reserve free: it does not
+// fill the disk again, and it works on.
+func TestBacklogFitsSpaceThatReturns(t *testing.T) {
+	requireRoot(t)
+	dir := mountTmpfs(t, 0, "size=1m")
+	const n = 3000 // ~1.7 MB on disk: more than the file system
+	s := backlogOnFullDisk(t, dir, n, func(s *Store, i int) {
+		if err := s.WriteAttempt(padded(att("192.0.2.1", uint16(i), time.Duration(i)*time.Second), 400)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	var committed int
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&committed); err != nil {
 		t.Fatal(err)
@@ -295,5 +306,32 @@ func TestWALKeptWithinSpace(t *testing.T) {
 	t.Logf("WAL %d KiB, %d KiB free of %d", wal.Size()>>10, free>>10, size>>10)
 	if free < reserve(size) || s.Stats().Dropped != 0 {
 		t.Errorf("%d bytes free (reserve %d), %d rows dropped", free, reserve(size), s.Stats().Dropped)
+	}
+}
+
+// Outbox messages waiting for a commit on a full disk that the store gives
+// up (trimmed to fit the space that came back, or dropped by Close) are no
+// longer queued and are counted as dropped: a publisher waiting for the
+// outbox to empty would otherwise wait for ever.
+func TestOutboxRowsLostOnFullDisk(t *testing.T) {
+	requireRoot(t)
+	dir := mountTmpfs(t, 0, "size=1m")
+	const n = 3000 // ~1.5 MB: more than the file system
+	s := backlogOnFullDisk(t, dir, n, func(s *Store, i int) { enqueue(t, s, "attempts", i, 400) })
+	st := s.OutboxStats()
+	t.Logf("trimmed: %+v", st)
+	if st.Queued != 0 || st.Dropped["attempts"] == 0 || st.Rows+int64(st.Dropped["attempts"]) != n {
+		t.Errorf("after catching up: %+v, want nothing queued, %d rows committed or dropped", st, n)
+	}
+	fill(t, dir)
+	for i := n; i < n+10; i++ {
+		enqueue(t, s, "attempts", i, 400)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2 := s.OutboxStats()
+	if st2.Queued != 0 || st2.Dropped["attempts"] != st.Dropped["attempts"]+10 {
+		t.Errorf("closed on a full disk: %+v, want nothing queued and 10 more dropped", st2)
 	}
 }

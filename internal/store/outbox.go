@@ -181,6 +181,22 @@ func (s *Store) outboxDropped(kind string, n uint64, now time.Time) {
 	}
 }
 
+// outboxLost accounts for a row the store gave up before its commit (a
+// full disk; under mu, and logged by the store): a message of the outbox
+// is no longer queued, and is counted as dropped.
+func (s *Store) outboxLost(r row) {
+	if r.kind != rowOutbox {
+		return
+	}
+	kind, subject, msgID := unpackOutbox(r.a)
+	s.ob.queued--
+	s.ob.queuedB -= outboxCost(subject, msgID, len(r.b))
+	if s.ob.dropped == nil {
+		s.ob.dropped = map[string]uint64{}
+	}
+	s.ob.dropped[kind]++
+}
+
 // insertOutbox inserts a message in the commit's transaction and counts it
 // (commitMu).
 func (s *Store) insertOutbox(ctx context.Context, st *sql.Stmt, r row) error {

@@ -325,14 +325,16 @@ func (s *Store) room(now time.Time) bool {
 	if total <= budget {
 		return true
 	}
-	n, used := len(s.pending), uint64(0)
+	n, used, full := len(s.pending), uint64(0), false
 	kept := s.pending[:0]
 	for _, r := range s.pending {
 		if r.kind == rowJournal || r.kind == rowSYN {
 			continue
 		}
-		if used += rowCost(r); used > budget {
-			break
+		if used += rowCost(r); full || used > budget {
+			full = true
+			s.outboxLost(r)
+			continue
 		}
 		kept = append(kept, r)
 	}
@@ -542,6 +544,9 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	if err != nil {
 		s.out.Drop(uint64(len(s.pending)), time.Now())
+		for _, r := range s.pending {
+			s.outboxLost(r)
+		}
 		s.pending = nil
 	}
 	s.out.Closing()
