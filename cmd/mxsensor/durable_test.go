@@ -160,17 +160,7 @@ func TestFullDiskKeepsRunning(t *testing.T) {
 		t.Fatalf("the agent stopped on a full disk: %v\n%s", err, a.stderr)
 	default:
 	}
-	if code, body, err := httpGetIn(sensorHost, listen, "/healthz"); err != nil || code != http.StatusOK {
-		t.Errorf("healthz on a full disk: %d %q %v", code, body, err)
-	}
-	if err := sensorHost.Do(func() error {
-		if att, _, err := dataplane.XDPAttached("eth0"); err != nil || !att {
-			return fmt.Errorf("XDP attached %v: %v", att, err)
-		}
-		return nil
-	}); err != nil {
-		t.Error(err)
-	}
+	stillServing(t, sensorHost, listen)
 	if m["mxsensor_outputs_failing"] < 1 || m["mxsensor_xdp_ring_records_lost_total"] != 0 {
 		t.Errorf("outputs failing %v, ring records lost %v", m["mxsensor_outputs_failing"], m["mxsensor_xdp_ring_records_lost_total"])
 	}
@@ -394,4 +384,21 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 		t.Errorf("file and store differ: %d/%d attempts, %d/%d associations", len(fileAtt), len(dbAtt), len(fileAssoc), len(dbAssoc))
 	}
 	t.Logf("%d connect() attempts over %d kills, %d recorded, %d lost in the moments before a kill", len(conns), len(kills), len(fileAtt), lostLate)
+}
+
+// stillServing checks what a full disk must not stop: /healthz says ok
+// and the XDP program stays attached to the sensor's eth0.
+func stillServing(t *testing.T, sensorHost *netlab.Host, listen string) {
+	t.Helper()
+	if code, body, err := httpGetIn(sensorHost, listen, "/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("healthz on a full disk: %d %q %v", code, body, err)
+	}
+	if err := sensorHost.Do(func() error {
+		if att, _, err := dataplane.XDPAttached("eth0"); err != nil || !att {
+			return fmt.Errorf("XDP attached %v: %v", att, err)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
 }
