@@ -61,7 +61,7 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 assoc-table: ## measure association accuracy on generated scenarios (tables of docs/association.md; ~5 min)
 	tools/assoc-table.sh
 
-fleet-table: ## the fleet list beside the union of the sensors' own lists on generated multi-sensor scenarios (table of docs/fleet.md; ~3 min)
+fleet-table: ## the fleet list beside the union of the sensors' own lists on generated multi-sensor scenarios, two seeds held out (table of docs/fleet.md; ~5 min)
 	tools/fleet-table.sh
 
 fleet-sim: build ## K generated sensors publishing into one embedded server and a collector: the figures docs/fleet.md sizes a fleet from (SENSORS=20, DURATION=6h)

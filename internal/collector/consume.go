@@ -250,6 +250,7 @@ func (k *consumer) count(is store.IngestStats) {
 	}
 	st.relabelled.Add(uint64(is.RelabelledAttempts + is.RelabelledAssociations))
 	st.fleetLabelled.Add(uint64(is.FleetLabelled))
+	st.uncorroborated.Add(uint64(is.Uncorroborated))
 }
 
 // warnBad logs a malformed message: the first, then at most one warning

@@ -19,6 +19,7 @@ type Stats struct {
 	malformed            atomic.Uint64
 	relabelled           atomic.Uint64 // stored rows a later rejection labelled
 	fleetLabelled        atomic.Uint64 // new rows labelled by the fleet's rejections
+	uncorroborated       atomic.Uint64 // new associations only another sensor's rejection would label
 	ingestErrors         atomic.Uint64
 	ingestFailing        atomic.Bool
 	pending              atomic.Uint64 // the consumer's lag, as the server last said
@@ -67,6 +68,7 @@ type StatsSnapshot struct {
 	Malformed            uint64
 	Relabelled           uint64
 	FleetLabelled        uint64
+	Uncorroborated       uint64
 	IngestErrors         uint64
 	Pending              uint64
 	Sensors              int
@@ -78,7 +80,8 @@ type StatsSnapshot struct {
 func (s *Stats) snapshot() StatsSnapshot {
 	out := StatsSnapshot{Ingested: map[fleet.Kind]uint64{}, Duplicates: map[fleet.Kind]uint64{},
 		Malformed: s.malformed.Load(), Relabelled: s.relabelled.Load(), FleetLabelled: s.fleetLabelled.Load(),
-		IngestErrors: s.ingestErrors.Load(), Pending: s.pending.Load(), Sensors: s.nSensors(),
+		Uncorroborated: s.uncorroborated.Load(),
+		IngestErrors:   s.ingestErrors.Load(), Pending: s.pending.Load(), Sensors: s.nSensors(),
 		ListEntries: s.listEntries.Load(), ListPuts: s.listPuts.Load(), ListDels: s.listDels.Load(), ListErrors: s.listErrors.Load()}
 	for i, k := range fleet.Kinds {
 		out.Ingested[k], out.Duplicates[k] = s.ingested[i].Load(), s.duplicates[i].Load()
@@ -99,6 +102,7 @@ func (s *Stats) fields() []zap.Field {
 	}
 	return append(f, zap.Uint64("duplicates", dup), zap.Uint64("malformed", x.Malformed),
 		zap.Uint64("relabelled", x.Relabelled), zap.Uint64("fleet_labelled", x.FleetLabelled),
+		zap.Uint64("uncorroborated", x.Uncorroborated),
 		zap.Uint64("ingest_errors", x.IngestErrors), zap.Int("sensors", x.Sensors), zap.Int64("list_entries", x.ListEntries))
 }
 
@@ -106,6 +110,7 @@ func (s *Stats) fields() []zap.Field {
 type metricsCollector struct {
 	s                                                        *Stats
 	ingested, duplicates, malformed, relabelled, fleetLabel  *prometheus.Desc
+	uncorroborated                                           *prometheus.Desc
 	ingestErrors, sensors, pending, entries, writes, listErr *prometheus.Desc
 }
 
@@ -114,22 +119,23 @@ func newMetricsCollector(c *Collector) *metricsCollector {
 		return prometheus.NewDesc(prometheus.BuildFQName(metrics.Namespace, "collector", name), help, labels, nil)
 	}
 	return &metricsCollector{s: &c.stats,
-		ingested:     d("messages_ingested_total", "Records stored from the fleet's stream, by kind (status and SYN messages are counted, not stored).", "kind"),
-		duplicates:   d("duplicates_total", "Records whose key was stored already (a redelivery, a second publish beyond the stream's duplicate window), by kind: ignored.", "kind"),
-		malformed:    d("malformed_total", "Messages that could not be ingested (a body that does not decode, an unknown kind, a sensor id other than the subject's): acknowledged and dropped."),
-		relabelled:   d("relabelled_total", "Stored rows a later rejection from any sensor made blocklisted or spammer."),
-		fleetLabel:   d("fleet_labelled_total", "New rows labelled blocklisted or spammer by a rejection their own sensor had not seen."),
-		ingestErrors: d("ingest_errors_total", "Batches the store failed to commit (not acknowledged: redelivered)."),
-		sensors:      d("sensors", "Sensors whose records the collector holds."),
-		pending:      d("consumer_pending", "Messages of the stream the collector's consumer has not yet been delivered (its lag)."),
-		entries:      d("list_entries", "Entries of the shared spammer list as last built."),
-		writes:       d("list_writes_total", "Writes to the shared list's bucket, by operation (put, delete).", "op"),
-		listErr:      d("list_errors_total", "Builds or writes of the shared list that failed (tried again at the next interval)."),
+		ingested:       d("messages_ingested_total", "Records stored from the fleet's stream, by kind (status and SYN messages are counted, not stored).", "kind"),
+		duplicates:     d("duplicates_total", "Records whose key was stored already (a redelivery, a second publish beyond the stream's duplicate window), by kind: ignored.", "kind"),
+		malformed:      d("malformed_total", "Messages that could not be ingested (a body that does not decode, an unknown kind, a sensor id other than the subject's): acknowledged and dropped."),
+		relabelled:     d("relabelled_total", "Stored rows a later rejection from any sensor made blocklisted or spammer."),
+		fleetLabel:     d("fleet_labelled_total", "New rows labelled blocklisted or spammer by a rejection their own sensor had not seen."),
+		uncorroborated: d("uncorroborated_total", "New associations whose IPv4 only other sensors' reject logs listed, left unlabelled until another sensor associates the same IPv6 /64 with it."),
+		ingestErrors:   d("ingest_errors_total", "Batches the store failed to commit (not acknowledged: redelivered)."),
+		sensors:        d("sensors", "Sensors whose records the collector holds."),
+		pending:        d("consumer_pending", "Messages of the stream the collector's consumer has not yet been delivered (its lag)."),
+		entries:        d("list_entries", "Entries of the shared spammer list as last built."),
+		writes:         d("list_writes_total", "Writes to the shared list's bucket, by operation (put, delete).", "op"),
+		listErr:        d("list_errors_total", "Builds or writes of the shared list that failed (tried again at the next interval)."),
 	}
 }
 
 func (m *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.ingested, m.duplicates, m.malformed, m.relabelled, m.fleetLabel, m.ingestErrors,
+	for _, d := range []*prometheus.Desc{m.ingested, m.duplicates, m.malformed, m.relabelled, m.fleetLabel, m.uncorroborated, m.ingestErrors,
 		m.sensors, m.pending, m.entries, m.writes, m.listErr} {
 		ch <- d
 	}
@@ -148,6 +154,7 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	c(m.malformed, s.malformed.Load())
 	c(m.relabelled, s.relabelled.Load())
 	c(m.fleetLabel, s.fleetLabelled.Load())
+	c(m.uncorroborated, s.uncorroborated.Load())
 	c(m.ingestErrors, s.ingestErrors.Load())
 	g(m.sensors, float64(s.nSensors()))
 	g(m.pending, float64(s.pending.Load()))

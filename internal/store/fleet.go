@@ -39,13 +39,23 @@ type IngestStats struct {
 	// another sensor's (or an earlier) rejection their sensor had not
 	// labelled.
 	FleetLabelled int
+	// Uncorroborated counts the new associations whose IPv4 only other
+	// sensors rejected, left unlabelled because no other sensor associated
+	// the same IPv6 /64 with that IPv4 (yet: a later one labels them).
+	Uncorroborated int
 }
 
 // Ingest stores a collector's batch of records in one transaction, keyed
 // by sensor, with the fleet's labels: an IPv4 address rejected at any
 // sensor within window of an attempt (window 0: at any time) makes the
-// IPv4 attempt blocklisted and an association with it spammer, whichever
-// arrives first. The rule is rejectlog.Set's: a rejection within window
+// IPv4 attempt blocklisted. An association with it is labelled spammer by
+// a rejection at its own sensor, as the sensor itself would, and by a
+// rejection at another sensor only when corroborated: a second sensor
+// associated the same IPv6 /64 (a Teredo address alone) with the same
+// IPv4. A wrong association is rarely made twice by independent sensors,
+// but an association that is harmless at its own domain would otherwise
+// list a prefix on another domain's word (docs/collector.md has the
+// figures). The window rule is rejectlog.Set's: a rejection within window
 // before or after the IPv4 attempt's first SYN (the IPv6 attempt's for an
 // association with an address only). A label only ever goes from false to
 // true, so the order of arrival does not matter, and a record whose key is
@@ -102,16 +112,72 @@ func (in *ingester) around(t time.Time) (int64, int64) {
 	return ns - w, ns + w
 }
 
-// listed says whether ip was rejected at any sensor within the window of t.
-func (in *ingester) listed(ip netip.Addr, t time.Time) (bool, error) {
+// listed says whether ip was rejected at any sensor within the window of
+// t, and whether at sensor.
+func (in *ingester) listed(ip netip.Addr, t time.Time, sensor string) (anywhere, own bool, err error) {
 	lo, hi := in.around(t)
+	var m sql.NullInt64
+	err = in.tx.QueryRowContext(in.ctx, "SELECT MAX(sensor = ?) FROM rejections WHERE ip = ? AND t BETWEEN ? AND ?",
+		sensor, ip.Unmap().String(), lo, hi).Scan(&m)
+	return m.Valid, m.Valid && m.Int64 == 1, err
+}
+
+// corroborated says whether a sensor other than sensor associated an
+// IPv6 source of net with v4.
+func (in *ingester) corroborated(net, v4, sensor string) (bool, error) {
 	var one int
-	err := in.tx.QueryRowContext(in.ctx, "SELECT 1 FROM rejections WHERE ip = ? AND t BETWEEN ? AND ? LIMIT 1",
-		ip.Unmap().String(), lo, hi).Scan(&one)
+	err := in.tx.QueryRowContext(in.ctx, "SELECT 1 FROM associations WHERE v6_net = ? AND v4_src = ? AND sensor != ? LIMIT 1",
+		net, v4, sensor).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// pairNet is the key of an association's IPv6 side for corroboration: its
+// /64, or a Teredo address alone, as the list counts them.
+func pairNet(src netip.Addr) string {
+	src = src.WithZone("")
+	if !src.Is6() || src.Is4In6() {
+		return src.String()
+	}
+	return results.HostPrefix(src, 64).String()
+}
+
+// backfillV6Net fills v6_net for the associations with an IPv4 stored
+// before schema 4.
+func backfillV6Net(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, src FROM associations WHERE v4_src != '' AND v6_net = ''")
+	if err != nil {
+		return err
+	}
+	type fill struct {
+		id  int64
+		net string
+	}
+	var fs []fill
+	for rows.Next() {
+		var f fill
+		var src string
+		if err := rows.Scan(&f.id, &src); err != nil {
+			rows.Close()
+			return err
+		}
+		if ip, err := netip.ParseAddr(src); err == nil {
+			f.net = pairNet(ip)
+			fs = append(fs, f)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if _, err := tx.ExecContext(ctx, "UPDATE associations SET v6_net = ? WHERE id = ?", f.net, f.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (in *ingester) line(appendJSON func([]byte) []byte) string {
@@ -134,7 +200,7 @@ func (in *ingester) add(r *FleetRecord) error {
 func (in *ingester) attempt(sensor string, a record.Attempt) error {
 	fl := false
 	if a.Family == record.IPv4 && !a.Blocklisted {
-		l, err := in.listed(a.Src, a.FirstSeen)
+		l, _, err := in.listed(a.Src, a.FirstSeen, sensor)
 		if err != nil {
 			return err
 		}
@@ -164,15 +230,21 @@ func v4Ref(as *record.Association) (netip.Addr, time.Time) {
 
 func (in *ingester) association(sensor string, as record.Association) error {
 	v4, t := v4Ref(&as)
-	v4s, fl := "", false
+	v4s, net, fl, withheld := "", "", false, false
 	if v4.IsValid() {
-		v4s = v4.String()
+		v4s, net = v4.String(), pairNet(as.Src)
 		if !as.Spammer {
-			l, err := in.listed(v4, t)
+			anywhere, label, err := in.listed(v4, t, sensor)
 			if err != nil {
 				return err
 			}
-			if l {
+			if anywhere && !label {
+				if label, err = in.corroborated(net, v4s, sensor); err != nil {
+					return err
+				}
+				withheld = !label
+			}
+			if label {
 				as.Spammer, as.IPv4.Blocklisted, fl = true, true, true
 			}
 		}
@@ -181,9 +253,43 @@ func (in *ingester) association(sensor string, as record.Association) error {
 	if as.Spammer {
 		sp = 1
 	}
-	res, err := in.tx.ExecContext(in.ctx, "INSERT OR IGNORE INTO associations (sensor, first_seen, src, sport, spammer, line, v4_src, v4_t) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		sensor, as.FirstSeen.UnixNano(), as.Src.String(), int64(as.SrcPort), sp, in.line(as.AppendJSON), v4s, t.UnixNano())
-	return in.count(res, err, &in.st.Associations, fl)
+	res, err := in.tx.ExecContext(in.ctx, "INSERT OR IGNORE INTO associations (sensor, first_seen, src, sport, spammer, line, v4_src, v4_t, v6_net) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sensor, as.FirstSeen.UnixNano(), as.Src.String(), int64(as.SrcPort), sp, in.line(as.AppendJSON), v4s, t.UnixNano(), net)
+	added := in.st.Associations.New
+	if err := in.count(res, err, &in.st.Associations, fl); err != nil || in.st.Associations.New == added || net == "" {
+		return err
+	}
+	if withheld {
+		in.st.Uncorroborated++
+	}
+	return in.relabelPair(net, v4s, sensor)
+}
+
+// relabelPair labels the other sensors' stored associations of net with
+// v4 that a new association at sensor corroborates, where a rejection of
+// v4 within their window is stored.
+func (in *ingester) relabelPair(net, v4, sensor string) error {
+	where := "v6_net = ? AND v4_src = ? AND sensor != ? AND spammer = 0 AND EXISTS (SELECT 1 FROM rejections r WHERE r.ip = associations.v4_src"
+	args := []any{net, v4, sensor}
+	if in.window > 0 {
+		where += " AND r.t BETWEEN associations.v4_t - ? AND associations.v4_t + ?"
+		args = append(args, int64(in.window), int64(in.window))
+	}
+	n, err := in.rewrite("associations", where+")", "spammer = 1", args, labelSpammer(in))
+	in.st.RelabelledAssociations += n
+	return err
+}
+
+// labelSpammer rewrites an association's line labelled spammer.
+func labelSpammer(in *ingester) func([]byte) (string, error) {
+	return func(line []byte) (string, error) {
+		var as record.Association
+		if err := json.Unmarshal(line, &as); err != nil {
+			return "", err
+		}
+		as.Spammer, as.IPv4.Blocklisted = true, true
+		return in.line(as.AppendJSON), nil
+	}
 }
 
 // count counts an insert; a row the fleet labelled counts only if new.
@@ -225,13 +331,14 @@ func (in *ingester) rejection(sensor string, r *record.Rejection) error {
 		return nil
 	}
 	in.st.Rejections.New++
-	return in.relabel(ip, r.Time)
+	return in.relabel(ip, r.Time, sensor)
 }
 
-// relabel labels the stored rows a new rejection of ip at t lists: IPv4
-// attempts from ip first seen within the window of t, and associations
-// with ip whose window reference is within it.
-func (in *ingester) relabel(ip netip.Addr, t time.Time) error {
+// relabel labels the stored rows a new rejection of ip at t by sensor
+// lists: IPv4 attempts from ip first seen within the window of t, and
+// associations with ip whose window reference is within it, of sensor or
+// corroborated by another sensor.
+func (in *ingester) relabel(ip netip.Addr, t time.Time, sensor string) error {
 	lo, hi := in.around(t)
 	n, err := in.rewrite("attempts", "src = ? AND family = 4 AND blocklisted = 0 AND first_seen BETWEEN ? AND ?", "blocklisted = 1",
 		[]any{ip.String(), lo, hi}, func(line []byte) (string, error) {
@@ -246,15 +353,9 @@ func (in *ingester) relabel(ip netip.Addr, t time.Time) error {
 		return err
 	}
 	in.st.RelabelledAttempts += n
-	n, err = in.rewrite("associations", "v4_src = ? AND spammer = 0 AND v4_t BETWEEN ? AND ?", "spammer = 1",
-		[]any{ip.String(), lo, hi}, func(line []byte) (string, error) {
-			var as record.Association
-			if err := json.Unmarshal(line, &as); err != nil {
-				return "", err
-			}
-			as.Spammer, as.IPv4.Blocklisted = true, true
-			return in.line(as.AppendJSON), nil
-		})
+	n, err = in.rewrite("associations", "v4_src = ? AND spammer = 0 AND v4_t BETWEEN ? AND ? AND (sensor = ? OR EXISTS "+
+		"(SELECT 1 FROM associations o WHERE o.v6_net = associations.v6_net AND o.v4_src = associations.v4_src AND o.sensor != associations.sensor))",
+		"spammer = 1", []any{ip.String(), lo, hi, sensor}, labelSpammer(in))
 	in.st.RelabelledAssociations += n
 	return err
 }

@@ -57,3 +57,47 @@ func TestMigrateKeepsRows(t *testing.T) {
 		t.Errorf("duplicate row: %v", err)
 	}
 }
+
+// TestMigrateBackfillsPairs: associations stored at schema 3 get the
+// IPv6 prefix corroboration keys on (a /64, a Teredo address alone), so a
+// later association of the pair at another sensor corroborates them.
+func TestMigrateBackfillsPairs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := append([]string{}, migrations[:3]...)
+	qs = append(qs,
+		`INSERT INTO associations (sensor, first_seen, src, sport, spammer, line, v4_src, v4_t) VALUES ('s1', 2, '2001:db8:1:2:3::1', 4001, 0, '{}', '192.0.2.1', 1)`,
+		`INSERT INTO associations (sensor, first_seen, src, sport, spammer, line, v4_src, v4_t) VALUES ('s1', 3, '2001:0:4136:e378:8000:63bf:3fff:fdd2', 4002, 0, '{}', '192.0.2.2', 1)`,
+		`INSERT INTO associations (sensor, first_seen, src, sport, spammer, line) VALUES ('s1', 4, '2001:db8::9', 4003, 0, '{}')`,
+		`PRAGMA user_version = 3`)
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := Open(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.DB().Query("SELECT v6_net FROM associations ORDER BY first_seen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if want := "2001:db8:1:2::/64,2001:0:4136:e378:8000:63bf:3fff:fdd2/128,"; strings.Join(got, ",") != want {
+		t.Errorf("v6_net %q, want %q", strings.Join(got, ","), want)
+	}
+}

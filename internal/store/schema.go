@@ -130,7 +130,17 @@ var migrations = []string{
 		first_listed INTEGER NOT NULL,
 		written      INTEGER NOT NULL
 	);`,
+	// 4: corroboration. Another sensor's rejection labels an association
+	// only once a second sensor associated the same IPv6 /64 (a Teredo
+	// address alone) with the same IPv4; v6_net is that prefix, filled for
+	// the rows stored before by backfillV6Net.
+	`ALTER TABLE associations ADD COLUMN v6_net TEXT NOT NULL DEFAULT '';
+	CREATE INDEX associations_pair ON associations (v6_net, v4_src);`,
 }
+
+// migrationSteps are the steps of a migration SQL cannot take, run in its
+// transaction after its SQL, by schema version.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{4: backfillV6Net}
 
 // SchemaVersion is the schema this build writes.
 var SchemaVersion = len(migrations)
@@ -151,6 +161,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			tx.Rollback() //nolint:errcheck
 			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if step := migrationSteps[i+1]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				tx.Rollback() //nolint:errcheck
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
 			tx.Rollback() //nolint:errcheck
