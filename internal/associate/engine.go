@@ -612,6 +612,28 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	return p
 }
 
+// repeatUnassociated is the evidence of a repeat sender's IPv6 attempt left
+// unassociated: its best candidates had no identity evidence.
+const repeatUnassociated = "history:repeat-sender-without-identity-evidence(unassociated)"
+
+// identityEvidence reports whether a pair's evidence shows one host by
+// what does not depend on timing or on a stack many hosts share: the IPv6
+// address embeds the IPv4 one, one TCP timestamp clock explains both, both
+// have one reverse name, or the /64 was associated with that IPv4 before
+// on such evidence.
+func identityEvidence(ws []weighed) bool {
+	for _, w := range ws {
+		switch {
+		case w.what == "clock:same-timestamp-clock", w.what == "ptr:same-name", w.what == "port:adjacent",
+			w.what == "history:same-ipv4-as-before", w.what == "history:same-ipv4-best-before":
+			return true
+		case w.w > 0 && strings.HasPrefix(w.what, "embedded:"):
+			return true
+		}
+	}
+	return false
+}
+
 // farOrder: a pair whose order evidence weighs less than this (the gap is
 // wrong for the stack, or reversed and slow) is a candidate only with
 // identity evidence: its timing says it is two hosts, and without
@@ -633,7 +655,7 @@ func (e *Engine) identitySlow(v6, v4 *entry, a6, a4 *attempt.Attempt) bool {
 		}
 	}
 	if !e.off[fHistory] {
-		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok && w.what == "history:same-ipv4-as-before" {
+		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok && w.w > 0 {
 			return true
 		}
 	}
@@ -779,7 +801,15 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	// pair. An IPv4 attempt that an undecided later IPv6 attempt explains
 	// better is left for it.
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].sum > pairs[j].sum })
+	// Each attempt's best candidate, for the history (recordV6).
+	bestV4 := map[*entry]netip.Addr{}
+	for i := range pairs {
+		if _, ok := bestV4[pairs[i].v6]; !ok {
+			bestV4[pairs[i].v6] = pairs[i].v4.f.src
+		}
+	}
 	chosen := map[*entry]*pair{}
+	var repeats map[*entry]bool // repeat senders left unassociated for want of identity evidence
 	for i := range pairs {
 		p := &pairs[i]
 		if chosen[p.v6] != nil || p.v4.used {
@@ -796,18 +826,30 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if better {
 			continue
 		}
-		p.v4.used = true
 		// The evidence list, recomputed now (in the state it was scored in,
-		// before this batch updates the history) and kept.
-		p.ev = append([]weighed(nil), e.evaluate(p.v6, p.v4).ev...)
+		// before this batch updates the history).
+		ev := e.evaluate(p.v6, p.v4).ev
+		if !e.off[fHistory] && e.prefixOf(p.v6).repeat && !identityEvidence(ev) {
+			if repeats == nil {
+				repeats = map[*entry]bool{}
+			}
+			repeats[p.v6] = true
+			continue
+		}
+		p.v4.used = true
+		p.ev = append([]weighed(nil), ev...)
 		chosen[p.v6] = p
 	}
 	for _, v6 := range batch {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
+		identity := false
 		if p := chosen[v6]; p != nil {
+			identity = identityEvidence(p.ev)
 			as.V4, as.V4Addr = p.v4.attempt(&e.out4), p.v4.f.src
 			as.Score, as.Evidence = score(p.sum), e.evidence(p.ev)
 			as.V4Blocklisted = e.Blocklisted(as.V4)
+		} else if repeats[v6] {
+			as.Evidence = []string{repeatUnassociated}
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
 			// Several equally good attempts from one IPv4 address (hosts
 			// behind one NAT): the address is known, the attempt is not.
@@ -820,7 +862,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			// log knows: associate with the address alone.
 			for _, em := range v6.info.Embedded {
 				if em.Confidence >= 0.5 && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
-					as.V4Addr, as.V4Blocklisted = em.IPv4, true
+					as.V4Addr, as.V4Blocklisted, identity = em.IPv4, true, true
 					as.Score = em.Confidence
 					as.Evidence = []string{"embedded:" + em.How + "(address only)"}
 					break
@@ -828,7 +870,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 		}
 		as.Spammer = as.V4Blocklisted
-		e.hist.recordV6(as.V6, as.V4Addr)
+		e.hist.recordV6(as.V6, as.V4Addr, identity, bestV4[v6])
 		e.emit(&as)
 	}
 }

@@ -108,9 +108,13 @@ func p64(ip netip.Addr) uint64 {
 type prefixSnap struct {
 	gen     uint64 // history.gen it was taken at, +1 (0: never taken)
 	ok      bool
-	ipv4    netip.Addr
-	changes int32
+	ipv4     netip.Addr // the identity-backed IPv4 (prefixHistory.ipv4)
+	agreed   netip.Addr // the IPv4 best in agreeing decisions in a row
+	changing bool       // the associated IPv4 keeps changing
 	heavy   bool // att >= 8 && asc < 0.15*att
+	// repeat: the /64 is a repeat sender (prefixHistory.recent); its
+	// associations need identity evidence.
+	repeat bool
 }
 
 func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
@@ -126,7 +130,11 @@ func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 	}
 	att := decay(p.attempts, dt)
 	asc := decay(p.associated, dt)
-	s.ok, s.ipv4, s.changes, s.heavy = true, p.ipv4, p.changes, att >= 8 && asc < 0.15*att
+	s.ok, s.ipv4, s.changing, s.heavy = true, p.ipv4.addr(), p.last4 != 0 && p.changes >= 2, att >= 8 && asc < 0.15*att
+	s.repeat = decayRecent(p.recent, dt) >= repeatRecent
+	if p.agree >= agreeing {
+		s.agreed = p.prop4.addr()
+	}
 	return s
 }
 
@@ -267,11 +275,11 @@ func (e *Engine) pairSum(v6 *entry, f4 *feat, v4 *entry) float64 {
 	if !e.off[fHistory] {
 		if s := e.prefixOf(v6); s.ok {
 			switch {
-			case s.ipv4 == f4.src:
+			case s.ipv4 == f4.src, s.agreed == f4.src:
 				sum += 2
 			case s.heavy:
 				sum -= 4
-			case s.ipv4.IsValid() && s.changes >= 2:
+			case s.changing:
 				sum -= 2
 			}
 		}
@@ -481,7 +489,7 @@ func (e *Engine) identity(v6 *entry, f4 *feat, v4 *entry) bool {
 		return true
 	}
 	if !e.off[fHistory] {
-		if s := e.prefixOf(v6); s.ok && s.ipv4 == f4.src {
+		if s := e.prefixOf(v6); s.ok && (s.ipv4 == f4.src || s.agreed == f4.src) {
 			return true
 		}
 	}

@@ -23,11 +23,70 @@ const DefaultMaxHistory = 1 << 17
 // records are values in their maps, keyed compactly: with an hour of
 // hosts they are a large share of what the engine holds.
 type prefixHistory struct {
-	last       int64      // Unix ns of the latest attempt recorded
-	ipv4       netip.Addr // last associated IPv4
-	changes    int32      // times the associated IPv4 changed
+	last int64 // Unix ns of the latest attempt recorded
+	// ipv4 is the IPv4 of the latest association backed by identity
+	// evidence (see identityEvidence): only those vouch for the next one.
+	// An association made from timing and a generic stack alone, once
+	// taken as history, would make the next one likelier, so that one
+	// early error repeats itself for as long as the /64 keeps sending.
+	ipv4       addr4
+	last4      addr4   // last associated IPv4, however
+	changes    int32   // times last4 changed
 	attempts   float64    // decayed count of IPv6 attempts
 	associated float64    // decayed count of associated ones
+	recent     float64    // count of IPv6 attempts decayed fast (repeatHalfLife)
+	// prop4 is the IPv4 of the best candidate of the latest decision, and
+	// agree how many decisions in a row had it best. A dual-stack host's
+	// own IPv4 is its best candidate delivery after delivery; another
+	// host's attempt falls at the right gap by chance, but rarely for the
+	// same IPv4 twice in a row. Two agreeing decisions vouch for a third
+	// as identity evidence does.
+	prop4 addr4
+	agree int32
+}
+
+// addr4 is an IPv4 address in 4 bytes (0: none), to keep history records
+// small.
+type addr4 uint32
+
+func toAddr4(ip netip.Addr) addr4 {
+	ip = ip.Unmap()
+	if !ip.Is4() {
+		return 0
+	}
+	b := ip.As4()
+	return addr4(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+}
+
+func (a addr4) addr() netip.Addr {
+	if a == 0 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+}
+
+// agreeing is how many decisions in a row must have had one IPv4 best for
+// it to count as the /64's identity.
+const agreeing = 2
+
+// A /64 whose IPv6 attempts come faster than a few a minute is a repeat
+// sender, the talk's misbehaving MTA: it retries every few seconds, and
+// in dense traffic some other host's IPv4 attempt falls at the right gap
+// with a similar stack by chance again and again. recent, halved every
+// repeatHalfLife, settles at 1/(1-2^(-T/60 s)) for a period of T: 4.9 for
+// 20 s, 3.4 for 30 s, 2 for a minute; a delivery every few minutes, even
+// of a busy spammer, stays near 1.
+const (
+	repeatHalfLife = time.Minute
+	repeatRecent   = 4
+)
+
+// decayRecent halves x every repeatHalfLife.
+func decayRecent(x float64, dt time.Duration) float64 {
+	if dt <= 0 {
+		return x
+	}
+	return x * pow2(-dt.Seconds()/repeatHalfLife.Seconds())
 }
 
 // v4History is what the engine remembers of one IPv4 address.
@@ -139,14 +198,17 @@ func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, b
 	}
 	att := decay(p.attempts, since(v6.FirstSeen, p.last))
 	asc := decay(p.associated, since(v6.FirstSeen, p.last))
+	c := toAddr4(v4)
 	switch {
-	case p.ipv4 == v4:
+	case c != 0 && p.ipv4 == c:
 		return weighed{2, "history:same-ipv4-as-before"}, true
+	case c != 0 && p.agree >= agreeing && p.prop4 == c:
+		return weighed{2, "history:same-ipv4-best-before"}, true
 	case att >= 8 && asc < 0.15*att:
 		// A prefix sending many IPv6 attempts that rarely pair: a
 		// misbehaving MTA or IPv6-only software, not a dual-stack host.
 		return weighed{-4, "history:ipv6-heavy-prefix"}, true
-	case p.ipv4.IsValid() && p.changes >= 2:
+	case p.last4 != 0 && p.changes >= 2:
 		return weighed{-2, "history:ipv4-keeps-changing"}, true
 	}
 	return weighed{}, false
@@ -168,12 +230,15 @@ func (h *history) unlink(k uint64, ip netip.Addr) {
 	}
 }
 
-// recordV6 updates the /64's history with the decision for one attempt.
-func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
+// recordV6 updates the /64's history with the decision for one attempt:
+// v4 is the IPv4 it was associated with (invalid: none), identity whether
+// the association had identity evidence, best the IPv4 of its best
+// candidate (chosen or not; invalid: none).
+func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, best netip.Addr) {
 	if len(h.v6) >= h.max {
 		for k, v := range h.v6 {
 			if since(v6.FirstSeen, v.last) > historyTTL {
-				h.unlink(k, v.ipv4)
+				h.unlink(k, v.ipv4.addr())
 				delete(h.v6, k)
 			}
 		}
@@ -193,17 +258,27 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr) {
 	}
 	dt := time.Duration(t - p.last)
 	p.attempts = decay(p.attempts, dt) + 1
+	p.recent = decayRecent(p.recent, dt) + 1
+	switch b := toAddr4(best); {
+	case b == 0:
+	case b == p.prop4:
+		p.agree++
+	default:
+		p.prop4, p.agree = b, 1
+	}
 	p.associated = decay(p.associated, dt)
 	if v4.IsValid() {
 		p.associated++
-		if p.ipv4.IsValid() && p.ipv4 != v4 {
+		c := toAddr4(v4)
+		if p.last4 != 0 && p.last4 != c {
 			p.changes++
 		}
-		if p.ipv4 != v4 {
-			h.unlink(k, p.ipv4)
-			h.byIPv4[v4] = append(h.byIPv4[v4], k)
+		p.last4 = c
+		if identity && p.ipv4 != c {
+			h.unlink(k, p.ipv4.addr())
+			h.byIPv4[c.addr()] = append(h.byIPv4[c.addr()], k)
+			p.ipv4 = c
 		}
-		p.ipv4 = v4
 	}
 	if t > p.last {
 		p.last = t

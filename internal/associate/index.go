@@ -317,8 +317,13 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 		}
 	}
 	if !e.off[fHistory] {
-		if s := e.prefixOf(v6); s.ok && s.ipv4.IsValid() {
-			keyed = append(keyed, ix.byAddr[s.ipv4]...)
+		if s := e.prefixOf(v6); s.ok {
+			if s.ipv4.IsValid() {
+				keyed = append(keyed, ix.byAddr[s.ipv4]...)
+			}
+			if s.agreed.IsValid() && s.agreed != s.ipv4 {
+				keyed = append(keyed, ix.byAddr[s.agreed]...)
+			}
 		}
 	}
 	if !e.off[fPTR] && v6.names.ptr != "" {
