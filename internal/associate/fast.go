@@ -106,12 +106,12 @@ func p64(ip netip.Addr) uint64 {
 // sees it, looked up once per change of the history (history.gen): the
 // pair scans read it for every candidate.
 type prefixSnap struct {
-	gen     uint64 // history.gen it was taken at, +1 (0: never taken)
-	ok      bool
+	gen      uint64 // history.gen it was taken at, +1 (0: never taken)
+	ok       bool
 	ipv4     netip.Addr // the identity-backed IPv4 (prefixHistory.ipv4)
 	agreed   netip.Addr // the IPv4 best in agreeing decisions in a row
 	changing bool       // the associated IPv4 keeps changing
-	heavy   bool // att >= 8 && asc < 0.15*att
+	heavy    bool       // att >= 8 && asc < 0.15*att
 	// repeat: the /64 is a repeat sender (prefixHistory.recent); its
 	// associations need identity evidence.
 	repeat bool

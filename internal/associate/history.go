@@ -32,9 +32,9 @@ type prefixHistory struct {
 	ipv4       addr4
 	last4      addr4   // last associated IPv4, however
 	changes    int32   // times last4 changed
-	attempts   float64    // decayed count of IPv6 attempts
-	associated float64    // decayed count of associated ones
-	recent     float64    // count of IPv6 attempts decayed fast (repeatHalfLife)
+	attempts   float64 // decayed count of IPv6 attempts
+	associated float64 // decayed count of associated ones
+	recent     float64 // count of IPv6 attempts decayed fast (repeatHalfLife)
 	// prop4 is the IPv4 of the best candidate of the latest decision, and
 	// agree how many decisions in a row had it best. A dual-stack host's
 	// own IPv4 is its best candidate delivery after delivery; another
