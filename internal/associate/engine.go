@@ -83,6 +83,15 @@ type Config struct {
 	// MaxHistory bounds the records of IPv4 addresses and of IPv6 /64s
 	// kept for the history evidence, each; <= 0 means DefaultMaxHistory.
 	MaxHistory int
+	// Calibration turns a decision's Features into its score; nil means
+	// DefaultCalibration. An association is made only if its score
+	// reaches Threshold.
+	Calibration *Calibration
+	// Observe, if set, sees every decision of full mode before it is
+	// emitted, the associations Threshold rejected included (Score set,
+	// V4 nil, Features filled): tools/calibrate fits the calibration on
+	// them.
+	Observe func(*Association)
 }
 
 // BytesPerHeld is the most heap one held attempt costs the engine (its
@@ -126,6 +135,9 @@ type Association struct {
 	Score         float64
 	Evidence      []string
 	Spammer       bool
+	// Features are what Score was calibrated from (full mode, associated
+	// with an attempt only).
+	Features Features
 }
 
 type entry struct {
@@ -153,6 +165,7 @@ type entry struct {
 // Engine associates attempts streamed in FirstSeen order.
 type Engine struct {
 	cfg  Config
+	cal  Calibration
 	bl   Blocklist
 	emit func(*Association)
 	v4   []*entry // FirstSeen order
@@ -226,10 +239,13 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, bl: bl, emit: emit, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
+	}
+	if cfg.Calibration != nil {
+		e.cal = *cfg.Calibration
 	}
 	if t := cfg.Threshold; t > 0 && t < 1 {
 		e.minSum = scoreBias + math.Log(t/(1-t)) - 1e-6
@@ -612,9 +628,51 @@ func (e *Engine) evaluate(v6, v4 *entry) pair {
 	return p
 }
 
+// maxClose bounds the close candidates kept per attempt for the history.
+const maxClose = 8
+
+// closeCandidates returns, for each IPv6 attempt of pairs (sorted by sum,
+// best first), the IPv4 addresses of its candidates within Margin of its
+// best, best first: the /64's history counts the decisions in a row one
+// IPv4 was among them (prefixHistory.agree). The sums are taken without
+// the bonus that agreement itself gives, so that it cannot renew itself.
+func (e *Engine) closeCandidates(pairs []pair) map[*entry][]netip.Addr {
+	out := map[*entry][]netip.Addr{}
+	best := map[*entry]float64{}
+	for i := range pairs {
+		p := &pairs[i]
+		s := p.sum
+		if !e.off[fHistory] {
+			if snap := e.prefixOf(p.v6); snap.agreed.IsValid() && snap.agreed == p.v4.f.src && snap.ipv4 != snap.agreed {
+				s -= 2
+			}
+		}
+		b, ok := best[p.v6]
+		if !ok {
+			best[p.v6], b = s, s
+		}
+		if l := out[p.v6]; len(l) < maxClose && s >= b-e.cfg.Margin && !slices.Contains(l, p.v4.f.src) {
+			out[p.v6] = append(l, p.v4.f.src)
+		}
+	}
+	return out
+}
+
 // repeatUnassociated is the evidence of a repeat sender's IPv6 attempt left
 // unassociated: its best candidates had no identity evidence.
 const repeatUnassociated = "history:repeat-sender-without-identity-evidence(unassociated)"
+
+// identityConfidence is the least confidence of an embedded IPv4 that is
+// identity evidence: the forms a protocol defines (6to4, Teredo, NAT64,
+// ISATAP, mapped). An IPv4 read from the low 32 bits (hex or decimal) is a
+// numbering habit anyone may follow with any address, also another
+// host's: it weighs as evidence, but does not vouch for a pair whose
+// timing is wrong, nor for an association with the address alone.
+// embeddedIdentity is the weight of such a match (embeddedEvidence).
+const (
+	identityConfidence = 0.8
+	embeddedIdentity   = 4 + 4*identityConfidence
+)
 
 // identityEvidence reports whether a pair's evidence shows one host by
 // what does not depend on timing or on a stack many hosts share: the IPv6
@@ -627,7 +685,7 @@ func identityEvidence(ws []weighed) bool {
 		case w.what == "clock:same-timestamp-clock", w.what == "ptr:same-name", w.what == "port:adjacent",
 			w.what == "history:same-ipv4-as-before", w.what == "history:same-ipv4-best-before":
 			return true
-		case w.w > 0 && strings.HasPrefix(w.what, "embedded:"):
+		case w.w >= embeddedIdentity && strings.HasPrefix(w.what, "embedded:"):
 			return true
 		}
 	}
@@ -650,7 +708,7 @@ const farOrder = -1
 // explains both attempts, or both addresses have one reverse name.
 func (e *Engine) identitySlow(v6, v4 *entry, a6, a4 *attempt.Attempt) bool {
 	if !e.off[fEmbedded] {
-		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok && w.w > 0 {
+		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok && w.w >= embeddedIdentity {
 			return true
 		}
 	}
@@ -801,15 +859,23 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	// pair. An IPv4 attempt that an undecided later IPv6 attempt explains
 	// better is left for it.
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].sum > pairs[j].sum })
-	// Each attempt's best candidate, for the history (recordV6).
-	bestV4 := map[*entry]netip.Addr{}
+	close := e.closeCandidates(pairs)
+	// Each attempt's two best sums, for Features.Lead.
+	top := map[*entry][2]float64{}
 	for i := range pairs {
-		if _, ok := bestV4[pairs[i].v6]; !ok {
-			bestV4[pairs[i].v6] = pairs[i].v4.f.src
+		t, ok := top[pairs[i].v6]
+		switch {
+		case !ok:
+			t = [2]float64{pairs[i].sum, math.Inf(-1)}
+		case pairs[i].sum > t[1]:
+			t[1] = pairs[i].sum
 		}
+		top[pairs[i].v6] = t
 	}
 	chosen := map[*entry]*pair{}
+	feats := map[*entry]Features{}
 	var repeats map[*entry]bool // repeat senders left unassociated for want of identity evidence
+	var below map[*entry]float64 // attempts whose best pair scored below the threshold once calibrated
 	for i := range pairs {
 		p := &pairs[i]
 		if chosen[p.v6] != nil || p.v4.used {
@@ -836,9 +902,30 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			repeats[p.v6] = true
 			continue
 		}
+		// The lead over the best other candidate: the runner-up, or the
+		// best when that went to another attempt.
+		t := top[p.v6]
+		other := t[1]
+		if p.sum < t[0] {
+			other = t[0]
+		}
+		f := Features{Sum: p.sum, Lead: min(MaxLead, p.sum-other), Crowd: e.crowd(p.v6), Identity: identityEvidence(ev)}
+		if s := e.cal.Score(f); s < e.cfg.Threshold {
+			if e.cfg.Observe != nil {
+				e.cfg.Observe(&Association{V6: p.v6.attempt(&e.out6), V4Addr: p.v4.f.src, Score: s, Features: f})
+			}
+			if below == nil {
+				below = map[*entry]float64{}
+			}
+			if _, ok := below[p.v6]; !ok {
+				below[p.v6] = s
+			}
+			continue
+		}
 		p.v4.used = true
 		p.ev = append([]weighed(nil), ev...)
 		chosen[p.v6] = p
+		feats[p.v6] = f
 	}
 	for _, v6 := range batch {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
@@ -846,10 +933,13 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if p := chosen[v6]; p != nil {
 			identity = identityEvidence(p.ev)
 			as.V4, as.V4Addr = p.v4.attempt(&e.out4), p.v4.f.src
-			as.Score, as.Evidence = score(p.sum), e.evidence(p.ev)
+			as.Features = feats[v6]
+			as.Score, as.Evidence = e.cal.Score(as.Features), e.evidence(p.ev)
 			as.V4Blocklisted = e.Blocklisted(as.V4)
 		} else if repeats[v6] {
 			as.Evidence = []string{repeatUnassociated}
+		} else if s, ok := below[v6]; ok {
+			as.Evidence = []string{"calibration:score-below-threshold(" + strconv.FormatFloat(s, 'f', 2, 64) + ")"}
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() {
 			// Several equally good attempts from one IPv4 address (hosts
 			// behind one NAT): the address is known, the attempt is not.
@@ -861,7 +951,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			// No IPv4 attempt, but the address embeds an IPv4 the reject
 			// log knows: associate with the address alone.
 			for _, em := range v6.info.Embedded {
-				if em.Confidence >= 0.5 && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
+				if em.Confidence >= identityConfidence && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
 					as.V4Addr, as.V4Blocklisted, identity = em.IPv4, true, true
 					as.Score = em.Confidence
 					as.Evidence = []string{"embedded:" + em.How + "(address only)"}
@@ -870,7 +960,10 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 		}
 		as.Spammer = as.V4Blocklisted
-		e.hist.recordV6(as.V6, as.V4Addr, identity, bestV4[v6])
+		e.hist.recordV6(as.V6, as.V4Addr, identity, close[v6])
+		if e.cfg.Observe != nil && as.V4 != nil {
+			e.cfg.Observe(&as)
+		}
 		e.emit(&as)
 	}
 }

@@ -481,11 +481,22 @@ func embeds(v6 *entry, ip netip.Addr) bool {
 	return false
 }
 
+// embedsConf is the confidence of ip as the IPv4 an IPv6 attempt's
+// address embeds (0: it does not).
+func embedsConf(v6 *entry, ip netip.Addr) float64 {
+	for i := range v6.info.Embedded {
+		if v6.info.Embedded[i].IPv4 == ip {
+			return v6.info.Embedded[i].Confidence
+		}
+	}
+	return 0
+}
+
 // identity is identitySlow on features: whether a pair has evidence of
 // one host that does not depend on timing.
 func (e *Engine) identity(v6 *entry, f4 *feat, v4 *entry) bool {
 	f6 := &v6.f
-	if !e.off[fEmbedded] && f6.embedded && embeds(v6, f4.src) {
+	if !e.off[fEmbedded] && f6.embedded && embedsConf(v6, f4.src) >= identityConfidence {
 		return true
 	}
 	if !e.off[fHistory] {

@@ -232,9 +232,9 @@ func (h *history) unlink(k uint64, ip netip.Addr) {
 
 // recordV6 updates the /64's history with the decision for one attempt:
 // v4 is the IPv4 it was associated with (invalid: none), identity whether
-// the association had identity evidence, best the IPv4 of its best
-// candidate (chosen or not; invalid: none).
-func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, best netip.Addr) {
+// the association had identity evidence, close the IPv4 addresses of its
+// candidates close to the best, best first (chosen or not).
+func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, close []netip.Addr) {
 	if len(h.v6) >= h.max {
 		for k, v := range h.v6 {
 			if since(v6.FirstSeen, v.last) > historyTTL {
@@ -259,12 +259,12 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, be
 	dt := time.Duration(t - p.last)
 	p.attempts = decay(p.attempts, dt) + 1
 	p.recent = decayRecent(p.recent, dt) + 1
-	switch b := toAddr4(best); {
-	case b == 0:
-	case b == p.prop4:
+	switch {
+	case len(close) == 0:
+	case p.prop4 != 0 && slices.Contains(close, p.prop4.addr()):
 		p.agree++
 	default:
-		p.prop4, p.agree = b, 1
+		p.prop4, p.agree = toAddr4(close[0]), 1
 	}
 	p.associated = decay(p.associated, dt)
 	if v4.IsValid() {

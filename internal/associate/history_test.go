@@ -15,7 +15,7 @@ func TestHistoryEvidence(t *testing.T) {
 	if _, ok := h.prefixEvidence(&v6, v4); ok {
 		t.Error("evidence without history")
 	}
-	h.recordV6(&v6, v4, true, v4)
+	h.recordV6(&v6, v4, true, []netip.Addr{v4})
 	next := v6
 	next.FirstSeen = next.FirstSeen.Add(time.Minute)
 	next.Src = netip.MustParseAddr("2001:db8:1::99") // same /64
@@ -27,7 +27,7 @@ func TestHistoryEvidence(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		a := bad
 		a.FirstSeen = a.FirstSeen.Add(time.Duration(i) * 5 * time.Second)
-		h.recordV6(&a, netip.Addr{}, false, netip.Addr{})
+		h.recordV6(&a, netip.Addr{}, false, nil)
 	}
 	bad.FirstSeen = bad.FirstSeen.Add(101 * time.Second)
 	if w, ok := h.prefixEvidence(&bad, v4); !ok || w.w >= 0 {

@@ -60,7 +60,7 @@ func TestBytesPerHeld(t *testing.T) {
 	for i := range n {
 		a4, a6 := mk(i, 4), mk(i, 6)
 		h.seeV4(a4)
-		h.recordV6(a6, a4.Src, true, a4.Src)
+		h.recordV6(a6, a4.Src, true, []netip.Addr{a4.Src})
 	}
 	if len(h.v4) != n || len(h.v6) != n {
 		t.Fatalf("history holds %d and %d records, want %d", len(h.v4), len(h.v6), n)

@@ -1,0 +1,259 @@
+// Command calibrate fits the association engine's calibration
+// (associate.Calibration) on generated scenarios: it runs the engine,
+// uncalibrated, on each scenario's capture and reject log, labels every
+// association right or wrong from the scenario's truth (the IPv4 address
+// is the host's own or its NAT's), and fits a logistic model of rightness
+// on the decision's features. It prints the model and its reliability
+// table on the data, and with -write replaces the shipped calibration.
+//
+//	go run ./tools/genscenario -seed 101 -mix adversarial -hosts 4000 -duration 4h -out /tmp/c/101
+//	go run ./tools/calibrate [-write internal/associate/calibration_fit.go] /tmp/c/101 /tmp/c/102 ...
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mxsensor/mxsensor/internal/associate"
+	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/evaluate"
+	"github.com/mxsensor/mxsensor/internal/fingerprint"
+	"github.com/mxsensor/mxsensor/internal/offline"
+	"github.com/mxsensor/mxsensor/internal/pipeline"
+	"github.com/mxsensor/mxsensor/internal/record"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
+)
+
+// sample is one association: its features and whether it was right.
+type sample struct {
+	x     [5]float64 // 1, sum, lead, log1p(crowd), identity
+	right bool
+}
+
+func features(f associate.Features) [5]float64 {
+	id := 0.0
+	if f.Identity {
+		id = 1
+	}
+	return [5]float64{1, f.Sum, f.Lead, math.Log1p(float64(f.Crowd)), id}
+}
+
+func main() {
+	write := flag.String("write", "", "write the fitted calibration as Go source to this file")
+	p0f := flag.String("p0f-db", "/etc/p0f/p0f.fp", "p0f database (the built-in one when missing)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: calibrate [-write FILE] SCENARIO_DIR...\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	log := zap.NewNop()
+	db, err := fingerprint.LoadDB(fingerprint.DBConfig{Path: *p0f, Builtin: true}, log)
+	if err != nil {
+		fail(err)
+	}
+	var all []sample
+	for _, dir := range flag.Args() {
+		s, err := run(dir, db, log)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", dir, err))
+		}
+		fmt.Fprintf(os.Stderr, "calibrate: %s: %d associations\n", dir, len(s))
+		all = append(all, s...)
+	}
+	w, err := fit(all)
+	if err != nil {
+		fail(err)
+	}
+	c := associate.Calibration{Bias: w[0], Sum: w[1], Lead: w[2], Crowd: w[3], Identity: w[4]}
+	fmt.Printf("calibration: %+v\n", c)
+	reliability(all, c)
+	if *write != "" {
+		if err := writeGo(*write, c, flag.Args(), len(all)); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "calibrate:", err)
+	os.Exit(1)
+}
+
+// discard is a pipeline sink that keeps nothing.
+type discard struct{}
+
+func (discard) WriteAttempt(*record.Attempt) error         { return nil }
+func (discard) WriteAssociation(*record.Association) error { return nil }
+func (discard) Flush() error                               { return nil }
+
+// run analyses one scenario as `mxsensor analyze` does with its defaults,
+// uncalibrated, and labels what the engine decided.
+func run(dir string, db *fingerprint.DB, log *zap.Logger) ([]sample, error) {
+	tf, err := os.Open(filepath.Join(dir, "truth.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	truth, err := evaluate.ReadTruth(tf)
+	tf.Close()
+	if err != nil {
+		return nil, err
+	}
+	set := rejectlog.NewSet(24 * time.Hour)
+	ctx := context.Background()
+	if _, err := rejectlog.ScanArgs(ctx, []string{filepath.Join(dir, "mail.log")}, rejectlog.Options{Location: time.UTC}, nil,
+		func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
+		return nil, err
+	}
+	var out []sample
+	acfg := associate.DefaultConfig()
+	acfg.Calibration = &associate.Uncalibrated
+	acfg.Observe = func(a *associate.Association) {
+		known, right := truth.AddrCorrect(a.V6.Src, a.V6.SrcPort, a.V6.FirstSeen, a.V4Addr)
+		if known {
+			out = append(out, sample{x: features(a.Features), right: right})
+		}
+	}
+	pl, err := pipeline.New(pipeline.Config{Attempt: attempt.DefaultConfig(), Associate: acfg}, db, set, discard{})
+	if err != nil {
+		return nil, err
+	}
+	dp, err := offline.Dataplane([]uint16{25})
+	if err != nil {
+		return nil, err
+	}
+	if err := offline.Feed(ctx, offline.Config{Captures: []string{filepath.Join(dir, "syns.pcap")}, Dataplane: dp, Log: log}, pl); err != nil {
+		return nil, err
+	}
+	return out, pl.Close()
+}
+
+// fit is a logistic regression by Newton's method, with a small ridge so
+// that a feature that never varies cannot make it diverge.
+func fit(s []sample) ([5]float64, error) {
+	var w [5]float64
+	const ridge = 1e-3
+	for iter := 0; iter < 50; iter++ {
+		var g [5]float64
+		var h [5][5]float64
+		for _, x := range s {
+			z := 0.0
+			for i := range w {
+				z += w[i] * x.x[i]
+			}
+			p := 1 / (1 + math.Exp(-z))
+			y := 0.0
+			if x.right {
+				y = 1
+			}
+			for i := range w {
+				g[i] += (p - y) * x.x[i]
+				for j := range w {
+					h[i][j] += p * (1 - p) * x.x[i] * x.x[j]
+				}
+			}
+		}
+		for i := range w {
+			g[i] += ridge * w[i]
+			h[i][i] += ridge
+		}
+		d, err := solve(h, g)
+		if err != nil {
+			return w, err
+		}
+		step := 0.0
+		for i := range w {
+			w[i] -= d[i]
+			step = math.Max(step, math.Abs(d[i]))
+		}
+		if step < 1e-9 {
+			break
+		}
+	}
+	return w, nil
+}
+
+// solve solves h d = g by Gaussian elimination with partial pivoting.
+func solve(h [5][5]float64, g [5]float64) ([5]float64, error) {
+	const n = 5
+	for c := 0; c < n; c++ {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(h[r][c]) > math.Abs(h[p][c]) {
+				p = r
+			}
+		}
+		if math.Abs(h[p][c]) < 1e-12 {
+			return g, fmt.Errorf("singular system (too few samples?)")
+		}
+		h[c], h[p] = h[p], h[c]
+		g[c], g[p] = g[p], g[c]
+		for r := c + 1; r < n; r++ {
+			f := h[r][c] / h[c][c]
+			for k := c; k < n; k++ {
+				h[r][k] -= f * h[c][k]
+			}
+			g[r] -= f * g[c]
+		}
+	}
+	var d [5]float64
+	for r := n - 1; r >= 0; r-- {
+		v := g[r]
+		for k := r + 1; k < n; k++ {
+			v -= h[r][k] * d[k]
+		}
+		d[r] = v / h[r][r]
+	}
+	return d, nil
+}
+
+// reliability prints the calibrated scores in bins of 0.1 beside the share
+// of them that were right, and the Brier score.
+func reliability(s []sample, c associate.Calibration) {
+	var n [10]int
+	var sum, right [10]float64
+	brier := 0.0
+	for _, x := range s {
+		f := associate.Features{Sum: x.x[1], Lead: x.x[2], Crowd: int(math.Round(math.Expm1(x.x[3]))), Identity: x.x[4] == 1}
+		p := c.Score(f)
+		b := min(9, int(p*10))
+		n[b]++
+		sum[b] += p
+		y := 0.0
+		if x.right {
+			y = 1
+		}
+		right[b] += y
+		brier += (p - y) * (p - y)
+	}
+	fmt.Println("| score | pairs | mean score | right |")
+	fmt.Println("|---|---|---|---|")
+	for b := range n {
+		if n[b] == 0 {
+			continue
+		}
+		fmt.Printf("| %.1f-%.1f | %d | %.3f | %.3f |\n", float64(b)/10, float64(b+1)/10, n[b], sum[b]/float64(n[b]), right[b]/float64(n[b]))
+	}
+	fmt.Printf("Brier score %.4f over %d associations\n", brier/float64(len(s)), len(s))
+}
+
+func writeGo(path string, c associate.Calibration, dirs []string, n int) error {
+	var b strings.Builder
+	b.WriteString("// Code generated by tools/calibrate; DO NOT EDIT.\n\n")
+	b.WriteString("package associate\n\n")
+	fmt.Fprintf(&b, "// DefaultCalibration was fitted on %d associations of %d generated\n// scenarios (docs/association.md).\n", n, len(dirs))
+	fmt.Fprintf(&b, "var DefaultCalibration = Calibration{Bias: %.4f, Sum: %.4f, Lead: %.4f, Crowd: %.4f, Identity: %.4f}\n",
+		c.Bias, c.Sum, c.Lead, c.Crowd, c.Identity)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
