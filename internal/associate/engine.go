@@ -874,7 +874,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	}
 	chosen := map[*entry]*pair{}
 	feats := map[*entry]Features{}
-	var repeats map[*entry]bool // repeat senders left unassociated for want of identity evidence
+	var repeats map[*entry]bool  // repeat senders left unassociated for want of identity evidence
 	var below map[*entry]float64 // attempts whose best pair scored below the threshold once calibrated
 	for i := range pairs {
 		p := &pairs[i]
