@@ -14,7 +14,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping
 
 export CGO_ENABLED ?= 0
 
-.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table fleet-table fleet-sim install clean demo lab-fleet e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table assoc-dev fleet-table fleet-sim install clean demo lab-fleet e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 	  /usr/bin/time -f "mxsensor fingerprint: %e s elapsed, %U s user, %M KB max RSS" $(BIN) fingerprint --pcap $$tmp/mix.pcap --json >/dev/null; \
 	done
 
-assoc-table: ## measure association accuracy on generated scenarios (tables of docs/association.md; ~5 min)
+assoc-table: ## measure association accuracy on generated scenarios: issue 5's rows, the scenario families (dev and held-out seeds, naive beside full), the ablation (tables of docs/association.md; ~12 min)
 	tools/assoc-table.sh
+
+assoc-dev: build ## the engine-tuning loop: dev seeds of the dense families, one line per scenario (scenarios kept in /tmp/assoc-dev)
+	tools/assoc-dev.sh $(BIN)
 
 fleet-table: ## the fleet list beside the union of the sensors' own lists on generated multi-sensor scenarios, two seeds held out (table of docs/fleet.md; ~5 min)
 	tools/fleet-table.sh

@@ -21,7 +21,7 @@ type evalConfig struct {
 func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --truth FILE (--associations FILE | --list FILE)",
-		Short: "Score associations (attempt precision/recall, IPv6-spammer host precision/recall/F1) or an IPv6 blocklist against a scenario's ground truth",
+		Short: "Score associations (attempt precision/recall, IPv6-spammer host precision/recall/F1, the score's reliability table and Brier score) or an IPv6 blocklist against a scenario's ground truth",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c evalConfig

@@ -37,11 +37,15 @@ type Truth struct {
 type truthAttempt struct {
 	host int
 	pair *attemptKey
+	// noIPv4: the host made no IPv4 attempt within noIPv4Window, so any
+	// association is wrong and leaving it unassociated is right.
+	noIPv4 bool
 }
 
 // ReadTruth reads a truth.jsonl.
 func ReadTruth(r io.Reader) (*Truth, error) {
 	t := &Truth{hostSpammer: map[int]bool{}, hostIPv4: map[int][]netip.Addr{}, v6: map[attemptKey]truthAttempt{}}
+	v4 := map[int][]int64{} // host -> its IPv4 attempts' first SYN times
 	st, err := record.ScanTruth(r, func(l *record.Truth) error {
 		switch l.Type {
 		case record.TruthHost:
@@ -49,6 +53,7 @@ func ReadTruth(r io.Reader) (*Truth, error) {
 			t.hostIPv4[l.Host] = l.IPv4
 		case record.TruthAttempt:
 			if l.Family != record.IPv6 {
+				v4[l.Host] = append(v4[l.Host], l.FirstSeen.UnixNano())
 				return nil
 			}
 			ta := truthAttempt{host: l.Host}
@@ -68,6 +73,7 @@ func ReadTruth(r io.Reader) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.markNoIPv4(v4)
 	return t, nil
 }
 
@@ -96,11 +102,25 @@ type Result struct {
 	HostPrecision  float64
 	HostRecall     float64
 	HostF1         float64
+	// AddrWrongNoIPv4 counts the wrong address-level associations whose
+	// host made no IPv4 attempt within 60 s of the IPv6 attempt (nothing to
+	// associate with); NoIPv4Wrong is their share of the wrong ones.
+	AddrWrongNoIPv4 int
+	NoIPv4Wrong     float64
+	// Reliability bins the address-level associations by score, with the
+	// fraction of each bin correct; Brier is the mean of (score-correct)^2
+	// over them; MaxCalibrationError is the largest |mean score - fraction
+	// correct| over the CalibrationBins bins of >= 100 associations.
+	Reliability         []Bin
+	Brier               float64
+	MaxCalibrationError float64
+	CalibrationBins     int
 }
 
 // Score compares an associations.jsonl with the truth.
 func Score(t *Truth, assoc io.Reader) (Result, error) {
 	var res Result
+	var rel reliability
 	predicted := map[int]bool{} // host -> labelled spammer (any attempt)
 	seenHost := map[int]bool{}
 	st, err := record.ScanAssociations(assoc, record.Window{}, func(a *record.Association) error {
@@ -121,11 +141,16 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 			return nil
 		}
 		res.AddrAssociated++
-		if slices.Contains(t.hostIPv4[ta.host], a.IPv4.Src) {
+		addrOK := slices.Contains(t.hostIPv4[ta.host], a.IPv4.Src)
+		rel.add(a.Score, addrOK)
+		switch {
+		case addrOK:
 			res.AddrCorrect++
 			if ta.pair != nil {
 				res.AddrFound++
 			}
+		case ta.noIPv4:
+			res.AddrWrongNoIPv4++
 		}
 		if a.IPv4.AddressOnly() {
 			res.AddressOnly++ // associated with an address, not an attempt: host level only
@@ -157,6 +182,8 @@ func Score(t *Truth, assoc io.Reader) (Result, error) {
 	res.Recall = ratio(res.Correct, res.Pairable)
 	res.AddrPrecision = ratio(res.AddrCorrect, res.AddrAssociated)
 	res.AddrRecall = ratio(res.AddrFound, res.Pairable)
+	res.NoIPv4Wrong = ratio(res.AddrWrongNoIPv4, res.AddrAssociated-res.AddrCorrect)
+	rel.fill(&res)
 	res.HostPrecision = ratio(res.HostTP, res.HostTP+res.HostFP)
 	res.HostRecall = ratio(res.HostTP, res.HostTP+res.HostFN)
 	if res.HostPrecision+res.HostRecall > 0 {
@@ -198,9 +225,11 @@ func ScoreFiles(truthPath, assocPath string) (Result, error) {
 	return r, nil
 }
 
-// WriteText writes the scores as the four lines `mxsensor eval` prints.
+// WriteText writes the scores as `mxsensor eval` prints them: four lines
+// of precision and recall, then the wrong associations without an IPv4
+// attempt to find and the score's reliability table.
 func (r Result) WriteText(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n"+
+	b := fmt.Appendf(nil, "attempts: %d IPv6 (%d not in the truth), %d associated, %d correct, %d pairable\n"+
 		"attempt-level association: precision %.4f  recall %.4f\n"+
 		"address-level association: precision %.4f  recall %.4f  (%d associated incl. %d to an address only)\n"+
 		"IPv6 spammer hosts: TP %d  FP %d  FN %d  precision %.4f  recall %.4f  F1 %.4f\n",
@@ -208,5 +237,6 @@ func (r Result) WriteText(w io.Writer) error {
 		r.Precision, r.Recall,
 		r.AddrPrecision, r.AddrRecall, r.AddrAssociated, r.AddressOnly,
 		r.HostTP, r.HostFP, r.HostFN, r.HostPrecision, r.HostRecall, r.HostF1)
+	_, err := w.Write(r.appendReliability(b))
 	return err
 }

@@ -1,0 +1,115 @@
+package evaluate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Reliability binning of the association score: is a score s right about
+// a fraction s of the time?
+const (
+	reliabilityBins = 10
+	// calibrationMinCount is the smallest bin whose gap between mean score
+	// and fraction correct counts toward MaxCalibrationError: below it the
+	// fraction is too noisy to judge the score by.
+	calibrationMinCount = 100
+	// noIPv4Window is how far from an IPv6 attempt an IPv4 attempt of the
+	// same host makes an association possible at all (either side).
+	noIPv4Window = 60 * time.Second
+)
+
+// Bin is one score bin of the reliability table: the associations with a
+// score in [Lo, Hi) ([Lo, Hi] for the last), their mean score and the
+// fraction of them correct at the address level.
+type Bin struct {
+	Lo, Hi    float64
+	Count     int
+	MeanScore float64
+	Correct   float64
+}
+
+// reliability accumulates the bins while scoring.
+type reliability struct {
+	count   [reliabilityBins]int
+	sum     [reliabilityBins]float64
+	correct [reliabilityBins]int
+	brier   float64
+	n       int
+}
+
+func (r *reliability) add(score float64, correct bool) {
+	// Scores are written with 4 decimals; each of them times 10 floors to
+	// its first decimal in float64 (checked for all 10,001).
+	i := min(max(int(math.Floor(score*reliabilityBins)), 0), reliabilityBins-1)
+	c := 0.0
+	if correct {
+		c = 1
+		r.correct[i]++
+	}
+	r.count[i]++
+	r.sum[i] += score
+	r.brier += (score - c) * (score - c)
+	r.n++
+}
+
+// fill sets the reliability fields of res.
+func (r *reliability) fill(res *Result) {
+	res.Reliability = make([]Bin, reliabilityBins)
+	res.MaxCalibrationError, res.CalibrationBins = 0, 0
+	for i := range res.Reliability {
+		b := Bin{Lo: float64(i) / reliabilityBins, Hi: float64(i+1) / reliabilityBins, Count: r.count[i]}
+		if b.Count > 0 {
+			b.MeanScore = r.sum[i] / float64(b.Count)
+			b.Correct = float64(r.correct[i]) / float64(b.Count)
+		}
+		if b.Count >= calibrationMinCount {
+			res.CalibrationBins++
+			res.MaxCalibrationError = max(res.MaxCalibrationError, math.Abs(b.MeanScore-b.Correct))
+		}
+		res.Reliability[i] = b
+	}
+	if r.n > 0 {
+		res.Brier = r.brier / float64(r.n)
+	}
+}
+
+// markNoIPv4 sets noIPv4 on every IPv6 attempt whose host made no IPv4
+// attempt within noIPv4Window of it; v4 holds each host's IPv4 attempt
+// times (sorted here).
+func (t *Truth) markNoIPv4(v4 map[int][]int64) {
+	for _, ts := range v4 {
+		slices.Sort(ts)
+	}
+	w := int64(noIPv4Window)
+	for k, ta := range t.v6 {
+		ts := v4[ta.host]
+		i, _ := slices.BinarySearch(ts, k.ns-w) // first at or after k.ns-w
+		ta.noIPv4 = i == len(ts) || ts[i] > k.ns+w
+		t.v6[k] = ta
+	}
+}
+
+// appendReliability appends the lines about wrong associations and the
+// score's calibration that follow the four lines of WriteText.
+func (r Result) appendReliability(b []byte) []byte {
+	b = fmt.Appendf(b, "wrong associations with no IPv4 attempt of the host within %d s: %d of %d (%.4f)\n",
+		int(noIPv4Window.Seconds()), r.AddrWrongNoIPv4, r.AddrAssociated-r.AddrCorrect, r.NoIPv4Wrong)
+	b = fmt.Appendf(b, "score reliability (address level): Brier %.4f  max calibration error %.4f over %d bins with >= %d associations\n",
+		r.Brier, r.MaxCalibrationError, r.CalibrationBins, calibrationMinCount)
+	b = fmt.Appendf(b, "  %-10s %8s %10s %8s\n", "score", "count", "mean score", "correct")
+	for i, bin := range r.Reliability {
+		closing := ")"
+		if i == len(r.Reliability)-1 {
+			closing = "]"
+		}
+		name := fmt.Sprintf("[%.1f,%.1f%s", bin.Lo, bin.Hi, closing)
+		if bin.Count == 0 {
+			b = fmt.Appendf(b, "  %-10s %8d %10s %8s\n", name, 0, "-", "-")
+		} else {
+			b = fmt.Appendf(b, "  %-10s %8d %10.4f %8.4f\n", name, bin.Count, bin.MeanScore, bin.Correct)
+		}
+	}
+	return b
+}
