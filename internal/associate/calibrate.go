@@ -3,21 +3,26 @@ package associate
 import (
 	"math"
 	"sort"
+	"strings"
 )
 
 // Features are what the calibrated score of an association is computed
-// from: the evidence sum of the pair chosen, how far it is ahead of the
-// attempt's next best candidate, how many IPv4 attempts of the same stack
-// were close in time (the chance of a look-alike at the right gap grows
-// with them), and whether the pair has identity evidence.
+// from: the evidence of the pair chosen, summed by family, how far it is
+// ahead of the attempt's next best candidate, how many IPv4 attempts of
+// the same stack were close in time (the chance of a look-alike at the
+// right gap grows with them), and whether the pair has identity evidence.
 type Features struct {
-	Sum float64 // evidence sum of the pair chosen
-	// Lead is Sum minus the sum of the next best candidate that could
-	// score, capped at MaxLead (MaxLead when there is none).
+	// Family is the pair's evidence summed by family (Families order).
+	Family [numFamilies]float64
+	// Lead is the evidence sum minus that of the next best candidate that
+	// could score, capped at MaxLead (MaxLead when there is none).
 	Lead float64
 	// Crowd counts the IPv4 attempts held within CrowdWindow of the IPv6
 	// attempt with its OS class, TCP option layout and window scale.
-	Crowd    int
+	Crowd int
+	// Near counts those of them within NearWindow: a wave of look-alikes
+	// starting together, where one of them falls at the right gap.
+	Near     int
 	Identity bool
 }
 
@@ -25,39 +30,87 @@ type Features struct {
 // counts in, before and after the IPv6 attempt's first SYN.
 const (
 	MaxLead     = 6
-	CrowdWindow = 3e9 // 3 s, in ns
+	CrowdWindow = 3e9   // 3 s, in ns
+	NearWindow  = 300e6 // 300 ms, in ns
 )
 
+// NumFeatures is the length of Features.Vector.
+const NumFeatures = numFamilies + 5
+
+// Vector is f as the model reads it: 1 (the bias), the family sums, the
+// lead, log(1 + crowd), log(1 + near), and 1 for identity evidence.
+func (f Features) Vector() [NumFeatures]float64 {
+	var x [NumFeatures]float64
+	x[0] = 1
+	copy(x[1:], f.Family[:])
+	x[numFamilies+1] = f.Lead
+	x[numFamilies+2] = math.Log1p(float64(f.Crowd))
+	x[numFamilies+3] = math.Log1p(float64(f.Near))
+	if f.Identity {
+		x[numFamilies+4] = 1
+	}
+	return x
+}
+
 // Calibration maps Features to the probability that the association is
-// right: a logistic model, fitted on generated scenarios by
-// tools/calibrate (docs/association.md says how and how well).
+// right: a logistic model (Weights times Features.Vector), fitted on
+// generated scenarios by tools/calibrate (docs/association.md says how
+// and how well). Its family weights re-weigh the evidence of each family
+// as the scenarios found it telling.
 type Calibration struct {
-	Bias, Sum, Lead, Crowd, Identity float64
+	Weights [NumFeatures]float64
+	// Shared is the score of an association with an IPv4 address only,
+	// the address all the close candidates shared (a NAT).
+	Shared float64
 }
 
 // Score returns the calibrated probability for f.
-func (c Calibration) Score(f Features) float64 {
-	z := c.Bias + c.Sum*f.Sum + c.Lead*f.Lead + c.Crowd*math.Log1p(float64(f.Crowd))
-	if f.Identity {
-		z += c.Identity
+func (c *Calibration) Score(f Features) float64 {
+	x := f.Vector()
+	z := 0.0
+	for i, w := range c.Weights {
+		z += w * x[i]
 	}
 	return 1 / (1 + math.Exp(-z))
 }
 
 // Uncalibrated is the score before calibration: the evidence sum alone,
 // 0.5 at scoreBias.
-var Uncalibrated = Calibration{Bias: -scoreBias, Sum: 1}
+var Uncalibrated = func() Calibration {
+	c := Calibration{Shared: 0.5}
+	c.Weights[0] = -scoreBias
+	for i := range numFamilies {
+		c.Weights[1+i] = 1
+	}
+	return c
+}()
 
-// crowd counts Features.Crowd for v6.
-func (e *Engine) crowd(v6 *entry) int {
+// familySums sums a pair's evidence by family.
+func familySums(ws []weighed) (out [numFamilies]float64) {
+	for _, w := range ws {
+		f, _, _ := strings.Cut(w.what, ":")
+		for i, name := range Families {
+			if name == f {
+				out[i] += w.w
+				break
+			}
+		}
+	}
+	return out
+}
+
+// crowd counts Features.Crowd and Features.Near for v6.
+func (e *Engine) crowd(v6 *entry) (crowd, near int) {
 	f6 := &v6.f
 	lo := sort.Search(len(e.v4f), func(i int) bool { return e.v4f[i].t0 >= f6.t0-CrowdWindow })
-	n := 0
 	for i := lo; i < len(e.v4f) && e.v4f[i].t0 <= f6.t0+CrowdWindow; i++ {
 		f4 := &e.v4f[i]
 		if f4.os == f6.os && f4.wscale == f6.wscale && f4.layoutHash == f6.layoutHash {
-			n++
+			crowd++
+			if d := f4.t0 - f6.t0; d >= -NearWindow && d <= NearWindow {
+				near++
+			}
 		}
 	}
-	return n
+	return crowd, near
 }

@@ -2,6 +2,11 @@
 
 package associate
 
-// DefaultCalibration was fitted on 344490 associations of 8 generated
+// DefaultCalibration was fitted on 344458 associations of 8 generated
 // scenarios (docs/association.md).
-var DefaultCalibration = Calibration{Bias: -2.6846, Sum: 0.6530, Lead: -0.0075, Crowd: -0.6076, Identity: 2.6473}
+// Weights: bias, the evidence families (Families order), lead,
+// log(1+crowd), log(1+near), identity.
+var DefaultCalibration = Calibration{
+	Weights: [NumFeatures]float64{-21.7151, 0.8152, 1.0140, 4.4795, 3.0393, 1.0879, 0.3627, 0.8478, 0.0000, 0.0000, 0.0098, -0.6655, -0.0552, 2.4330},
+	Shared: 0.9715,
+}

@@ -87,10 +87,9 @@ type Config struct {
 	// DefaultCalibration. An association is made only if its score
 	// reaches Threshold.
 	Calibration *Calibration
-	// Observe, if set, sees every decision of full mode before it is
-	// emitted, the associations Threshold rejected included (Score set,
-	// V4 nil, Features filled): tools/calibrate fits the calibration on
-	// them.
+	// Observe, if set, sees every association of full mode before it is
+	// emitted, those Threshold rejected included (Score set, V4 nil,
+	// Features filled): tools/calibrate fits the calibration on them.
 	Observe func(*Association)
 }
 
@@ -881,6 +880,10 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if chosen[p.v6] != nil || p.v4.used {
 			continue
 		}
+		// An attempt whose best pair was refused is not given a weaker one.
+		if _, ok := below[p.v6]; ok || repeats[p.v6] {
+			continue
+		}
 		if _, amb := ambiguous[p.v6]; amb {
 			continue
 		}
@@ -909,7 +912,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if p.sum < t[0] {
 			other = t[0]
 		}
-		f := Features{Sum: p.sum, Lead: min(MaxLead, p.sum-other), Crowd: e.crowd(p.v6), Identity: identityEvidence(ev)}
+		f := Features{Family: familySums(ev), Lead: min(MaxLead, p.sum-other), Identity: identityEvidence(ev)}
+		f.Crowd, f.Near = e.crowd(p.v6)
 		if s := e.cal.Score(f); s < e.cfg.Threshold {
 			if e.cfg.Observe != nil {
 				e.cfg.Observe(&Association{V6: p.v6.attempt(&e.out6), V4Addr: p.v4.f.src, Score: s, Features: f})
@@ -945,7 +949,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			// behind one NAT): the address is known, the attempt is not.
 			as.V4Addr = ip
 			as.V4Blocklisted = e.bl != nil && e.bl.Listed(ip, as.V6.FirstSeen)
-			as.Score = 0.5
+			as.Score = e.cal.Shared
 			as.Evidence = []string{"ambiguous:candidates-share-ipv4(address only)"}
 		} else if !e.cfg.Disable[EvEmbedded] && e.bl != nil {
 			// No IPv4 attempt, but the address embeds an IPv4 the reject
@@ -961,7 +965,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		as.Spammer = as.V4Blocklisted
 		e.hist.recordV6(as.V6, as.V4Addr, identity, close[v6])
-		if e.cfg.Observe != nil && as.V4 != nil {
+		if e.cfg.Observe != nil && as.V4Addr.IsValid() {
 			e.cfg.Observe(&as)
 		}
 		e.emit(&as)

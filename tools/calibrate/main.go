@@ -32,18 +32,22 @@ import (
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
 
-// sample is one association: its features and whether it was right.
+// n is the number of the model's inputs.
+const n = associate.NumFeatures
+
+// sample is one association with an IPv4 attempt: its features and
+// whether it was right.
 type sample struct {
-	x     [5]float64 // 1, sum, lead, log1p(crowd), identity
+	f     associate.Features
+	x     [n]float64
 	right bool
 }
 
-func features(f associate.Features) [5]float64 {
-	id := 0.0
-	if f.Identity {
-		id = 1
-	}
-	return [5]float64{1, f.Sum, f.Lead, math.Log1p(float64(f.Crowd)), id}
+// scenario is what one scenario gave: the samples, and the associations
+// with an address only that all close candidates shared.
+type scenario struct {
+	samples             []sample
+	shared, sharedRight int
 }
 
 func main() {
@@ -64,21 +68,27 @@ func main() {
 		fail(err)
 	}
 	var all []sample
+	shared, sharedRight := 0, 0
 	for _, dir := range flag.Args() {
-		s, err := run(dir, db, log)
+		sc, err := run(dir, db, log)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", dir, err))
 		}
-		fmt.Fprintf(os.Stderr, "calibrate: %s: %d associations\n", dir, len(s))
-		all = append(all, s...)
+		fmt.Fprintf(os.Stderr, "calibrate: %s: %d associations, %d with a shared address\n", dir, len(sc.samples), sc.shared)
+		all = append(all, sc.samples...)
+		shared += sc.shared
+		sharedRight += sc.sharedRight
 	}
 	w, err := fit(all)
 	if err != nil {
 		fail(err)
 	}
-	c := associate.Calibration{Bias: w[0], Sum: w[1], Lead: w[2], Crowd: w[3], Identity: w[4]}
+	c := associate.Calibration{Weights: w, Shared: 0.5}
+	if shared > 0 {
+		c.Shared = float64(sharedRight) / float64(shared)
+	}
 	fmt.Printf("calibration: %+v\n", c)
-	reliability(all, c)
+	reliability(all, &c)
 	if *write != "" {
 		if err := writeGo(*write, c, flag.Args(), len(all)); err != nil {
 			fail(err)
@@ -100,53 +110,60 @@ func (discard) Flush() error                               { return nil }
 
 // run analyses one scenario as `mxsensor analyze` does with its defaults,
 // uncalibrated, and labels what the engine decided.
-func run(dir string, db *fingerprint.DB, log *zap.Logger) ([]sample, error) {
+func run(dir string, db *fingerprint.DB, log *zap.Logger) (scenario, error) {
+	var sc scenario
 	tf, err := os.Open(filepath.Join(dir, "truth.jsonl"))
 	if err != nil {
-		return nil, err
+		return sc, err
 	}
 	truth, err := evaluate.ReadTruth(tf)
 	tf.Close()
 	if err != nil {
-		return nil, err
+		return sc, err
 	}
 	set := rejectlog.NewSet(24 * time.Hour)
 	ctx := context.Background()
 	if _, err := rejectlog.ScanArgs(ctx, []string{filepath.Join(dir, "mail.log")}, rejectlog.Options{Location: time.UTC}, nil,
 		func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
-		return nil, err
+		return sc, err
 	}
-	var out []sample
 	acfg := associate.DefaultConfig()
 	acfg.Calibration = &associate.Uncalibrated
 	acfg.Observe = func(a *associate.Association) {
 		known, right := truth.AddrCorrect(a.V6.Src, a.V6.SrcPort, a.V6.FirstSeen, a.V4Addr)
-		if known {
-			out = append(out, sample{x: features(a.Features), right: right})
+		switch {
+		case !known:
+		case a.V4 != nil:
+			sc.samples = append(sc.samples, sample{f: a.Features, x: a.Features.Vector(), right: right})
+		case len(a.Evidence) > 0 && strings.HasPrefix(a.Evidence[0], "ambiguous:"):
+			sc.shared++
+			if right {
+				sc.sharedRight++
+			}
 		}
 	}
 	pl, err := pipeline.New(pipeline.Config{Attempt: attempt.DefaultConfig(), Associate: acfg}, db, set, discard{})
 	if err != nil {
-		return nil, err
+		return sc, err
 	}
 	dp, err := offline.Dataplane([]uint16{25})
 	if err != nil {
-		return nil, err
+		return sc, err
 	}
 	if err := offline.Feed(ctx, offline.Config{Captures: []string{filepath.Join(dir, "syns.pcap")}, Dataplane: dp, Log: log}, pl); err != nil {
-		return nil, err
+		return sc, err
 	}
-	return out, pl.Close()
+	return sc, pl.Close()
 }
 
 // fit is a logistic regression by Newton's method, with a small ridge so
 // that a feature that never varies cannot make it diverge.
-func fit(s []sample) ([5]float64, error) {
-	var w [5]float64
+func fit(s []sample) ([n]float64, error) {
+	var w [n]float64
 	const ridge = 1e-3
 	for iter := 0; iter < 50; iter++ {
-		var g [5]float64
-		var h [5][5]float64
+		var g [n]float64
+		var h [n][n]float64
 		for _, x := range s {
 			z := 0.0
 			for i := range w {
@@ -185,8 +202,7 @@ func fit(s []sample) ([5]float64, error) {
 }
 
 // solve solves h d = g by Gaussian elimination with partial pivoting.
-func solve(h [5][5]float64, g [5]float64) ([5]float64, error) {
-	const n = 5
+func solve(h [n][n]float64, g [n]float64) ([n]float64, error) {
 	for c := 0; c < n; c++ {
 		p := c
 		for r := c + 1; r < n; r++ {
@@ -207,7 +223,7 @@ func solve(h [5][5]float64, g [5]float64) ([5]float64, error) {
 			g[r] -= f * g[c]
 		}
 	}
-	var d [5]float64
+	var d [n]float64
 	for r := n - 1; r >= 0; r-- {
 		v := g[r]
 		for k := r + 1; k < n; k++ {
@@ -220,13 +236,12 @@ func solve(h [5][5]float64, g [5]float64) ([5]float64, error) {
 
 // reliability prints the calibrated scores in bins of 0.1 beside the share
 // of them that were right, and the Brier score.
-func reliability(s []sample, c associate.Calibration) {
+func reliability(s []sample, c *associate.Calibration) {
 	var n [10]int
 	var sum, right [10]float64
 	brier := 0.0
 	for _, x := range s {
-		f := associate.Features{Sum: x.x[1], Lead: x.x[2], Crowd: int(math.Round(math.Expm1(x.x[3]))), Identity: x.x[4] == 1}
-		p := c.Score(f)
+		p := c.Score(x.f)
 		b := min(9, int(p*10))
 		n[b]++
 		sum[b] += p
@@ -248,12 +263,19 @@ func reliability(s []sample, c associate.Calibration) {
 	fmt.Printf("Brier score %.4f over %d associations\n", brier/float64(len(s)), len(s))
 }
 
-func writeGo(path string, c associate.Calibration, dirs []string, n int) error {
+func writeGo(path string, c associate.Calibration, dirs []string, count int) error {
 	var b strings.Builder
 	b.WriteString("// Code generated by tools/calibrate; DO NOT EDIT.\n\n")
 	b.WriteString("package associate\n\n")
-	fmt.Fprintf(&b, "// DefaultCalibration was fitted on %d associations of %d generated\n// scenarios (docs/association.md).\n", n, len(dirs))
-	fmt.Fprintf(&b, "var DefaultCalibration = Calibration{Bias: %.4f, Sum: %.4f, Lead: %.4f, Crowd: %.4f, Identity: %.4f}\n",
-		c.Bias, c.Sum, c.Lead, c.Crowd, c.Identity)
+	fmt.Fprintf(&b, "// DefaultCalibration was fitted on %d associations of %d generated\n// scenarios (docs/association.md).\n", count, len(dirs))
+	b.WriteString("// Weights: bias, the evidence families (Families order), lead,\n// log(1+crowd), log(1+near), identity.\n")
+	b.WriteString("var DefaultCalibration = Calibration{\n\tWeights: [NumFeatures]float64{")
+	for i, w := range c.Weights {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.4f", w)
+	}
+	fmt.Fprintf(&b, "},\n\tShared: %.4f,\n}\n", c.Shared)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
