@@ -203,6 +203,12 @@ type Engine struct {
 	tmp6, tmp4, out6, out4 attempt.Attempt
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
+	// Reused by each decision batch (decideFull, closeCandidates).
+	top       map[*entry][2]float64
+	feats     map[*entry]Features
+	closeOut  map[*entry][]netip.Addr
+	closeBest map[*entry]float64
+	closeFree [][]netip.Addr
 }
 
 // Family indexes into Engine.off.
@@ -238,7 +244,8 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit,
+		top: map[*entry][2]float64{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -636,8 +643,12 @@ const maxClose = 8
 // IPv4 was among them (prefixHistory.agree). The sums are taken without
 // the bonus that agreement itself gives, so that it cannot renew itself.
 func (e *Engine) closeCandidates(pairs []pair) map[*entry][]netip.Addr {
-	out := map[*entry][]netip.Addr{}
-	best := map[*entry]float64{}
+	out, best := e.closeOut, e.closeBest
+	for k, l := range out {
+		e.closeFree = append(e.closeFree, l[:0])
+		delete(out, k)
+	}
+	clear(best)
 	for i := range pairs {
 		p := &pairs[i]
 		s := p.sum
@@ -651,6 +662,10 @@ func (e *Engine) closeCandidates(pairs []pair) map[*entry][]netip.Addr {
 			best[p.v6], b = s, s
 		}
 		if l := out[p.v6]; len(l) < maxClose && s >= b-e.cfg.Margin && !slices.Contains(l, p.v4.f.src) {
+			if l == nil && len(e.closeFree) > 0 {
+				l = e.closeFree[len(e.closeFree)-1]
+				e.closeFree = e.closeFree[:len(e.closeFree)-1]
+			}
 			out[p.v6] = append(l, p.v4.f.src)
 		}
 	}
@@ -860,7 +875,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].sum > pairs[j].sum })
 	close := e.closeCandidates(pairs)
 	// Each attempt's two best sums, for Features.Lead.
-	top := map[*entry][2]float64{}
+	top := e.top
+	clear(top)
 	for i := range pairs {
 		t, ok := top[pairs[i].v6]
 		switch {
@@ -872,7 +888,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		top[pairs[i].v6] = t
 	}
 	chosen := map[*entry]*pair{}
-	feats := map[*entry]Features{}
+	feats := e.feats
+	clear(feats)
 	var repeats map[*entry]bool  // repeat senders left unassociated for want of identity evidence
 	var below map[*entry]float64 // attempts whose best pair scored below the threshold once calibrated
 	for i := range pairs {
