@@ -30,6 +30,10 @@ type repeatKnobs struct {
 	dual   float64 // share of retries that try IPv6 then IPv4 (a dual-stack delivery)
 	v4only float64 // share of retries over IPv4 alone
 	spam   float64 // share of repeat senders that send spam (listed with the mix's listedShare)
+	// v4Heavy is the share of repeat senders that retry mostly over IPv4
+	// (v4HeavyOnly of their retries): a steady stream of one stack's IPv4
+	// attempts beside the IPv6 retriers.
+	v4Heavy, v4HeavyOnly float64
 }
 
 func defaultRepeat() repeatKnobs {
@@ -39,14 +43,14 @@ func defaultRepeat() repeatKnobs {
 		spanMin:   5 * time.Minute, spanMax: time.Hour,
 		periodMin: 3 * time.Second, periodMax: 20 * time.Second, sigma: 0.5,
 		pause: 0.02, pauseMin: 30 * time.Second, pauseMax: 5 * time.Minute, burst: 0.05,
-		dual: 0.04, v4only: 0.02, spam: 0.5,
+		dual: 0.04, v4only: 0.02, spam: 0.5, v4Heavy: 0.25, v4HeavyOnly: 0.9,
 	}
 }
 
 // Presets of the families; each starts from the default mix.
 func repeatersMix() mix {
 	m := defaultMix()
-	m.repeaterPer, m.repeat = 30, defaultRepeat()
+	m.repeaterPer, m.repeat = 25, defaultRepeat()
 	return m
 }
 
@@ -69,7 +73,7 @@ func decoysMix() mix {
 
 func adversarialMix() mix {
 	m := genericMix()
-	m.repeaterPer, m.repeat = 30, defaultRepeat()
+	m.repeaterPer, m.repeat = 25, defaultRepeat()
 	m.decoyShare = 0.3
 	return m
 }
@@ -86,11 +90,12 @@ func (k *repeatKnobs) families(r rng) []bool {
 }
 
 // times draws a repeat sender's retry times in [from, to): one active span
-// of irregular gaps, with occasional pauses and bursts.
-func (k *repeatKnobs) times(r rng, from, to int64) []int64 {
+// of irregular gaps, with occasional pauses and bursts. Density divides the
+// period, as it multiplies the other hosts' delivery rates.
+func (k *repeatKnobs) times(r rng, from, to int64, density float64) []int64 {
 	start := from + r.Int64N(to-from)
 	end := min(to, start+int64(r.dur(k.spanMin, k.spanMax)))
-	med := float64(k.periodMin) * math.Pow(float64(k.periodMax)/float64(k.periodMin), r.Float64())
+	med := float64(k.periodMin) * math.Pow(float64(k.periodMax)/float64(k.periodMin), r.Float64()) / density
 	var ts []int64
 	for t := start; t < end; {
 		ts = append(ts, t)
@@ -211,10 +216,13 @@ func (p *population) setV6Look(h *host, px [8]byte, t string, o *otherV4) bool {
 // addRepeaters adds n repeat senders: one IPv4 of their own, one to four
 // IPv6 addresses in one /64 (EUI-64: one).
 func (p *population) addRepeaters(n int, o *otherV4) {
-	k := &p.m.repeat
 	for range n {
+		k := p.m.repeat
+		if p.r.chance(k.v4Heavy) {
+			k.v4only = k.v4HeavyOnly
+		}
 		nw := &p.nets[p.r.IntN(len(p.nets))]
-		h := &host{role: "misbehaving", st: pick(p.r, k.os), software: "rfc6724", v4: p.ipv4(nw, -1, 0), rep: k}
+		h := &host{role: "misbehaving", st: pick(p.r, k.os), software: "rfc6724", v4: p.ipv4(nw, -1, 0), rep: &k}
 		h.spammer = p.r.chance(k.spam)
 		h.listed = h.spammer && p.r.chance(p.m.listedShare)
 		px := p.prefix64(nw)

@@ -87,7 +87,7 @@ type key struct {
 }
 
 func TestPcapMatchesTruth(t *testing.T) {
-	for _, m := range []string{"default", "hard", "windows-heavy", "6to4-heavy"} {
+	for _, m := range []string{"default", "hard", "windows-heavy", "6to4-heavy", "repeaters", "generic", "decoys", "adversarial"} {
 		t.Run(m, func(t *testing.T) {
 			dir, st := gen(t, m, 3, 600, 30*time.Minute)
 			hosts, attempts := readTruth(t, dir)

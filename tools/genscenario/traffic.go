@@ -104,7 +104,7 @@ func generateTraffic(p *population, r rng, start time.Time, d time.Duration, den
 			times = poisson(r, m.scanRate*density, from, to)
 		case "misbehaving":
 			if h.rep != nil {
-				times = h.rep.times(r, from, to)
+				times = h.rep.times(r, from, to, density)
 				break
 			}
 			for t := from + int64(r.dur(0, 5*time.Second)); t < to; t += int64(r.dur(4*time.Second, 6*time.Second)) {
