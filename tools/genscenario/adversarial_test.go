@@ -262,33 +262,10 @@ func TestAdversarial(t *testing.T) {
 
 	dir, _ := gen(t, "adversarial", 8, 1000, 20*time.Minute)
 	hosts, attempts := readTruth(t, dir)
-	type id struct {
-		src netip.Addr
-		ns  int64
-	}
-	byID := map[id]record.Truth{}
-	for _, a := range attempts {
-		byID[id{a.Src, a.FirstSeen.UnixNano()}] = a
-	}
 	paired := map[string]int{}
-	for _, a := range attempts {
-		h := hosts[a.Host]
-		own := h.IPv4
-		if a.Family == record.IPv6 {
-			own = h.IPv6
-		}
-		if !slices.Contains(own, a.Src) {
-			t.Fatalf("attempt %+v not from host %+v", a, h)
-		}
-		if !a.Pair.Src.IsValid() {
-			continue
-		}
-		b, ok := byID[id{a.Pair.Src, a.Pair.FirstSeen.UnixNano()}]
-		if !ok || b.Host != a.Host || b.Family == a.Family || b.Delivery != a.Delivery {
-			t.Fatalf("pair of %+v is %+v", a, b)
-		}
+	eachPair(t, hosts, attempts, func(h, _, _ record.Truth) {
 		paired[h.Role]++
-	}
+	})
 	if paired["misbehaving"] == 0 || paired["spammer"] == 0 {
 		t.Errorf("paired attempts by role: %v", paired)
 	}
