@@ -270,3 +270,11 @@ func TestAdversarial(t *testing.T) {
 		t.Errorf("paired attempts by role: %v", paired)
 	}
 }
+
+func TestMixHelp(t *testing.T) {
+	for n := range mixes {
+		if mixHelp[n] == "" {
+			t.Errorf("mix %s has no -help line", n)
+		}
+	}
+}

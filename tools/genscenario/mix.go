@@ -100,6 +100,18 @@ var mixes = map[string]func() mix{
 	"adversarial": adversarialMix,
 }
 
+// mixHelp describes each preset in a line, for -help.
+var mixHelp = map[string]string{
+	"default":       "55% spammers, 20% bots, 15% legitimate MTAs, 8% scanners, a regular repeat sender per 2000 hosts",
+	"hard":          "40% bots in large one-stack campaigns starting within 50 ms, 40% behind NAT",
+	"windows-heavy": "85% of spammers on Windows",
+	"6to4-heavy":    "40% 6to4 and 20% Teredo addresses",
+	"repeaters":     "default plus a repeat sender per 25 hosts: 5-60 min of irregular retries, mostly IPv6-only, any stack and address form",
+	"generic":       "70% of spammers and bots on Linux 5.x; campaigns and spam waves start many of them in the same second",
+	"decoys":        "default with 30% of native/EUI-64 addresses embedding another host's IPv4 (low 32 bits) or last octet",
+	"adversarial":   "generic, repeaters and decoys together (run at -density 2-3)",
+}
+
 func mixNames() string {
 	var n []string
 	for k := range mixes {
