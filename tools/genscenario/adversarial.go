@@ -38,19 +38,19 @@ type repeatKnobs struct {
 
 func defaultRepeat() repeatKnobs {
 	return repeatKnobs{
-		os:        []weighted[*stack]{{30, &stLinuxNew}, {10, &stLinuxOld}, {20, &stWin10}, {10, &stWin7}, {15, &stFreeBSD}, {15, &stMac}},
-		addrTypes: []weighted[string]{{35, "native"}, {20, "eui64"}, {25, "low-byte"}, {20, "embedded-other"}},
+		os:        []weighted[*stack]{{45, &stLinuxNew}, {10, &stLinuxOld}, {15, &stWin10}, {5, &stWin7}, {15, &stFreeBSD}, {10, &stMac}},
+		addrTypes: []weighted[string]{{40, "native"}, {20, "eui64"}, {32, "low-byte"}, {8, "embedded-other"}},
 		spanMin:   5 * time.Minute, spanMax: time.Hour,
-		periodMin: 3 * time.Second, periodMax: 20 * time.Second, sigma: 0.5,
+		periodMin: 2 * time.Second, periodMax: 15 * time.Second, sigma: 0.5,
 		pause: 0.02, pauseMin: 30 * time.Second, pauseMax: 5 * time.Minute, burst: 0.05,
-		dual: 0.04, v4only: 0.02, spam: 0.5, v4Heavy: 0.25, v4HeavyOnly: 0.9,
+		dual: 0.04, v4only: 0.02, spam: 0.5, v4Heavy: 0.4, v4HeavyOnly: 0.9,
 	}
 }
 
 // Presets of the families; each starts from the default mix.
 func repeatersMix() mix {
 	m := defaultMix()
-	m.repeaterPer, m.repeat = 25, defaultRepeat()
+	m.repeaterPer, m.repeat = 16, defaultRepeat()
 	return m
 }
 
@@ -73,7 +73,7 @@ func decoysMix() mix {
 
 func adversarialMix() mix {
 	m := genericMix()
-	m.repeaterPer, m.repeat = 25, defaultRepeat()
+	m.repeaterPer, m.repeat = 16, defaultRepeat()
 	m.decoyShare = 0.3
 	return m
 }
