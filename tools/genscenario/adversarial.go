@@ -50,7 +50,7 @@ func defaultRepeat() repeatKnobs {
 // Presets of the families; each starts from the default mix.
 func repeatersMix() mix {
 	m := defaultMix()
-	m.repeaterPer, m.repeat = 20, defaultRepeat()
+	m.repeaterPer, m.repeat = 18, defaultRepeat()
 	return m
 }
 
@@ -73,7 +73,7 @@ func decoysMix() mix {
 
 func adversarialMix() mix {
 	m := genericMix()
-	m.repeaterPer, m.repeat = 20, defaultRepeat()
+	m.repeaterPer, m.repeat = 18, defaultRepeat()
 	m.decoyShare = 0.3
 	return m
 }

@@ -106,7 +106,7 @@ var mixHelp = map[string]string{
 	"hard":          "40% bots in large one-stack campaigns starting within 50 ms, 40% behind NAT",
 	"windows-heavy": "85% of spammers on Windows",
 	"6to4-heavy":    "40% 6to4 and 20% Teredo addresses",
-	"repeaters":     "default plus a repeat sender per 20 hosts: 5-60 min of irregular retries every few seconds, any stack and address form",
+	"repeaters":     "default plus a repeat sender per 18 hosts: 5-60 min of irregular retries every few seconds, any stack and address form",
 	"generic":       "70% of spammers and bots on Linux 5.x; campaigns and spam waves start many of them in the same second",
 	"decoys":        "default with 30% of native/EUI-64 addresses embedding another host's IPv4 (low 32 bits) or last octet",
 	"adversarial":   "generic, repeaters and decoys together (run at -density 2-3)",
