@@ -87,7 +87,7 @@ type key struct {
 }
 
 func TestPcapMatchesTruth(t *testing.T) {
-	for _, m := range []string{"default", "hard", "windows-heavy", "6to4-heavy"} {
+	for _, m := range []string{"default", "hard", "windows-heavy", "6to4-heavy", "repeaters", "generic", "decoys", "adversarial"} {
 		t.Run(m, func(t *testing.T) {
 			dir, st := gen(t, m, 3, 600, 30*time.Minute)
 			hosts, attempts := readTruth(t, dir)
@@ -164,9 +164,12 @@ func TestPcapMatchesTruth(t *testing.T) {
 	}
 }
 
-func TestTruthConsistent(t *testing.T) {
-	dir, _ := gen(t, "default", 5, 3000, time.Hour)
-	hosts, attempts := readTruth(t, dir)
+// eachPair checks that every attempt comes from one of its host's addresses
+// and that its pair, when it has one, is the other family's attempt of the
+// same host and delivery and pairs back; it calls fn with each paired
+// attempt, its host and its pair.
+func eachPair(t *testing.T, hosts map[int]record.Truth, attempts []record.Truth, fn func(h, a, b record.Truth)) {
+	t.Helper()
 	type id struct {
 		src   netip.Addr
 		sport uint16
@@ -176,7 +179,6 @@ func TestTruthConsistent(t *testing.T) {
 	for _, a := range attempts {
 		index[id{a.Src, a.SrcPort, a.FirstSeen}] = a
 	}
-	checked := map[string]int{}
 	for _, a := range attempts {
 		h := hosts[a.Host]
 		addrs := h.IPv4
@@ -190,11 +192,20 @@ func TestTruthConsistent(t *testing.T) {
 			continue
 		}
 		b, ok := index[id{a.Pair.Src, a.Pair.SrcPort, a.Pair.FirstSeen}]
-		if !ok || b.Host != a.Host || b.Family == a.Family || !b.Pair.Src.IsValid() || b.Pair.Src != a.Src || !b.Pair.FirstSeen.Equal(a.FirstSeen) {
+		if !ok || b.Host != a.Host || b.Family == a.Family || b.Delivery != a.Delivery || !b.Pair.Src.IsValid() || b.Pair.Src != a.Src || !b.Pair.FirstSeen.Equal(a.FirstSeen) {
 			t.Fatalf("pair of %+v is %+v", a, b)
 		}
+		fn(h, a, b)
+	}
+}
+
+func TestTruthConsistent(t *testing.T) {
+	dir, _ := gen(t, "default", 5, 3000, time.Hour)
+	hosts, attempts := readTruth(t, dir)
+	checked := map[string]int{}
+	eachPair(t, hosts, attempts, func(h, a, b record.Truth) {
 		if !a.FirstSeen.Before(b.FirstSeen) {
-			continue // check each delivery from its first attempt
+			return // check each delivery from its first attempt
 		}
 		// RFC 6724 ordering per address type.
 		wantFirst := record.IPv6
@@ -211,7 +222,7 @@ func TestTruthConsistent(t *testing.T) {
 		if h.OSClass == "Windows" && gap < time.Second || h.OSClass != "Windows" && gap > time.Second {
 			t.Errorf("%s fell back after %v", h.OS, gap)
 		}
-	}
+	})
 	for _, k := range []string{"native/rfc6724", "eui64/rfc6724", "embedded-ipv4/rfc6724", "6to4/rfc6724", "teredo/rfc6724", "native/ipv4-first"} {
 		if checked[k] == 0 {
 			t.Errorf("no paired deliveries of %s", k)

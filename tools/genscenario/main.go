@@ -4,6 +4,10 @@
 //
 //	go run ./tools/genscenario -seed 1 -hosts 3000 -duration 1h -out DIR [-density F] [-mix NAME]
 //
+// -mix picks a population preset; repeaters, generic, decoys and
+// adversarial are the scenario families built to fail the association
+// engine (see -help and README.md).
+//
 // It writes DIR/syns.pcap (the SYNs the sensor sees), DIR/mail.log (the
 // production MX's Postfix log with DNSBL rejections), DIR/truth.jsonl
 // (hosts and attempts; see README.md), and what enrichment would find:
@@ -16,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -46,6 +51,15 @@ func main() {
 	flag.StringVar(&start, "start", "2026-11-26T10:00:00Z", "scenario start (RFC 3339)")
 	flag.StringVar(&cfg.Out, "out", "", "output directory (created)")
 	flag.IntVar(&cfg.Sensors, "sensors", 1, "split the deliveries between this many domains, each with its own sensor and mail log (DIR/sK/)")
+	flag.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprintln(out, "Usage: genscenario -out DIR [-seed N] [-hosts N] [-duration D] [-density F] [-mix NAME] [-sensors N]")
+		flag.PrintDefaults()
+		fmt.Fprintln(out, "\nMixes (-mix):")
+		for _, n := range strings.Split(mixNames(), ", ") {
+			fmt.Fprintf(out, "  %-13s %s\n", n, mixHelp[n])
+		}
+	}
 	flag.Parse()
 	err := func() error {
 		t, err := time.Parse(time.RFC3339, start)

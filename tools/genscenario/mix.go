@@ -39,6 +39,17 @@ type mix struct {
 	campaignRate float64       // campaigns per bot group per hour
 	legitRate    float64       // sensor deliveries per legitimate MTA per hour
 	scanRate     float64       // SYNs per scanner per hour
+	mssVary      float64       // share of hosts whose MSS is below 1460
+
+	// Knobs of the scenario families built to fail the association
+	// engine (adversarial.go). Their zero values leave a preset as it was.
+	repeaterPer int           // one repeat sender per this many hosts (0: none)
+	repeat      repeatKnobs   // how repeat senders behave
+	decoyShare  float64       // share of spammers', bots' and legitimate MTAs' native/EUI-64 addresses replaced by one embedding another host's IPv4
+	waveRate    float64       // spam waves per hour (times density)
+	waveJoin    float64       // probability a spammer on waveStack joins a wave
+	waveJitter  time.Duration // spread of a wave's starts
+	waveStack   *stack        // the stack whose spammers join waves
 }
 
 var (
@@ -54,7 +65,7 @@ func defaultMix() mix {
 		spamOS: spamOSDefault, legitOS: legitOS, addrTypes: addrDefault, software: softDefault,
 		natShare: 0.15, natMaxGroup: 3, listedShare: 0.8,
 		botGroupMin: 3, botGroupMax: 12, botJitter: 2 * time.Second, botSameOS: 0.8, botSame64: 0.1,
-		spamRate: 6, campaignRate: 3, legitRate: 0.5, scanRate: 2,
+		spamRate: 6, campaignRate: 3, legitRate: 0.5, scanRate: 2, mssVary: 0.15,
 	}
 }
 
@@ -83,6 +94,22 @@ var mixes = map[string]func() mix{
 		m.addrTypes = []weighted[string]{{15, "native"}, {6, "eui64"}, {5, "embedded-ipv4"}, {40, "6to4"}, {20, "teredo"}, {12, "none"}, {2, "v6only"}}
 		return m
 	},
+	"repeaters":   repeatersMix,
+	"generic":     genericMix,
+	"decoys":      decoysMix,
+	"adversarial": adversarialMix,
+}
+
+// mixHelp describes each preset in a line, for -help.
+var mixHelp = map[string]string{
+	"default":       "55% spammers, 20% bots, 15% legitimate MTAs, 8% scanners, a regular repeat sender per 2000 hosts",
+	"hard":          "40% bots in large one-stack campaigns starting within 50 ms, 40% behind NAT",
+	"windows-heavy": "85% of spammers on Windows",
+	"6to4-heavy":    "40% 6to4 and 20% Teredo addresses",
+	"repeaters":     "default plus a repeat sender per 18 hosts: 5-60 min of irregular retries every few seconds, any stack and address form",
+	"generic":       "70% of spammers and bots on Linux 5.x; campaigns and spam waves start many of them in the same second",
+	"decoys":        "default with 30% of native/EUI-64 addresses embedding another host's IPv4 (low 32 bits) or last octet",
+	"adversarial":   "generic, repeaters and decoys together (run at -density 2-3)",
 }
 
 func mixNames() string {

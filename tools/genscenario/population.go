@@ -77,6 +77,8 @@ type host struct {
 	tsOff6       uint32
 	bootNs       int64 // boot time (ns since epoch) for the TS clock
 	v6next       int
+
+	rep *repeatKnobs // a repeat sender's behaviour (role "misbehaving"); nil for the others
 }
 
 // natGroup is a public IPv4 shared by several hosts.
@@ -270,7 +272,7 @@ func (p *population) finish(h *host) {
 	}
 	h.rtt = time.Duration(math.Exp(r.NormFloat64()*0.6+math.Log(80))) * time.Millisecond
 	h.mss4 = 1460
-	if r.chance(0.15) {
+	if r.chance(p.m.mssVary) {
 		h.mss4 = []uint16{1452, 1440, 1400, 1380}[r.IntN(4)]
 	}
 	h.mss6 = h.mss4 - 20
@@ -310,7 +312,11 @@ func buildPopulation(r rng, m mix, n int, start time.Time) *population {
 	if n >= 200 {
 		nMis = max(1, n/m.misbehavingPer)
 	}
-	rest := n - nMis
+	nRep := 0
+	if m.repeaterPer > 0 {
+		nRep = n / m.repeaterPer
+	}
+	rest := n - nMis - nRep
 	tot := m.spammer + m.bot + m.legit + m.scanner
 	nBot := int(float64(rest) * m.bot / tot)
 	nLegit := int(float64(rest) * m.legit / tot)
@@ -420,6 +426,11 @@ func buildPopulation(r rng, m mix, n int, start time.Time) *population {
 			}
 			p.add(h)
 		}
+	}
+	if nRep > 0 || m.decoyShare > 0 {
+		o := newOtherV4(p)
+		p.addRepeaters(nRep, o)
+		p.addDecoys(o)
 	}
 	return p
 }

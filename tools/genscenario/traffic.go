@@ -77,12 +77,20 @@ func generateTraffic(p *population, r rng, start time.Time, d time.Duration, den
 	for g := 1; g <= p.groups; g++ {
 		campaigns[g] = poisson(r, m.campaignRate*density, from, to)
 	}
+	// Spam waves: every spammer of one stack may join (generic mix).
+	var waves []int64
+	if m.waveRate > 0 {
+		waves = poisson(r, m.waveRate*density, from, to)
+	}
 	for i, h := range p.hosts {
 		var times []int64
 		switch h.role {
 		case "spammer":
 			rate := m.spamRate * density * math.Exp(r.NormFloat64()-0.5)
 			times = poisson(r, rate, from, to)
+			if len(waves) > 0 && h.st == m.waveStack {
+				times = joinWaves(r, &m, waves, times)
+			}
 		case "bot":
 			for _, c := range campaigns[h.group] {
 				if r.chance(0.8) {
@@ -95,6 +103,10 @@ func generateTraffic(p *population, r rng, start time.Time, d time.Duration, den
 		case "scanner":
 			times = poisson(r, m.scanRate*density, from, to)
 		case "misbehaving":
+			if h.rep != nil {
+				times = h.rep.times(r, from, to, density)
+				break
+			}
 			for t := from + int64(r.dur(0, 5*time.Second)); t < to; t += int64(r.dur(4*time.Second, 6*time.Second)) {
 				times = append(times, t)
 			}
@@ -126,6 +138,9 @@ func families(r rng, h *host) []bool {
 	}
 	switch h.role {
 	case "misbehaving":
+		if h.rep != nil {
+			return h.rep.families(r)
+		}
 		if r.chance(0.03) {
 			return []bool{true, false}
 		}
