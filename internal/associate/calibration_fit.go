@@ -2,11 +2,11 @@
 
 package associate
 
-// DefaultCalibration was fitted on 344458 associations of 8 generated
+// DefaultCalibration was fitted on 357421 associations of 8 generated
 // scenarios (docs/association.md).
 // Weights: bias, the evidence families (Families order), lead,
 // log(1+crowd), log(1+near), identity.
 var DefaultCalibration = Calibration{
-	Weights: [NumFeatures]float64{-21.7151, 0.8152, 1.0140, 4.4795, 3.0393, 1.0879, 0.3627, 0.8478, 0.0000, 0.0000, 0.0098, -0.6655, -0.0552, 2.4330},
-	Shared: 0.9715,
+	Weights: [NumFeatures]float64{-27.0969, 1.1181, 1.1546, 5.4914, 3.4317, 1.1437, 0.5065, 0.8999, 0.0000, 0.0000, -0.0396, -0.7697, 0.1273, 1.4863},
+	Shared: 0.9599,
 }
