@@ -59,19 +59,51 @@ func (f Features) Vector() [NumFeatures]float64 {
 // as the scenarios found it telling.
 type Calibration struct {
 	Weights [NumFeatures]float64
+	// Map, if set, maps the model's output to the share of associations
+	// found right with that output (rising, linear between its points):
+	// the model alone is over-confident in the middle of its range.
+	Map []MapPoint
 	// Shared is the score of an association with an IPv4 address only,
 	// the address all the close candidates shared (a NAT).
 	Shared float64
 }
 
-// Score returns the calibrated probability for f.
-func (c *Calibration) Score(f Features) float64 {
+// MapPoint is a point of Calibration.Map.
+type MapPoint struct{ Model, Right float64 }
+
+// Model returns the logistic model's output for f (before Map).
+func (c *Calibration) Model(f Features) float64 {
 	x := f.Vector()
 	z := 0.0
 	for i, w := range c.Weights {
 		z += w * x[i]
 	}
 	return 1 / (1 + math.Exp(-z))
+}
+
+// Score returns the calibrated probability for f.
+func (c *Calibration) Score(f Features) float64 {
+	return c.Apply(c.Model(f))
+}
+
+// Apply maps a model output through Map.
+func (c *Calibration) Apply(p float64) float64 {
+	m := c.Map
+	if len(m) == 0 {
+		return p
+	}
+	i := sort.Search(len(m), func(i int) bool { return m[i].Model >= p })
+	switch {
+	case i == 0:
+		return m[0].Right
+	case i == len(m):
+		return m[len(m)-1].Right
+	}
+	a, b := m[i-1], m[i]
+	if b.Model == a.Model {
+		return b.Right
+	}
+	return a.Right + (b.Right-a.Right)*(p-a.Model)/(b.Model-a.Model)
 }
 
 // Uncalibrated is the score before calibration: the evidence sum alone,

@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func main() {
 	var all []sample
 	shared, sharedRight := 0, 0
 	for _, dir := range flag.Args() {
-		sc, err := run(dir, db, log)
+		sc, err := run(dir, db, log, &associate.Uncalibrated)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", dir, err))
 		}
@@ -87,8 +88,19 @@ func main() {
 	if shared > 0 {
 		c.Shared = float64(sharedRight) / float64(shared)
 	}
+	// Second pass: the associations the model makes, the model's output
+	// beside whether they were right, for the map.
+	var made []sample
+	for _, dir := range flag.Args() {
+		sc, err := run(dir, db, log, &c)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", dir, err))
+		}
+		made = append(made, sc.samples...)
+	}
+	c.Map = isotonic(made, &c)
 	fmt.Printf("calibration: %+v\n", c)
-	reliability(all, &c)
+	reliability(made, &c)
 	if *write != "" {
 		if err := writeGo(*write, c, flag.Args(), len(all)); err != nil {
 			fail(err)
@@ -110,7 +122,7 @@ func (discard) Flush() error                               { return nil }
 
 // run analyses one scenario as `mxsensor analyze` does with its defaults,
 // uncalibrated, and labels what the engine decided.
-func run(dir string, db *fingerprint.DB, log *zap.Logger) (scenario, error) {
+func run(dir string, db *fingerprint.DB, log *zap.Logger, cal *associate.Calibration) (scenario, error) {
 	var sc scenario
 	tf, err := os.Open(filepath.Join(dir, "truth.jsonl"))
 	if err != nil {
@@ -128,7 +140,7 @@ func run(dir string, db *fingerprint.DB, log *zap.Logger) (scenario, error) {
 		return sc, err
 	}
 	acfg := associate.DefaultConfig()
-	acfg.Calibration = &associate.Uncalibrated
+	acfg.Calibration = cal
 	acfg.Observe = func(a *associate.Association) {
 		known, right := truth.AddrCorrect(a.V6.Src, a.V6.SrcPort, a.V6.FirstSeen, a.V4Addr)
 		switch {
@@ -234,6 +246,61 @@ func solve(h [n][n]float64, g [n]float64) ([n]float64, error) {
 	return d, nil
 }
 
+// minBin is the least number of associations one point of the map stands
+// for.
+const minBin = 400
+
+// isotonic returns the map from the model's output to the share right:
+// the associations sorted by output, cut into bins of at least minBin,
+// each bin's mean output and share right, adjacent bins pooled until the
+// share rises with the output.
+func isotonic(s []sample, c *associate.Calibration) []associate.MapPoint {
+	type bin struct{ sumP, right, n float64 }
+	ps := make([]float64, len(s))
+	idx := make([]int, len(s))
+	for i := range s {
+		ps[i] = c.Model(s[i].f)
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
+	var bins []bin
+	cur := bin{}
+	for k, i := range idx {
+		cur.sumP += ps[i]
+		cur.n++
+		if s[i].right {
+			cur.right++
+		}
+		// Close a bin at minBin, but never between equal outputs.
+		if cur.n >= minBin && (k+1 == len(idx) || ps[idx[k+1]] != ps[i]) {
+			bins = append(bins, cur)
+			cur = bin{}
+		}
+	}
+	if cur.n > 0 {
+		if len(bins) > 0 && cur.n < minBin {
+			b := &bins[len(bins)-1]
+			b.sumP, b.right, b.n = b.sumP+cur.sumP, b.right+cur.right, b.n+cur.n
+		} else {
+			bins = append(bins, cur)
+		}
+	}
+	// Pool adjacent violators.
+	var st []bin
+	for _, b := range bins {
+		st = append(st, b)
+		for len(st) > 1 && st[len(st)-2].right/st[len(st)-2].n >= st[len(st)-1].right/st[len(st)-1].n {
+			x, y := st[len(st)-2], st[len(st)-1]
+			st = append(st[:len(st)-2], bin{x.sumP + y.sumP, x.right + y.right, x.n + y.n})
+		}
+	}
+	out := make([]associate.MapPoint, len(st))
+	for i, b := range st {
+		out[i] = associate.MapPoint{Model: b.sumP / b.n, Right: b.right / b.n}
+	}
+	return out
+}
+
 // reliability prints the calibrated scores in bins of 0.1 beside the share
 // of them that were right, and the Brier score.
 func reliability(s []sample, c *associate.Calibration) {
@@ -276,6 +343,15 @@ func writeGo(path string, c associate.Calibration, dirs []string, count int) err
 		}
 		fmt.Fprintf(&b, "%.4f", w)
 	}
-	fmt.Fprintf(&b, "},\n\tShared: %.4f,\n}\n", c.Shared)
+	b.WriteString("},\n\t// The model's output -> the share right.\n\tMap: []MapPoint{")
+	for i, m := range c.Map {
+		if i%3 == 0 {
+			b.WriteString("\n\t\t")
+		} else {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "{%.6f, %.6f},", m.Model, m.Right)
+	}
+	fmt.Fprintf(&b, "\n\t},\n\tShared: %.4f,\n}\n", c.Shared)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
