@@ -84,8 +84,8 @@ type Config struct {
 	// kept for the history evidence, each; <= 0 means DefaultMaxHistory.
 	MaxHistory int
 	// Calibration turns a decision's Features into its score; nil means
-	// DefaultCalibration. An association is made only if its score
-	// reaches Threshold.
+	// DefaultCalibration, or Uncalibrated when Disable switches a family
+	// off. An association is made only if its score reaches Threshold.
 	Calibration *Calibration
 	// Observe, if set, sees every association of full mode before it is
 	// emitted, those Threshold rejected included (Score set, V4 nil,
@@ -250,8 +250,13 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
 	}
-	if cfg.Calibration != nil {
+	switch {
+	case cfg.Calibration != nil:
 		e.cal = *cfg.Calibration
+	case len(cfg.Disable) > 0:
+		// An ablation measures the evidence: the shipped calibration was
+		// fitted with every family on, and would misread a sum missing one.
+		e.cal = Uncalibrated
 	}
 	if t := cfg.Threshold; t > 0 && t < 1 {
 		e.minSum = scoreBias + math.Log(t/(1-t)) - 1e-6
