@@ -22,7 +22,10 @@ type Features struct {
 	Crowd int
 	// Near counts those of them within NearWindow: a wave of look-alikes
 	// starting together, where one of them falls at the right gap.
-	Near     int
+	Near int
+	// Recent is the /64's count of recent IPv6 attempts (halved every
+	// minute; a repeat sender's is 4 or more).
+	Recent   float64
 	Identity bool
 }
 
@@ -35,10 +38,11 @@ const (
 )
 
 // NumFeatures is the length of Features.Vector.
-const NumFeatures = numFamilies + 5
+const NumFeatures = numFamilies + 6
 
 // Vector is f as the model reads it: 1 (the bias), the family sums, the
-// lead, log(1 + crowd), log(1 + near), and 1 for identity evidence.
+// lead, log(1 + crowd), log(1 + near), log(1 + recent), and 1 for
+// identity evidence.
 func (f Features) Vector() [NumFeatures]float64 {
 	var x [NumFeatures]float64
 	x[0] = 1
@@ -46,8 +50,9 @@ func (f Features) Vector() [NumFeatures]float64 {
 	x[numFamilies+1] = f.Lead
 	x[numFamilies+2] = math.Log1p(float64(f.Crowd))
 	x[numFamilies+3] = math.Log1p(float64(f.Near))
+	x[numFamilies+4] = math.Log1p(f.Recent)
 	if f.Identity {
-		x[numFamilies+4] = 1
+		x[numFamilies+5] = 1
 	}
 	return x
 }

@@ -936,6 +936,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		f := Features{Family: familySums(ev), Lead: min(MaxLead, p.sum-other), Identity: identityEvidence(ev)}
 		f.Crowd, f.Near = e.crowd(p.v6)
+		if !e.off[fHistory] {
+			f.Recent = e.prefixOf(p.v6).recent
+		}
 		if s := e.cal.Score(f); s < e.cfg.Threshold {
 			if e.cfg.Observe != nil {
 				e.cfg.Observe(&Association{V6: p.v6.attempt(&e.out6), V4Addr: p.v4.f.src, Score: s, Features: f})

@@ -115,6 +115,7 @@ type prefixSnap struct {
 	// repeat: the /64 is a repeat sender (prefixHistory.recent); its
 	// associations need identity evidence.
 	repeat bool
+	recent float64 // prefixHistory.recent, decayed to the attempt
 }
 
 func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
@@ -131,7 +132,8 @@ func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
 	att := decay(p.attempts, dt)
 	asc := decay(p.associated, dt)
 	s.ok, s.ipv4, s.changing, s.heavy = true, p.ipv4.addr(), p.last4 != 0 && p.changes >= 2, att >= 8 && asc < 0.15*att
-	s.repeat = decayRecent(p.recent, dt) >= repeatRecent
+	s.recent = decayRecent(p.recent, dt)
+	s.repeat = s.recent >= repeatRecent
 	if p.agree >= agreeing {
 		s.agreed = p.prop4.addr()
 	}

@@ -89,7 +89,7 @@ func repeatSender(sameIPv4 bool) []attempt.Attempt {
 
 // TestRepeatSenderNeedsIdentity: once a /64 sends faster than a few
 // attempts a minute, timing and a shared stack no longer associate its
-// attempts (the unassociated row says why); a dual-stack host sending as
+// attempts (the unassociated rows with a candidate say why); a dual-stack host sending as
 // fast keeps its associations, its own IPv4 being the best candidate
 // decision after decision.
 func TestRepeatSenderNeedsIdentity(t *testing.T) {
@@ -97,10 +97,19 @@ func TestRepeatSenderNeedsIdentity(t *testing.T) {
 	if len(got) != 36 {
 		t.Fatalf("%d decisions", len(got))
 	}
+	said := 0
 	for i, a := range got[10:] {
-		if a.V4Addr.IsValid() || !slices.Equal(a.Evidence, []string{repeatUnassociated}) {
+		if a.V4Addr.IsValid() {
 			t.Errorf("try %d: associated with %v, evidence %q", i+10, a.V4Addr, a.Evidence)
 		}
+		if slices.Equal(a.Evidence, []string{repeatUnassociated}) {
+			said++
+		}
+	}
+	// Later tries may have no candidate left at all (the /64 is then also
+	// IPv6-heavy, history:ipv6-heavy-prefix): nothing to explain.
+	if said < 5 {
+		t.Errorf("%d unassociated tries say they are a repeat sender's", said)
 	}
 	got = collect(DefaultConfig(), nil, repeatSender(true))
 	n := 0
