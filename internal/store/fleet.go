@@ -87,6 +87,13 @@ func (s *Store) Ingest(recs []FleetRecord, window time.Duration) (IngestStats, e
 			return IngestStats{}, fmt.Errorf("store %s: ingest: %w", s.path, err)
 		}
 	}
+	// The rows the batch's new associations corroborate, once per pair and
+	// sensor (a host's deliveries repeat one pair).
+	for k := range in.pairs {
+		if err := in.relabelPair(k.net, k.v4, k.sensor); err != nil {
+			return IngestStats{}, fmt.Errorf("store %s: ingest: %w", s.path, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return IngestStats{}, fmt.Errorf("store %s: ingest: %w", s.path, err)
 	}
@@ -100,7 +107,11 @@ type ingester struct {
 	window time.Duration
 	st     *IngestStats
 	buf    []byte
+	pairs  map[pairKey]struct{} // new associations' pairs, for relabelPair
 }
+
+// pairKey is an association's corroboration key and its sensor.
+type pairKey struct{ net, v4, sensor string }
 
 // around is the time range within the window of t (all time for a window
 // of 0).
@@ -262,7 +273,11 @@ func (in *ingester) association(sensor string, as record.Association) error {
 	if withheld {
 		in.st.Uncorroborated++
 	}
-	return in.relabelPair(net, v4s, sensor)
+	if in.pairs == nil {
+		in.pairs = map[pairKey]struct{}{}
+	}
+	in.pairs[pairKey{net, v4s, sensor}] = struct{}{}
+	return nil
 }
 
 // relabelPair labels the other sensors' stored associations of net with
