@@ -343,7 +343,10 @@ func (c *Collector) connect() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := fleet.EnsureStream(ctx, js, c.cfg.Stream); err != nil {
+	if err := fleet.RetryAPI(ctx, apiTry, func(ctx context.Context) error {
+		_, err := fleet.EnsureStream(ctx, js, c.cfg.Stream)
+		return err
+	}); err != nil {
 		nc.Close()
 		return err
 	}
@@ -379,3 +382,8 @@ func loopback(listen string) bool {
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
 }
+
+// apiTry is how long one JetStream API request at start may go
+// unanswered before it is sent again (fleet.RetryAPI), within the start's
+// 30 s.
+const apiTry = 5 * time.Second

@@ -59,11 +59,20 @@ func newConsumer(c *Collector) *consumer { return &consumer{c: c} }
 func (k *consumer) Start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := k.c.js.Stream(ctx, fleet.StreamName)
+	var s jetstream.Stream
+	err := fleet.RetryAPI(ctx, apiTry, func(ctx context.Context) error {
+		var err error
+		s, err = k.c.js.Stream(ctx, fleet.StreamName)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", fleet.StreamName, err)
 	}
-	k.cons, err = s.CreateOrUpdateConsumer(ctx, consumerConfig(k.c.cfg))
+	err = fleet.RetryAPI(ctx, apiTry, func(ctx context.Context) error {
+		var err error
+		k.cons, err = s.CreateOrUpdateConsumer(ctx, consumerConfig(k.c.cfg))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", k.c.cfg.Durable, err)
 	}

@@ -46,7 +46,12 @@ func (l *listWriter) touch() { l.dirty.Store(true) }
 func (l *listWriter) Start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kv, err := fleet.EnsureList(ctx, l.c.js, l.c.cfg.List)
+	var kv jetstream.KeyValue
+	err := fleet.RetryAPI(ctx, apiTry, func(ctx context.Context) error {
+		var err error
+		kv, err = fleet.EnsureList(ctx, l.c.js, l.c.cfg.List)
+		return err
+	})
 	if err != nil {
 		return err
 	}
