@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mxsensor/mxsensor/internal/fleet"
+	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 )
 
 func lineCount(t *testing.T, path string) uint64 {
@@ -31,12 +32,7 @@ func lineCount(t *testing.T, path string) uint64 {
 // streamSubjects counts the stream's messages by subject.
 func streamSubjects(t *testing.T, url string) map[string]uint64 {
 	t.Helper()
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{url}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := fleettest.Connect(t, "test reader", url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, fleet.StreamName)

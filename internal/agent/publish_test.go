@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/fleet"
+	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 	"github.com/mxsensor/mxsensor/internal/publish"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 	"github.com/mxsensor/mxsensor/internal/synevent"
@@ -141,12 +142,7 @@ func testAgentPublishes(t *testing.T, wait bool) {
 	if wait {
 		run() // a restart: the same records again (the reject log is read again)
 	}
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{srv.URL()}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := fleettest.Connect(t, "test reader", srv.URL())
 	s, err := js.Stream(context.Background(), fleet.StreamName)
 	if err != nil {
 		t.Fatal(err)

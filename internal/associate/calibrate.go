@@ -29,6 +29,9 @@ type Features struct {
 	Identity bool
 }
 
+// maxCrowdScan bounds the IPv4 attempts crowd looks at for one decision.
+const maxCrowdScan = 4096
+
 // MaxLead caps Features.Lead; CrowdWindow is the span Features.Crowd
 // counts in, before and after the IPv6 attempt's first SYN.
 const (
@@ -140,7 +143,10 @@ func familySums(ws []weighed) (out [numFamilies]float64) {
 func (e *Engine) crowd(v6 *entry) (crowd, near int) {
 	f6 := &v6.f
 	lo := sort.Search(len(e.v4f), func(i int) bool { return e.v4f[i].t0 >= f6.t0-CrowdWindow })
-	for i := lo; i < len(e.v4f) && e.v4f[i].t0 <= f6.t0+CrowdWindow; i++ {
+	// A flood of new sources puts far more attempts in the window than any
+	// ordinary traffic; past maxCrowdScan the count is a crowd anyway.
+	hi := min(len(e.v4f), lo+maxCrowdScan)
+	for i := lo; i < hi && e.v4f[i].t0 <= f6.t0+CrowdWindow; i++ {
 		f4 := &e.v4f[i]
 		if f4.os == f6.os && f4.wscale == f6.wscale && f4.layoutHash == f6.layoutHash {
 			crowd++

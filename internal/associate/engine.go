@@ -165,6 +165,7 @@ type entry struct {
 type Engine struct {
 	cfg  Config
 	cal  Calibration
+	pre  float64 // the uncalibrated score candidates are screened at
 	bl   Blocklist
 	emit func(*Association)
 	v4   []*entry // FirstSeen order
@@ -258,7 +259,11 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		// fitted with every family on, and would misread a sum missing one.
 		e.cal = Uncalibrated
 	}
-	if t := cfg.Threshold; t > 0 && t < 1 {
+	// Candidates are screened on the uncalibrated sum, at the threshold
+	// or 0.5, whichever is lower: a strict --min-score must not drop a
+	// pair before its calibrated score, which may rank it higher, is known.
+	e.pre = min(cfg.Threshold, 0.5)
+	if t := e.pre; t > 0 && t < 1 {
 		e.minSum = scoreBias + math.Log(t/(1-t)) - 1e-6
 	}
 	return e
@@ -817,7 +822,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			}
 			// minSum (a hair below the threshold's sum) spares most pairs
 			// the exponential.
-			if sum >= e.minSum && !v4.used && score(sum) >= e.cfg.Threshold {
+			if sum >= e.minSum && !v4.used && score(sum) >= e.pre {
 				found = append(found, pair{v6: v6, v4: v4, sum: sum}) // evidence: recomputed for the pairs chosen
 			}
 		})

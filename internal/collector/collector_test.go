@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/fleet"
+	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 	"github.com/mxsensor/mxsensor/internal/record"
 	"github.com/mxsensor/mxsensor/internal/report"
 	"github.com/mxsensor/mxsensor/internal/store"
@@ -206,12 +207,7 @@ func TestCollectExactlyOnceAnyOrder(t *testing.T) {
 	}
 
 	// The shared list.
-	nc, err := fleet.Connect(fleet.ConnConfig{URLs: []string{srv.URL()}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := fleettest.Connect(t, "test reader", srv.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, fleet.ListBucket)

@@ -82,7 +82,7 @@ func TestClusterNodeKilledMidStream(t *testing.T) {
 				t.Fatal(err)
 			}
 			seen[fmt.Sprint(body.N)]++
-			if err := m.Ack(); err != nil {
+			if err := m.DoubleAck(ctx); err != nil { // confirmed: the check below reads the acks
 				t.Fatal(err)
 			}
 		}
