@@ -7,10 +7,12 @@ import (
 )
 
 // Features are what the calibrated score of an association is computed
-// from: the evidence of the pair chosen, summed by family, how far it is
-// ahead of the attempt's next best candidate, how many IPv4 attempts of
-// the same stack were close in time (the chance of a look-alike at the
-// right gap grows with them), and whether the pair has identity evidence.
+// from: the evidence of the pair chosen, summed by family; how far it is
+// ahead of the attempt's next best candidate, and of the IPv4 attempt's
+// next best IPv6 attempt; how many candidates could score; how many IPv4
+// attempts of the same stack were close in time (the chance of a
+// look-alike at the right gap grows with them); how busy the /64 and the
+// IPv4 address are; and whether the pair has identity evidence.
 type Features struct {
 	// Family is the pair's evidence summed by family (Families order).
 	Family [numFamilies]float64
@@ -27,6 +29,18 @@ type Features struct {
 	// minute; a repeat sender's is 4 or more).
 	Recent   float64
 	Identity bool
+	// Rival is the pair's sum minus that of the best other IPv6 attempt
+	// of the batch that could take the same IPv4 attempt, capped at
+	// MaxLead (MaxLead when there is none).
+	Rival float64
+	// Cands counts the IPv4 candidates of the IPv6 attempt that could score.
+	Cands int
+	// Busy counts the IPv4 address's attempts within the history's hour.
+	Busy int
+	// Habit is the part of Family's embedded sum from an IPv4 read from
+	// the low 32 bits (a numbering habit, which another host's address can
+	// follow too), weighed apart from the forms a protocol defines.
+	Habit float64
 }
 
 // maxCrowdScan bounds the IPv4 attempts crowd looks at for one decision.
@@ -41,11 +55,12 @@ const (
 )
 
 // NumFeatures is the length of Features.Vector.
-const NumFeatures = numFamilies + 6
+const NumFeatures = numFamilies + 10
 
-// Vector is f as the model reads it: 1 (the bias), the family sums, the
-// lead, log(1 + crowd), log(1 + near), log(1 + recent), and 1 for
-// identity evidence.
+// Vector is f as the model reads it: 1 (the bias), the family sums (the
+// embedded one without Habit), the lead, log(1 + crowd), log(1 + near),
+// log(1 + recent), 1 for identity evidence, the rival's lead,
+// log(1 + cands), log(1 + busy), and Habit.
 func (f Features) Vector() [NumFeatures]float64 {
 	var x [NumFeatures]float64
 	x[0] = 1
@@ -57,6 +72,11 @@ func (f Features) Vector() [NumFeatures]float64 {
 	if f.Identity {
 		x[numFamilies+5] = 1
 	}
+	x[numFamilies+6] = f.Rival
+	x[numFamilies+7] = math.Log1p(float64(f.Cands))
+	x[numFamilies+8] = math.Log1p(float64(f.Busy))
+	x[1+fEmbedded] -= f.Habit
+	x[numFamilies+9] = f.Habit
 	return x
 }
 

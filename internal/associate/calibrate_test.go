@@ -3,6 +3,9 @@ package associate
 import (
 	"math"
 	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/attempt"
 )
 
 // TestCalibrationMap: the map is applied linearly between its points and
@@ -56,5 +59,47 @@ func TestDefaultCalibrationSane(t *testing.T) {
 		if c.Map[i].Model < c.Map[i-1].Model || c.Map[i].Right < c.Map[i-1].Right {
 			t.Errorf("map not rising at %d: %+v %+v", i, c.Map[i-1], c.Map[i])
 		}
+	}
+}
+
+// TestDecisionFeatures: the features of a decision count what competed for
+// it. Two IPv6 attempts of one stack fall before one IPv4 attempt, one at
+// the round trip's gap and one slower: the pair chosen leads the other
+// IPv6 attempt (Rival) by the order evidence between them; the IPv4
+// address sent once before is counted (Busy); a low-32 embedding of the
+// IPv4 address is a habit (Habit), not a protocol's form.
+func TestDecisionFeatures(t *testing.T) {
+	as := []attempt.Attempt{
+		mk("192.0.2.10", 33000, -10*time.Minute, 1, "Linux", linux(0xb4), 58),
+		mk("2001:db8:1::c000:20a", 40000, 0, 1, "Linux", linux(0xa0), 58),
+		mk("2001:db8:2::11", 40100, 150*time.Millisecond, 1, "Linux", linux(0xa0), 58),
+		mk("192.0.2.10", 33100, 200*time.Millisecond, 1, "Linux", linux(0xb4), 58),
+	}
+	var got []Features
+	cfg := DefaultConfig()
+	cfg.Observe = func(a *Association) {
+		if a.V4 != nil {
+			got = append(got, a.Features)
+		}
+	}
+	run(t, cfg, nil, as...)
+	if len(got) != 1 {
+		t.Fatalf("%d associations, want 1", len(got))
+	}
+	f := got[0]
+	if f.Rival <= 0 || f.Rival >= MaxLead {
+		t.Errorf("Rival %.1f: the other IPv6 attempt scored too, lower", f.Rival)
+	}
+	if f.Cands != 1 {
+		t.Errorf("Cands %d, want 1", f.Cands)
+	}
+	if f.Busy != 2 {
+		t.Errorf("Busy %d, want 2 (the address sent twice)", f.Busy)
+	}
+	if f.Habit <= 0 || f.Habit >= embeddedIdentity {
+		t.Errorf("Habit %.2f: the low-32 embedding is a habit", f.Habit)
+	}
+	if x := f.Vector(); x[1+fEmbedded] != 0 {
+		t.Errorf("the model's embedded input %.2f: the habit is weighed apart", x[1+fEmbedded])
 	}
 }

@@ -206,6 +206,8 @@ type Engine struct {
 	check func(v6, v4 *entry, sum float64)
 	// Reused by each decision batch (decideFull, closeCandidates).
 	top       map[*entry][2]float64
+	cands     map[*entry]int
+	rival     map[*entry]rival
 	feats     map[*entry]Features
 	closeOut  map[*entry][]netip.Addr
 	closeBest map[*entry]float64
@@ -246,7 +248,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit,
-		top: map[*entry][2]float64{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+		top: map[*entry][2]float64{}, cands: map[*entry]int{}, rival: map[*entry]rival{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -686,6 +688,11 @@ func (e *Engine) closeCandidates(pairs []pair) map[*entry][]netip.Addr {
 // unassociated: its best candidates had no identity evidence.
 const repeatUnassociated = "history:repeat-sender-without-identity-evidence(unassociated)"
 
+// ambiguousUnassociated is the evidence of an IPv6 attempt left
+// unassociated because its best candidates were within the margin of each
+// other and did not share one IPv4 address.
+const ambiguousUnassociated = "ambiguous:close-candidates(unassociated)"
+
 // identityConfidence is the least confidence of an embedded IPv4 that is
 // identity evidence: the forms a protocol defines (6to4, Teredo, NAT64,
 // ISATAP, mapped). An IPv4 read from the low 32 bits (hex or decimal) is a
@@ -897,6 +904,22 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		top[pairs[i].v6] = t
 	}
+	// Each IPv4 attempt's two best IPv6 attempts, for Features.Rival.
+	cands, rivals := e.cands, e.rival
+	clear(cands)
+	clear(rivals)
+	for i := range pairs {
+		p := &pairs[i]
+		cands[p.v6]++
+		r, ok := rivals[p.v4]
+		switch {
+		case !ok:
+			r = rival{best: p.v6, sum: [2]float64{p.sum, math.Inf(-1)}}
+		case p.v6 != r.best && p.sum > r.sum[1]:
+			r.sum[1] = p.sum
+		}
+		rivals[p.v4] = r
+	}
 	chosen := map[*entry]*pair{}
 	feats := e.feats
 	clear(feats)
@@ -941,6 +964,20 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		f := Features{Family: familySums(ev), Lead: min(MaxLead, p.sum-other), Identity: identityEvidence(ev)}
 		f.Crowd, f.Near = e.crowd(p.v6)
+		r := rivals[p.v4]
+		f.Rival = min(MaxLead, p.sum-r.sum[0])
+		if r.best == p.v6 {
+			f.Rival = min(MaxLead, p.sum-r.sum[1])
+		}
+		f.Cands = cands[p.v6]
+		if h, ok := e.hist.v4[p.v4.f.src]; ok {
+			f.Busy = int(h.count)
+		}
+		for _, w := range ev {
+			if w.w > 0 && w.w < embeddedIdentity && strings.HasPrefix(w.what, "embedded:") {
+				f.Habit += w.w
+			}
+		}
 		if !e.off[fHistory] {
 			f.Recent = e.prefixOf(p.v6).recent
 		}
@@ -993,6 +1030,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 				}
 			}
 		}
+		if _, amb := ambiguous[v6]; amb && as.Evidence == nil {
+			as.Evidence = []string{ambiguousUnassociated}
+		}
 		as.Spammer = as.V4Blocklisted
 		e.hist.recordV6(as.V6, as.V4Addr, identity, close[v6])
 		if e.cfg.Observe != nil && as.V4Addr.IsValid() {
@@ -1000,6 +1040,13 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		e.emit(&as)
 	}
+}
+
+// rival is an IPv4 attempt's best IPv6 attempt in a batch, its sum, and
+// the best sum of another IPv6 attempt.
+type rival struct {
+	best *entry
+	sum  [2]float64
 }
 
 // EvidenceFamily returns the family of an evidence string ("order:..." -> "order").

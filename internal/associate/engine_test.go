@@ -240,6 +240,10 @@ func TestAmbiguousCandidates(t *testing.T) {
 			if got := a.V4Addr.String(); (tc.wantAddr == "" && a.V4Addr.IsValid()) || (tc.wantAddr != "" && got != tc.wantAddr) {
 				t.Errorf("%v: address-only association %q, want %q", tc, got, tc.wantAddr)
 			}
+			// The output says why an attempt was left unassociated.
+			if tc.wantAddr == "" && (len(a.Evidence) != 1 || a.Evidence[0] != ambiguousUnassociated) {
+				t.Errorf("%v: evidence %q, want [%s]", tc, a.Evidence, ambiguousUnassociated)
+			}
 		}
 	}
 }
