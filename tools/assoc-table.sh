@@ -120,21 +120,21 @@ done
 # each mode's scores (seeds whose run failed are left out of the mean and
 # the count).
 family_table() {
-	echo "| family | mix | seeds | naive addr P | naive addr R | naive host F1 | naive Brier | addr P | addr R | host F1 | Brier | max cal. err |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| family | mix | seeds | naive addr P | naive addr R | naive host F1 | naive Brier | addr P | addr R | host F1 | Brier | max cal. err | chance p90 |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for f in $families; do
 		for m in $mixes; do
 			for s in $1; do
 				d=$(fam_dir "$f" "$m" "$s")
 				n=$(out "$d" naive)/eval.json e=$(out "$d" full)/eval.json
 				if [ -f "$n" ] && [ -f "$e" ]; then
-					echo "$(eval_fields "$n" AddrPrecision AddrRecall HostF1 Brier) $(eval_fields "$e" AddrPrecision AddrRecall HostF1 Brier MaxCalibrationError)"
+					echo "$(eval_fields "$n" AddrPrecision AddrRecall HostF1 Brier) $(eval_fields "$e" AddrPrecision AddrRecall HostF1 Brier MaxCalibrationError CalibrationNoise)"
 				fi
 			done | awk -v label="$f | $m" '
 				{ for (i = 1; i <= NF; i++) sum[i] += $i; n++ }
 				END {
 					printf "| %s | %d |", label, n
-					for (i = 1; i <= 9; i++) if (n) printf " %.4f |", sum[i] / n; else printf " - |"
+					for (i = 1; i <= 10; i++) if (n) printf " %.4f |", sum[i] / n; else printf " - |"
 					print ""
 				}'
 		done

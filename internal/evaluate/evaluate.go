@@ -111,10 +111,15 @@ type Result struct {
 	// fraction of each bin correct; Brier is the mean of (score-correct)^2
 	// over them; MaxCalibrationError is the largest |mean score - fraction
 	// correct| over the CalibrationBins bins of >= 100 associations.
+	// CalibrationNoise is what MaxCalibrationError a perfectly calibrated
+	// score would exceed by chance one time in ten with these bins (a few
+	// hundred associations in a bin leave its fraction correct uncertain
+	// by several points): the part of the error that says nothing.
 	Reliability         []Bin
 	Brier               float64
 	MaxCalibrationError float64
 	CalibrationBins     int
+	CalibrationNoise    float64
 }
 
 // Score compares an associations.jsonl with the truth.

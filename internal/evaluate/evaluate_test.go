@@ -74,7 +74,7 @@ func TestReadTruthErrors(t *testing.T) {
 func TestResultText(t *testing.T) {
 	r := Result{IPv6Attempts: 4, Unknown: 1, Associated: 2, AddressOnly: 1, Correct: 1, Pairable: 2, Precision: 0.5, Recall: 1.0 / 3,
 		AddrAssociated: 2, AddrPrecision: 1, AddrRecall: 0.25, HostTP: 1, HostFP: 2, HostFN: 3, HostPrecision: 1.0 / 3, HostRecall: 0.25, HostF1: 2.0 / 7,
-		AddrCorrect: 1, AddrWrongNoIPv4: 1, NoIPv4Wrong: 1, Brier: 0.125, MaxCalibrationError: 0.05, CalibrationBins: 1}
+		AddrCorrect: 1, AddrWrongNoIPv4: 1, NoIPv4Wrong: 1, Brier: 0.125, MaxCalibrationError: 0.05, CalibrationBins: 1, CalibrationNoise: 0.0365}
 	r.Reliability = make([]Bin, 10)
 	for i := range r.Reliability {
 		r.Reliability[i] = Bin{Lo: float64(i) / 10, Hi: float64(i+1) / 10}
@@ -91,6 +91,7 @@ address-level association: precision 1.0000  recall 0.2500  (2 associated incl. 
 IPv6 spammer hosts: TP 1  FP 2  FN 3  precision 0.3333  recall 0.2500  F1 0.2857
 wrong associations with no IPv4 attempt of the host within 60 s: 1 of 1 (1.0000)
 score reliability (address level): Brier 0.1250  max calibration error 0.0500 over 1 bins with >= 100 associations
+  (chance alone: a perfectly calibrated score would show more than 0.0365 one time in ten with these bins)
   score         count mean score  correct
   [0.0,0.1)         3     0.0500   0.3333
   [0.1,0.2)         0          -        -

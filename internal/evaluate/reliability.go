@@ -3,6 +3,7 @@ package evaluate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -34,6 +35,7 @@ type Bin struct {
 type reliability struct {
 	count   [reliabilityBins]int
 	sum     [reliabilityBins]float64
+	vari    [reliabilityBins]float64 // sum of score(1-score): the variance of the count correct
 	correct [reliabilityBins]int
 	brier   float64
 	n       int
@@ -50,6 +52,7 @@ func (r *reliability) add(score float64, correct bool) {
 	}
 	r.count[i]++
 	r.sum[i] += score
+	r.vari[i] += score * (1 - score)
 	r.brier += (score - c) * (score - c)
 	r.n++
 }
@@ -73,6 +76,39 @@ func (r *reliability) fill(res *Result) {
 	if r.n > 0 {
 		res.Brier = r.brier / float64(r.n)
 	}
+	res.CalibrationNoise = r.noise()
+}
+
+// noiseRuns is how many perfectly calibrated outcomes noise draws.
+const noiseRuns = 4000
+
+// noise returns the 90th percentile of the maximum calibration error of a
+// perfectly calibrated score with these bins: each bin's count correct
+// drawn from the normal approximation of its sum of Bernoulli(score)
+// trials, with a fixed seed so that a result is reproducible.
+func (r *reliability) noise() float64 {
+	var sd [reliabilityBins]float64
+	some := false
+	for i, n := range r.count {
+		if n >= calibrationMinCount {
+			sd[i] = math.Sqrt(r.vari[i]) / float64(n)
+			some = true
+		}
+	}
+	if !some {
+		return 0
+	}
+	rnd := rand.New(rand.NewPCG(17, 1))
+	worst := make([]float64, noiseRuns)
+	for k := range worst {
+		for _, s := range sd {
+			if s > 0 {
+				worst[k] = max(worst[k], math.Abs(rnd.NormFloat64()*s))
+			}
+		}
+	}
+	slices.Sort(worst)
+	return worst[noiseRuns*9/10]
 }
 
 // markNoIPv4 sets noIPv4 on every IPv6 attempt whose host made no IPv4
@@ -98,6 +134,7 @@ func (r Result) appendReliability(b []byte) []byte {
 		int(noIPv4Window.Seconds()), r.AddrWrongNoIPv4, r.AddrAssociated-r.AddrCorrect, r.NoIPv4Wrong)
 	b = fmt.Appendf(b, "score reliability (address level): Brier %.4f  max calibration error %.4f over %d bins with >= %d associations\n",
 		r.Brier, r.MaxCalibrationError, r.CalibrationBins, calibrationMinCount)
+	b = fmt.Appendf(b, "  (chance alone: a perfectly calibrated score would show more than %.4f one time in ten with these bins)\n", r.CalibrationNoise)
 	b = fmt.Appendf(b, "  %-10s %8s %10s %8s\n", "score", "count", "mean score", "correct")
 	for i, bin := range r.Reliability {
 		closing := ")"

@@ -151,3 +151,27 @@ func TestNoIPv4Wrong(t *testing.T) {
 		t.Errorf("%d associated, %d correct, %d wrong without IPv4 (share %v); want 5, 1, 2 (0.5)", r.AddrAssociated, r.AddrCorrect, r.AddrWrongNoIPv4, r.NoIPv4Wrong)
 	}
 }
+
+// TestCalibrationNoise: one bin of n associations scored 0.5 leaves the
+// fraction correct of a perfectly calibrated score a standard deviation of
+// 0.5/sqrt(n) from 0.5; one time in ten it is more than 1.645 of them off.
+// Bins under 100 associations do not count.
+func TestCalibrationNoise(t *testing.T) {
+	for _, n := range []int{100, 400} {
+		var r reliability
+		for i := range n {
+			r.add(0.5, i%2 == 0)
+		}
+		for range 99 {
+			r.add(0.05, false) // a small bin: ignored
+		}
+		want := 1.645 * 0.5 / math.Sqrt(float64(n))
+		if got := r.noise(); math.Abs(got-want) > 0.1*want {
+			t.Errorf("n=%d: noise %.4f, want about %.4f", n, got, want)
+		}
+	}
+	var r reliability
+	if got := r.noise(); got != 0 {
+		t.Errorf("no bins: noise %v, want 0", got)
+	}
+}
