@@ -925,25 +925,18 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	clear(feats)
 	var repeats map[*entry]bool  // repeat senders left unassociated for want of identity evidence
 	var below map[*entry]float64 // attempts whose best pair scored below the threshold once calibrated
-	for i := range pairs {
-		p := &pairs[i]
-		if chosen[p.v6] != nil || p.v4.used {
-			continue
-		}
-		// An attempt whose best pair was refused is not given a weaker one.
-		if _, ok := below[p.v6]; ok || repeats[p.v6] {
-			continue
-		}
-		if _, amb := ambiguous[p.v6]; amb {
-			continue
-		}
+	// consider makes the association of pair p unless an undecided later
+	// IPv6 attempt explains its IPv4 attempt better, a repeat sender's
+	// pair lacks identity evidence, or the calibrated score falls short;
+	// other is the sum of the attempt's best other candidate.
+	consider := func(p *pair, other float64) {
 		better := false
 		e.laterCandidates(p.v4, later, func(l *entry) bool {
 			better = e.pairSum(l, &p.v4.f, p.v4) > p.sum
 			return !better
 		})
 		if better {
-			continue
+			return
 		}
 		// The evidence list, recomputed now (in the state it was scored in,
 		// before this batch updates the history).
@@ -953,14 +946,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 				repeats = map[*entry]bool{}
 			}
 			repeats[p.v6] = true
-			continue
-		}
-		// The lead over the best other candidate: the runner-up, or the
-		// best when that went to another attempt.
-		t := top[p.v6]
-		other := t[1]
-		if p.sum < t[0] {
-			other = t[0]
+			return
 		}
 		f := Features{Family: familySums(ev), Lead: min(MaxLead, p.sum-other), Identity: identityEvidence(ev)}
 		f.Crowd, f.Near = e.crowd(p.v6)
@@ -991,13 +977,35 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			if _, ok := below[p.v6]; !ok {
 				below[p.v6] = s
 			}
-			continue
+			return
 		}
 		p.v4.used = true
 		p.ev = append([]weighed(nil), ev...)
 		chosen[p.v6] = p
 		feats[p.v6] = f
 	}
+	for i := range pairs {
+		p := &pairs[i]
+		if chosen[p.v6] != nil || p.v4.used {
+			continue
+		}
+		// An attempt whose best pair was refused is not given a weaker one.
+		if _, ok := below[p.v6]; ok || repeats[p.v6] {
+			continue
+		}
+		if _, amb := ambiguous[p.v6]; amb {
+			continue
+		}
+		// The lead over the best other candidate: the runner-up, or the
+		// best when that went to another attempt.
+		t := top[p.v6]
+		other := t[1]
+		if p.sum < t[0] {
+			other = t[0]
+		}
+		consider(p, other)
+	}
+	e.eliminate(pairs, ambiguous, chosen, top, consider)
 	for _, v6 := range batch {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		identity := false
@@ -1039,6 +1047,47 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			e.cfg.Observe(&as)
 		}
 		e.emit(&as)
+	}
+}
+
+// eliminate decides the ambiguous attempts whose close candidates went to
+// other attempts but one: of two look-alike IPv4 attempts, the one another
+// IPv6 attempt clearly explained is not this one's. An attempt's best
+// remaining candidate is considered if it was within the margin of its
+// best and is now the margin ahead of the next remaining one.
+func (e *Engine) eliminate(pairs []pair, ambiguous map[*entry]netip.Addr, chosen map[*entry]*pair, top map[*entry][2]float64, consider func(*pair, float64)) {
+	type left struct {
+		first, second *pair
+	}
+	var order []*entry
+	rest := map[*entry]*left{}
+	for i := range pairs {
+		p := &pairs[i]
+		if ip, amb := ambiguous[p.v6]; !amb || ip.IsValid() || chosen[p.v6] != nil || p.v4.used {
+			continue
+		}
+		l := rest[p.v6]
+		switch {
+		case l == nil:
+			rest[p.v6] = &left{first: p}
+			order = append(order, p.v6)
+		case l.second == nil && p.v4.f.src != l.first.v4.f.src:
+			l.second = p
+		}
+	}
+	for _, v6 := range order {
+		l := rest[v6]
+		p := l.first
+		other := math.Inf(-1)
+		if l.second != nil {
+			other = l.second.sum
+		}
+		if p.v4.used || top[v6][0]-p.sum >= e.cfg.Margin || p.sum-other < e.cfg.Margin {
+			continue
+		}
+		if consider(p, other); chosen[v6] != nil {
+			delete(ambiguous, v6)
+		}
 	}
 }
 

@@ -247,3 +247,27 @@ func TestAmbiguousCandidates(t *testing.T) {
 		}
 	}
 }
+
+// TestEliminationResolvesAmbiguity: attempt A is torn between two
+// look-alike IPv4 attempts X and Y; attempt B clearly explains X. Once B
+// has X, Y is what is left to A.
+func TestEliminationResolvesAmbiguity(t *testing.T) {
+	as := []attempt.Attempt{
+		mk("2001:db8:b::1", 40000, 0, 1, "Linux", linux(0xa0), 54),
+		mk("2001:db8:a::1", 40100, 50*time.Millisecond, 1, "Linux", linux(0xa0), 58),
+		mk("192.0.2.10", 33000, 100*time.Millisecond, 1, "Linux", linux(0xb4), 54), // X
+		mk("192.0.2.11", 33100, 300*time.Millisecond, 1, "Linux", linux(0xb4), 58), // Y
+	}
+	for i := range as {
+		as[i].HasTS = false // no clock to tell the hosts apart
+	}
+	cfg := DefaultConfig()
+	cfg.Calibration = &Uncalibrated
+	got := run(t, cfg, nil, as...)
+	if b := got["2001:db8:b::1"]; b.V4 == nil || b.V4.Src.String() != "192.0.2.10" {
+		t.Fatalf("B: %+v, want X (192.0.2.10)", b.V4)
+	}
+	if a := got["2001:db8:a::1"]; a.V4 == nil || a.V4.Src.String() != "192.0.2.11" {
+		t.Errorf("A: %v (evidence %q), want Y (192.0.2.11)", a.V4, a.Evidence)
+	}
+}
