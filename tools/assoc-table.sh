@@ -4,7 +4,7 @@
 #  1. naive vs full (without and with enrichment tables) over the seeds,
 #     mixes and densities of issue 5 (kept so old figures stay comparable);
 #  2. the scenario families of issue 17 (sparse, dense, very dense; mixes
-#     default and adversarial), mean over development seeds 101-105 and,
+#     default, repeaters and adversarial), mean over development seeds 101-105 and,
 #     apart, over held-out seeds 201-205, naive beside full;
 #  3. each evidence family switched off in turn.
 #   make assoc-table    (or: tools/assoc-table.sh [WORKDIR])
@@ -67,7 +67,7 @@ row() { # OUT: the columns of one run
 # Families: scenarios FAMILY-MIX-SEED.
 families="sparse dense very-dense"
 mixes=
-for m in default adversarial; do
+for m in default repeaters adversarial; do
 	if mix_ok "$gen" "$m"; then mixes="$mixes $m"; fi
 done
 dev="101 102 103 104 105"
