@@ -190,29 +190,32 @@ func pow2(e float64) float64 {
 	return r * (1 + e*0.6931471805599453*(1+e*0.6931471805599453/2))
 }
 
-// prefixEvidence scores a candidate IPv4 against the /64's past.
-func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, bool) {
-	p, ok := h.v6[p64(v6.Src)]
-	if !ok || since(v6.FirstSeen, p.last) > historyTTL {
-		return weighed{}, false
+// historyRule scores a candidate IPv4 against the /64's past (as
+// prefixOf saw it). maxHistory is the most it gives.
+func (e *Engine) historyRule(v6 *entry, f4 *feat) weighed {
+	if s := e.prefixOf(v6); s.ok {
+		return s.verdict(f4.src)
 	}
-	att := decay(p.attempts, since(v6.FirstSeen, p.last))
-	asc := decay(p.associated, since(v6.FirstSeen, p.last))
-	c := toAddr4(v4)
+	return weighed{}
+}
+
+func (s *prefixSnap) verdict(ip netip.Addr) weighed {
 	switch {
-	case c != 0 && p.ipv4 == c:
-		return weighed{2, "history:same-ipv4-as-before"}, true
-	case c != 0 && p.agree >= agreeing && p.prop4 == c:
-		return weighed{2, "history:same-ipv4-best-before"}, true
-	case att >= 8 && asc < 0.15*att:
+	case s.ipv4 == ip:
+		return weighed{w: maxHistory, what: "history:same-ipv4-as-before", fam: fHistory, id: idKeyed}
+	case s.agreed == ip:
+		return weighed{w: maxHistory, what: "history:same-ipv4-best-before", fam: fHistory, id: idKeyed}
+	case s.heavy:
 		// A prefix sending many IPv6 attempts that rarely pair: a
 		// misbehaving MTA or IPv6-only software, not a dual-stack host.
-		return weighed{-4, "history:ipv6-heavy-prefix"}, true
-	case p.last4 != 0 && p.changes >= 2:
-		return weighed{-2, "history:ipv4-keeps-changing"}, true
+		return weighed{w: -4, what: "history:ipv6-heavy-prefix", fam: fHistory}
+	case s.changing:
+		return weighed{w: -2, what: "history:ipv4-keeps-changing", fam: fHistory}
 	}
-	return weighed{}, false
+	return weighed{}
 }
+
+const maxHistory = 2
 
 // unlink removes /64 k from byIPv4[ip].
 func (h *history) unlink(k uint64, ip netip.Addr) {
