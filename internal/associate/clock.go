@@ -72,9 +72,9 @@ func clockRate(f6, f4 *feat) weighed {
 	case f6.rate == 0 || f4.rate == 0:
 		return weighed{}
 	case ratesDiffer(f6, f4):
-		return weighed{w: -3, what: "clock:different-rate", fam: fClock}
+		return weighed{-3, vDifferentRate}
 	}
-	return weighed{w: 0.5, what: "clock:same-rate", fam: fClock}
+	return weighed{0.5, vSameRate}
 }
 
 // clockOne: one clock explains both attempts' first TSvals, at the rate
@@ -101,7 +101,7 @@ func clockOne(f6, f4 *feat) weighed {
 	if !one {
 		return weighed{}
 	}
-	return weighed{w: 5, what: "clock:same-timestamp-clock", fam: fClock, id: idKeyed}
+	return weighed{5, vSameClock}
 }
 
 // clockFits: dts ticks in dt seconds is one clock at rate r.

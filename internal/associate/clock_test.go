@@ -21,7 +21,7 @@ func TestClockEvidence(t *testing.T) {
 	v6 := mk("2001:db8::1", 40000, 0, 1, "Linux", linux(0xa0), 58)
 	v4 := mk("192.0.2.1", 33000, 40*time.Millisecond, 1, "Linux", linux(0xb4), 58)
 	e := New(DefaultConfig(), nil, func(*Association) {})
-	clock := func(a6, a4 *attempt.Attempt) []weighed { return explainPair(e, a6, a4).of(fClock) }
+	clock := func(a6, a4 *attempt.Attempt) []noted { return explainPair(e, a6, a4).of(fClock) }
 	cases := []struct {
 		name     string
 		v6, v4   attempt.Attempt

@@ -199,7 +199,7 @@ type Engine struct {
 	stats   Stats
 	// afterAdd, in tests, runs at the end of every Add.
 	afterAdd  func()
-	evStrings map[weighed]string // Engine.evidence
+	evStrings map[noted]string // Engine.evidence
 	// Attempts built back from entries for the Association emitted.
 	out6, out4 attempt.Attempt
 	// check, in tests, sees every pair's pairSum.
@@ -242,7 +242,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit,
-		top: map[*entry][2]float64{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+		top: map[*entry][2]float64{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[noted]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -382,12 +382,12 @@ func (e *Engine) release(en *entry) { e.free = append(e.free, en) }
 type pair struct {
 	v6, v4 *entry
 	sum    float64
-	ev     []weighed
+	ev     []noted
 }
 
 // evidence is evidenceStrings with the strings kept: the pieces of
 // evidence are few (a name and its weight), and the output repeats them.
-func (e *Engine) evidence(ws []weighed) []string {
+func (e *Engine) evidence(ws []noted) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		s, ok := e.evStrings[w]
@@ -407,7 +407,7 @@ func (e *Engine) evidence(ws []weighed) []string {
 const maxEvStrings = 4096
 
 // evidenceStrings formats a pair's evidence for output: "family:detail(+w)".
-func evidenceStrings(ws []weighed) []string {
+func evidenceStrings(ws []noted) []string {
 	out := make([]string, len(ws))
 	var b []byte
 	for i, w := range ws {
@@ -765,7 +765,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			continue
 		}
 		p.v4.used = true
-		p.ev = append([]weighed(nil), rec.ev...)
+		p.ev = append([]noted(nil), rec.ev...)
 		chosen[p.v6] = p
 		feats[p.v6] = f
 	}

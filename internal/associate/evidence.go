@@ -21,15 +21,127 @@ const (
 // Families lists the evidence families in report order.
 var Families = []string{EvEmbedded, EvOrder, EvStack, EvClock, EvPort, EvRetrans, EvHistory, EvASN, EvPTR}
 
-// weighed is one verdict of a rule on a pair: a log-odds weight, the
-// evidence's name, its family (Families index), and whether it is identity
-// evidence. A rule that has nothing to say returns the zero weighed.
+// weighed is what a rule finds of a pair: a log-odds weight and the
+// verdict that names it (vNone: the rule has nothing to say, weight 0).
 type weighed struct {
-	w    float64
-	what string
+	w float64
+	v verdict
+}
+
+// verdict names one finding of a rule; verdicts holds its evidence name,
+// family and identity level. Names are looked up only for the pair
+// explained (record.add).
+type verdict uint8
+
+const (
+	vNone verdict = iota
+	// An embedded IPv4 that is the candidate's: its name is "embedded:"
+	// and how the address embeds it; identity evidence from
+	// identityConfidence on.
+	vEmbedded
+	vEmbeddedIdentity
+	vMismatch6to4
+	vMismatchTeredo
+	vSameOS
+	vDifferentOS
+	vSameOptions
+	vDifferentOptions
+	vSameWscale
+	vDifferentWscale
+	vMSSLess20
+	vMSSLarger
+	vDifferentTTL
+	vSameHops
+	vDifferentHops
+	vTimestampsDiffer
+	vDifferentRate
+	vSameRate
+	vSameClock
+	vSameOrigin
+	vDifferentOrigin
+	vSameName
+	vSameDomain
+	vDifferentDomain
+	vAdjacent
+	vNear
+	vFarBehindNAT
+	vFarSameHost
+	vFar
+	vSameIPv4
+	vBestBefore
+	vHeavyPrefix
+	vKeepsChanging
+	vDifferentCount
+	vSameCount
+	vSameTiming
+	vSimilarTiming
+	vDifferentTiming
+	vOrder // the first of numOrder x 2 x 3 order verdicts (orderVerdict)
+	numVerdicts = vOrder + numOrder*2*3
+)
+
+type verdictDef struct {
+	name string
 	fam  uint8
 	id   idLevel
 }
+
+var verdicts = func() (t [numVerdicts]verdictDef) {
+	t = [numVerdicts]verdictDef{
+		vEmbedded:         {"embedded:", fEmbedded, 0},
+		vEmbeddedIdentity: {"embedded:", fEmbedded, idKeyed},
+		vMismatch6to4:     {"embedded:mismatch-" + addr.Kind6to4.String(), fEmbedded, 0},
+		vMismatchTeredo:   {"embedded:mismatch-" + addr.KindTeredo.String(), fEmbedded, 0},
+	vSameOS: {"stack:same-os", fStack, 0},
+	vDifferentOS: {"stack:different-os", fStack, 0},
+	vSameOptions: {"stack:same-options", fStack, 0},
+	vDifferentOptions: {"stack:different-options", fStack, 0},
+	vSameWscale: {"stack:same-wscale", fStack, 0},
+	vDifferentWscale: {"stack:different-wscale", fStack, 0},
+	vMSSLess20: {"stack:mss-v6=v4-20", fStack, 0},
+	vMSSLarger: {"stack:mss-v6>v4", fStack, 0},
+	vDifferentTTL: {"stack:different-initial-ttl", fStack, 0},
+	vSameHops: {"stack:same-hops", fStack, 0},
+	vDifferentHops: {"stack:different-hops", fStack, 0},
+	vTimestampsDiffer: {"stack:timestamps-differ", fStack, 0},
+	vDifferentRate: {"clock:different-rate", fClock, 0},
+	vSameRate: {"clock:same-rate", fClock, 0},
+	vSameClock: {"clock:same-timestamp-clock", fClock, idKeyed},
+	vSameOrigin: {"asn:same-origin", fASN, 0},
+	vDifferentOrigin: {"asn:different-origin", fASN, 0},
+	vSameName: {"ptr:same-name", fPTR, idKeyed},
+	vSameDomain: {"ptr:same-domain", fPTR, 0},
+	vDifferentDomain: {"ptr:different-domain", fPTR, 0},
+	vAdjacent: {"port:adjacent", fPort, idOutput},
+	vNear: {"port:near", fPort, 0},
+	vFarBehindNAT: {"port:far-behind-nat", fPort, 0},
+	vFarSameHost: {"port:far-same-host-before", fPort, 0},
+	vFar: {"port:far", fPort, 0},
+	vSameIPv4: {"history:same-ipv4-as-before", fHistory, idKeyed},
+	vBestBefore: {"history:same-ipv4-best-before", fHistory, idKeyed},
+	vHeavyPrefix: {"history:ipv6-heavy-prefix", fHistory, 0},
+	vKeepsChanging: {"history:ipv4-keeps-changing", fHistory, 0},
+	vDifferentCount: {"retrans:different-count", fRetrans, 0},
+	vSameCount: {"retrans:same-count", fRetrans, 0},
+	vSameTiming: {"retrans:same-timing", fRetrans, 0},
+	vSimilarTiming: {"retrans:similar-timing", fRetrans, 0},
+	vDifferentTiming: {"retrans:different-timing", fRetrans, 0},
+	}
+	base := [numOrder]string{"windows-fallback-gap", "windows-gap-unusual", "windows-gap-wrong",
+		"rst-roundtrip-gap", "rst-roundtrip-gap-slow", "slow", "gap-wrong"}
+	fits := [3]string{"", "+gap-fits-retransmission-timing", "+gap-misfits-retransmission-timing"}
+	for b := range numOrder {
+		for r, rev := range [2]string{"", "reversed-"} {
+			for f := range fits {
+				t[orderVerdict(b, r, f)] = verdictDef{"order:" + rev + base[b] + fits[f], fOrder, 0}
+			}
+		}
+	}
+	return t
+}()
+
+// keyed: the verdict is identity evidence that opens the order gate.
+func (w weighed) keyed() bool { return verdicts[w.v].id == idKeyed }
 
 // idLevel says whether a verdict is identity evidence: evidence of one host
 // that depends neither on timing nor on a stack many hosts share.
@@ -51,33 +163,26 @@ const (
 // embeddedRule: does v6's address embed ip? For 6to4 and Teredo the
 // embedded IPv4 is the host's public address (or its NAT's), so another
 // IPv4 source is evidence against. A match weighs 4 + 4 x confidence, and
-// is identity evidence from identityConfidence on; its name is built only
-// when named (the pair is explained).
-func embeddedRule(v6 *entry, ip netip.Addr, named bool) weighed {
-	if !embeddedApplies(&v6.f) {
-		return weighed{}
-	}
+// is identity evidence from identityConfidence on; how says how the
+// address embeds it (the evidence name's end).
+func embeddedRule(v6 *entry, ip netip.Addr) (w weighed, how string) {
 	info := &v6.info
 	for i := range info.Embedded {
 		if em := &info.Embedded[i]; em.IPv4 == ip {
-			w := weighed{w: 4 + 4*em.Confidence, fam: fEmbedded}
+			w = weighed{4 + 4*em.Confidence, vEmbedded}
 			if em.Confidence >= identityConfidence {
-				w.id = idKeyed
+				w.v = vEmbeddedIdentity
 			}
-			if named {
-				w.what = "embedded:" + em.How
-			}
-			return w
+			return w, em.How
 		}
 	}
-	if v6.f.tunnel {
-		w := weighed{w: -4, fam: fEmbedded}
-		if named {
-			w.what = "embedded:mismatch-" + info.Kind.String()
-		}
-		return w
+	switch info.Kind {
+	case addr.Kind6to4:
+		return weighed{-4, vMismatch6to4}, ""
+	case addr.KindTeredo:
+		return weighed{-4, vMismatchTeredo}, ""
 	}
-	return weighed{}
+	return weighed{}, ""
 }
 
 // embeddedApplies: the address embeds an IPv4 address, or is 6to4 or
@@ -162,11 +267,14 @@ func orderRule(f6, f4 *feat, win bool) weighed {
 			w, fit = w-1.5, 2
 		}
 	}
-	return weighed{w: w, what: orderNames[base][rev][fit], fam: fOrder}
+	return weighed{w, orderVerdict(base, rev, fit)}
 }
 
-// The order verdicts, and their names with every qualifier: built once so
-// that scoring a pair allocates nothing.
+// orderVerdict is the verdict of an order base (orderWindowsFallback...),
+// reversed or not (rev 1 or 0), with the fallback fit's qualifier (fit).
+func orderVerdict(base, rev, fit int) verdict { return vOrder + verdict(base*6+rev*3+fit) }
+
+// The order verdicts' bases (see orderVerdict).
 const (
 	orderWindowsFallback = iota
 	orderWindowsUnusual
@@ -178,19 +286,6 @@ const (
 	numOrder
 )
 
-var orderNames = func() (t [numOrder][2][3]string) {
-	base := [numOrder]string{"windows-fallback-gap", "windows-gap-unusual", "windows-gap-wrong",
-		"rst-roundtrip-gap", "rst-roundtrip-gap-slow", "slow", "gap-wrong"}
-	fits := [3]string{"", "+gap-fits-retransmission-timing", "+gap-misfits-retransmission-timing"}
-	for b := range t {
-		for r, rev := range [2]string{"", "reversed-"} {
-			for f := range fits {
-				t[b][r][f] = "order:" + rev + base[b] + fits[f]
-			}
-		}
-	}
-	return t
-}()
 
 // optionLayout returns the kinds of the TCP options in order (no values).
 func optionLayout(a *attempt.Attempt, buf *[40]byte) []byte {
@@ -299,9 +394,9 @@ func stackOS(f6, f4 *feat, v6, v4 *entry) weighed {
 		same = v6.osClass == v4.osClass
 	}
 	if same {
-		return weighed{w: 1, what: "stack:same-os", fam: fStack}
+		return weighed{1, vSameOS}
 	}
-	return weighed{w: -5, what: "stack:different-os", fam: fStack}
+	return weighed{-5, vDifferentOS}
 }
 
 // stackLayout compares the TCP option layouts: by interned ID, or by the
@@ -312,9 +407,9 @@ func stackLayout(f6, f4 *feat, v6, v4 *entry) weighed {
 		same = f6.layoutHash == f4.layoutHash && string(v6.stack.layoutBytes()) == string(v4.stack.layoutBytes())
 	}
 	if same {
-		return weighed{w: 1.5, what: "stack:same-options", fam: fStack}
+		return weighed{1.5, vSameOptions}
 	}
-	return weighed{w: -4, what: "stack:different-options", fam: fStack}
+	return weighed{-4, vDifferentOptions}
 }
 
 func stackWscale(f6, f4 *feat) weighed {
@@ -322,9 +417,9 @@ func stackWscale(f6, f4 *feat) weighed {
 	case f6.wscale < 0 || f4.wscale < 0:
 		return weighed{}
 	case f6.wscale == f4.wscale:
-		return weighed{w: 1, what: "stack:same-wscale", fam: fStack}
+		return weighed{1, vSameWscale}
 	}
-	return weighed{w: -3, what: "stack:different-wscale", fam: fStack}
+	return weighed{-3, vDifferentWscale}
 }
 
 // stackMSS: one host's IPv6 MSS is its IPv4 one less the 20 bytes of the
@@ -334,9 +429,9 @@ func stackMSS(f6, f4 *feat) weighed {
 	case f6.mss < 0 || f4.mss < 0:
 		return weighed{}
 	case f6.mss == f4.mss-20:
-		return weighed{w: 1, what: "stack:mss-v6=v4-20", fam: fStack}
+		return weighed{1, vMSSLess20}
 	case f6.mss > f4.mss:
-		return weighed{w: -1, what: "stack:mss-v6>v4", fam: fStack}
+		return weighed{-1, vMSSLarger}
 	}
 	return weighed{}
 }
@@ -344,7 +439,7 @@ func stackMSS(f6, f4 *feat) weighed {
 // stackHops compares the initial TTL classes and the hops from them.
 func stackHops(f6, f4 *feat) weighed {
 	if f6.ittl != f4.ittl {
-		return weighed{w: -3, what: "stack:different-initial-ttl", fam: fStack}
+		return weighed{-3, vDifferentTTL}
 	}
 	d := f6.hops - f4.hops
 	if d < 0 {
@@ -352,16 +447,16 @@ func stackHops(f6, f4 *feat) weighed {
 	}
 	switch {
 	case d <= 2:
-		return weighed{w: 0.5, what: "stack:same-hops", fam: fStack}
+		return weighed{0.5, vSameHops}
 	case d > 6:
-		return weighed{w: -1.5, what: "stack:different-hops", fam: fStack}
+		return weighed{-1.5, vDifferentHops}
 	}
 	return weighed{}
 }
 
 func stackTS(f6, f4 *feat) weighed {
 	if f6.hasTS != f4.hasTS {
-		return weighed{w: -3, what: "stack:timestamps-differ", fam: fStack}
+		return weighed{-3, vTimestampsDiffer}
 	}
 	return weighed{}
 }
@@ -384,21 +479,21 @@ func (e *Engine) portRule(f6, f4 *feat, win bool) weighed {
 	}
 	switch {
 	case d <= 4:
-		return weighed{w: maxPort, what: "port:adjacent", fam: fPort, id: idOutput}
+		return weighed{maxPort, vAdjacent}
 	case d <= 64:
-		return weighed{w: 1, what: "port:near", fam: fPort}
+		return weighed{1, vNear}
 	}
 	if !e.off[fHistory] {
 		switch nat, single := e.hist.natState(f4.src); {
 		case nat:
 			// A NAT rewrote the IPv4 port: distance says nothing.
-			return weighed{w: 0, what: "port:far-behind-nat", fam: fPort}
+			return weighed{0, vFarBehindNAT}
 		case single:
 			// A host seen before without NAT: its ports are its own.
-			return weighed{w: -4, what: "port:far-same-host-before", fam: fPort}
+			return weighed{-4, vFarSameHost}
 		}
 	}
-	return weighed{w: -2, what: "port:far", fam: fPort}
+	return weighed{-2, vFar}
 }
 
 // meanInterval is the mean gap between an attempt's SYNs (0 for one SYN).
@@ -427,9 +522,9 @@ const (
 
 func retransCount(f6, f4 *feat) weighed {
 	if f6.syns != f4.syns {
-		return weighed{w: -2, what: "retrans:different-count", fam: fRetrans}
+		return weighed{-2, vDifferentCount}
 	}
-	return weighed{w: maxRetransCount, what: "retrans:same-count", fam: fRetrans}
+	return weighed{maxRetransCount, vSameCount}
 }
 
 // retransTimed: both attempts retransmitted.
@@ -446,11 +541,11 @@ func retransTiming(f6, f4 *feat) weighed {
 	const ms = int64(time.Millisecond)
 	switch {
 	case d <= 15*ms:
-		return weighed{w: maxRetransTiming, what: "retrans:same-timing", fam: fRetrans}
+		return weighed{maxRetransTiming, vSameTiming}
 	case d <= 40*ms:
-		return weighed{w: 1, what: "retrans:similar-timing", fam: fRetrans}
+		return weighed{1, vSimilarTiming}
 	case d > 100*ms:
-		return weighed{w: -2, what: "retrans:different-timing", fam: fRetrans}
+		return weighed{-2, vDifferentTiming}
 	}
 	return weighed{}
 }

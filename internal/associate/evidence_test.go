@@ -41,7 +41,7 @@ func TestEmbeddedEvidenceKinds(t *testing.T) {
 }
 
 // orderOf is the order verdict of a pair.
-func orderOf(t *testing.T, e *Engine, a6, a4 *attempt.Attempt) weighed {
+func orderOf(t *testing.T, e *Engine, a6, a4 *attempt.Attempt) noted {
 	t.Helper()
 	ws := explainPair(e, a6, a4).of(fOrder)
 	if len(ws) != 1 {
@@ -184,12 +184,12 @@ func TestStackPastInternTables(t *testing.T) {
 	for i := 0; len(full.layoutIDs) < maxLayouts; i++ {
 		full.layoutIDs[fmt.Sprint("layout", i)] = uint16(i + 1)
 	}
-	stack := func(e *Engine) [][]weighed {
+	stack := func(e *Engine) [][]noted {
 		ens := make([]*entry, len(as))
 		for i := range as {
 			ens[i] = entryOf(e, &as[i])
 		}
-		var out [][]weighed
+		var out [][]noted
 		for _, x := range ens {
 			for _, y := range ens {
 				rec := &record{}

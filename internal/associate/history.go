@@ -202,15 +202,15 @@ func (e *Engine) historyRule(v6 *entry, f4 *feat) weighed {
 func (s *prefixSnap) verdict(ip netip.Addr) weighed {
 	switch {
 	case s.ipv4 == ip:
-		return weighed{w: maxHistory, what: "history:same-ipv4-as-before", fam: fHistory, id: idKeyed}
+		return weighed{maxHistory, vSameIPv4}
 	case s.agreed == ip:
-		return weighed{w: maxHistory, what: "history:same-ipv4-best-before", fam: fHistory, id: idKeyed}
+		return weighed{maxHistory, vBestBefore}
 	case s.heavy:
 		// A prefix sending many IPv6 attempts that rarely pair: a
 		// misbehaving MTA or IPv6-only software, not a dual-stack host.
-		return weighed{w: -4, what: "history:ipv6-heavy-prefix", fam: fHistory}
+		return weighed{-4, vHeavyPrefix}
 	case s.changing:
-		return weighed{w: -2, what: "history:ipv4-keeps-changing", fam: fHistory}
+		return weighed{-2, vKeepsChanging}
 	}
 	return weighed{}
 }

@@ -10,12 +10,12 @@ import (
 
 // historyOf is the history verdict of an IPv6 attempt with an IPv4
 // attempt from ip at the same time, given e's history.
-func historyOf(e *Engine, a6 *attempt.Attempt, ip netip.Addr) (weighed, bool) {
+func historyOf(e *Engine, a6 *attempt.Attempt, ip netip.Addr) (noted, bool) {
 	a4 := mk(ip.String(), 33000, 0, 1, "Linux", linux(0xb4), 58)
 	a4.FirstSeen, a4.LastSeen = a6.FirstSeen, a6.FirstSeen
 	ws := explainPair(e, a6, &a4).of(fHistory)
 	if len(ws) == 0 {
-		return weighed{}, false
+		return noted{}, false
 	}
 	return ws[0], true
 }
@@ -76,7 +76,7 @@ func TestNATHistory(t *testing.T) {
 
 func TestEmbeddedEvidence(t *testing.T) {
 	e := New(DefaultConfig(), nil, func(*Association) {})
-	embedded := func(v6, v4 string) []weighed {
+	embedded := func(v6, v4 string) []noted {
 		a6 := mk(v6, 1, 0, 1, "Linux", linux(0xa0), 58)
 		a4 := mk(v4, 2, 0, 1, "Linux", linux(0xb4), 58)
 		return explainPair(e, &a6, &a4).of(fEmbedded)

@@ -53,9 +53,9 @@ func asnRule(f6, f4 *feat) weighed {
 		return weighed{}
 	}
 	if f6.asn == f4.asn {
-		return weighed{w: maxASN, what: "asn:same-origin", fam: fASN}
+		return weighed{maxASN, vSameOrigin}
 	}
-	return weighed{w: -2.5, what: "asn:different-origin", fam: fASN}
+	return weighed{-2.5, vDifferentOrigin}
 }
 
 const maxASN = 1
@@ -72,12 +72,12 @@ func ptrRule(v6, v4 *entry) weighed {
 		return weighed{}
 	}
 	if v6.names.ptr == v4.names.ptr {
-		return weighed{w: maxPTR, what: "ptr:same-name", fam: fPTR, id: idKeyed}
+		return weighed{maxPTR, vSameName}
 	}
 	if v6.names.domain != "" && v6.names.domain == v4.names.domain {
-		return weighed{w: 0.5, what: "ptr:same-domain", fam: fPTR}
+		return weighed{0.5, vSameDomain}
 	}
-	return weighed{w: -2, what: "ptr:different-domain", fam: fPTR}
+	return weighed{-2, vDifferentDomain}
 }
 
 const maxPTR = 4

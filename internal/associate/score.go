@@ -189,25 +189,35 @@ func embeds(v6 *entry, ip netip.Addr) bool {
 
 // record is what pairSum notes of a pair it explains.
 type record struct {
-	ev       []weighed // the verdicts, in the output's order (outRank)
+	ev       []noted // the verdicts, in the output's order (outRank)
 	sum      float64
 	fam      [numFamilies]float64 // ev summed by family (Features.Family)
 	identity bool                 // a verdict is identity evidence
 }
 
-// note records w, unless it is no verdict, and returns its weight.
+// noted is a verdict recorded, with its evidence name.
+type noted struct {
+	w    float64
+	what string
+	v    verdict
+}
+
+// note records w, unless it is vNone, and returns its weight.
 func (r *record) note(w weighed) float64 {
-	if r != nil && w.what != "" {
-		r.add(w)
+	if r != nil && w.v != vNone {
+		r.add(w, "")
 	}
 	return w.w
 }
 
-// add is kept out of line: note is inlined at every verdict, on the
-// candidate scan's path, where r is nil.
+// add records w, its name ending in how (embedded verdicts). It is kept
+// out of line: note is inlined at every rule, on the candidate scan's
+// path, where r is nil.
 //
 //go:noinline
-func (r *record) add(w weighed) { r.ev = append(r.ev, w) }
+func (r *record) add(w weighed, how string) {
+	r.ev = append(r.ev, noted{w: w.w, what: verdicts[w.v].name + how, v: w.v})
+}
 
 func (r *record) reset() *record {
 	r.ev = r.ev[:0]
@@ -222,16 +232,18 @@ var outRank = [numFamilies]uint8{fEmbedded: 0, fOrder: 1, fStack: 2, fClock: 3, 
 // pair the order gate refuses (gated) sums to -Inf all the same.
 func (r *record) finish(gated bool) float64 {
 	ev := r.ev
+	rank := func(n noted) uint8 { return outRank[verdicts[n.v].fam] }
 	for i := 1; i < len(ev); i++ {
-		for j := i; j > 0 && outRank[ev[j].fam] < outRank[ev[j-1].fam]; j-- {
+		for j := i; j > 0 && rank(ev[j]) < rank(ev[j-1]); j-- {
 			ev[j], ev[j-1] = ev[j-1], ev[j]
 		}
 	}
 	r.sum, r.fam, r.identity = 0, [numFamilies]float64{}, false
-	for _, w := range ev {
-		r.sum += w.w
-		r.fam[w.fam] += w.w
-		r.identity = r.identity || w.id != idNone
+	for _, n := range ev {
+		d := &verdicts[n.v]
+		r.sum += n.w
+		r.fam[d.fam] += n.w
+		r.identity = r.identity || d.id != idNone
 	}
 	if gated {
 		r.sum = math.Inf(-1)
@@ -288,7 +300,11 @@ func (e *Engine) pairSum(v6 *entry, f4 *feat, v4 *entry, rec *record) float64 {
 
 	sum := 0.0
 	if !e.off[fEmbedded] && embeddedApplies(f6) {
-		sum += rec.note(embeddedRule(v6, f4.src, rec != nil))
+		w, how := embeddedRule(v6, f4.src)
+		sum += w.w
+		if rec != nil && w.v != vNone {
+			rec.add(w, how)
+		}
 	}
 	if !e.off[fStack] {
 		sum += stackRules(f6, f4, v6, v4, rec)
@@ -336,10 +352,14 @@ func (e *Engine) pairSum(v6 *entry, f4 *feat, v4 *entry, rec *record) float64 {
 // TestPruningExact checks it against the verdicts recorded.
 func (e *Engine) keyed(v6 *entry, f4 *feat, v4 *entry) bool {
 	f6 := &v6.f
-	return !e.off[fEmbedded] && f6.embedded && embeddedRule(v6, f4.src, false).id == idKeyed ||
-		!e.off[fHistory] && e.historyRule(v6, f4).id == idKeyed ||
-		!e.off[fClock] && clockApplies(f6, f4) && clockOne(f6, f4).id == idKeyed ||
-		!e.off[fPTR] && ptrRule(v6, v4).id == idKeyed
+	if !e.off[fEmbedded] && f6.embedded {
+		if w, _ := embeddedRule(v6, f4.src); w.keyed() {
+			return true
+		}
+	}
+	return !e.off[fHistory] && e.historyRule(v6, f4).keyed() ||
+		!e.off[fClock] && clockApplies(f6, f4) && clockOne(f6, f4).keyed() ||
+		!e.off[fPTR] && ptrRule(v6, v4).keyed()
 }
 
 // explain records the verdicts of a pair, in the engine's scratch record:

@@ -171,10 +171,10 @@ func explainPair(e *Engine, a6, a4 *attempt.Attempt) *record {
 }
 
 // of returns the verdicts of family f.
-func (r *record) of(f int) []weighed {
-	var out []weighed
+func (r *record) of(f int) []noted {
+	var out []noted
 	for _, w := range r.ev {
-		if int(w.fam) == f {
+		if int(verdicts[w.v].fam) == f {
 			out = append(out, w)
 		}
 	}
@@ -182,8 +182,8 @@ func (r *record) of(f int) []weighed {
 }
 
 // has reports whether ws holds a verdict named what.
-func has(ws []weighed, what string) bool {
-	return slices.ContainsFunc(ws, func(w weighed) bool { return w.what == what })
+func has(ws []noted, what string) bool {
+	return slices.ContainsFunc(ws, func(w noted) bool { return w.what == what })
 }
 
 // TestPruningExact: pairSum without a record (the candidate scan, which
@@ -220,7 +220,7 @@ func TestPruningExact(t *testing.T) {
 			e.check = func(v6, v4 *entry, sum float64) {
 				pairs++
 				full := e.pairSum(v6, &v4.f, v4, rec.reset())
-				if k := slices.ContainsFunc(rec.ev, func(w weighed) bool { return w.id == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
+				if k := slices.ContainsFunc(rec.ev, func(w noted) bool { return verdicts[w.v].id == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
 					t.Errorf("%v %v: keyed %v, recorded %v", v6.f.src, v4.f.src, !k, evidenceStrings(rec.ev))
 				} else if k {
 					keyed++
@@ -291,7 +291,7 @@ func benchPairs(b *testing.B, explain bool) {
 }
 
 func TestEvidenceStrings(t *testing.T) {
-	ws := []weighed{{w: 3, what: "order:a"}, {w: 0, what: "port:far-behind-nat"}, {w: -2.5, what: "asn:different-origin"}, {w: 7.6, what: "embedded:6to4"}}
+	ws := []noted{{w: 3, what: "order:a"}, {w: 0, what: "port:far-behind-nat"}, {w: -2.5, what: "asn:different-origin"}, {w: 7.6, what: "embedded:6to4"}}
 	want := []string{"order:a(+3.0)", "port:far-behind-nat(+0.0)", "asn:different-origin(-2.5)", "embedded:6to4(+7.6)"}
 	if got := evidenceStrings(ws); !slices.Equal(got, want) {
 		t.Errorf("evidenceStrings = %q, want %q", got, want)
