@@ -76,7 +76,7 @@ const (
 	vSameTiming
 	vSimilarTiming
 	vDifferentTiming
-	vOrder // the first of numOrder x 2 x 3 order verdicts (orderVerdict)
+	vOrder      // the first of numOrder x 2 x 3 order verdicts (orderVerdict)
 	numVerdicts = vOrder + numOrder*2*3
 )
 
@@ -92,40 +92,40 @@ var verdicts = func() (t [numVerdicts]verdictDef) {
 		vEmbeddedIdentity: {"embedded:", fEmbedded, idKeyed},
 		vMismatch6to4:     {"embedded:mismatch-" + addr.Kind6to4.String(), fEmbedded, 0},
 		vMismatchTeredo:   {"embedded:mismatch-" + addr.KindTeredo.String(), fEmbedded, 0},
-	vSameOS: {"stack:same-os", fStack, 0},
-	vDifferentOS: {"stack:different-os", fStack, 0},
-	vSameOptions: {"stack:same-options", fStack, 0},
-	vDifferentOptions: {"stack:different-options", fStack, 0},
-	vSameWscale: {"stack:same-wscale", fStack, 0},
-	vDifferentWscale: {"stack:different-wscale", fStack, 0},
-	vMSSLess20: {"stack:mss-v6=v4-20", fStack, 0},
-	vMSSLarger: {"stack:mss-v6>v4", fStack, 0},
-	vDifferentTTL: {"stack:different-initial-ttl", fStack, 0},
-	vSameHops: {"stack:same-hops", fStack, 0},
-	vDifferentHops: {"stack:different-hops", fStack, 0},
-	vTimestampsDiffer: {"stack:timestamps-differ", fStack, 0},
-	vDifferentRate: {"clock:different-rate", fClock, 0},
-	vSameRate: {"clock:same-rate", fClock, 0},
-	vSameClock: {"clock:same-timestamp-clock", fClock, idKeyed},
-	vSameOrigin: {"asn:same-origin", fASN, 0},
-	vDifferentOrigin: {"asn:different-origin", fASN, 0},
-	vSameName: {"ptr:same-name", fPTR, idKeyed},
-	vSameDomain: {"ptr:same-domain", fPTR, 0},
-	vDifferentDomain: {"ptr:different-domain", fPTR, 0},
-	vAdjacent: {"port:adjacent", fPort, idOutput},
-	vNear: {"port:near", fPort, 0},
-	vFarBehindNAT: {"port:far-behind-nat", fPort, 0},
-	vFarSameHost: {"port:far-same-host-before", fPort, 0},
-	vFar: {"port:far", fPort, 0},
-	vSameIPv4: {"history:same-ipv4-as-before", fHistory, idKeyed},
-	vBestBefore: {"history:same-ipv4-best-before", fHistory, idKeyed},
-	vHeavyPrefix: {"history:ipv6-heavy-prefix", fHistory, 0},
-	vKeepsChanging: {"history:ipv4-keeps-changing", fHistory, 0},
-	vDifferentCount: {"retrans:different-count", fRetrans, 0},
-	vSameCount: {"retrans:same-count", fRetrans, 0},
-	vSameTiming: {"retrans:same-timing", fRetrans, 0},
-	vSimilarTiming: {"retrans:similar-timing", fRetrans, 0},
-	vDifferentTiming: {"retrans:different-timing", fRetrans, 0},
+		vSameOS:           {"stack:same-os", fStack, 0},
+		vDifferentOS:      {"stack:different-os", fStack, 0},
+		vSameOptions:      {"stack:same-options", fStack, 0},
+		vDifferentOptions: {"stack:different-options", fStack, 0},
+		vSameWscale:       {"stack:same-wscale", fStack, 0},
+		vDifferentWscale:  {"stack:different-wscale", fStack, 0},
+		vMSSLess20:        {"stack:mss-v6=v4-20", fStack, 0},
+		vMSSLarger:        {"stack:mss-v6>v4", fStack, 0},
+		vDifferentTTL:     {"stack:different-initial-ttl", fStack, 0},
+		vSameHops:         {"stack:same-hops", fStack, 0},
+		vDifferentHops:    {"stack:different-hops", fStack, 0},
+		vTimestampsDiffer: {"stack:timestamps-differ", fStack, 0},
+		vDifferentRate:    {"clock:different-rate", fClock, 0},
+		vSameRate:         {"clock:same-rate", fClock, 0},
+		vSameClock:        {"clock:same-timestamp-clock", fClock, idKeyed},
+		vSameOrigin:       {"asn:same-origin", fASN, 0},
+		vDifferentOrigin:  {"asn:different-origin", fASN, 0},
+		vSameName:         {"ptr:same-name", fPTR, idKeyed},
+		vSameDomain:       {"ptr:same-domain", fPTR, 0},
+		vDifferentDomain:  {"ptr:different-domain", fPTR, 0},
+		vAdjacent:         {"port:adjacent", fPort, idOutput},
+		vNear:             {"port:near", fPort, 0},
+		vFarBehindNAT:     {"port:far-behind-nat", fPort, 0},
+		vFarSameHost:      {"port:far-same-host-before", fPort, 0},
+		vFar:              {"port:far", fPort, 0},
+		vSameIPv4:         {"history:same-ipv4-as-before", fHistory, idKeyed},
+		vBestBefore:       {"history:same-ipv4-best-before", fHistory, idKeyed},
+		vHeavyPrefix:      {"history:ipv6-heavy-prefix", fHistory, 0},
+		vKeepsChanging:    {"history:ipv4-keeps-changing", fHistory, 0},
+		vDifferentCount:   {"retrans:different-count", fRetrans, 0},
+		vSameCount:        {"retrans:same-count", fRetrans, 0},
+		vSameTiming:       {"retrans:same-timing", fRetrans, 0},
+		vSimilarTiming:    {"retrans:similar-timing", fRetrans, 0},
+		vDifferentTiming:  {"retrans:different-timing", fRetrans, 0},
 	}
 	base := [numOrder]string{"windows-fallback-gap", "windows-gap-unusual", "windows-gap-wrong",
 		"rst-roundtrip-gap", "rst-roundtrip-gap-slow", "slow", "gap-wrong"}
@@ -286,7 +286,6 @@ const (
 	numOrder
 )
 
-
 // optionLayout returns the kinds of the TCP options in order (no values).
 func optionLayout(a *attempt.Attempt, buf *[40]byte) []byte {
 	opts := a.First.TCPOptions()
@@ -393,10 +392,7 @@ func stackOS(f6, f4 *feat, v6, v4 *entry) weighed {
 	if f6.os == osOther || f4.os == osOther {
 		same = v6.osClass == v4.osClass
 	}
-	if same {
-		return weighed{1, vSameOS}
-	}
-	return weighed{-5, vDifferentOS}
+	return pick(same, weighed{1, vSameOS}, weighed{-5, vDifferentOS})
 }
 
 // stackLayout compares the TCP option layouts: by interned ID, or by the
@@ -406,20 +402,23 @@ func stackLayout(f6, f4 *feat, v6, v4 *entry) weighed {
 	if f6.layout == 0 || f4.layout == 0 {
 		same = f6.layoutHash == f4.layoutHash && string(v6.stack.layoutBytes()) == string(v4.stack.layoutBytes())
 	}
-	if same {
-		return weighed{1.5, vSameOptions}
-	}
-	return weighed{-4, vDifferentOptions}
+	return pick(same, weighed{1.5, vSameOptions}, weighed{-4, vDifferentOptions})
 }
 
+// stackWscale compares the window scales, when both SYNs have one.
 func stackWscale(f6, f4 *feat) weighed {
-	switch {
-	case f6.wscale < 0 || f4.wscale < 0:
+	if f6.wscale < 0 || f4.wscale < 0 {
 		return weighed{}
-	case f6.wscale == f4.wscale:
-		return weighed{1, vSameWscale}
 	}
-	return weighed{-3, vDifferentWscale}
+	return pick(f6.wscale == f4.wscale, weighed{1, vSameWscale}, weighed{-3, vDifferentWscale})
+}
+
+// pick is a rule's verdict on a yes-or-no trait.
+func pick(same bool, yes, no weighed) weighed {
+	if same {
+		return yes
+	}
+	return no
 }
 
 // stackMSS: one host's IPv6 MSS is its IPv4 one less the 20 bytes of the
