@@ -141,8 +141,8 @@ type Association struct {
 
 type entry struct {
 	f feat // first: what the scan over candidates reads
-	// What else the explaining scorer and the output read of the attempt
-	// (attempt builds it back): the engine keeps no copy of the attempt.
+	// What else the rules and the output read of the attempt (attempt
+	// builds it back): the engine keeps no copy of the attempt.
 	family  uint8
 	tsLast  uint32
 	osClass string

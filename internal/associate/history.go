@@ -25,7 +25,8 @@ const DefaultMaxHistory = 1 << 17
 type prefixHistory struct {
 	last int64 // Unix ns of the latest attempt recorded
 	// ipv4 is the IPv4 of the latest association backed by identity
-	// evidence (see identityEvidence): only those vouch for the next one.
+	// evidence (a verdict of idOutput or idKeyed): only those vouch for
+	// the next one.
 	// An association made from timing and a generic stack alone, once
 	// taken as history, would make the next one likelier, so that one
 	// early error repeats itself for as long as the /64 keeps sending.

@@ -353,7 +353,7 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 }
 
 // byClock appends the attempts of ix whose TCP timestamp clock may explain
-// f's (clockSum's match): those in f's offset bucket and its neighbours at
+// f's (clockOne's match): those in f's offset bucket and its neighbours at
 // f's measured rate, or at every common rate when f's is not measured, and
 // those of odd rates. known is false when f's own rate is odd: the buckets
 // cannot find its matches, and the caller must look at every clock.

@@ -12,8 +12,8 @@ import (
 
 // The association model is a set of rules (evidence.go, clock.go,
 // names.go, history.go), each scoring one trait of a candidate pair from
-// features extracted once per attempt (feat), with integer times and no
-// strings, maps or allocations; pairSum sums their weights. Most candidate
+// features extracted once per attempt (feat: integer times, interned OS
+// classes and option layouts); pairSum sums their weights. Most candidate
 // pairs (those the index in index.go gives) are two hosts: pairSum without
 // a record stops as soon as a pair cannot reach the threshold. Given a
 // record, it applies every rule and notes its verdict: the evidence list
@@ -270,7 +270,7 @@ func (e *Engine) pairSum(v6 *entry, f4 *feat, v4 *entry, rec *record) float64 {
 			if rec == nil {
 				return math.Inf(-1)
 			}
-			gated = true // explained all the same
+			gated = true // a record still shows every rule's verdict
 		}
 	}
 	if rec == nil && f6.embedded && !e.off[fEmbedded] && embeds(v6, f4.src) {
