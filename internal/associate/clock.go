@@ -63,18 +63,15 @@ func clockApplies(f6, f4 *feat) bool { return f6.hasTS && f4.hasTS }
 
 // ratesDiffer: both attempts' clock rates were measured, and differ.
 func ratesDiffer(f6, f4 *feat) bool {
-	return f6.rate != 0 && f4.rate != 0 && math.Abs(f6.rate-f4.rate) > 0.15*math.Max(f6.rate, f4.rate)
+	return f6.rate != 0 && f4.rate != 0 && math.Abs(f6.rate-f4.rate) > 0.15*max(f6.rate, f4.rate)
 }
 
 // clockRate compares the rates measured on both attempts.
 func clockRate(f6, f4 *feat) weighed {
-	switch {
-	case f6.rate == 0 || f4.rate == 0:
+	if f6.rate == 0 || f4.rate == 0 {
 		return weighed{}
-	case ratesDiffer(f6, f4):
-		return weighed{-3, vDifferentRate}
 	}
-	return weighed{0.5, vSameRate}
+	return pick(!ratesDiffer(f6, f4), weighed{0.5, vSameRate}, weighed{-3, vDifferentRate})
 }
 
 // clockOne: one clock explains both attempts' first TSvals, at the rate
