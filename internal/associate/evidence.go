@@ -28,18 +28,24 @@ type weighed struct {
 	v verdict
 }
 
-// verdict names one finding of a rule; verdicts holds its evidence name,
-// family and identity level. Names are looked up only for the pair
-// explained (record.add).
+// verdict names one finding of a rule; verdicts holds its evidence name
+// and family, looked up only for the pair explained (record.add). The
+// identity evidence comes first, so that its level (id) is a range check.
 type verdict uint8
 
 const (
 	vNone verdict = iota
-	// An embedded IPv4 that is the candidate's: its name is "embedded:"
-	// and how the address embeds it; identity evidence from
-	// identityConfidence on.
+	// Identity evidence that opens the order gate too (idKeyed):
+	vEmbeddedIdentity // an embedding a protocol defines (identityConfidence)
+	vSameClock
+	vSameName
+	vSameIPv4
+	vBestBefore
+	// Identity evidence for the decision only (idOutput):
+	vAdjacent
+	// The rest. An embedded verdict's name is "embedded:" and how the
+	// address embeds the IPv4.
 	vEmbedded
-	vEmbeddedIdentity
 	vMismatch6to4
 	vMismatchTeredo
 	vSameOS
@@ -56,19 +62,14 @@ const (
 	vTimestampsDiffer
 	vDifferentRate
 	vSameRate
-	vSameClock
 	vSameOrigin
 	vDifferentOrigin
-	vSameName
 	vSameDomain
 	vDifferentDomain
-	vAdjacent
 	vNear
 	vFarBehindNAT
 	vFarSameHost
 	vFar
-	vSameIPv4
-	vBestBefore
 	vHeavyPrefix
 	vKeepsChanging
 	vDifferentCount
@@ -80,52 +81,64 @@ const (
 	numVerdicts = vOrder + numOrder*2*3
 )
 
+// id is the verdict's identity level.
+func (v verdict) id() idLevel {
+	switch {
+	case v == vNone:
+		return idNone
+	case v <= vBestBefore:
+		return idKeyed
+	case v == vAdjacent:
+		return idOutput
+	}
+	return idNone
+}
+
 type verdictDef struct {
 	name string
 	fam  uint8
-	id   idLevel
 }
 
 var verdicts = func() (t [numVerdicts]verdictDef) {
 	t = [numVerdicts]verdictDef{
-		vEmbedded:         {"embedded:", fEmbedded, 0},
-		vEmbeddedIdentity: {"embedded:", fEmbedded, idKeyed},
-		vMismatch6to4:     {"embedded:mismatch-" + addr.Kind6to4.String(), fEmbedded, 0},
-		vMismatchTeredo:   {"embedded:mismatch-" + addr.KindTeredo.String(), fEmbedded, 0},
-		vSameOS:           {"stack:same-os", fStack, 0},
-		vDifferentOS:      {"stack:different-os", fStack, 0},
-		vSameOptions:      {"stack:same-options", fStack, 0},
-		vDifferentOptions: {"stack:different-options", fStack, 0},
-		vSameWscale:       {"stack:same-wscale", fStack, 0},
-		vDifferentWscale:  {"stack:different-wscale", fStack, 0},
-		vMSSLess20:        {"stack:mss-v6=v4-20", fStack, 0},
-		vMSSLarger:        {"stack:mss-v6>v4", fStack, 0},
-		vDifferentTTL:     {"stack:different-initial-ttl", fStack, 0},
-		vSameHops:         {"stack:same-hops", fStack, 0},
-		vDifferentHops:    {"stack:different-hops", fStack, 0},
-		vTimestampsDiffer: {"stack:timestamps-differ", fStack, 0},
-		vDifferentRate:    {"clock:different-rate", fClock, 0},
-		vSameRate:         {"clock:same-rate", fClock, 0},
-		vSameClock:        {"clock:same-timestamp-clock", fClock, idKeyed},
-		vSameOrigin:       {"asn:same-origin", fASN, 0},
-		vDifferentOrigin:  {"asn:different-origin", fASN, 0},
-		vSameName:         {"ptr:same-name", fPTR, idKeyed},
-		vSameDomain:       {"ptr:same-domain", fPTR, 0},
-		vDifferentDomain:  {"ptr:different-domain", fPTR, 0},
-		vAdjacent:         {"port:adjacent", fPort, idOutput},
-		vNear:             {"port:near", fPort, 0},
-		vFarBehindNAT:     {"port:far-behind-nat", fPort, 0},
-		vFarSameHost:      {"port:far-same-host-before", fPort, 0},
-		vFar:              {"port:far", fPort, 0},
-		vSameIPv4:         {"history:same-ipv4-as-before", fHistory, idKeyed},
-		vBestBefore:       {"history:same-ipv4-best-before", fHistory, idKeyed},
-		vHeavyPrefix:      {"history:ipv6-heavy-prefix", fHistory, 0},
-		vKeepsChanging:    {"history:ipv4-keeps-changing", fHistory, 0},
-		vDifferentCount:   {"retrans:different-count", fRetrans, 0},
-		vSameCount:        {"retrans:same-count", fRetrans, 0},
-		vSameTiming:       {"retrans:same-timing", fRetrans, 0},
-		vSimilarTiming:    {"retrans:similar-timing", fRetrans, 0},
-		vDifferentTiming:  {"retrans:different-timing", fRetrans, 0},
+		vEmbedded:         {"embedded:", fEmbedded},
+		vEmbeddedIdentity: {"embedded:", fEmbedded},
+		vMismatch6to4:     {"embedded:mismatch-" + addr.Kind6to4.String(), fEmbedded},
+		vMismatchTeredo:   {"embedded:mismatch-" + addr.KindTeredo.String(), fEmbedded},
+		vSameOS:           {"stack:same-os", fStack},
+		vDifferentOS:      {"stack:different-os", fStack},
+		vSameOptions:      {"stack:same-options", fStack},
+		vDifferentOptions: {"stack:different-options", fStack},
+		vSameWscale:       {"stack:same-wscale", fStack},
+		vDifferentWscale:  {"stack:different-wscale", fStack},
+		vMSSLess20:        {"stack:mss-v6=v4-20", fStack},
+		vMSSLarger:        {"stack:mss-v6>v4", fStack},
+		vDifferentTTL:     {"stack:different-initial-ttl", fStack},
+		vSameHops:         {"stack:same-hops", fStack},
+		vDifferentHops:    {"stack:different-hops", fStack},
+		vTimestampsDiffer: {"stack:timestamps-differ", fStack},
+		vDifferentRate:    {"clock:different-rate", fClock},
+		vSameRate:         {"clock:same-rate", fClock},
+		vSameClock:        {"clock:same-timestamp-clock", fClock},
+		vSameOrigin:       {"asn:same-origin", fASN},
+		vDifferentOrigin:  {"asn:different-origin", fASN},
+		vSameName:         {"ptr:same-name", fPTR},
+		vSameDomain:       {"ptr:same-domain", fPTR},
+		vDifferentDomain:  {"ptr:different-domain", fPTR},
+		vAdjacent:         {"port:adjacent", fPort},
+		vNear:             {"port:near", fPort},
+		vFarBehindNAT:     {"port:far-behind-nat", fPort},
+		vFarSameHost:      {"port:far-same-host-before", fPort},
+		vFar:              {"port:far", fPort},
+		vSameIPv4:         {"history:same-ipv4-as-before", fHistory},
+		vBestBefore:       {"history:same-ipv4-best-before", fHistory},
+		vHeavyPrefix:      {"history:ipv6-heavy-prefix", fHistory},
+		vKeepsChanging:    {"history:ipv4-keeps-changing", fHistory},
+		vDifferentCount:   {"retrans:different-count", fRetrans},
+		vSameCount:        {"retrans:same-count", fRetrans},
+		vSameTiming:       {"retrans:same-timing", fRetrans},
+		vSimilarTiming:    {"retrans:similar-timing", fRetrans},
+		vDifferentTiming:  {"retrans:different-timing", fRetrans},
 	}
 	base := [numOrder]string{"windows-fallback-gap", "windows-gap-unusual", "windows-gap-wrong",
 		"rst-roundtrip-gap", "rst-roundtrip-gap-slow", "slow", "gap-wrong"}
@@ -133,7 +146,7 @@ var verdicts = func() (t [numVerdicts]verdictDef) {
 	for b := range numOrder {
 		for r, rev := range [2]string{"", "reversed-"} {
 			for f := range fits {
-				t[orderVerdict(b, r, f)] = verdictDef{"order:" + rev + base[b] + fits[f], fOrder, 0}
+				t[orderVerdict(b, r, f)] = verdictDef{"order:" + rev + base[b] + fits[f], fOrder}
 			}
 		}
 	}
@@ -141,7 +154,7 @@ var verdicts = func() (t [numVerdicts]verdictDef) {
 }()
 
 // keyed: the verdict is identity evidence that opens the order gate.
-func (w weighed) keyed() bool { return verdicts[w.v].id == idKeyed }
+func (w weighed) keyed() bool { return w.v.id() == idKeyed }
 
 // idLevel says whether a verdict is identity evidence: evidence of one host
 // that depends neither on timing nor on a stack many hosts share.

@@ -240,10 +240,9 @@ func (r *record) finish(gated bool) float64 {
 	}
 	r.sum, r.fam, r.identity = 0, [numFamilies]float64{}, false
 	for _, n := range ev {
-		d := &verdicts[n.v]
 		r.sum += n.w
-		r.fam[d.fam] += n.w
-		r.identity = r.identity || d.id != idNone
+		r.fam[verdicts[n.v].fam] += n.w
+		r.identity = r.identity || n.v.id() != idNone
 	}
 	if gated {
 		r.sum = math.Inf(-1)

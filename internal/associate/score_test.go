@@ -220,7 +220,7 @@ func TestPruningExact(t *testing.T) {
 			e.check = func(v6, v4 *entry, sum float64) {
 				pairs++
 				full := e.pairSum(v6, &v4.f, v4, rec.reset())
-				if k := slices.ContainsFunc(rec.ev, func(w noted) bool { return verdicts[w.v].id == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
+				if k := slices.ContainsFunc(rec.ev, func(w noted) bool { return w.v.id() == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
 					t.Errorf("%v %v: keyed %v, recorded %v", v6.f.src, v4.f.src, !k, evidenceStrings(rec.ev))
 				} else if k {
 					keyed++
