@@ -234,40 +234,37 @@ func orderRule(f6, f4 *feat, win bool) weighed {
 	if !f6.v6First {
 		first, second = f4, f6
 	}
-	rev := 0
-	if second.t0 < first.t0 {
+	reversed := second.t0 < first.t0
+	if reversed {
 		first, second = second, first
-		rev = 1
 	}
 	gap := second.t0 - first.t1
 	const ms = int64(time.Millisecond)
-	var w float64
-	var base int
+	var o weighed
 	if win {
 		switch {
 		case gap >= 450*ms && gap <= 1200*ms:
-			w, base = 3, orderWindowsFallback
+			o = weighed{3, orderVerdict(orderWindowsFallback, 0, 0)}
 		case gap >= 200*ms && gap <= 3000*ms:
-			w, base = 0.5, orderWindowsUnusual
+			o = weighed{0.5, orderVerdict(orderWindowsUnusual, 0, 0)}
 		default:
-			w, base = -3, orderWindowsWrong
+			o = weighed{-3, orderVerdict(orderWindowsWrong, 0, 0)}
 		}
 	} else {
 		switch {
 		case gap >= 0 && gap <= 150*ms:
-			w, base = 3, orderRoundtrip
+			o = weighed{3, orderVerdict(orderRoundtrip, 0, 0)}
 		case gap >= 0 && gap <= 400*ms:
-			w, base = 2, orderRoundtripSlow
+			o = weighed{2, orderVerdict(orderRoundtripSlow, 0, 0)}
 		case gap >= 0 && gap <= 1000*ms:
-			w, base = 0, orderSlow
+			o = weighed{0, orderVerdict(orderSlow, 0, 0)}
 		default:
-			w, base = -3, orderWrong
+			o = weighed{-3, orderVerdict(orderWrong, 0, 0)}
 		}
 	}
-	if rev == 1 {
-		w -= 2.5
+	if reversed {
+		o.w, o.v = o.w-2.5, o.v+orderReversed
 	}
-	fit := 0
 	if win && first.mean != 0 {
 		d := gap - first.mean
 		if d < 0 {
@@ -275,17 +272,25 @@ func orderRule(f6, f4 *feat, win bool) weighed {
 		}
 		switch {
 		case d <= 60*ms:
-			w, fit = w+1.5, 1
+			o.w, o.v = o.w+1.5, o.v+orderFits
 		case d > 400*ms:
-			w, fit = w-1.5, 2
+			o.w, o.v = o.w-1.5, o.v+orderMisfits
 		}
 	}
-	return weighed{w, orderVerdict(base, rev, fit)}
+	return o
 }
 
 // orderVerdict is the verdict of an order base (orderWindowsFallback...),
-// reversed or not (rev 1 or 0), with the fallback fit's qualifier (fit).
+// reversed or not (rev 1 or 0), with the fallback fit's qualifier (fit:
+// 0, 1 fits, 2 misfits): orderReversed, orderFits and orderMisfits are
+// those qualifiers' offsets.
 func orderVerdict(base, rev, fit int) verdict { return vOrder + verdict(base*6+rev*3+fit) }
+
+const (
+	orderReversed verdict = 3
+	orderFits     verdict = 1
+	orderMisfits  verdict = 2
+)
 
 // The order verdicts' bases (see orderVerdict).
 const (

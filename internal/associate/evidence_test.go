@@ -194,7 +194,7 @@ func TestStackPastInternTables(t *testing.T) {
 			for _, y := range ens {
 				rec := &record{}
 				stackRules(&x.f, &y.f, x, y, rec)
-				out = append(out, rec.ev)
+				out = append(out, slices.Clone(rec.named()))
 			}
 		}
 		return out

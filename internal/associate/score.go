@@ -189,11 +189,22 @@ func embeds(v6 *entry, ip netip.Addr) bool {
 
 // record is what pairSum notes of a pair it explains.
 type record struct {
-	ev       []noted // the verdicts, in the output's order (outRank)
+	// The verdicts noted, in the output's order once finished (outRank),
+	// and how the embedded one's address embeds the IPv4. A fixed array:
+	// noting calls nothing, so the scan's path keeps its registers.
+	buf      [maxNoted]weighed
+	n        int
+	how      string
 	sum      float64
-	fam      [numFamilies]float64 // ev summed by family (Features.Family)
+	fam      [numFamilies]float64 // the verdicts summed by family (Features.Family)
 	identity bool                 // a verdict is identity evidence
+	ev       []noted              // with their names (named)
 }
+
+// maxNoted is the most verdicts a pair has: one per rule (embedded, order,
+// six of the stack, two of the clock, asn, ptr, two of retrans, port,
+// history).
+const maxNoted = 16
 
 // noted is a verdict recorded, with its evidence name.
 type noted struct {
@@ -205,22 +216,14 @@ type noted struct {
 // note records w, unless it is vNone, and returns its weight.
 func (r *record) note(w weighed) float64 {
 	if r != nil && w.v != vNone {
-		r.add(w, "")
+		r.buf[r.n] = w
+		r.n++
 	}
 	return w.w
 }
 
-// add records w, its name ending in how (embedded verdicts). It is kept
-// out of line: note is inlined at every rule, on the candidate scan's
-// path, where r is nil.
-//
-//go:noinline
-func (r *record) add(w weighed, how string) {
-	r.ev = append(r.ev, noted{w: w.w, what: verdicts[w.v].name + how, v: w.v})
-}
-
 func (r *record) reset() *record {
-	r.ev = r.ev[:0]
+	r.n, r.how = 0, ""
 	return r
 }
 
@@ -231,23 +234,36 @@ var outRank = [numFamilies]uint8{fEmbedded: 0, fOrder: 1, fStack: 2, fClock: 3, 
 // finish puts the verdicts noted in the output's order and sums them; a
 // pair the order gate refuses (gated) sums to -Inf all the same.
 func (r *record) finish(gated bool) float64 {
-	ev := r.ev
-	rank := func(n noted) uint8 { return outRank[verdicts[n.v].fam] }
-	for i := 1; i < len(ev); i++ {
-		for j := i; j > 0 && rank(ev[j]) < rank(ev[j-1]); j-- {
-			ev[j], ev[j-1] = ev[j-1], ev[j]
+	ws := r.buf[:r.n]
+	rank := func(w weighed) uint8 { return outRank[verdicts[w.v].fam] }
+	for i := 1; i < len(ws); i++ {
+		for j := i; j > 0 && rank(ws[j]) < rank(ws[j-1]); j-- {
+			ws[j], ws[j-1] = ws[j-1], ws[j]
 		}
 	}
 	r.sum, r.fam, r.identity = 0, [numFamilies]float64{}, false
-	for _, n := range ev {
-		r.sum += n.w
-		r.fam[verdicts[n.v].fam] += n.w
-		r.identity = r.identity || n.v.id() != idNone
+	for _, w := range ws {
+		r.sum += w.w
+		r.fam[verdicts[w.v].fam] += w.w
+		r.identity = r.identity || w.v.id() != idNone
 	}
 	if gated {
 		r.sum = math.Inf(-1)
 	}
 	return r.sum
+}
+
+// named fills r.ev: the verdicts with their names, for the output.
+func (r *record) named() []noted {
+	r.ev = r.ev[:0]
+	for _, w := range r.buf[:r.n] {
+		what := verdicts[w.v].name
+		if w.v == vEmbedded || w.v == vEmbeddedIdentity {
+			what += r.how
+		}
+		r.ev = append(r.ev, noted{w: w.w, what: what, v: w.v})
+	}
+	return r.ev
 }
 
 // pairSum sums the rules' weights for a pair. Without a record (rec nil)
@@ -300,9 +316,8 @@ func (e *Engine) pairSum(v6 *entry, f4 *feat, v4 *entry, rec *record) float64 {
 	sum := 0.0
 	if !e.off[fEmbedded] && embeddedApplies(f6) {
 		w, how := embeddedRule(v6, f4.src)
-		sum += w.w
-		if rec != nil && w.v != vNone {
-			rec.add(w, how)
+		if sum += rec.note(w); rec != nil {
+			rec.how = how
 		}
 	}
 	if !e.off[fStack] {
@@ -361,9 +376,10 @@ func (e *Engine) keyed(v6 *entry, f4 *feat, v4 *entry) bool {
 		!e.off[fPTR] && ptrRule(v6, v4).keyed()
 }
 
-// explain records the verdicts of a pair, in the engine's scratch record:
-// keep them only by copying.
+// explain records the verdicts of a pair, named, in the engine's scratch
+// record: keep them only by copying.
 func (e *Engine) explain(v6, v4 *entry) *record {
 	e.pairSum(v6, &v4.f, v4, e.rec.reset())
+	e.rec.named()
 	return &e.rec
 }

@@ -167,6 +167,7 @@ func explainPair(e *Engine, a6, a4 *attempt.Attempt) *record {
 	v6, v4 := entryOf(e, a6), entryOf(e, a4)
 	rec := &record{}
 	e.pairSum(v6, &v4.f, v4, rec)
+	rec.named()
 	return rec
 }
 
@@ -220,6 +221,7 @@ func TestPruningExact(t *testing.T) {
 			e.check = func(v6, v4 *entry, sum float64) {
 				pairs++
 				full := e.pairSum(v6, &v4.f, v4, rec.reset())
+				rec.named()
 				if k := slices.ContainsFunc(rec.ev, func(w noted) bool { return w.v.id() == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
 					t.Errorf("%v %v: keyed %v, recorded %v", v6.f.src, v4.f.src, !k, evidenceStrings(rec.ev))
 				} else if k {
@@ -283,6 +285,7 @@ func benchPairs(b *testing.B, explain bool) {
 		y.f.t0 = x.f.t0 // a candidate
 		if explain {
 			sink += e.pairSum(x, &y.f, y, rec.reset())
+			rec.named()
 		} else {
 			sink += e.pairSum(x, &y.f, y, nil)
 		}
