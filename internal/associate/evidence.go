@@ -395,6 +395,10 @@ func (f *stackFeatures) layoutBytes() []byte { return f.layout[:f.nlayout] }
 
 // stackRules compare the two SYNs' TCP/IP stacks, one trait each.
 func stackRules(f6, f4 *feat, v6, v4 *entry, rec *record) float64 {
+	if rec == nil { // the candidate scan: weights only
+		return stackOS(f6, f4, v6, v4).w + stackLayout(f6, f4, v6, v4).w + stackWscale(f6, f4).w +
+			stackMSS(f6, f4).w + stackHops(f6, f4).w + stackTS(f6, f4).w
+	}
 	return rec.note(stackOS(f6, f4, v6, v4)) + rec.note(stackLayout(f6, f4, v6, v4)) +
 		rec.note(stackWscale(f6, f4)) + rec.note(stackMSS(f6, f4)) + rec.note(stackHops(f6, f4)) +
 		rec.note(stackTS(f6, f4))
