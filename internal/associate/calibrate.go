@@ -3,7 +3,6 @@ package associate
 import (
 	"math"
 	"sort"
-	"strings"
 )
 
 // Features are what the calibrated score of an association is computed
@@ -144,20 +143,6 @@ var Uncalibrated = func() Calibration {
 	}
 	return c
 }()
-
-// familySums sums a pair's evidence by family.
-func familySums(ws []weighed) (out [numFamilies]float64) {
-	for _, w := range ws {
-		f, _, _ := strings.Cut(w.what, ":")
-		for i, name := range Families {
-			if name == f {
-				out[i] += w.w
-				break
-			}
-		}
-	}
-	return out
-}
 
 // crowd counts Features.Crowd and Features.Near for v6.
 func (e *Engine) crowd(v6 *entry) (crowd, near int) {

@@ -96,7 +96,7 @@ func TestDecisionFeatures(t *testing.T) {
 	if f.Busy != 2 {
 		t.Errorf("Busy %d, want 2 (the address sent twice)", f.Busy)
 	}
-	if f.Habit <= 0 || f.Habit >= embeddedIdentity {
+	if f.Habit <= 0 || f.Habit >= 4+4*identityConfidence {
 		t.Errorf("Habit %.2f: the low-32 embedding is a habit", f.Habit)
 	}
 	if x := f.Vector(); x[1+fEmbedded] != 0 {

@@ -48,42 +48,58 @@ func clockTolerance(rate, dt float64) float64 {
 	return 2 + rate*0.15 + rate*math.Abs(dt)*0.001
 }
 
-// clockEvidenceTo appends the timestamp evidence of a pair to out. Stacks
-// that stamp every connection from one host-wide clock (Linux before 4.10,
-// macOS) give TSvals that one clock explains across both families: a
-// random 32-bit offset matching by chance has odds of about 1e-7, so that is
-// strong evidence. Stacks with a per-address-pair or per-connection random
-// offset (Linux 4.10+, FreeBSD 12+) never match, which says nothing; but a
-// clock rate measured on both attempts (from retransmissions) that differs
-// rules the pair out.
-func clockEvidenceTo(out []weighed, v6, v4 *attempt.Attempt) []weighed {
-	if !v6.HasTS || !v4.HasTS {
-		return out
-	}
-	r6, ok6 := tsRate(v6)
-	r4, ok4 := tsRate(v4)
-	if ok6 && ok4 {
-		if math.Abs(r6-r4) > 0.15*math.Max(r6, r4) {
-			return append(out, weighed{-3, "clock:different-rate"})
-		}
-		out = append(out, weighed{0.5, "clock:same-rate"})
-	}
-	dt := v4.FirstSeen.Sub(v6.FirstSeen).Seconds()
-	dts := float64(int32(v4.TSFirst - v6.TSFirst))
-	try := tsRates[:]
-	var one [1]float64
-	switch {
-	case ok6:
-		one[0] = r6
-		try = one[:]
-	case ok4:
-		one[0] = r4
-		try = one[:]
-	}
-	for _, r := range try {
-		if math.Abs(dts-r*dt) <= clockTolerance(r, dt) {
-			return append(out, weighed{5, "clock:same-timestamp-clock"})
-		}
-	}
-	return out
+// The clock rules. Stacks that stamp every connection from one host-wide
+// clock (Linux before 4.10, macOS) give TSvals that one clock explains
+// across both families: a random 32-bit offset matching by chance has odds
+// of about 1e-7, so that is strong evidence, and identity evidence. Stacks
+// with a per-address-pair or per-connection random offset (Linux 4.10+,
+// FreeBSD 12+) never match, which says nothing; but a clock rate measured
+// on both attempts (from retransmissions) that differs rules the pair out.
+// They speak only when clockApplies; maxClock is the most they give.
+const maxClock = 0.5 + 5
+
+// clockApplies: both SYNs carry TCP timestamps.
+func clockApplies(f6, f4 *feat) bool { return f6.hasTS && f4.hasTS }
+
+// ratesDiffer: both attempts' clock rates were measured, and differ.
+func ratesDiffer(f6, f4 *feat) bool {
+	return f6.rate != 0 && f4.rate != 0 && math.Abs(f6.rate-f4.rate) > 0.15*max(f6.rate, f4.rate)
 }
+
+// clockRate compares the rates measured on both attempts.
+func clockRate(f6, f4 *feat) weighed {
+	if f6.rate == 0 || f4.rate == 0 {
+		return weighed{}
+	}
+	return pick(!ratesDiffer(f6, f4), weighed{0.5, vSameRate}, weighed{-3, vDifferentRate})
+}
+
+// clockOne: one clock explains both attempts' first TSvals, at the rate
+// measured on either, or else at one of tsRates.
+func clockOne(f6, f4 *feat) weighed {
+	if !clockApplies(f6, f4) || ratesDiffer(f6, f4) {
+		return weighed{}
+	}
+	dt := time.Duration(f4.t0 - f6.t0).Seconds()
+	dts := float64(int32(f4.tsFirst - f6.tsFirst))
+	one := false
+	switch {
+	case f6.rate != 0:
+		one = clockFits(f6.rate, dt, dts)
+	case f4.rate != 0:
+		one = clockFits(f4.rate, dt, dts)
+	default:
+		for _, r := range tsRates {
+			if one = clockFits(r, dt, dts); one {
+				break
+			}
+		}
+	}
+	if !one {
+		return weighed{}
+	}
+	return weighed{5, vSameClock}
+}
+
+// clockFits: dts ticks in dt seconds is one clock at rate r.
+func clockFits(r, dt, dts float64) bool { return math.Abs(dts-r*dt) <= clockTolerance(r, dt) }

@@ -20,14 +20,8 @@ func withTS(a attempt.Attempt, first uint32, rate float64) attempt.Attempt {
 func TestClockEvidence(t *testing.T) {
 	v6 := mk("2001:db8::1", 40000, 0, 1, "Linux", linux(0xa0), 58)
 	v4 := mk("192.0.2.1", 33000, 40*time.Millisecond, 1, "Linux", linux(0xb4), 58)
-	has := func(ws []weighed, what string) bool {
-		for _, w := range ws {
-			if w.what == what {
-				return true
-			}
-		}
-		return false
-	}
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	clock := func(a6, a4 *attempt.Attempt) []noted { return explainPair(e, a6, a4).of(fClock) }
 	cases := []struct {
 		name     string
 		v6, v4   attempt.Attempt
@@ -45,7 +39,7 @@ func TestClockEvidence(t *testing.T) {
 		{name: "one side without timestamps", v6: withTS(v6, 1_000_000, 1000), v4: v4, nothing: true},
 	}
 	for _, c := range cases {
-		ws := clockEvidenceTo(nil, &c.v6, &c.v4)
+		ws := clock(&c.v6, &c.v4)
 		if c.nothing {
 			if len(ws) != 0 {
 				t.Errorf("%s: evidence %v, want none", c.name, ws)
@@ -61,11 +55,11 @@ func TestClockEvidence(t *testing.T) {
 	r6 := mk("2001:db8::1", 40000, 0, 3, "Linux", linux(0xa0), 58)
 	r4 := mk("192.0.2.1", 33000, 3*time.Second, 3, "Linux", linux(0xb4), 58)
 	a, b := withTS(r6, 5, 1000), withTS(r4, 2_000_000_000, 250)
-	if ws := clockEvidenceTo(nil, &a, &b); !has(ws, "clock:different-rate") {
+	if ws := clock(&a, &b); !has(ws, "clock:different-rate") {
 		t.Errorf("1000 Hz vs 250 Hz: %v", ws)
 	}
 	a, b = withTS(r6, 5, 250), withTS(r4, 5+750, 250)
-	if ws := clockEvidenceTo(nil, &a, &b); !has(ws, "clock:same-rate") || !has(ws, "clock:same-timestamp-clock") {
+	if ws := clock(&a, &b); !has(ws, "clock:same-rate") || !has(ws, "clock:same-timestamp-clock") {
 		t.Errorf("one 250 Hz clock measured on both: %v", ws)
 	}
 	if r, ok := tsRate(&a); !ok || r != 250 {
@@ -112,27 +106,31 @@ func (f fakeNames) Origin(ip netip.Addr) (uint32, bool) { n, ok := f.asn[ip]; re
 func (f fakeNames) PTR(ip netip.Addr) (string, bool)    { n, ok := f.ptr[ip]; return n, ok }
 
 func TestNamesEvidence(t *testing.T) {
-	k := func(asn uint32, ptr string) known {
-		return lookupNames(fakeNames{asn: map[netip.Addr]uint32{{}: asn}, ptr: map[netip.Addr]string{{}: ptr}}, netip.Addr{})
+	type known struct {
+		asn uint32
+		ptr string
 	}
 	cases := []struct {
 		v6, v4 known
 		asn    string
 		ptr    string
 	}{
-		{k(64500, "mx1.example.com."), k(64500, "MX1.example.com"), "asn:same-origin", "ptr:same-name"},
-		{k(64500, "dyn6-1.isp.co.uk"), k(64500, "dyn-1-2-3-4.isp.co.uk"), "asn:same-origin", "ptr:same-domain"},
-		{k(64500, "a.one.example"), k(64501, "b.other.example"), "asn:different-origin", "ptr:different-domain"},
-		{k(0, ""), k(64501, "b.other.example"), "", ""},
+		{known{64500, "mx1.example.com."}, known{64500, "MX1.example.com"}, "asn:same-origin", "ptr:same-name"},
+		{known{64500, "dyn6-1.isp.co.uk"}, known{64500, "dyn-1-2-3-4.isp.co.uk"}, "asn:same-origin", "ptr:same-domain"},
+		{known{64500, "a.one.example"}, known{64501, "b.other.example"}, "asn:different-origin", "ptr:different-domain"},
+		{known{0, ""}, known{64501, "b.other.example"}, "", ""},
 	}
+	a6 := mk("2001:db8::1", 40000, 0, 1, "Linux", linux(0xa0), 58)
+	a4 := mk("192.0.2.1", 33000, 40*time.Millisecond, 1, "Linux", linux(0xb4), 58)
 	for _, c := range cases {
-		w, ok := asnEvidence(&c.v6, &c.v4)
-		if (c.asn == "") == ok || (ok && w.what != c.asn) {
-			t.Errorf("asn %+v %+v: %v %v, want %q", c.v6, c.v4, w, ok, c.asn)
-		}
-		w, ok = ptrEvidence(&c.v6, &c.v4)
-		if (c.ptr == "") == ok || (ok && w.what != c.ptr) {
-			t.Errorf("ptr %+v %+v: %v %v, want %q", c.v6, c.v4, w, ok, c.ptr)
+		cfg := DefaultConfig()
+		cfg.Names = fakeNames{asn: map[netip.Addr]uint32{a6.Src: c.v6.asn, a4.Src: c.v4.asn}, ptr: map[netip.Addr]string{a6.Src: c.v6.ptr, a4.Src: c.v4.ptr}}
+		rec := explainPair(New(cfg, nil, func(*Association) {}), &a6, &a4)
+		for f, want := range map[int]string{fASN: c.asn, fPTR: c.ptr} {
+			ws := rec.of(f)
+			if (want == "") != (len(ws) == 0) || (want != "" && (len(ws) != 1 || ws[0].what != want)) {
+				t.Errorf("%s %+v %+v: %+v, want %q", Families[f], c.v6, c.v4, ws, want)
+			}
 		}
 	}
 	if d := domainOf("x.y.isp.com.au"); d != "isp.com.au" {

@@ -141,8 +141,8 @@ type Association struct {
 
 type entry struct {
 	f feat // first: what the scan over candidates reads
-	// What else the explaining scorer and the output read of the attempt
-	// (attempt builds it back): the engine keeps no copy of the attempt.
+	// What else the rules and the output read of the attempt (attempt
+	// builds it back): the engine keeps no copy of the attempt.
 	family  uint8
 	tsLast  uint32
 	osClass string
@@ -177,16 +177,17 @@ type Engine struct {
 	free           []*entry
 	last           time.Time
 	hist           *history
-	// scratch holds the evidence of the pair being evaluated, found the
+	// rec notes the verdicts of the pair explained (explain), sumRec
+	// those of a pair pairSum sums in the output's order; found holds the
 	// scoring candidates of the IPv6 attempt being decided.
-	scratch []weighed
-	found   []pair
+	rec, sumRec record
+	found       []pair
 	// minSum is the evidence sum below which a pair cannot score Threshold
 	// (with a small safety margin).
 	minSum float64
 	// off[f] is Config.Disable[Families[f]], looked up once.
 	off [numFamilies]bool
-	// osIDs interns OS classes for pairSum (Windows and unknown are fixed).
+	// osIDs interns OS classes for the rules (Windows and unknown are fixed).
 	osIDs map[string]uint8
 	// layoutIDs interns TCP option layouts (at most maxLayouts).
 	layoutIDs map[string]uint16
@@ -198,10 +199,9 @@ type Engine struct {
 	stats   Stats
 	// afterAdd, in tests, runs at the end of every Add.
 	afterAdd  func()
-	evStrings map[weighed]string // Engine.evidence
-	// Attempts built back from entries: for the explaining scorer (tmp)
-	// and for the Association emitted (out).
-	tmp6, tmp4, out6, out4 attempt.Attempt
+	evStrings map[noted]string // Engine.evidence
+	// Attempts built back from entries for the Association emitted.
+	out6, out4 attempt.Attempt
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 	// Reused by each decision batch (decideFull, closeCandidates).
@@ -238,17 +238,13 @@ const (
 	minPairs   = 16
 )
 
-// maxRest is the most the port (+4), history (+2) and retrans (+0.5 +2.5)
-// evidence can add to a pair's sum.
-const maxRest = 9
-
 // New returns an engine that calls emit once per IPv6 attempt, in FirstSeen order.
 func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 	if cfg.Horizon <= 0 {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit,
-		top: map[*entry][2]float64{}, cands: map[*entry]int{}, rival: map[*entry]rival{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[weighed]string{}}
+		top: map[*entry][2]float64{}, cands: map[*entry]int{}, rival: map[*entry]rival{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[noted]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -280,17 +276,9 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 // attempt.Grouper emits them).
 func (e *Engine) Add(a *attempt.Attempt) {
 	en := e.alloc()
-	en.family, en.tsLast, en.osClass = uint8(a.Family), a.TSLast, a.OSClass
 	e.seq++
 	en.seq = e.seq
-	en.stack.fill(a)
-	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
-		en.names = lookupNames(e.cfg.Names, a.Src)
-	}
-	if a.Family == 6 {
-		addr.ClassifyInto(a.Src, &en.info)
-	}
-	e.fillFeat(en, a)
+	e.fill(en, a)
 	if a.Family == 6 {
 		e.v6 = pushFIFO(&e.v6base, e.v6, en)
 		if e.cfg.Mode == ModeFull {
@@ -314,6 +302,19 @@ func (e *Engine) Add(a *attempt.Attempt) {
 	if e.afterAdd != nil {
 		e.afterAdd()
 	}
+}
+
+// fill extracts what the engine keeps of an attempt into en.
+func (e *Engine) fill(en *entry, a *attempt.Attempt) {
+	en.family, en.tsLast, en.osClass = uint8(a.Family), a.TSLast, a.OSClass
+	en.stack.fill(a)
+	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
+		en.names = lookupNames(e.cfg.Names, a.Src)
+	}
+	if a.Family == 6 {
+		addr.ClassifyInto(a.Src, &en.info)
+	}
+	e.fillFeat(en, a)
 }
 
 // Advance decides the IPv6 attempts that no attempt still to come can
@@ -383,12 +384,12 @@ func (e *Engine) release(en *entry) { e.free = append(e.free, en) }
 type pair struct {
 	v6, v4 *entry
 	sum    float64
-	ev     []weighed
+	ev     []noted
 }
 
 // evidence is evidenceStrings with the strings kept: the pieces of
 // evidence are few (a name and its weight), and the output repeats them.
-func (e *Engine) evidence(ws []weighed) []string {
+func (e *Engine) evidence(ws []noted) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		s, ok := e.evStrings[w]
@@ -408,7 +409,7 @@ func (e *Engine) evidence(ws []weighed) []string {
 const maxEvStrings = 4096
 
 // evidenceStrings formats a pair's evidence for output: "family:detail(+w)".
-func evidenceStrings(ws []weighed) []string {
+func evidenceStrings(ws []noted) []string {
 	out := make([]string, len(ws))
 	var b []byte
 	for i, w := range ws {
@@ -547,105 +548,6 @@ func score(sum float64) float64 { return 1 / (1 + math.Exp(-(sum - scoreBias))) 
 // signs (e.g. the RFC 6724 gap and a matching stack) are needed.
 const scoreBias = 6
 
-// evaluate sums the evidence for one candidate pair. The evidence list
-// goes into the engine's scratch buffer; keep it only by copying.
-func (e *Engine) evaluate(v6, v4 *entry) pair {
-	a6, a4 := v6.attempt(&e.tmp6), v4.attempt(&e.tmp4)
-	osClass := v6.osClass
-	if osClass == "" || osClass == "unknown" {
-		osClass = v4.osClass
-	}
-	// A pair whose timing contradicts the order model needs evidence of
-	// one host that does not depend on timing.
-	if !e.off[fOrder] {
-		if o := orderEvidence(a6, v6.info.Kind, a4, osClass).w; o < farOrder && !e.identitySlow(v6, v4, a6, a4) {
-			return pair{v6: v6, v4: v4, sum: math.Inf(-1)}
-		}
-	}
-	// Most candidates are other hosts: a bound on the sum, computed without
-	// building the evidence list, rules them out. The sum returned is then
-	// that bound, below minSum.
-	if b := e.bound(v6, v4, a6, a4, osClass); b < e.minSum {
-		return pair{v6: v6, v4: v4, sum: b}
-	}
-	ws := e.scratch[:0]
-	defer func() { e.scratch = ws[:0] }()
-	p := pair{v6: v6, v4: v4}
-	add := func(w weighed) {
-		p.sum += w.w
-		ws = append(ws, w)
-	}
-	if !e.off[fEmbedded] {
-		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok {
-			add(w)
-		}
-	}
-	if !e.off[fOrder] {
-		add(orderEvidence(a6, v6.info.Kind, a4, osClass))
-	}
-	if !e.off[fStack] {
-		n := len(ws)
-		ws = stackEvidenceTo(ws, &v6.stack, &v4.stack)
-		for _, w := range ws[n:] {
-			p.sum += w.w
-		}
-	}
-	if !e.off[fClock] {
-		n := len(ws)
-		ws = clockEvidenceTo(ws, a6, a4)
-		for _, w := range ws[n:] {
-			p.sum += w.w
-		}
-	}
-	// 6to4 and Teredo addresses are announced by their relays' operators,
-	// not by the host's provider.
-	if !e.off[fASN] && v6.info.Kind != addr.Kind6to4 && v6.info.Kind != addr.KindTeredo {
-		if w, ok := asnEvidence(&v6.names, &v4.names); ok {
-			add(w)
-		}
-	}
-	if !e.off[fPTR] {
-		if w, ok := ptrEvidence(&v6.names, &v4.names); ok {
-			add(w)
-		}
-	}
-	// What is left (port, history, retrans) adds at most maxRest: a pair
-	// that cannot reach the threshold any more is not worth finishing.
-	if p.sum+maxRest < e.minSum {
-		p.ev = nil
-		return p
-	}
-	if !e.off[fPort] {
-		if w, ok := portEvidence(a6, a4, osClass); ok {
-			if w.w < 0 && !e.off[fHistory] {
-				switch nat, single := e.hist.natState(a4.Src); {
-				case nat:
-					// A NAT rewrote the IPv4 port: distance says nothing.
-					w = weighed{0, "port:far-behind-nat"}
-				case single:
-					// A host seen before without NAT: its ports are its own.
-					w = weighed{-4, "port:far-same-host-before"}
-				}
-			}
-			add(w)
-		}
-	}
-	if !e.off[fHistory] {
-		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok {
-			add(w)
-		}
-	}
-	if !e.off[fRetrans] {
-		n := len(ws)
-		ws = retransEvidenceTo(ws, a6, a4)
-		for _, w := range ws[n:] {
-			p.sum += w.w
-		}
-	}
-	p.ev = ws
-	return p
-}
-
 // maxClose bounds the close candidates kept per attempt for the history.
 const maxClose = 8
 
@@ -699,29 +601,7 @@ const ambiguousUnassociated = "ambiguous:close-candidates(unassociated)"
 // numbering habit anyone may follow with any address, also another
 // host's: it weighs as evidence, but does not vouch for a pair whose
 // timing is wrong, nor for an association with the address alone.
-// embeddedIdentity is the weight of such a match (embeddedEvidence).
-const (
-	identityConfidence = 0.8
-	embeddedIdentity   = 4 + 4*identityConfidence
-)
-
-// identityEvidence reports whether a pair's evidence shows one host by
-// what does not depend on timing or on a stack many hosts share: the IPv6
-// address embeds the IPv4 one, one TCP timestamp clock explains both, both
-// have one reverse name, or the /64 was associated with that IPv4 before
-// on such evidence.
-func identityEvidence(ws []weighed) bool {
-	for _, w := range ws {
-		switch {
-		case w.what == "clock:same-timestamp-clock", w.what == "ptr:same-name", w.what == "port:adjacent",
-			w.what == "history:same-ipv4-as-before", w.what == "history:same-ipv4-best-before":
-			return true
-		case w.w >= embeddedIdentity && strings.HasPrefix(w.what, "embedded:"):
-			return true
-		}
-	}
-	return false
-}
+const identityConfidence = 0.8
 
 // farOrder: a pair whose order evidence weighs less than this (the gap is
 // wrong for the stack, or reversed and slow) is a candidate only with
@@ -732,78 +612,6 @@ func identityEvidence(ws []weighed) bool {
 // almost no decision (docs/association.md) and spares the engine most of
 // its candidates.
 const farOrder = -1
-
-// identitySlow reports whether a pair has evidence of one host that does
-// not depend on timing: the IPv6 address embeds the IPv4 address, the /64
-// was associated with that IPv4 address before, one TCP timestamp clock
-// explains both attempts, or both addresses have one reverse name.
-func (e *Engine) identitySlow(v6, v4 *entry, a6, a4 *attempt.Attempt) bool {
-	if !e.off[fEmbedded] {
-		if w, ok := embeddedEvidence(&v6.info, a4.Src); ok && w.w >= embeddedIdentity {
-			return true
-		}
-	}
-	if !e.off[fHistory] {
-		if w, ok := e.hist.prefixEvidence(a6, a4.Src); ok && w.w > 0 {
-			return true
-		}
-	}
-	if !e.off[fClock] {
-		for _, w := range clockEvidenceTo(nil, a6, a4) {
-			if w.what == "clock:same-timestamp-clock" {
-				return true
-			}
-		}
-	}
-	if !e.off[fPTR] {
-		if w, ok := ptrEvidence(&v6.names, &v4.names); ok && w.what == "ptr:same-name" {
-			return true
-		}
-	}
-	return false
-}
-
-// bound returns an upper bound of a pair's evidence sum from the two
-// cheapest and most telling families, the stack and the order, plus the
-// most every other family could add. Most candidate pairs (other hosts)
-// fall below the threshold on it.
-func (e *Engine) bound(v6, v4 *entry, a6, a4 *attempt.Attempt, osClass string) float64 {
-	rest := 2.0 + 4 // history; port (Windows) or the fallback fit
-	if !e.off[fRetrans] {
-		rest += 0.5
-		if a6.NIntervals > 0 && a4.NIntervals > 0 {
-			rest += 2.5
-		}
-	}
-	if len(v6.info.Embedded) > 0 {
-		rest += 8
-	}
-	if a6.HasTS && a4.HasTS {
-		rest += 5.5
-	}
-	if v6.names.asn != 0 && v4.names.asn != 0 {
-		rest++
-	}
-	if v6.names.ptr != "" && v4.names.ptr != "" {
-		rest += 4
-	}
-	sum := 0.0
-	if !e.off[fStack] {
-		// An upper bound even for OS classes past the intern table (osOther
-		// compares equal there), which is all bound needs.
-		sum = stackSumFeat(&v6.f, &v4.f, v6, v4)
-	}
-	if sum+rest+3 < e.minSum {
-		return sum + rest + 3
-	}
-	if !e.off[fOrder] {
-		w := orderEvidence(a6, v6.info.Kind, a4, osClass).w
-		sum += w
-	} else {
-		sum += 3
-	}
-	return sum + rest
-}
 
 // span returns the range of fs (sorted by t0) within the horizon of t.
 func (e *Engine) span(fs []feat, t int64) (lo, hi int) {
@@ -823,7 +631,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	for _, v6 := range batch {
 		found := e.found[:0]
 		e.candidates(v6, func(f4 *feat, v4 *entry) {
-			sum := e.pairSum(v6, f4, v4)
+			sum := e.pairSum(v6, f4, v4, nil)
 			if e.check != nil {
 				e.check(v6, v4, sum)
 			}
@@ -932,7 +740,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	consider := func(p *pair, other float64) {
 		better := false
 		e.laterCandidates(p.v4, later, func(l *entry) bool {
-			better = e.pairSum(l, &p.v4.f, p.v4) > p.sum
+			better = e.pairSum(l, &p.v4.f, p.v4, nil) > p.sum
 			return !better
 		})
 		if better {
@@ -940,15 +748,15 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		// The evidence list, recomputed now (in the state it was scored in,
 		// before this batch updates the history).
-		ev := e.evaluate(p.v6, p.v4).ev
-		if !e.off[fHistory] && e.prefixOf(p.v6).repeat && !identityEvidence(ev) {
+		rec := e.explain(p.v6, p.v4)
+		if !e.off[fHistory] && e.prefixOf(p.v6).repeat && !rec.identity {
 			if repeats == nil {
 				repeats = map[*entry]bool{}
 			}
 			repeats[p.v6] = true
 			return
 		}
-		f := Features{Family: familySums(ev), Lead: min(MaxLead, p.sum-other), Identity: identityEvidence(ev)}
+		f := Features{Family: rec.fam, Lead: min(MaxLead, p.sum-other), Identity: rec.identity}
 		f.Crowd, f.Near = e.crowd(p.v6)
 		r := rivals[p.v4]
 		f.Rival = min(MaxLead, p.sum-r.sum[0])
@@ -959,8 +767,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if h, ok := e.hist.v4[p.v4.f.src]; ok {
 			f.Busy = int(h.count)
 		}
-		for _, w := range ev {
-			if w.w > 0 && w.w < embeddedIdentity && strings.HasPrefix(w.what, "embedded:") {
+		for _, w := range rec.buf[:rec.n] {
+			if w.v == vEmbedded {
 				f.Habit += w.w
 			}
 		}
@@ -980,7 +788,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			return
 		}
 		p.v4.used = true
-		p.ev = append([]weighed(nil), ev...)
+		p.ev = append([]noted(nil), rec.ev...)
 		chosen[p.v6] = p
 		feats[p.v6] = f
 	}
@@ -1010,9 +818,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		identity := false
 		if p := chosen[v6]; p != nil {
-			identity = identityEvidence(p.ev)
 			as.V4, as.V4Addr = p.v4.attempt(&e.out4), p.v4.f.src
 			as.Features = feats[v6]
+			identity = as.Features.Identity
 			as.Score, as.Evidence = e.cal.Score(as.Features), e.evidence(p.ev)
 			as.V4Blocklisted = e.Blocklisted(as.V4)
 		} else if repeats[v6] {

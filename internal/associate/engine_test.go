@@ -173,38 +173,31 @@ func TestEvidenceFunctions(t *testing.T) {
 	l6 := mk("2001:db8::1", 1, 0, 1, "Linux", linux(0xa0), 58)
 	l4 := mk("192.0.2.1", 2, 2*time.Millisecond, 1, "Linux", linux(0xb4), 58)
 	w4 := mk("192.0.2.2", 3, 2*time.Millisecond, 3, "Windows", win(0xb4), 118)
-	if w := orderEvidence(&l6, 0, &l4, "Linux"); w.w <= 0 {
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	if w := orderOf(t, e, &l6, &l4); w.w <= 0 {
 		t.Errorf("order: %+v", w)
 	}
 	late := l4
 	late.FirstSeen = t0.Add(20 * time.Second)
-	if w := orderEvidence(&l6, 0, &late, "Linux"); w.w >= 0 {
+	if w := orderOf(t, e, &l6, &late); w.w >= 0 {
 		t.Errorf("late order: %+v", w)
 	}
-	sum := 0.0
-	for _, w := range stackEvidence(&l6, &l4) {
-		sum += w.w
+	if s := explainPair(e, &l6, &l4).fam[fStack]; s <= 0 {
+		t.Errorf("same Linux stack scored %v", s)
 	}
-	if sum <= 0 {
-		t.Errorf("same Linux stack scored %v", sum)
-	}
-	sum = 0
-	for _, w := range stackEvidence(&l6, &w4) {
-		sum += w.w
-	}
-	if sum >= 0 {
-		t.Errorf("Linux vs Windows scored %v", sum)
+	if s := explainPair(e, &l6, &w4).fam[fStack]; s >= 0 {
+		t.Errorf("Linux vs Windows scored %v", s)
 	}
 	w6 := mk("2001:db8::2", 50673, 0, 3, "Windows", win(0xa0), 118)
 	w4.SrcPort = 50674
-	if w, ok := portEvidence(&w6, &w4, "Windows"); !ok || w.w <= 0 {
-		t.Errorf("adjacent Windows ports: %+v", w)
+	if ws := explainPair(e, &w6, &w4).of(fPort); len(ws) != 1 || ws[0].w <= 0 {
+		t.Errorf("adjacent Windows ports: %+v", ws)
 	}
-	if _, ok := portEvidence(&l6, &l4, "Linux"); ok {
-		t.Error("port evidence for Linux")
+	if ws := explainPair(e, &l6, &l4).of(fPort); len(ws) != 0 {
+		t.Errorf("port evidence for Linux: %+v", ws)
 	}
-	if w := retransEvidence(&w6, &l4)[0]; w.w >= 0 {
-		t.Errorf("3 SYNs vs 1: %+v", w)
+	if ws := explainPair(e, &w6, &l4).of(fRetrans); len(ws) == 0 || ws[0].w >= 0 {
+		t.Errorf("3 SYNs vs 1: %+v", ws)
 	}
 }
 

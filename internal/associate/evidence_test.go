@@ -1,21 +1,14 @@
 package associate
 
 import (
-	"net/netip"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 )
-
-func classify(t *testing.T, s string) addr.Info {
-	t.Helper()
-	var info addr.Info
-	addr.ClassifyInto(netip.MustParseAddr(s), &info)
-	return info
-}
 
 func TestEmbeddedEvidenceKinds(t *testing.T) {
 	cases := []struct {
@@ -30,19 +23,31 @@ func TestEmbeddedEvidenceKinds(t *testing.T) {
 		{"2001:db8:1::c000:0201", "192.0.2.1", "embedded:", true},
 		{"2001:db8:1::1234:5678:9abc", "192.0.2.1", "", false},
 	}
+	e := New(DefaultConfig(), nil, func(*Association) {})
 	for _, c := range cases {
-		info := classify(t, c.v6)
-		w, ok := embeddedEvidence(&info, netip.MustParseAddr(c.v4))
+		a6 := mk(c.v6, 1, 0, 1, "Linux", linux(0xa0), 58)
+		a4 := mk(c.v4, 2, 0, 1, "Linux", linux(0xb4), 58)
+		ws := explainPair(e, &a6, &a4).of(fEmbedded)
 		if c.want == "" {
-			if ok {
-				t.Errorf("%s/%s: %+v, want none", c.v6, c.v4, w)
+			if len(ws) != 0 {
+				t.Errorf("%s/%s: %+v, want none", c.v6, c.v4, ws)
 			}
 			continue
 		}
-		if !ok || !strings.HasPrefix(w.what, c.want) || (w.w > 0) != c.pos {
-			t.Errorf("%s/%s: %+v %v, want %s (positive %v)", c.v6, c.v4, w, ok, c.want, c.pos)
+		if len(ws) != 1 || !strings.HasPrefix(ws[0].what, c.want) || (ws[0].w > 0) != c.pos {
+			t.Errorf("%s/%s: %+v, want %s (positive %v)", c.v6, c.v4, ws, c.want, c.pos)
 		}
 	}
+}
+
+// orderOf is the order verdict of a pair.
+func orderOf(t *testing.T, e *Engine, a6, a4 *attempt.Attempt) noted {
+	t.Helper()
+	ws := explainPair(e, a6, a4).of(fOrder)
+	if len(ws) != 1 {
+		t.Fatalf("%v/%v: order verdicts %+v", a6.Src, a4.Src, ws)
+	}
+	return ws[0]
 }
 
 func TestOrderEvidence(t *testing.T) {
@@ -52,7 +57,6 @@ func TestOrderEvidence(t *testing.T) {
 	cases := []struct {
 		name    string
 		v6, v4  attempt.Attempt
-		kind    addr.Kind
 		os      string
 		want    string
 		minW    float64
@@ -64,7 +68,7 @@ func TestOrderEvidence(t *testing.T) {
 		{name: "native but v4 first (software ignoring RFC 6724)", v6: at("2001:db8::1", 80*time.Millisecond, 1), v4: at("192.0.2.1", 0, 1),
 			os: "Linux", want: "order:reversed-rst-roundtrip-gap", minW: 0.5, maxW: 0.5},
 		{name: "6to4 after IPv4", v6: at("2002:c000:201::1", 90*time.Millisecond, 1), v4: at("192.0.2.1", 0, 1),
-			kind: addr.Kind6to4, os: "Linux", want: "order:rst-roundtrip-gap", minW: 3, maxW: 3},
+			os: "Linux", want: "order:rst-roundtrip-gap", minW: 3, maxW: 3},
 		{name: "Windows falls back ~1 s after 3 SYNs", v6: at("2001:db8::1", 0, 3), v4: at("192.0.2.1", 1500*time.Millisecond+600*time.Millisecond, 3),
 			os: "Windows", want: "order:windows-fallback-gap", minW: 3, maxW: 6},
 		{name: "Windows v4 at once is not a fallback", v6: at("2001:db8::1", 0, 3), v4: at("192.0.2.1", 1500*time.Millisecond+5*time.Millisecond, 3),
@@ -72,8 +76,10 @@ func TestOrderEvidence(t *testing.T) {
 		{name: "seconds apart", v6: at("2001:db8::1", 0, 1), v4: at("192.0.2.1", 5*time.Second, 1),
 			os: "Linux", want: "order:gap-wrong", wantNeg: true},
 	}
+	e := New(DefaultConfig(), nil, func(*Association) {})
 	for _, c := range cases {
-		w := orderEvidence(&c.v6, c.kind, &c.v4, c.os)
+		c.v6.OSClass = c.os
+		w := orderOf(t, e, &c.v6, &c.v4)
 		if !strings.HasPrefix(w.what, c.want) {
 			t.Errorf("%s: %+v, want %s", c.name, w, c.want)
 		}
@@ -88,14 +94,6 @@ func TestOrderEvidence(t *testing.T) {
 }
 
 func TestStackEvidenceDetails(t *testing.T) {
-	find := func(ws []weighed, what string) bool {
-		for _, w := range ws {
-			if w.what == what {
-				return true
-			}
-		}
-		return false
-	}
 	v6 := mk("2001:db8::1", 1, 0, 1, "Linux", linux(0xa0), 58) // MSS 1440
 	v4 := mk("192.0.2.1", 2, 0, 1, "Linux", linux(0xb4), 58)   // MSS 1460
 	far := mk("192.0.2.2", 2, 0, 1, "Linux", linux(0xb4), 40)  // 18 more hops
@@ -104,6 +102,7 @@ func TestStackEvidenceDetails(t *testing.T) {
 	ws8.First.Options[ws8.First.OptLen-1] = 8
 	ttl := mk("192.0.2.5", 2, 0, 1, "Linux", linux(0xb4), 120) // initial TTL 128
 	nots := mk("192.0.2.6", 2, 0, 1, "Linux", win(0xb4), 58)
+	e := New(DefaultConfig(), nil, func(*Association) {})
 	for _, c := range []struct {
 		v4   attempt.Attempt
 		want string
@@ -112,7 +111,7 @@ func TestStackEvidenceDetails(t *testing.T) {
 		{far, "stack:different-hops"}, {big, "stack:mss-v6>v4"}, {ws8, "stack:different-wscale"},
 		{ttl, "stack:different-initial-ttl"}, {nots, "stack:different-options"}, {nots, "stack:timestamps-differ"},
 	} {
-		if ws := stackEvidence(&v6, &c.v4); !find(ws, c.want) {
+		if ws := explainPair(e, &v6, &c.v4).of(fStack); !has(ws, c.want) {
 			t.Errorf("%s missing from %v", c.want, ws)
 		}
 	}
@@ -127,60 +126,86 @@ func TestRetransEvidence(t *testing.T) {
 		a.NIntervals = len(gaps)
 		return a
 	}
-	sum := func(ws []weighed) (s float64, what []string) {
-		for _, x := range ws {
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	retrans := func(a6, a4 *attempt.Attempt) (s float64, what []string) {
+		for _, x := range explainPair(e, a6, a4).of(fRetrans) {
 			s += x.w
 			what = append(what, x.what)
 		}
 		return
 	}
 	same6, same4 := w("2001:db8::1", 580*time.Millisecond, 585*time.Millisecond), w("192.0.2.1", 583*time.Millisecond, 579*time.Millisecond)
-	if s, what := sum(retransEvidence(&same6, &same4)); s < 2.5 || !strings.Contains(strings.Join(what, ","), "retrans:same-timing") {
+	if s, what := retrans(&same6, &same4); s < 2.5 || !strings.Contains(strings.Join(what, ","), "retrans:same-timing") {
 		t.Errorf("same RTT: %v %v", s, what)
 	}
 	other := w("192.0.2.2", 760*time.Millisecond, 770*time.Millisecond)
-	if s, what := sum(retransEvidence(&same6, &other)); s >= 0 {
+	if s, what := retrans(&same6, &other); s >= 0 {
 		t.Errorf("timing 180 ms apart: %v %v", s, what)
 	}
 	one := mk("192.0.2.3", 1, 0, 1, "Linux", linux(0xb4), 58)
-	if s, _ := sum(retransEvidence(&same6, &one)); s >= 0 {
+	if s, _ := retrans(&same6, &one); s >= 0 {
 		t.Errorf("3 SYNs vs 1: %v", s)
 	}
-	// The fallback gap predicted by the retransmission timing.
-	if w, f, ok := fallbackFit(&same6, 600*time.Millisecond); !ok || w <= 0 || f != 1 {
-		t.Errorf("fitting gap: %v %v %v", w, f, ok)
+	// The fallback gap predicted by the retransmission timing (the order
+	// rule's fit: +1.5 or -1.5 on the Windows fallback gap's 3).
+	at := func(gap time.Duration) attempt.Attempt {
+		a := same4
+		a.FirstSeen = same6.LastSeen.Add(gap)
+		a.LastSeen = a.FirstSeen
+		return a
 	}
-	if w, f, ok := fallbackFit(&same6, 1200*time.Millisecond); !ok || w >= 0 || f != 2 {
-		t.Errorf("misfitting gap: %v %v %v", w, f, ok)
+	fits, misfits := at(600*time.Millisecond), at(1200*time.Millisecond)
+	if o := orderOf(t, e, &same6, &fits); o.w != 4.5 || o.what != "order:windows-fallback-gap+gap-fits-retransmission-timing" {
+		t.Errorf("fitting gap: %+v", o)
+	}
+	if o := orderOf(t, e, &same6, &misfits); o.w != 1.5 || o.what != "order:windows-fallback-gap+gap-misfits-retransmission-timing" {
+		t.Errorf("misfitting gap: %+v", o)
 	}
 }
 
-// stackSumFeat (the fast scorer's and the bound's) must equal the sum of
-// stackEvidence's weights for every pair of the stacks the tests know.
-func TestStackSumMatchesEvidence(t *testing.T) {
+// TestStackPastInternTables: the stack rules compare OS classes and option
+// layouts by interned ID, and by name or bytes once the intern tables are
+// full: both give the same verdicts for every pair of the stacks the tests
+// know.
+func TestStackPastInternTables(t *testing.T) {
 	var as []attempt.Attempt
-	for _, os := range []string{"Linux", "Windows", "", "unknown"} {
+	for _, os := range []string{"Linux", "Windows", "", "unknown", "FreeBSD"} {
 		for _, o := range [][]byte{linux(0xa0), linux(0xb4), win(0xa0), win(0xb4), nil} {
 			for _, ttl := range []uint8{40, 58, 60, 118, 250} {
 				as = append(as, mk("192.0.2.1", 1, 0, 1, os, o, ttl))
 			}
 		}
 	}
-	e := New(DefaultConfig(), nil, func(*Association) {})
-	ens := make([]entry, len(as))
-	for i := range as {
-		ens[i].stack.fill(&as[i])
-		e.fillFeat(&ens[i], &as[i])
+	interned := New(DefaultConfig(), nil, func(*Association) {})
+	full := New(DefaultConfig(), nil, func(*Association) {})
+	for i := 0; len(full.osIDs) < osOther-2; i++ {
+		full.internOS(fmt.Sprint("os", i))
 	}
-	for i := range ens {
-		for j := range ens {
-			want := 0.0
-			for _, w := range stackEvidenceTo(nil, &ens[i].stack, &ens[j].stack) {
-				want += w.w
+	for i := 0; len(full.layoutIDs) < maxLayouts; i++ {
+		full.layoutIDs[fmt.Sprint("layout", i)] = uint16(i + 1)
+	}
+	stack := func(e *Engine) [][]noted {
+		ens := make([]*entry, len(as))
+		for i := range as {
+			ens[i] = entryOf(e, &as[i])
+		}
+		var out [][]noted
+		for _, x := range ens {
+			for _, y := range ens {
+				rec := &record{}
+				stackRules(&x.f, &y.f, x, y, rec)
+				out = append(out, slices.Clone(rec.named()))
 			}
-			if got := stackSumFeat(&ens[i].f, &ens[j].f, &ens[i], &ens[j]); got != want {
-				t.Fatalf("pair %d/%d: stackSumFeat %v, evidence sum %v", i, j, got, want)
-			}
+		}
+		return out
+	}
+	a, b := stack(interned), stack(full)
+	if got := entryOf(full, &as[0]); got.f.os != osOther || got.f.layout != 0 {
+		t.Fatalf("the intern tables are not full: os %d layout %d", got.f.os, got.f.layout)
+	}
+	for i := range a {
+		if !slices.Equal(a[i], b[i]) {
+			t.Fatalf("pair %d/%d: interned %v, past the tables %v", i/len(as), i%len(as), a[i], b[i])
 		}
 	}
 }

@@ -25,7 +25,8 @@ const DefaultMaxHistory = 1 << 17
 type prefixHistory struct {
 	last int64 // Unix ns of the latest attempt recorded
 	// ipv4 is the IPv4 of the latest association backed by identity
-	// evidence (see identityEvidence): only those vouch for the next one.
+	// evidence (a verdict of idOutput or idKeyed): only those vouch for
+	// the next one.
 	// An association made from timing and a generic stack alone, once
 	// taken as history, would make the next one likelier, so that one
 	// early error repeats itself for as long as the /64 keeps sending.
@@ -190,29 +191,32 @@ func pow2(e float64) float64 {
 	return r * (1 + e*0.6931471805599453*(1+e*0.6931471805599453/2))
 }
 
-// prefixEvidence scores a candidate IPv4 against the /64's past.
-func (h *history) prefixEvidence(v6 *attempt.Attempt, v4 netip.Addr) (weighed, bool) {
-	p, ok := h.v6[p64(v6.Src)]
-	if !ok || since(v6.FirstSeen, p.last) > historyTTL {
-		return weighed{}, false
+// historyRule scores a candidate IPv4 against the /64's past (as
+// prefixOf saw it). maxHistory is the most it gives.
+func (e *Engine) historyRule(v6 *entry, f4 *feat) weighed {
+	if s := e.prefixOf(v6); s.ok {
+		return s.verdict(f4.src)
 	}
-	att := decay(p.attempts, since(v6.FirstSeen, p.last))
-	asc := decay(p.associated, since(v6.FirstSeen, p.last))
-	c := toAddr4(v4)
+	return weighed{}
+}
+
+func (s *prefixSnap) verdict(ip netip.Addr) weighed {
 	switch {
-	case c != 0 && p.ipv4 == c:
-		return weighed{2, "history:same-ipv4-as-before"}, true
-	case c != 0 && p.agree >= agreeing && p.prop4 == c:
-		return weighed{2, "history:same-ipv4-best-before"}, true
-	case att >= 8 && asc < 0.15*att:
+	case s.ipv4 == ip:
+		return weighed{maxHistory, vSameIPv4}
+	case s.agreed == ip:
+		return weighed{maxHistory, vBestBefore}
+	case s.heavy:
 		// A prefix sending many IPv6 attempts that rarely pair: a
 		// misbehaving MTA or IPv6-only software, not a dual-stack host.
-		return weighed{-4, "history:ipv6-heavy-prefix"}, true
-	case p.last4 != 0 && p.changes >= 2:
-		return weighed{-2, "history:ipv4-keeps-changing"}, true
+		return weighed{-4, vHeavyPrefix}
+	case s.changing:
+		return weighed{-2, vKeepsChanging}
 	}
-	return weighed{}, false
+	return weighed{}
 }
+
+const maxHistory = 2
 
 // unlink removes /64 k from byIPv4[ip].
 func (h *history) unlink(k uint64, ip netip.Addr) {

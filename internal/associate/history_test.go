@@ -5,21 +5,34 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/addr"
+	"github.com/mxsensor/mxsensor/internal/attempt"
 )
 
+// historyOf is the history verdict of an IPv6 attempt with an IPv4
+// attempt from ip at the same time, given e's history.
+func historyOf(e *Engine, a6 *attempt.Attempt, ip netip.Addr) (noted, bool) {
+	a4 := mk(ip.String(), 33000, 0, 1, "Linux", linux(0xb4), 58)
+	a4.FirstSeen, a4.LastSeen = a6.FirstSeen, a6.FirstSeen
+	ws := explainPair(e, a6, &a4).of(fHistory)
+	if len(ws) == 0 {
+		return noted{}, false
+	}
+	return ws[0], true
+}
+
 func TestHistoryEvidence(t *testing.T) {
-	h := newHistory(0)
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	h := e.hist
 	v4 := netip.MustParseAddr("192.0.2.1")
 	v6 := mk("2001:db8:1::10", 40000, 0, 1, "Linux", linux(0xa0), 58)
-	if _, ok := h.prefixEvidence(&v6, v4); ok {
+	if _, ok := historyOf(e, &v6, v4); ok {
 		t.Error("evidence without history")
 	}
 	h.recordV6(&v6, v4, true, []netip.Addr{v4})
 	next := v6
 	next.FirstSeen = next.FirstSeen.Add(time.Minute)
 	next.Src = netip.MustParseAddr("2001:db8:1::99") // same /64
-	if w, ok := h.prefixEvidence(&next, v4); !ok || w.w <= 0 {
+	if w, ok := historyOf(e, &next, v4); !ok || w.w <= 0 {
 		t.Errorf("same IPv4 as before: %+v", w)
 	}
 	// A /64 sending many IPv6 attempts that never pair: a misbehaving MTA.
@@ -30,13 +43,13 @@ func TestHistoryEvidence(t *testing.T) {
 		h.recordV6(&a, netip.Addr{}, false, nil)
 	}
 	bad.FirstSeen = bad.FirstSeen.Add(101 * time.Second)
-	if w, ok := h.prefixEvidence(&bad, v4); !ok || w.w >= 0 {
+	if w, ok := historyOf(e, &bad, v4); !ok || w.w >= 0 {
 		t.Errorf("IPv6-heavy prefix: %+v", w)
 	}
 	// History expires.
 	old := next
 	old.FirstSeen = old.FirstSeen.Add(2 * historyTTL)
-	if _, ok := h.prefixEvidence(&old, v4); ok {
+	if _, ok := historyOf(e, &old, v4); ok {
 		t.Error("history older than historyTTL used")
 	}
 }
@@ -62,15 +75,19 @@ func TestNATHistory(t *testing.T) {
 }
 
 func TestEmbeddedEvidence(t *testing.T) {
-	info := addr.Classify(netip.MustParseAddr("2002:c000:21e::1"))
-	if w, ok := embeddedEvidence(&info, netip.MustParseAddr("192.0.2.30")); !ok || w.w < 4 {
-		t.Errorf("6to4 gateway: %+v", w)
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	embedded := func(v6, v4 string) []noted {
+		a6 := mk(v6, 1, 0, 1, "Linux", linux(0xa0), 58)
+		a4 := mk(v4, 2, 0, 1, "Linux", linux(0xb4), 58)
+		return explainPair(e, &a6, &a4).of(fEmbedded)
 	}
-	if w, ok := embeddedEvidence(&info, netip.MustParseAddr("192.0.2.31")); !ok || w.w >= 0 {
-		t.Errorf("6to4 with another IPv4: %+v", w)
+	if ws := embedded("2002:c000:21e::1", "192.0.2.30"); len(ws) != 1 || ws[0].w < 4 {
+		t.Errorf("6to4 gateway: %+v", ws)
 	}
-	plain := addr.Classify(netip.MustParseAddr("2001:db8::1234:5678:9abc:def0"))
-	if _, ok := embeddedEvidence(&plain, netip.MustParseAddr("192.0.2.30")); ok {
-		t.Error("evidence from a random interface ID")
+	if ws := embedded("2002:c000:21e::1", "192.0.2.31"); len(ws) != 1 || ws[0].w >= 0 {
+		t.Errorf("6to4 with another IPv4: %+v", ws)
+	}
+	if ws := embedded("2001:db8::1234:5678:9abc:def0", "192.0.2.30"); len(ws) != 0 {
+		t.Errorf("evidence from a random interface ID: %+v", ws)
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // The candidates of an IPv6 attempt are the IPv4 attempts within the
 // horizon, but pairSum gives every pair whose order evidence is below
-// farOrder -Inf unless it has identity evidence (evaluate's rule). So the
+// farOrder -Inf unless it has identity evidence that opens the gate
+// (keyed: the verdicts marked idKeyed, each found by a key below). So the
 // engine need not visit the whole horizon: the pairs that can score are
 //
 //   - near ones: order >= farOrder only when the later attempt starts at
@@ -28,9 +29,9 @@ import (
 // without the index.
 
 // nearGap is the longest gap, between the end of the earlier attempt and
-// the start of the later one, at which orderEvidence weighs farOrder or
+// the start of the later one, at which orderRule weighs farOrder or
 // more (Windows' "unusual" gap, with a fitting retransmission timing).
-// TestNearGap checks it against orderEvidence.
+// TestNearGap checks it against orderRule.
 const nearGap = 3 * time.Second
 
 // longDur: IPv4 attempts lasting longer are visited on every scan.
@@ -352,7 +353,7 @@ func (e *Engine) candidates(v6 *entry, visit func(f4 *feat, v4 *entry)) {
 }
 
 // byClock appends the attempts of ix whose TCP timestamp clock may explain
-// f's (clockSum's match): those in f's offset bucket and its neighbours at
+// f's (clockOne's match): those in f's offset bucket and its neighbours at
 // f's measured rate, or at every common rate when f's is not measured, and
 // those of odd rates. known is false when f's own rate is odd: the buckets
 // cannot find its matches, and the caller must look at every clock.

@@ -45,33 +45,45 @@ func lookupNames(n Names, ip netip.Addr) known {
 	return k
 }
 
-// asnEvidence: one host's IPv4 and IPv6 addresses come from the same
-// provider in the common case (a tunnel broker is the exception, hence a
-// moderate weight against).
-func asnEvidence(v6, v4 *known) (weighed, bool) {
-	if v6.asn == 0 || v4.asn == 0 {
-		return weighed{}, false
+// asnRule: one host's IPv4 and IPv6 addresses come from the same provider
+// in the common case (a tunnel broker is the exception, hence a moderate
+// weight against). It speaks when asnApplies; maxASN is the most it gives.
+func asnRule(f6, f4 *feat) weighed {
+	if !asnApplies(f6, f4) {
+		return weighed{}
 	}
-	if v6.asn == v4.asn {
-		return weighed{1, "asn:same-origin"}, true
+	if f6.asn == f4.asn {
+		return weighed{maxASN, vSameOrigin}
 	}
-	return weighed{-2.5, "asn:different-origin"}, true
+	return weighed{-2.5, vDifferentOrigin}
 }
 
-// ptrEvidence: a mail server's two addresses usually share one reverse
-// name; a residential host's two names share the provider's domain.
-func ptrEvidence(v6, v4 *known) (weighed, bool) {
-	if v6.ptr == "" || v4.ptr == "" {
-		return weighed{}, false
+const maxASN = 1
+
+// asnApplies: both origins are known, and the IPv6 address is not 6to4 or
+// Teredo (announced by their relays' operators, not the host's provider).
+func asnApplies(f6, f4 *feat) bool { return !f6.tunnel && f6.asn != 0 && f4.asn != 0 }
+
+// ptrRule: a mail server's two addresses usually share one reverse name
+// (identity evidence); a residential host's two names share the provider's
+// domain. It speaks when ptrApplies; maxPTR is the most it gives.
+func ptrRule(v6, v4 *entry) weighed {
+	if !ptrApplies(&v6.f, &v4.f) {
+		return weighed{}
 	}
-	if v6.ptr == v4.ptr {
-		return weighed{4, "ptr:same-name"}, true
+	if v6.names.ptr == v4.names.ptr {
+		return weighed{maxPTR, vSameName}
 	}
-	if v6.domain != "" && v6.domain == v4.domain {
-		return weighed{0.5, "ptr:same-domain"}, true
+	if v6.names.domain != "" && v6.names.domain == v4.names.domain {
+		return weighed{0.5, vSameDomain}
 	}
-	return weighed{-2, "ptr:different-domain"}, true
+	return weighed{-2, vDifferentDomain}
 }
+
+const maxPTR = 4
+
+// ptrApplies: both reverse names are known.
+func ptrApplies(f6, f4 *feat) bool { return f6.ptr && f4.ptr }
 
 // domainOf approximates a name's registered domain by its last two labels,
 // or three when the second-level label is short (co.uk, com.au, ...). Good

@@ -21,31 +21,33 @@ func TestHistoryOnlyFromIdentity(t *testing.T) {
 		a := mk("2001:db8:1::10", 40000, time.Duration(i)*time.Minute, 1, "Linux", linux(0xa0), 58)
 		return a
 	}
-	h := newHistory(0)
+	e := New(DefaultConfig(), nil, func(*Association) {})
+	h := e.hist
 	a := at(0)
 	h.recordV6(&a, v4, false, []netip.Addr{v4})
 	next := at(1)
-	if w, ok := h.prefixEvidence(&next, v4); ok && w.w > 0 {
+	if w, ok := historyOf(e, &next, v4); ok && w.w > 0 {
 		t.Errorf("a weak association vouches for the next: %+v", w)
 	}
 	h.recordV6(&next, v4, true, []netip.Addr{v4})
 	third := at(2)
-	if w, ok := h.prefixEvidence(&third, v4); !ok || w.what != "history:same-ipv4-as-before" {
+	if w, ok := historyOf(e, &third, v4); !ok || w.what != "history:same-ipv4-as-before" {
 		t.Errorf("after an identity-backed association: %+v %v", w, ok)
 	}
 
-	h = newHistory(0)
+	e = New(DefaultConfig(), nil, func(*Association) {})
+	h = e.hist
 	a = at(0)
 	h.recordV6(&a, netip.Addr{}, false, []netip.Addr{v4, other})
 	b := at(1)
 	h.recordV6(&b, netip.Addr{}, false, []netip.Addr{other, v4}) // close, though not best
 	c := at(2)
-	if w, ok := h.prefixEvidence(&c, v4); !ok || w.what != "history:same-ipv4-best-before" {
+	if w, ok := historyOf(e, &c, v4); !ok || w.what != "history:same-ipv4-best-before" {
 		t.Errorf("close in two decisions in a row: %+v %v", w, ok)
 	}
 	h.recordV6(&c, netip.Addr{}, false, []netip.Addr{other})
 	d := at(3)
-	if w, ok := h.prefixEvidence(&d, v4); ok && w.w > 0 {
+	if w, ok := historyOf(e, &d, v4); ok && w.w > 0 {
 		t.Errorf("a decision without it did not start the count again: %+v", w)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 )
 
@@ -155,11 +154,47 @@ func randomStream(seed uint64, n int) ([]attempt.Attempt, fakeNames) {
 	return as, names
 }
 
-// TestPairSumMatchesEvaluate: pairSum, the engine's fast scorer, returns
-// evaluate's sum exactly for every pair that can reach the threshold, under
-// every configuration of families; the output's evidence lists and scores
-// come from evaluate, so a divergence would make them disagree.
-func TestPairSumMatchesEvaluate(t *testing.T) {
+// entryOf makes an entry of a as Engine.Add does.
+func entryOf(e *Engine, a *attempt.Attempt) *entry {
+	en := &entry{}
+	e.fill(en, a)
+	return en
+}
+
+// explainPair records the verdicts of a pair of attempts as e explains the
+// pair it emits (with e's configuration and history).
+func explainPair(e *Engine, a6, a4 *attempt.Attempt) *record {
+	v6, v4 := entryOf(e, a6), entryOf(e, a4)
+	rec := &record{}
+	e.pairSum(v6, &v4.f, v4, rec)
+	rec.named()
+	return rec
+}
+
+// of returns the verdicts of family f.
+func (r *record) of(f int) []noted {
+	var out []noted
+	for _, w := range r.ev {
+		if int(verdicts[w.v].fam) == f {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// has reports whether ws holds a verdict named what.
+func has(ws []noted, what string) bool {
+	return slices.ContainsFunc(ws, func(w noted) bool { return w.what == what })
+}
+
+// TestPruningExact: pairSum without a record (the candidate scan, which
+// stops once a pair cannot reach the threshold) returns exactly the sum of
+// the verdicts it records for every pair that reaches e.minSum, and a value
+// below e.minSum for every other, under every configuration of families.
+// Along the way: no family gives more than the maximum pruning counts on
+// (a pair within reach of the threshold shows it), and keyed (the order
+// gate) finds exactly the pairs with a recorded idKeyed verdict.
+func TestPruningExact(t *testing.T) {
 	cfgs := map[string]Config{}
 	for _, names := range []bool{false, true} {
 		base := DefaultConfig()
@@ -179,20 +214,34 @@ func TestPairSumMatchesEvaluate(t *testing.T) {
 			if cfg.Names != nil {
 				cfg.Names = names
 			}
-			var pairs, above, wrong int
+			var pairs, above, wrong, keyed int
 			e := New(cfg, nil, func(*Association) {})
 			e.noIndex = true // every pair in the horizon
+			rec := &record{}
 			e.check = func(v6, v4 *entry, sum float64) {
 				pairs++
-				slow := e.evaluate(v6, v4).sum
-				if slow < e.minSum && sum < e.minSum {
+				full := e.pairSum(v6, &v4.f, v4, rec.reset())
+				rec.named()
+				if k := slices.ContainsFunc(rec.ev, func(w noted) bool { return w.v.id() == idKeyed }); k != e.keyed(v6, &v4.f, v4) {
+					t.Errorf("%v %v: keyed %v, recorded %v", v6.f.src, v4.f.src, !k, evidenceStrings(rec.ev))
+				} else if k {
+					keyed++
+				}
+				max := [numFamilies]float64{fClock: maxClock, fASN: maxASN, fPTR: maxPTR, fPort: maxPort,
+					fHistory: maxHistory, fRetrans: retransMax(&v6.f, &v4.f)}
+				for f, m := range max {
+					if f != fEmbedded && f != fOrder && f != fStack && rec.fam[f] > m {
+						t.Errorf("%v %v: %s gives %v, more than %v: %v", v6.f.src, v4.f.src, Families[f], rec.fam[f], m, evidenceStrings(rec.ev))
+					}
+				}
+				if full < e.minSum && sum < e.minSum {
 					return
 				}
 				above++
-				if slow != sum {
+				if full != sum {
 					wrong++
 					if wrong <= 5 {
-						t.Errorf("%v %v: pairSum %v, evaluate %v (%v)", v6.f.src, v4.f.src, sum, slow, evidenceStrings(e.evaluate(v6, v4).ev))
+						t.Errorf("%v %v: pruned %v, recorded %v (%v)", v6.f.src, v4.f.src, sum, full, evidenceStrings(rec.ev))
 					}
 				}
 			}
@@ -210,42 +259,42 @@ func TestPairSumMatchesEvaluate(t *testing.T) {
 	}
 }
 
-// BenchmarkPairSum and BenchmarkEvaluate time one candidate pair.
+// BenchmarkPairSum times one candidate pair as the candidate scan scores
+// it, BenchmarkEvaluate as the pair emitted is explained.
 func BenchmarkPairSum(b *testing.B) { benchPairs(b, false) }
 
 func BenchmarkEvaluate(b *testing.B) { benchPairs(b, true) }
 
-func benchPairs(b *testing.B, slow bool) {
+func benchPairs(b *testing.B, explain bool) {
 	as, _ := randomStream(1, 400)
 	e := New(DefaultConfig(), nil, func(*Association) {})
 	var v6, v4 []*entry
 	for i := range as {
-		en := &entry{family: uint8(as[i].Family), tsLast: as[i].TSLast, osClass: as[i].OSClass}
-		en.stack.fill(&as[i])
+		en := entryOf(e, &as[i])
 		if as[i].Family == 6 {
-			addr.ClassifyInto(as[i].Src, &en.info)
 			v6 = append(v6, en)
 		} else {
 			v4 = append(v4, en)
 		}
-		e.fillFeat(en, &as[i])
 	}
+	rec := &record{}
 	b.ResetTimer()
 	var sink float64
 	for i := range b.N {
 		x, y := v6[i%len(v6)], v4[(i/len(v6))%len(v4)]
 		y.f.t0 = x.f.t0 // a candidate
-		if slow {
-			sink += e.evaluate(x, y).sum
+		if explain {
+			sink += e.pairSum(x, &y.f, y, rec.reset())
+			rec.named()
 		} else {
-			sink += e.pairSum(x, &y.f, y)
+			sink += e.pairSum(x, &y.f, y, nil)
 		}
 	}
 	_ = sink
 }
 
 func TestEvidenceStrings(t *testing.T) {
-	ws := []weighed{{3, "order:a"}, {0, "port:far-behind-nat"}, {-2.5, "asn:different-origin"}, {7.6, "embedded:6to4"}}
+	ws := []noted{{w: 3, what: "order:a"}, {w: 0, what: "port:far-behind-nat"}, {w: -2.5, what: "asn:different-origin"}, {w: 7.6, what: "embedded:6to4"}}
 	want := []string{"order:a(+3.0)", "port:far-behind-nat(+0.0)", "asn:different-origin(-2.5)", "embedded:6to4(+7.6)"}
 	if got := evidenceStrings(ws); !slices.Equal(got, want) {
 		t.Errorf("evidenceStrings = %q, want %q", got, want)
@@ -328,9 +377,11 @@ func TestIndexMatchesScan(t *testing.T) {
 // the earlier ends, the order evidence is below farOrder, whatever the
 // stack, the family order and the retransmission timing.
 func TestNearGap(t *testing.T) {
+	e := New(DefaultConfig(), nil, func(*Association) {})
 	v6 := attempt.Attempt{Family: 6, Src: netip.MustParseAddr("2001:db8::1")}
 	v4 := attempt.Attempt{Family: 4, Src: netip.MustParseAddr("192.0.2.1")}
 	for _, osClass := range []string{"Windows", "Linux"} {
+		v6.OSClass, v4.OSClass = osClass, osClass
 		for _, mean := range []time.Duration{0, 300 * time.Millisecond, time.Second, 2900 * time.Millisecond, 5 * time.Second} {
 			for _, v6first := range []bool{true, false} {
 				for gap := -5 * time.Second; gap <= 10*time.Second; gap += 10 * time.Millisecond {
@@ -346,7 +397,8 @@ func TestNearGap(t *testing.T) {
 					}
 					second.FirstSeen = first.LastSeen.Add(gap)
 					second.LastSeen = second.FirstSeen
-					w := orderEvidence(&v6, 0, &v4, osClass).w
+					x, y := entryOf(e, &v6), entryOf(e, &v4)
+					w := orderRule(&x.f, &y.f, windows(&x.f, &y.f)).w
 					if (gap > nearGap || (gap < 0 && second.FirstSeen.After(first.FirstSeen))) && w >= farOrder {
 						t.Errorf("%s mean %v v6first %v gap %v: order %v >= farOrder", osClass, mean, v6first, gap, w)
 					}
@@ -455,7 +507,7 @@ func TestIndexFindsEveryScoringPair(t *testing.T) {
 					seen := map[*entry]bool{}
 					e.candidates(v6, func(_ *feat, v4 *entry) { seen[v4] = true })
 					for i, v4 := range e.v4 {
-						if e.pairSum(v6, &e.v4f[i], v4) >= e.minSum {
+						if e.pairSum(v6, &e.v4f[i], v4, nil) >= e.minSum {
 							scoring++
 							if !seen[v4] {
 								missed++
@@ -467,7 +519,7 @@ func TestIndexFindsEveryScoringPair(t *testing.T) {
 					seen := map[*entry]bool{}
 					e.laterCandidates(v4, e.v6, func(l *entry) bool { seen[l] = true; return true })
 					for _, l := range e.v6 {
-						if d := l.f.t0 - v4.f.t0; d <= int64(cfg.Horizon) && d >= -int64(cfg.Horizon) && e.pairSum(l, &v4.f, v4) >= e.minSum {
+						if d := l.f.t0 - v4.f.t0; d <= int64(cfg.Horizon) && d >= -int64(cfg.Horizon) && e.pairSum(l, &v4.f, v4, nil) >= e.minSum {
 							scoring++
 							if !seen[l] {
 								missed++
