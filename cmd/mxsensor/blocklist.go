@@ -40,7 +40,11 @@ func (c *blocklistConfig) Validate() error {
 type blocklistFormats struct{}
 
 func (blocklistFormats) Words() []string {
-	return []string{string(blocklist.FormatRbldnsd), string(blocklist.FormatPlain), string(blocklist.FormatJSON)}
+	var w []string
+	for _, f := range blocklist.Formats() {
+		w = append(w, string(f))
+	}
+	return w
 }
 
 // listOptions are the settings that select a list's entries (blocklist,
@@ -60,8 +64,8 @@ func (o listOptions) Validate() error {
 
 func newBlocklistCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "blocklist (--in DIR | --db FILE | --nats URL) [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json] [--since T] [--until T] [--out FILE]",
-		Short: "Export the IPv6 prefixes of attempts labelled spammer as an rbldnsd ip6trie zone, plain CIDR lines or JSON Lines",
+		Use:   "blocklist (--in DIR | --db FILE | --nats URL) [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json|postfix|nft] [--since T] [--until T] [--out FILE]",
+		Short: "Export the IPv6 prefixes of attempts labelled spammer as an rbldnsd ip6trie zone, plain CIDR lines, JSON Lines, a Postfix cidr table or an nftables set",
 		Long: `Reads associations.jsonl of a results directory (mxsensor analyze or run --out) and lists every
 IPv6 prefix of length --prefix holding at least one attempt labelled spammer with a score of at least
 --min-score, with its first and last attempt, counts, associated IPv4 addresses and evidence families.
@@ -118,7 +122,7 @@ that do not decode are skipped and counted (bad_lines).`,
 	f.String("db", "", "or: the store of run/analyze --db")
 	f.Int("prefix", blocklist.DefaultPrefixLen, "length of the listed IPv6 prefixes (32..128; 128 lists single addresses)")
 	f.Float64("min-score", blocklist.DefaultMinScore, "lowest association score of a spammer attempt that counts")
-	config.ChoiceVar[blocklistFormats](f, "format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line) or json (JSON Lines)")
+	config.ChoiceVar[blocklistFormats](f, "format", string(blocklist.FormatRbldnsd), "output format: rbldnsd (ip6trie data), plain (CIDR per line), json (JSON Lines), postfix (cidr: table for check_client_access) or nft (nft -f script filling set "+blocklist.NftSet+" of table inet "+blocklist.NftTable+")")
 	f.String("since", "", "only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
 	f.String("until", "", "only attempts first seen before this time (RFC 3339 or 2006-01-02)")
 	f.String("out", "", "write to this file (replaced atomically) instead of stdout")

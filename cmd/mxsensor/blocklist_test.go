@@ -80,6 +80,16 @@ func TestBlocklistCommand(t *testing.T) {
 		t.Errorf("json with window:\n%s\nwant\n%s", out, want)
 	}
 
+	// The formats mail operators load: a Postfix cidr table and an nft script.
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "postfix")
+	if err != nil || !strings.Contains(out, "\n2001:db8:1:2::/64 REJECT 5.7.1 listed by mxsensor: spam via IPv4 192.0.2.1; 2 attempts since 2026-11-26; evidence order,port,stack\n") {
+		t.Errorf("postfix: %q %v", out, err)
+	}
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "nft")
+	if err != nil || !strings.Contains(out, "\nflush set inet mxsensor spammers6\nadd element inet mxsensor spammers6 {\n\t2001:db8:1:2::/64,\n}\n") {
+		t.Errorf("nft: %q %v", out, err)
+	}
+
 	// --out: the file, no stdout, no temporary left behind.
 	outFile := filepath.Join(t.TempDir(), "bl6.zone")
 	if err := os.WriteFile(outFile, []byte("old\n"), 0o600); err != nil {
@@ -95,9 +105,9 @@ func TestBlocklistCommand(t *testing.T) {
 	}
 	for _, want := range []string{
 		"# parameters: prefix /64, min-score 0.5, since -, until -\n",
-		"\n:127.0.0.2:IPv6 spammer seen by mxsensor\n",
+		"\n:127.0.0.2:mxsensor: spam\n",
 		"\n::ffff:7f00:2 :127.0.0.2:RFC 5782 test point\n",
-		"\n2001:db8:1:2::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 2 attempts 2026-11-26..2026-11-27, associated with 192.0.2.1\n",
+		"\n2001:db8:1:2::/64 :127.0.0.2:mxsensor: spam via IPv4 192.0.2.1; 2 attempts since 2026-11-26; evidence order,port,stack\n",
 	} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("rbldnsd file lacks %q:\n%s", want, data)
@@ -221,7 +231,7 @@ func TestBlocklistNATS(t *testing.T) {
 		t.Errorf("plain: %q %v", out, err)
 	}
 	out, _, err = runCLI(t, "blocklist", "--nats", url)
-	if err != nil || !strings.Contains(out, "2001:db8:1::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 3 attempts") {
+	if err != nil || !strings.Contains(out, "2001:db8:1::/64 :127.0.0.2:mxsensor: spam via IPv4 ") {
 		t.Errorf("rbldnsd: %q %v", out, err)
 	}
 	for _, args := range [][]string{

@@ -185,7 +185,7 @@ func TestConfigCheckNamesKey(t *testing.T) {
 		{"analyze:\n  mode: fancy\n", `analyze.mode: unknown association mode "fancy"`},
 		{"report:\n  format: pdf\n", `report.format: unknown value "pdf" (want text, json, csv, html)`},
 		{"report:\n  bucket: 10s\n", "report: --bucket must be at least 1m"},
-		{"blocklist:\n  format: bind\n", `blocklist.format: unknown value "bind" (want rbldnsd, plain, json)`},
+		{"blocklist:\n  format: bind\n", `blocklist.format: unknown value "bind" (want rbldnsd, plain, json, postfix, nft)`},
 		{"blocklist:\n  since: yesterday\n", "blocklist: --since: "},
 		{"dnsbl:\n  listen: localhost\n", `dnsbl.listen: invalid address "localhost"`},
 		{"dnsbl:\n  tcp-max-queries: 0\n", "dnsbl: --tcp-max-conns, --tcp-max-conns-per-source and --tcp-max-queries must be positive"},

@@ -359,7 +359,7 @@ func TestDNSBLMatchesRbldnsd(t *testing.T) {
 	}
 	// The TXT text itself, once, spelled out.
 	if r := dnsblAsk(t, ours, listed, dns.TypeTXT); len(r.TXT) != 1 ||
-		r.TXT[0] != "IPv6 spammer seen by mxsensor: 2 attempts 2026-11-26..2026-11-27, associated with 192.0.2.1, 192.0.2.7" {
+		r.TXT[0] != "mxsensor: spam via IPv4 192.0.2.1 (+1); 2 attempts since 2026-11-26; evidence order,port,stack" {
 		t.Errorf("TXT %q", r.TXT)
 	}
 	// What the built-in server does where it differs on purpose.
@@ -378,7 +378,7 @@ func TestDNSBLMatchesRbldnsd(t *testing.T) {
 		// The poll may already have seen the change; that is fine too.
 		t.Logf("listed before the first poll: %s", r)
 	}
-	dnsblWaitListed(t, ours, name(newSpammer), "IPv6 spammer seen by mxsensor: 1 attempt 2026-11-27, associated with 192.0.2.250")
+	dnsblWaitListed(t, ours, name(newSpammer), "mxsensor: spam via IPv4 192.0.2.250; 1 attempt since 2026-11-27; evidence order")
 	if r := dnsblAsk(t, ours, listed, dns.TypeA); r.Rcode != "NOERROR" {
 		t.Errorf("old entry lost in the reload: %s", r)
 	}
@@ -398,7 +398,7 @@ func TestDNSBLMatchesRbldnsd(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	dnsblWaitListed(t, fromList, name(newSpammer), "IPv6 spammer seen by mxsensor: 1 attempt 2026-11-27, associated with 192.0.2.250")
+	dnsblWaitListed(t, fromList, name(newSpammer), "mxsensor: spam via IPv4 192.0.2.250; 1 attempt since 2026-11-27; evidence order")
 
 	// A source that breaks keeps the old list.
 	if err := os.Remove(filepath.Join(res, "associations.jsonl")); err != nil {

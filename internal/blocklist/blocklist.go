@@ -350,35 +350,45 @@ func BuildFrom(src results.Source, o Options) (*List, error) {
 	return b.List(), nil
 }
 
-// Reason returns the TXT text for an entry, at most 254 bytes, with no '$'
-// (which rbldnsd would substitute) and no '"' or '\'. An entry without
-// counts (read from a plain list) gets a generic text.
+// MaxReason bounds Reason's text: a DNS TXT answer of one character-string
+// holds at most 255 bytes.
+const MaxReason = 254
+
+// Reason returns the TXT text for an entry: what listed it, the first
+// associated IPv4 and how many more the entry holds, the attempts and the
+// first of them, and the evidence families, e.g. "mxsensor: spam via IPv4
+// 192.0.2.1 (+2); 17 attempts since 2026-11-26; evidence clock,order,stack".
+// The text is printable ASCII without '$' (which rbldnsd would substitute),
+// '"', '\' or '#', at most MaxReason bytes, cut after a whole word with
+// "..." when longer (an entry read from a list may hold any number of
+// addresses and families). An entry without counts (read from a plain list)
+// gets "mxsensor: spam".
 func Reason(e Entry) string {
-	const generic = "IPv6 spammer seen by mxsensor"
-	if e.Attempts <= 0 || e.FirstSeen.IsZero() {
-		return generic
-	}
 	var b strings.Builder
-	b.WriteString(generic)
-	fmt.Fprintf(&b, ": %d attempt", e.Attempts)
-	if e.Attempts != 1 {
-		b.WriteByte('s')
+	b.WriteString("mxsensor: spam")
+	if len(e.IPv4) > 0 {
+		b.WriteString(" via IPv4 " + e.IPv4[0].String())
+		if n := len(e.IPv4) - 1; n > 0 {
+			fmt.Fprintf(&b, " (+%d)", n)
+		}
 	}
-	from, to := e.FirstSeen.UTC().Format(time.DateOnly), e.LastSeen.UTC().Format(time.DateOnly)
-	b.WriteString(" " + from)
-	if to != from && !e.LastSeen.IsZero() {
-		b.WriteString(".." + to)
+	if e.Attempts > 0 && !e.FirstSeen.IsZero() {
+		fmt.Fprintf(&b, "; %d attempt", e.Attempts)
+		if e.Attempts != 1 {
+			b.WriteByte('s')
+		}
+		b.WriteString(" since " + e.FirstSeen.UTC().Format(time.DateOnly))
 	}
-	for i, ip := range e.IPv4 {
+	for i, f := range e.Evidence {
+		if b.Len() > MaxReason {
+			break // the rest would be cut anyway
+		}
 		if i == 0 {
-			b.WriteString(", associated with ")
+			b.WriteString("; evidence ")
 		} else {
-			b.WriteString(", ")
+			b.WriteByte(',')
 		}
-		if b.Len()+len(ip.String()) > 250 {
-			break
-		}
-		b.WriteString(ip.String())
+		b.WriteString(f)
 	}
 	s := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e || r == '$' || r == '"' || r == '\\' || r == '#' {
@@ -386,11 +396,25 @@ func Reason(e Entry) string {
 		}
 		return r
 	}, b.String())
-	if len(s) > 254 {
-		s = s[:254]
+	return clipText(s, MaxReason)
+}
+
+// clipText cuts the ASCII text s to at most n bytes, marking the cut with
+// "...": after the last whole word or list item that leaves room for it,
+// unless that drops more than a long word (then inside the word).
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	const more, word = "...", 24
+	cut := s[:n-len(more)+1] // +1: a separator just past the room still ends a whole word
+	if i := strings.LastIndexAny(cut, " ,;"); i > 0 && i >= len(cut)-word {
+		cut = cut[:i]
+	} else {
+		cut = cut[:n-len(more)]
+	}
+	return strings.TrimRight(cut, " ,;") + more
 }
 
 // ErrFormat reports an unknown output format.
-var ErrFormat = errors.New("unknown format (want rbldnsd, plain or json)")
+var ErrFormat = errors.New("unknown format (want rbldnsd, plain, json, postfix or nft)")

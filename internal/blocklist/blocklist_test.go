@@ -216,11 +216,11 @@ func TestBlocklistFormats(t *testing.T) {
 # generated 2026-11-27T08:00:00Z
 # parameters: prefix /64, min-score 0.5, since -, until 2026-11-28T00:00:00Z
 # 2 entries from 4 spammer attempts; 11 lines read, 2 bad lines skipped, 1 outside the window, 1 spammer attempts under the score, 1 not listable
-:127.0.0.2:IPv6 spammer seen by mxsensor
+:127.0.0.2:mxsensor: spam
 # RFC 5782: ::ffff:7f00:2 must be listed, ::ffff:7f00:1 must not
 ::ffff:7f00:2 :127.0.0.2:RFC 5782 test point
-2001:db8:1:2::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 3 attempts 2026-11-26..2026-11-27, associated with 192.0.2.1, 192.0.2.9
-2001:db8:1:3::/64 :127.0.0.2:IPv6 spammer seen by mxsensor: 1 attempt 2026-11-26, associated with 198.51.100.7
+2001:db8:1:2::/64 :127.0.0.2:mxsensor: spam via IPv4 192.0.2.1 (+1); 3 attempts since 2026-11-26; evidence order,port,stack
+2001:db8:1:3::/64 :127.0.0.2:mxsensor: spam via IPv4 198.51.100.7; 1 attempt since 2026-11-26; evidence clock
 `
 	if b.String() != want {
 		t.Errorf("rbldnsd:\n%s\nwant:\n%s", b.String(), want)
@@ -294,25 +294,46 @@ not-a-prefix
 	if l.Stats.Bad != 6 || l.Stats.TooLong != 1 || l.Stats.Spammer != 2 || !strings.Contains(l.Stats.FirstBad, "line 8") {
 		t.Errorf("stats %+v", l.Stats)
 	}
-	if r := Reason(l.Entries[0]); r != "IPv6 spammer seen by mxsensor" {
+	if r := Reason(l.Entries[0]); r != "mxsensor: spam" {
 		t.Errorf("plain reason %q", r)
 	}
-	if r := Reason(l.Entries[3]); r != "IPv6 spammer seen by mxsensor: 2 attempts 2026-11-26, associated with 192.0.2.1" {
+	if r := Reason(l.Entries[3]); r != "mxsensor: spam via IPv4 192.0.2.1; 2 attempts since 2026-11-26; evidence order" {
 		t.Errorf("json reason %q", r)
 	}
 }
 
+// The reason fits one TXT string however many addresses and families an
+// entry read from a list holds, and is cut after a whole item.
 func TestBlocklistReasonBounded(t *testing.T) {
 	e := Entry{Attempts: 1 << 30, FirstSeen: genTime, LastSeen: genTime.Add(48 * time.Hour)}
-	for i := range MaxIPv4 {
-		e.IPv4 = append(e.IPv4, netip.MustParseAddr(fmt.Sprintf("203.0.113.%d", 100+i)))
+	for i := range 200 {
+		e.IPv4 = append(e.IPv4, netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}))
 	}
+	for i := range 100 {
+		e.Evidence = append(e.Evidence, fmt.Sprintf("family%02d", i))
+	}
+	e.Evidence[1] = "bad$\"#\\\n\u00e9"
 	r := Reason(e)
-	if len(r) >= 255 || strings.ContainsAny(r, "$\"\\#") {
+	if len(r) > MaxReason || strings.ContainsAny(r, "$\"\\#\n") || strings.ContainsFunc(r, func(c rune) bool { return c > 0x7e }) {
 		t.Errorf("reason %d bytes: %q", len(r), r)
 	}
-	if !strings.HasSuffix(r, "203.0.113.104") || !strings.Contains(r, "2026-11-27..2026-11-29") {
+	const head = "mxsensor: spam via IPv4 203.0.113.0 (+199); 1073741824 attempts since 2026-11-27; evidence family00,bad______"
+	if !strings.HasPrefix(r, head+",family02,") || !strings.HasSuffix(r, "...") || len(r) < MaxReason-len(",family99...") {
 		t.Errorf("reason %q", r)
+	}
+	// Cut after a whole family: the last one before "..." is complete.
+	items := strings.Split(strings.TrimSuffix(r, "..."), ",")
+	if last := items[len(items)-1]; len(last) != len("family00") {
+		t.Errorf("cut inside an item: %q", r)
+	}
+
+	// One long word: cut inside it, still bounded.
+	long := Reason(Entry{Evidence: []string{strings.Repeat("x", 1000)}})
+	if len(long) != MaxReason || !strings.HasSuffix(long, "x...") {
+		t.Errorf("long word: %d bytes %q", len(long), long)
+	}
+	if r := Reason(Entry{}); r != "mxsensor: spam" {
+		t.Errorf("generic %q", r)
 	}
 }
 
