@@ -71,6 +71,9 @@ type snapshot struct {
 	// sorted as blocklist.SortEntries sorts them.
 	entries map[netip.Prefix]json.RawMessage
 	order   []netip.Prefix
+	// src holds the entries the JSON was made from (empty after a
+	// restart), so that an entry the same as before is not encoded again.
+	src map[netip.Prefix]blocklist.Entry
 	// history holds the changes of the revisions up to this one, oldest
 	// first, with no gap; changes counts their prefixes.
 	history []change
@@ -148,10 +151,16 @@ func (f *Feed) Update(entries []blocklist.Entry) bool {
 	f.update.Lock()
 	defer f.update.Unlock()
 	old := f.cur.Load()
-	next := &snapshot{entries: make(map[netip.Prefix]json.RawMessage, len(entries))}
+	next := &snapshot{entries: make(map[netip.Prefix]json.RawMessage, len(entries)),
+		src: make(map[netip.Prefix]blocklist.Entry, len(entries))}
 	for _, e := range entries {
 		e.Prefix = e.Prefix.Masked()
 		if _, dup := next.entries[e.Prefix]; dup || !e.Prefix.IsValid() {
+			continue
+		}
+		next.src[e.Prefix] = e
+		if oe, ok := old.src[e.Prefix]; ok && sameEntry(oe, e) {
+			next.entries[e.Prefix] = old.entries[e.Prefix]
 			continue
 		}
 		b, err := json.Marshal(e)
@@ -193,6 +202,20 @@ func (f *Feed) Update(entries []blocklist.Entry) bool {
 	f.st.revisions.Add(1)
 	f.log.Debug("listfeed revision", zap.Uint64("revision", next.revision), zap.Int("entries", len(next.order)), zap.Int("changed", len(changed)))
 	return true
+}
+
+// entryFields is the number of fields sameEntry compares.
+const entryFields = 10
+
+// sameEntry reports whether a and b are the same in every field, and so
+// encode the same (times compared as values, location included: the
+// same instant elsewhere encodes otherwise). A false "not the same" only
+// costs encoding b.
+func sameEntry(a, b blocklist.Entry) bool {
+	return a.Prefix == b.Prefix && a.FirstSeen == b.FirstSeen && a.LastSeen == b.LastSeen && a.Attempts == b.Attempts &&
+		a.Addresses == b.Addresses && slices.Equal(a.IPv4, b.IPv4) && a.MaxScore == b.MaxScore &&
+		slices.Equal(a.Evidence, b.Evidence) && slices.Equal(a.Sensors, b.Sensors) && a.FirstListed == b.FirstListed &&
+		(a.IPv4 == nil) == (b.IPv4 == nil) && (a.Evidence == nil) == (b.Evidence == nil) && (a.Sensors == nil) == (b.Sensors == nil)
 }
 
 // trim drops the oldest changes beyond the bounds; the newest revision's

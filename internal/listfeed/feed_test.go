@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -350,6 +351,70 @@ func TestListenAddr(t *testing.T) {
 		got, err := ListenAddr(in)
 		if got != want || (want == "") != (err != nil) {
 			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// BenchmarkUpdate: one entry of a 100,000-entry list changes at each
+// update, with the state file written (go test -bench Update
+// ./internal/listfeed/).
+func BenchmarkUpdate(b *testing.B) {
+	const n = 100000
+	es := make([]blocklist.Entry, n)
+	for i := range es {
+		es[i] = entry(fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff), 1)
+	}
+	state := filepath.Join(b.TempDir(), "feed.json")
+	f, err := New(Config{State: state})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.Update(es)
+	b.ResetTimer()
+	for i := range b.N {
+		es[i%n].Attempts++
+		if !f.Update(es) {
+			b.Fatal("no revision")
+		}
+	}
+	b.StopTimer()
+	fi, err := os.Stat(state)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size()), "state-bytes")
+	b.ReportMetric(float64(len(f.cur.Load().fullJSON())), "full-bytes")
+}
+
+// TestSameEntry: sameEntry compares every field of blocklist.Entry (a
+// field added there must be compared too, or a change of it alone would
+// make no revision), and tells apart what encodes otherwise.
+func TestSameEntry(t *testing.T) {
+	if n := reflect.TypeFor[blocklist.Entry]().NumField(); n != entryFields {
+		t.Fatalf("blocklist.Entry has %d fields, sameEntry compares %d: compare the new ones", n, entryFields)
+	}
+	a := entry("2001:db8:a::/64", 1)
+	if !sameEntry(a, a) {
+		t.Error("an entry is not the same as itself")
+	}
+	for name, change := range map[string]func(e *blocklist.Entry){
+		"prefix":       func(e *blocklist.Entry) { e.Prefix = netip.MustParsePrefix("2001:db8:b::/64") },
+		"first seen":   func(e *blocklist.Entry) { e.FirstSeen = e.FirstSeen.Add(1) },
+		"last seen":    func(e *blocklist.Entry) { e.LastSeen = e.LastSeen.In(time.FixedZone("X", 3600)) },
+		"attempts":     func(e *blocklist.Entry) { e.Attempts++ },
+		"addresses":    func(e *blocklist.Entry) { e.Addresses++ },
+		"ipv4":         func(e *blocklist.Entry) { e.IPv4 = nil },
+		"max score":    func(e *blocklist.Entry) { e.MaxScore = 0.5 },
+		"evidence":     func(e *blocklist.Entry) { e.Evidence = []string{"stack"} },
+		"sensors":      func(e *blocklist.Entry) { e.Sensors = []string{"s1"} },
+		"first listed": func(e *blocklist.Entry) { e.FirstListed = e.FirstSeen },
+	} {
+		b := a
+		change(&b)
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		if sameEntry(a, b) || string(ja) == string(jb) {
+			t.Errorf("%s: the same, or the same JSON", name)
 		}
 	}
 }
