@@ -38,6 +38,8 @@ type dnsblConfig struct {
 	TCPMaxConnsPerSource int                     `mapstructure:"tcp-max-conns-per-source"`
 	TCPIdleTimeout       config.PositiveDuration `mapstructure:"tcp-idle-timeout"`
 	TCPMaxQueries        int                     `mapstructure:"tcp-max-queries"`
+	HTTP                 string                  `mapstructure:"http"`
+	HTTPState            string                  `mapstructure:"http-state"`
 }
 
 // server is the DNS server's configuration.
@@ -66,6 +68,9 @@ func (c *dnsblConfig) Validate() error {
 	if c.Reload < 0 {
 		return errors.New("--reload must not be negative (0: only on SIGHUP)")
 	}
+	if err := c.validateHTTP(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -87,7 +92,10 @@ a reconnection the watch resumes after the last revision seen; SIGHUP loads the 
 values that do not decode are skipped and counted. --reload does not apply.
 Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses, malformed queries' included,
 are rate limited per source prefix (--rate-limit 0 switches that off); TCP connections are limited per
-source and in total, one over a limit being closed at once.`,
+source and in total, one over a limit being closed at once.
+--http ADDR also serves the list over HTTP (GET /v1/list: the whole list as JSON; ?since=REVISION: the
+entries added or changed and the prefixes removed since then), following the same source; a bare
+port or :PORT is on 127.0.0.1. Its revision is kept in --http-state across restarts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c dnsblConfig
@@ -121,7 +129,13 @@ source and in total, one over a limit being closed at once.`,
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
 
-			srv, err := dnsbl.New(c.server(), dnsbl.NewTable(nil))
+			lf, err := newDnsblFeed(&c, log)
+			if err != nil {
+				return err
+			}
+			scfg := c.server()
+			lf.follow(&scfg)
+			srv, err := dnsbl.New(scfg, dnsbl.NewTable(nil))
 			if err != nil {
 				return err
 			}
@@ -141,10 +155,14 @@ source and in total, one over a limit being closed at once.`,
 				return err
 			}
 			defer feed.Stop()
-			if err := srv.Start(string(c.Listen)); err != nil {
-				return fmt.Errorf("--listen: %w", err)
+			// The feed listens first: once DNS answers, HTTP does too.
+			if ctx, err = lf.start(ctx); err != nil {
+				return err
 			}
-			return dnsbl.Serve(ctx, srv, feed, hup, log)
+			if err := srv.Start(string(c.Listen)); err != nil {
+				return errors.Join(fmt.Errorf("--listen: %w", err), lf.stop(ctx))
+			}
+			return errors.Join(dnsbl.Serve(ctx, srv, feed, hup, log), lf.stop(ctx))
 		},
 	}
 	f := cmd.Flags()
@@ -170,5 +188,7 @@ source and in total, one over a limit being closed at once.`,
 	f.Int("tcp-max-conns-per-source", dnsbl.DefaultMaxTCPConnsPerSource, "TCP connections open at once from one IPv4 address or IPv6 /64")
 	config.PositiveDurationVar(f, "tcp-idle-timeout", dnsbl.DefaultTCPIdleTimeout, "close a TCP connection idle this long")
 	f.Int("tcp-max-queries", dnsbl.DefaultTCPMaxQueries, "close a TCP connection after this many queries")
+	f.String("http", "", `also serve the list over HTTP at this address, GET /v1/list[?since=REVISION] (a bare port or :PORT is on 127.0.0.1; "" = off)`)
+	f.String("http-state", "", "the HTTP feed's state file: its revision, the list and the recent changes (default: beside the source, DIR/"+dnsblFeedStateFile+" or FILE.feed.json; required with --nats)")
 	return cmd
 }

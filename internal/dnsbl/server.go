@@ -45,6 +45,11 @@ type Config struct {
 	// answer; TCPMaxQueries closes it after that many queries.
 	TCPIdleTimeout time.Duration
 	TCPMaxQueries  int
+	// OnReload, if set, is called with each table Reload swaps in, after
+	// the swap, on the caller's goroutine: the one place where a
+	// Reloader's and a Watcher's lists both pass (the HTTP feed follows
+	// it). The table New starts with does not go through it.
+	OnReload func(*Table)
 }
 
 // Defaults.
@@ -199,6 +204,9 @@ func (s *Server) Reload(t *Table) {
 		t = NewTable(nil)
 	}
 	s.table.Store(t)
+	if s.cfg.OnReload != nil {
+		s.cfg.OnReload(t)
+	}
 }
 
 // Table returns the table being served.

@@ -26,6 +26,9 @@ type Table struct {
 	lens    []int
 	m       map[netip.Prefix]Answer
 	entries int
+	// list holds the entries listed, in their order (the HTTP feed
+	// serves them): the caller's slice when every entry was taken.
+	list []blocklist.Entry
 	// Serial is the SOA serial (the build time, Unix seconds).
 	Serial uint32
 	// Built is when the table was built.
@@ -49,16 +52,32 @@ func NewTable(entries []blocklist.Entry) *Table {
 		}
 	}
 	add(netip.PrefixFrom(blocklist.TestPointListed, 128), Answer{A: blocklist.ListedA, TXT: blocklist.TestPointReason})
-	for _, e := range entries {
+	// t.list stays nil while every entry is taken (it is then entries
+	// itself); the first one skipped copies those before it.
+	skip := func(i int) {
+		if t.list == nil {
+			t.list = slices.Clone(entries[:i])
+		}
+	}
+	for i, e := range entries {
 		p := e.Prefix
 		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Zone() != "" {
+			skip(i)
 			continue
 		}
 		before := len(t.m)
 		add(p, Answer{A: blocklist.ListedA, TXT: blocklist.Reason(e)})
-		if len(t.m) > before {
-			t.entries++
+		if len(t.m) == before {
+			skip(i)
+			continue
 		}
+		t.entries++
+		if t.list != nil {
+			t.list = append(t.list, e)
+		}
+	}
+	if t.list == nil {
+		t.list = entries[:t.entries:t.entries]
 	}
 	slices.SortFunc(t.lens, func(a, b int) int { return b - a })
 	return t
@@ -66,6 +85,16 @@ func NewTable(entries []blocklist.Entry) *Table {
 
 // Len returns the number of listed prefixes, without the test point.
 func (t *Table) Len() int { return t.entries }
+
+// Entries returns the entries listed (without the test point, the
+// entries NewTable skipped left out), in the order given. They are
+// shared: do not modify them.
+func (t *Table) Entries() []blocklist.Entry {
+	if t == nil {
+		return nil
+	}
+	return t.list
+}
 
 // Lookup returns the answer of the longest listed prefix holding ip.
 func (t *Table) Lookup(ip netip.Addr) (Answer, bool) {
