@@ -57,8 +57,12 @@ func (p Policy) Validate() error {
 // is before LastSeen+expire, so at exactly LastSeen+expire it is gone. An
 // entry without a LastSeen (a plain list's) never expires, nor does any
 // when expire is 0.
-func (e Entry) Expired(now time.Time, expire time.Duration) bool {
-	return expire > 0 && !e.LastSeen.IsZero() && !now.Before(e.LastSeen.Add(expire))
+func (e Entry) Expired(now time.Time, expire time.Duration) bool { return Expired(e.LastSeen, now, expire) }
+
+// Expired reports whether an entry last seen at lastSeen has expired at
+// now (see Entry.Expired).
+func Expired(lastSeen, now time.Time, expire time.Duration) bool {
+	return expire > 0 && !lastSeen.IsZero() && !now.Before(lastSeen.Add(expire))
 }
 
 // Apply returns the list under p: expired entries and entries overlapping
