@@ -57,7 +57,9 @@ func (p Policy) Validate() error {
 // is before LastSeen+expire, so at exactly LastSeen+expire it is gone. An
 // entry without a LastSeen (a plain list's) never expires, nor does any
 // when expire is 0.
-func (e Entry) Expired(now time.Time, expire time.Duration) bool { return Expired(e.LastSeen, now, expire) }
+func (e Entry) Expired(now time.Time, expire time.Duration) bool {
+	return Expired(e.LastSeen, now, expire)
+}
 
 // Expired reports whether an entry last seen at lastSeen has expired at
 // now (see Entry.Expired).

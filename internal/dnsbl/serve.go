@@ -58,12 +58,17 @@ loop:
 	}
 	loaded, failed := rl.Stats()
 	f = []zap.Field{zap.Inline(srv.Stats()), zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed)}
-	if p, ok := rl.(interface{ AllowlistStats() (kept, loaded, failed uint64) }); ok {
+	if p, ok := rl.(allowlisting); ok {
 		kept, al, af := p.AllowlistStats()
 		f = append(f, zap.Uint64("allowlisted", kept), zap.Uint64("allowlist_reloads", al), zap.Uint64("allowlist_reloads_failed", af))
 	}
 	log.Info("dnsbl stopped", f...)
 	return serveErr
+}
+
+// allowlisting is a feed that applies an allowlist (Reloader, Watcher).
+type allowlisting interface {
+	AllowlistStats() (kept, loaded, failed uint64)
 }
 
 // MarshalLogObject writes the counts as log fields (the connections open
