@@ -1,6 +1,7 @@
 package dnsbl
 
 import (
+	"context"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
+	"github.com/mxsensor/mxsensor/internal/fleet"
+	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 )
 
 // TestDNSBLExpiryAtAnswer: an entry is answered until LastSeen+expire,
@@ -112,4 +115,42 @@ func TestReloaderAllowlist(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), allow+`:2: "mx.example.org" is not a prefix or an address`) {
 		t.Errorf("bad allowlist at start: %v", err)
 	}
+}
+
+// TestWatcherAllowlist: the fleet's list is served without the allowlisted
+// prefixes, and a changed allowlist applies on Reload (SIGHUP).
+func TestWatcherAllowlist(t *testing.T) {
+	n := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kv, err := fleet.EnsureList(ctx, fleettest.Connect(t, "writer", n.URL()), fleet.ListConfig{Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putEntry(ctx, t, kv, "2001:db8:a::/64", "s1")
+	putEntry(ctx, t, kv, "2001:db8:b::/64", "s1")
+	allow := filepath.Join(t.TempDir(), "allow.txt")
+	replaceFile(t, allow, "2001:db8:b::/48\n")
+	srv, err := New(Config{Zone: "bl.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWatcher(WatcherConfig{Conn: fleet.ConnConfig{URLs: []string{n.URL()}, Name: "dnsbl"}, Allowlist: allow, Log: zap.NewNop()}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, ok := srv.Table().Lookup(netip.MustParseAddr("2001:db8:b::1")); ok || srv.Table().Len() != 1 {
+		t.Errorf("allowlisted 2001:db8:b::/64 served (%d entries)", srv.Table().Len())
+	}
+	if kept, _, _ := w.AllowlistStats(); kept != 1 {
+		t.Errorf("kept out %d, want 1", kept)
+	}
+	replaceFile(t, allow, "2001:db8:a::/48\n")
+	w.Reload()
+	waitListed(ctx, t, srv, "2001:db8:a::1", false)
+	waitListed(ctx, t, srv, "2001:db8:b::1", true)
 }
