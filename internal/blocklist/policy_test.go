@@ -209,3 +209,23 @@ func TestListingsBounded(t *testing.T) {
 		t.Errorf("%d spans, relisted %d", len(ls.spans), ls.relisted())
 	}
 }
+
+// BenchmarkApply: a list of 100,000 /64s (1,000 /48s) under an allowlist
+// of 10,000 prefixes, widened at 50.
+func BenchmarkApply(b *testing.B) {
+	l := &List{}
+	for i := range 100000 {
+		p := netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x:%x::/64", i/100, i%100))
+		l.Entries = append(l.Entries, Entry{Prefix: p, Attempts: 1, LastSeen: t0, Evidence: []string{"order"}, IPv4: []netip.Addr{}})
+	}
+	var allow []netip.Prefix
+	for i := range 10000 {
+		allow = append(allow, netip.MustParsePrefix(fmt.Sprintf("2001:db9:%x::/48", i)))
+	}
+	p := Policy{WidenAt: 50, WidenTo: 48, Allow: NewAllowlist(allow), Expire: DefaultExpire, Now: t0}
+	for b.Loop() {
+		if _, err := l.Apply(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
