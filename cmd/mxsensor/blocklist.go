@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
@@ -20,18 +21,22 @@ import (
 
 // blocklistConfig is blocklist's section.
 type blocklistConfig struct {
-	In          string                          `mapstructure:"in"`
-	DB          string                          `mapstructure:"db"`
-	NATS        []string                        `mapstructure:"nats"`
-	Format      config.Choice[blocklistFormats] `mapstructure:"format"`
-	Out         string                          `mapstructure:"out"`
-	listOptions `mapstructure:",squash"`
-	natsOptions `mapstructure:",squash"`
+	In            string                          `mapstructure:"in"`
+	DB            string                          `mapstructure:"db"`
+	NATS          []string                        `mapstructure:"nats"`
+	Format        config.Choice[blocklistFormats] `mapstructure:"format"`
+	Out           string                          `mapstructure:"out"`
+	listOptions   `mapstructure:",squash"`
+	policyOptions `mapstructure:",squash"`
+	natsOptions   `mapstructure:",squash"`
 }
 
 // Validate checks the list's settings and the NATS credentials.
 func (c *blocklistConfig) Validate() error {
 	if err := c.listOptions.Validate(); err != nil {
+		return err
+	}
+	if err := c.policyOptions.Validate(); err != nil {
 		return err
 	}
 	return c.natsOptions.Validate()
@@ -62,6 +67,50 @@ func (o listOptions) Validate() error {
 	return err
 }
 
+// policyOptions are the operator's policy over a list (blocklist, dnsbl):
+// widening, the allowlist, expiry.
+type policyOptions struct {
+	WidenAt   int           `mapstructure:"widen-at"`
+	WidenTo   int           `mapstructure:"widen-to"`
+	Allowlist string        `mapstructure:"allowlist"`
+	Expire    time.Duration `mapstructure:"expire"`
+}
+
+// Validate checks the policy's settings.
+func (o policyOptions) Validate() error {
+	if o.WidenTo != 48 && o.WidenTo != 56 {
+		return fmt.Errorf("--widen-to %d: want 48 or 56", o.WidenTo)
+	}
+	if o.WidenAt < 0 {
+		return fmt.Errorf("--widen-at %d: must not be negative (0: never widen)", o.WidenAt)
+	}
+	if o.Expire < 0 {
+		return fmt.Errorf("--expire %s: must not be negative (0: never)", o.Expire)
+	}
+	return nil
+}
+
+// policy returns the policy, with the allowlist file read.
+func (o policyOptions) policy() (blocklist.Policy, error) {
+	p := blocklist.Policy{WidenAt: o.WidenAt, WidenTo: o.WidenTo, Expire: o.Expire}
+	if o.Allowlist != "" {
+		a, err := blocklist.LoadAllowlist(o.Allowlist)
+		if err != nil {
+			return p, fmt.Errorf("--allowlist: %w", err)
+		}
+		p.Allow = a
+	}
+	return p, nil
+}
+
+// addPolicyFlags adds the flags of policyOptions.
+func addPolicyFlags(f *pflag.FlagSet) {
+	f.Int("widen-at", 0, "list the wider --widen-to prefix instead when at least this many listed prefixes fall in it (0: never)")
+	f.Int("widen-to", blocklist.DefaultWidenTo, "length of a widened prefix: 48 or 56")
+	f.String("allowlist", "", "file of prefixes or addresses never to list, one a line ('#' comments)")
+	f.Duration("expire", blocklist.DefaultExpire, "an entry expires this long after its last spammer attempt (0: never)")
+}
+
 func newBlocklistCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "blocklist (--in DIR | --db FILE | --nats URL) [--prefix 64] [--min-score 0.5] [--format rbldnsd|plain|json|postfix|nft] [--since T] [--until T] [--out FILE]",
@@ -69,7 +118,10 @@ func newBlocklistCmd() *cobra.Command {
 		Long: `Reads associations.jsonl of a results directory (mxsensor analyze or run --out) and lists every
 IPv6 prefix of length --prefix holding at least one attempt labelled spammer with a score of at least
 --min-score, with its first and last attempt, counts, associated IPv4 addresses and evidence families.
---since and --until (RFC 3339 or 2006-01-02, UTC) select attempts by their first SYN. With --out the
+--since and --until (RFC 3339 or 2006-01-02, UTC) select attempts by their first SYN.
+Entries whose last attempt is --expire or more before --until (or now) are left out, as are
+prefixes overlapping one of the --allowlist; with --widen-at N, N listed prefixes in one
+/--widen-to are listed as that prefix (not across an allowlisted one). With --out the
 file is replaced atomically (written aside, then renamed), so a server reloading it never sees half.
 --nats URL[,URL...] exports the fleet's shared list instead (the collector's JetStream bucket
 ` + fleet.ListBucket + `, with the sensors that saw each prefix and when it was first listed): its entries
@@ -91,6 +143,10 @@ that do not decode are skipped and counted (bad_lines).`,
 			if err != nil {
 				return fmt.Errorf("--format: %w", err)
 			}
+			pol, err := c.policy()
+			if err != nil {
+				return err
+			}
 			var l *blocklist.List
 			if len(c.NATS) > 0 {
 				l, err = sharedList(cmd, &c, log)
@@ -98,6 +154,14 @@ that do not decode are skipped and counted (bad_lines).`,
 				l, err = buildList(&c)
 			}
 			if err != nil {
+				return err
+			}
+			// Expiry is judged at the end of the window, so an export of the
+			// past lists what was listed then.
+			if pol.Now = l.Options.Window.Until; pol.Now.IsZero() {
+				pol.Now = time.Now()
+			}
+			if l, err = l.Apply(pol); err != nil {
 				return err
 			}
 			var buf bytes.Buffer
@@ -127,6 +191,7 @@ that do not decode are skipped and counted (bad_lines).`,
 	f.String("until", "", "only attempts first seen before this time (RFC 3339 or 2006-01-02)")
 	f.String("out", "", "write to this file (replaced atomically) instead of stdout")
 	f.StringSlice("nats", nil, "or: export the fleet's shared list from these NATS servers (nats://HOST:PORT, several for a cluster)")
+	addPolicyFlags(f)
 	addNATSFlags(cmd)
 	return cmd
 }
@@ -142,6 +207,7 @@ func buildList(c *blocklistConfig) (*blocklist.List, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Expire = c.Expire // relistings are counted with it
 	return blocklist.BuildFrom(src, opts)
 }
 
@@ -200,7 +266,8 @@ func blocklistSummary(log *zap.Logger, l *blocklist.List) {
 	fields := []zap.Field{zap.Int("entries", len(l.Entries)), zap.Int("prefix_len", l.Options.PrefixLen),
 		zap.Int("spammer_attempts", st.Spammer), zap.Int("lines", st.Lines), zap.Int("bad_lines", st.Bad),
 		zap.Int("too_long", st.TooLong), zap.Int("outside_window", st.Filtered), zap.Int("below_score", st.BelowScore),
-		zap.Float64("min_score", l.Options.MinScore), zap.Int("outvoted", st.Outvoted), zap.Int("not_listable", st.Ignored)}
+		zap.Float64("min_score", l.Options.MinScore), zap.Int("outvoted", st.Outvoted), zap.Int("not_listable", st.Ignored),
+		zap.Int("expired", st.Expired), zap.Int("allowlisted", st.Allowlisted), zap.Int("widened", st.Widened), zap.Int("widened_from", st.WidenedFrom)}
 	if st.FirstBad != "" {
 		fields = append(fields, zap.String("first_bad", st.FirstBad))
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestBlocklistCommand(t *testing.T) {
 		`{"first_seen": 12`,
 	)
 
-	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--log-format", "json")
+	out, errs, err := runCLI(t, "blocklist", "--expire", "0", "--in", dir, "--format", "plain", "--log-format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestBlocklistCommand(t *testing.T) {
 		t.Errorf("%d log records, want the summary only:\n%s", n, errs)
 	}
 
-	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--prefix", "128", "--min-score", "0.1")
+	out, _, err = runCLI(t, "blocklist", "--expire", "0", "--in", dir, "--format", "plain", "--prefix", "128", "--min-score", "0.1")
 	if err != nil || out != "2001:db8:1:2::10/128\n2001:db8:1:2::11/128\n2001:db8:7::1/128\n" {
 		t.Errorf("--prefix 128 --min-score 0.1: %q %v", out, err)
 	}
@@ -95,7 +96,7 @@ func TestBlocklistCommand(t *testing.T) {
 	if err := os.WriteFile(outFile, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err = runCLI(t, "blocklist", "--in", dir, "--out", outFile)
+	out, _, err = runCLI(t, "blocklist", "--expire", "0", "--in", dir, "--out", outFile)
 	if err != nil || out != "" {
 		t.Fatalf("--out: %q %v", out, err)
 	}
@@ -153,7 +154,7 @@ func TestBlocklistOverlongLine(t *testing.T) {
 		hugeJSONLine(),
 		blocklistAssoc(t, "2026-11-26T11:00:00Z", "2001:db8:3:4::10", "192.0.2.2", 3.5, true, "order:rst-roundtrip-gap(+3.0)"),
 	)
-	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--log-format", "json")
+	out, errs, err := runCLI(t, "blocklist", "--expire", "0", "--in", dir, "--format", "plain", "--log-format", "json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errs)
 	}
@@ -214,7 +215,7 @@ func sharedEntry(prefix string, sensors ...string) blocklist.Entry {
 func TestBlocklistNATS(t *testing.T) {
 	url, _ := sharedListServer(t, sharedEntry("2001:db8:2::/64", "s1", "s3"), sharedEntry("2001:db8:1::/64", "s2"))
 
-	out, errs, err := runCLI(t, "blocklist", "--nats", url, "--format", "json", "--log-format", "json")
+	out, errs, err := runCLI(t, "blocklist", "--expire", "0", "--nats", url, "--format", "json", "--log-format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,11 +227,11 @@ func TestBlocklistNATS(t *testing.T) {
 	}
 	wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 2, "prefix_len": 64, "spammer_attempts": 6, "bad_lines": 1})
 
-	out, _, err = runCLI(t, "blocklist", "--nats", url, "--format", "plain")
+	out, _, err = runCLI(t, "blocklist", "--expire", "0", "--nats", url, "--format", "plain")
 	if err != nil || out != "2001:db8:1::/64\n2001:db8:2::/64\n" {
 		t.Errorf("plain: %q %v", out, err)
 	}
-	out, _, err = runCLI(t, "blocklist", "--nats", url)
+	out, _, err = runCLI(t, "blocklist", "--expire", "0", "--nats", url)
 	if err != nil || !strings.Contains(out, "2001:db8:1::/64 :127.0.0.2:mxsensor: spam via IPv4 ") {
 		t.Errorf("rbldnsd: %q %v", out, err)
 	}
@@ -242,6 +243,55 @@ func TestBlocklistNATS(t *testing.T) {
 	} {
 		if _, _, err := runCLI(t, append([]string{"blocklist"}, args...)...); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestBlocklistPolicy: --expire judged at --until (one second before and
+// after), --allowlist with what it kept out in the summary, --widen-at and
+// --widen-to, and their errors.
+func TestBlocklistPolicy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	blocklistResults(t, dir,
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:5:1::10", "192.0.2.1", 3.5, true, "order:x(+3)"),
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:5:2::10", "192.0.2.2", 3.5, true, "stack:y(+1)"),
+		blocklistAssoc(t, "2026-11-26T10:00:00Z", "2001:db8:6:1::10", "192.0.2.3", 3.5, true, "order:x(+3)"),
+	)
+	for until, want := range map[string]string{
+		"2026-11-27T09:59:59Z": "2001:db8:5:1::/64\n2001:db8:5:2::/64\n2001:db8:6:1::/64\n",
+		"2026-11-27T10:00:01Z": "",
+	} {
+		out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "plain", "--expire", "24h", "--until", until, "--log-format", "json")
+		if err != nil || out != want {
+			t.Errorf("--until %s: %q %v", until, out, err)
+		}
+		if want == "" {
+			wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 0, "expired": 3})
+		}
+	}
+
+	allow := filepath.Join(t.TempDir(), "allow.txt")
+	os.WriteFile(allow, []byte("# our own\n2001:db8:6::/48\n"), 0o644)
+	out, errs, err := runCLI(t, "blocklist", "--in", dir, "--format", "json", "--expire", "0", "--allowlist", allow, "--widen-at", "2", "--log-format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e blocklist.Entry
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Prefix.String() != "2001:db8:5::/48" || e.WidenedFrom != 2 || e.Attempts != 2 ||
+		!slices.Equal(e.Evidence, []string{"order", "stack"}) {
+		t.Errorf("widened with 2001:db8:6::/48 allowlisted: %s (%v)", out, err)
+	}
+	wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 1, "allowlisted": 1, "widened": 1, "widened_from": 2})
+
+	os.WriteFile(allow, []byte("2001:db8:6::/48\nour mail servers\n"), 0o644)
+	for args, want := range map[string]string{
+		"--allowlist " + allow: allow + `:2: "our mail servers" is not a prefix or an address`,
+		"--widen-to 40":        "--widen-to 40: want 48 or 56",
+		"--widen-at -1":        "--widen-at -1: must not be negative",
+	} {
+		_, _, err := runCLI(t, append([]string{"blocklist", "--in", dir}, strings.Fields(args)...)...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", args, err, want)
 		}
 	}
 }

@@ -26,6 +26,7 @@ type dnsblConfig struct {
 	List                 string          `mapstructure:"list"`
 	NATS                 []string        `mapstructure:"nats"`
 	listOptions          `mapstructure:",squash"`
+	policyOptions        `mapstructure:",squash"`
 	natsOptions          `mapstructure:",squash"`
 	Reload               time.Duration           `mapstructure:"reload"`
 	TTL                  time.Duration           `mapstructure:"ttl"`
@@ -48,7 +49,7 @@ func (c *dnsblConfig) server() dnsbl.Config {
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst,
 		RateIPv4Bits: c.RateIPv4Prefix, RateIPv6Bits: c.RateIPv6Prefix,
 		MaxTCPConns: c.TCPMaxConns, MaxTCPConnsPerSource: c.TCPMaxConnsPerSource,
-		TCPIdleTimeout: time.Duration(c.TCPIdleTimeout), TCPMaxQueries: c.TCPMaxQueries}
+		TCPIdleTimeout: time.Duration(c.TCPIdleTimeout), TCPMaxQueries: c.TCPMaxQueries, Expire: c.Expire}
 }
 
 // Validate checks the bounds of the list's and the server's settings.
@@ -57,6 +58,9 @@ func (c *dnsblConfig) Validate() error {
 		return err
 	}
 	if err := c.natsOptions.Validate(); err != nil {
+		return err
+	}
+	if err := c.policyOptions.Validate(); err != nil {
 		return err
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
@@ -89,7 +93,10 @@ entry fails; an empty one, or comments only, is an empty list).
 --nats URL[,URL...] serves the fleet's shared list (the collector's JetStream bucket
 ` + fleet.ListBucket + `) and follows it: entries written, deleted or expired are applied as they come; after
 a reconnection the watch resumes after the last revision seen; SIGHUP loads the whole list again;
-values that do not decode are skipped and counted. --reload does not apply.
+values that do not decode are skipped and counted; --reload only checks the --allowlist.
+An entry is answered until --expire after its last attempt, judged at each query. Prefixes
+overlapping one of the --allowlist are not served; the file is followed as the source is, and
+one that fails to load keeps the old allowlist. --widen-at applies to every source.
 Listens on 127.0.0.1 by default; ANY queries get NOTIMP; UDP responses, malformed queries' included,
 are rate limited per source prefix (--rate-limit 0 switches that off); TCP connections are limited per
 source and in total, one over a limit being closed at once.
@@ -119,6 +126,8 @@ port or :PORT is on 127.0.0.1. Its revision is kept in --http-state across resta
 			if src.Options, err = c.options(); err != nil {
 				return err
 			}
+			src.Options.Expire = c.Expire // relistings are counted with it
+			pol := blocklist.Policy{WidenAt: c.WidenAt, WidenTo: c.WidenTo, Expire: c.Expire}
 			parent := cmd.Context()
 			if parent == nil {
 				parent = context.Background()
@@ -144,9 +153,10 @@ port or :PORT is on 127.0.0.1. Its revision is kept in --http-state across resta
 				Start() error
 			}
 			if fromNATS {
-				feed, err = dnsbl.NewWatcher(dnsbl.WatcherConfig{Conn: c.natsOptions.conn(c.NATS, "mxsensor-dnsbl"), Log: log}, srv)
+				feed, err = dnsbl.NewWatcher(dnsbl.WatcherConfig{Conn: c.natsOptions.conn(c.NATS, "mxsensor-dnsbl"), Log: log,
+					Policy: pol, Allowlist: c.Allowlist, AllowInterval: c.Reload}, srv)
 			} else {
-				feed, err = dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: c.Reload, Log: log}, srv)
+				feed, err = dnsbl.NewReloader(dnsbl.ReloaderConfig{Source: src, Interval: c.Reload, Log: log, Policy: pol, Allowlist: c.Allowlist}, srv)
 			}
 			if err != nil {
 				return err
@@ -177,6 +187,7 @@ port or :PORT is on 127.0.0.1. Its revision is kept in --http-state across resta
 	f.Float64("min-score", blocklist.DefaultMinScore, "with --in: lowest association score of a spammer attempt that counts")
 	f.String("since", "", "with --in: only attempts first seen at or after this time (RFC 3339 or 2006-01-02)")
 	f.String("until", "", "with --in: only attempts first seen before this time (RFC 3339 or 2006-01-02)")
+	addPolicyFlags(f)
 	f.Duration("reload", 30*time.Second, "check the source for changes this often (0: only on SIGHUP)")
 	f.Duration("ttl", dnsbl.DefaultTTL*time.Second, "TTL of positive answers")
 	f.String("ns", dnsbl.DefaultNS, "name server in the zone's SOA and NS records")

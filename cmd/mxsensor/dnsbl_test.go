@@ -133,8 +133,9 @@ func dnsblStartRbldnsd(t *testing.T, bin, dir string, specs ...string) string {
 	return ""
 }
 
-// dnsblStartCLI runs `mxsensor dnsbl args...` in-process on a free port of
-// 127.0.0.1 and returns its address once it answers. It is stopped (as by
+// dnsblStartCLI runs `mxsensor dnsbl --expire 0 args...` (the tests'
+// entries have fixed dates) in-process on a free port of 127.0.0.1 and
+// returns its address once it answers. It is stopped (as by
 // SIGINT: its context is cancelled) when the test ends, and must return nil.
 func dnsblStartCLI(t *testing.T, zone string, args ...string) string {
 	t.Helper()
@@ -146,7 +147,7 @@ func dnsblStartCLI(t *testing.T, zone string, args ...string) string {
 		cmd := newRootCmd()
 		cmd.SetOut(io.Discard)
 		cmd.SetErr(io.Discard)
-		cmd.SetArgs(append([]string{"dnsbl", "--log-level", "warn", "--listen", addr, "--zone", zone}, args...))
+		cmd.SetArgs(append([]string{"dnsbl", "--log-level", "warn", "--listen", addr, "--zone", zone, "--expire", "0"}, args...))
 		go func() { done <- cmd.ExecuteContext(ctx) }()
 		// Up when the apex answers; the RFC 5782 test point is always there.
 		probe := new(dns.Msg)
@@ -275,13 +276,13 @@ func TestDNSBLMatchesRbldnsd(t *testing.T) {
 	blocklistResults(t, res, lines...)
 
 	zoneFile := filepath.Join(base, "bl6.zone")
-	if _, errs, err := runCLI(t, "blocklist", "--in", res, "--format", "rbldnsd", "--out", zoneFile, "--log-format", "json"); err != nil {
+	if _, errs, err := runCLI(t, "blocklist", "--expire", "0", "--in", res, "--format", "rbldnsd", "--out", zoneFile, "--log-format", "json"); err != nil {
 		t.Fatal(err)
 	} else {
 		wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 3, "prefix_len": 64, "spammer_attempts": 4, "bad_lines": 1})
 	}
 	jsonFile := filepath.Join(base, "bl6.jsonl")
-	if _, _, err := runCLI(t, "blocklist", "--in", res, "--format", "json", "--out", jsonFile); err != nil {
+	if _, _, err := runCLI(t, "blocklist", "--expire", "0", "--in", res, "--format", "json", "--out", jsonFile); err != nil {
 		t.Fatal(err)
 	}
 
@@ -388,7 +389,7 @@ func TestDNSBLMatchesRbldnsd(t *testing.T) {
 	if r := dnsblAsk(t, fromList, name(newSpammer), dns.TypeA); r.Rcode != "NXDOMAIN" {
 		t.Errorf("--list listed the new spammer before SIGHUP: %s", r)
 	}
-	if _, _, err := runCLI(t, "blocklist", "--in", res, "--format", "json", "--out", jsonFile); err != nil {
+	if _, _, err := runCLI(t, "blocklist", "--expire", "0", "--in", res, "--format", "json", "--out", jsonFile); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)

@@ -40,6 +40,11 @@ type Options struct {
 	MinScore float64
 	// Window selects attempts by their first SYN.
 	Window record.Window
+	// Expire is how long an entry lives after its last attempt: a gap at
+	// least that long between two attempts of a prefix is a relisting
+	// (Entry.Relisted; 0: none counted). Leaving expired entries out is
+	// Policy's.
+	Expire time.Duration
 }
 
 // DefaultOptions returns the defaults: /64, score >= 0.5, no window.
@@ -54,6 +59,9 @@ func (o Options) Validate() error {
 	}
 	if math.IsNaN(o.MinScore) || math.IsInf(o.MinScore, 0) {
 		return fmt.Errorf("minimum score %v is not a number", o.MinScore)
+	}
+	if o.Expire < 0 {
+		return errors.New("expire is negative (0: never)")
 	}
 	if !o.Window.Since.IsZero() && !o.Window.Until.IsZero() && !o.Window.Since.Before(o.Window.Until) {
 		return fmt.Errorf("empty window: since %s is not before until %s",
@@ -86,6 +94,15 @@ type Entry struct {
 	// FirstListed is when the fleet's list first held the prefix (zero for
 	// one sensor's list).
 	FirstListed time.Time `json:"first_listed,omitzero"`
+	// Relisted counts the times the prefix came back after expiring: gaps
+	// of at least Options.Expire between consecutive spammer attempts.
+	// ListedSince is then the first attempt of the current listing
+	// (FirstSeen stays the first attempt of all).
+	Relisted    int       `json:"relisted,omitempty"`
+	ListedSince time.Time `json:"listed_since,omitzero"`
+	// WidenedFrom is the number of listed prefixes a widened entry holds
+	// (see Policy.WidenAt); its counts are theirs summed.
+	WidenedFrom int `json:"widened_from,omitempty"`
 }
 
 // Stats counts what a build read and listed.
@@ -103,6 +120,10 @@ type Stats struct {
 	// Outvoted counts spammer attempts of sources most of whose
 	// associations point to unlisted IPv4s (not listed).
 	Outvoted int
+	// Set by List.Apply: Expired and Allowlisted count the entries left
+	// out as expired or overlapping an allowlisted prefix; Widened the
+	// wider entries made, of WidenedFrom listed prefixes.
+	Expired, Allowlisted, Widened, WidenedFrom int
 }
 
 // List is a built list.
@@ -110,6 +131,9 @@ type List struct {
 	Options Options
 	Stats   Stats
 	Entries []Entry // sorted by prefix
+	// spans are the listings of each built entry when Options.Expire is
+	// set, for widening to count the wider entry's relistings.
+	spans map[netip.Prefix]listings
 }
 
 // RFC 5782 test points for IPv6 DNSBLs: TestPointListed must be listed and
@@ -125,6 +149,7 @@ const TestPointReason = "RFC 5782 test point"
 // acc accumulates one entry.
 type acc struct {
 	e     Entry
+	ls    listings
 	addrs map[netip.Addr]struct{}
 	ev    map[string]struct{}
 }
@@ -136,6 +161,7 @@ type source struct {
 	spammer    int // of those, with a listed IPv4
 	e          Entry
 	ev         map[string]struct{}
+	ls         listings
 }
 
 // Builder aggregates associations into a list.
@@ -196,6 +222,9 @@ func (b *Builder) Add(a *record.Association) {
 		x.ev = make(map[string]struct{})
 	}
 	e.Attempts++
+	if b.opts.Expire > 0 {
+		x.ls.add(a.FirstSeen, b.opts.Expire)
+	}
 	if a.FirstSeen.Before(e.FirstSeen) {
 		e.FirstSeen = a.FirstSeen
 	}
@@ -235,6 +264,9 @@ func (b *Builder) merge(m map[netip.Prefix]*acc, src netip.Addr, x *source) {
 		e.IPv4 = addSmallest(e.IPv4, ip, MaxIPv4)
 	}
 	a.addrs[src] = struct{}{}
+	if b.opts.Expire > 0 {
+		a.ls.merge(x.ls, b.opts.Expire)
+	}
 	for f := range x.ev {
 		a.ev[f] = struct{}{}
 	}
@@ -279,8 +311,17 @@ func (b *Builder) List() *List {
 		b.merge(m, src, x)
 	}
 	l := &List{Options: b.opts, Stats: st, Entries: make([]Entry, 0, len(m))}
-	for _, x := range m {
+	if b.opts.Expire > 0 {
+		l.spans = make(map[netip.Prefix]listings, len(m))
+	}
+	for p, x := range m {
 		e := x.e
+		if l.spans != nil {
+			l.spans[p] = x.ls
+			if e.Relisted = x.ls.relisted(); e.Relisted > 0 {
+				e.ListedSince = x.ls.since()
+			}
+		}
 		e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()
 		e.Addresses = len(x.addrs)
 		e.IPv4 = slices.Clone(e.IPv4)
@@ -300,12 +341,15 @@ func (b *Builder) List() *List {
 
 // SortEntries sorts entries by prefix (address, then length).
 func SortEntries(es []Entry) {
-	slices.SortFunc(es, func(a, b Entry) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
-	})
+	slices.SortFunc(es, func(a, b Entry) int { return comparePrefix(a.Prefix, b.Prefix) })
+}
+
+// comparePrefix orders prefixes by address, then length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Bits(), b.Bits())
 }
 
 // Build reads associations.jsonl from r and builds the list. Lines that do
@@ -378,6 +422,9 @@ func Reason(e Entry) string {
 			b.WriteByte('s')
 		}
 		b.WriteString(" since " + e.FirstSeen.UTC().Format(time.DateOnly))
+	}
+	if e.WidenedFrom > 0 {
+		fmt.Fprintf(&b, "; widened from %d listed prefixes", e.WidenedFrom)
 	}
 	for i, f := range e.Evidence {
 		if b.Len() > MaxReason {

@@ -103,8 +103,10 @@ func (s Source) read() (*blocklist.List, error) {
 // stamp identifies a version of the source file.
 type stamp struct{ fi os.FileInfo }
 
-func (s Source) stamp() (stamp, error) {
-	fi, err := os.Stat(s.Path())
+func (s Source) stamp() (stamp, error) { return fileStamp(s.Path()) }
+
+func fileStamp(path string) (stamp, error) {
+	fi, err := os.Stat(path)
 	return stamp{fi}, err
 }
 
@@ -123,6 +125,11 @@ type ReloaderConfig struct {
 	Interval time.Duration
 	// Log gets the loads and the failures (nil: none).
 	Log *zap.Logger
+	// Policy is applied to each list loaded (its Allow and Now are not
+	// used), with the allowlist of the file Allowlist ("": none), checked
+	// for changes as the source is.
+	Policy    blocklist.Policy
+	Allowlist string
 }
 
 // Reloader keeps a Server's list in step with its source: Start loads it,
@@ -141,10 +148,11 @@ type Reloader struct {
 	once    sync.Once
 
 	// The state below is the loop's (and Start's, before the loop).
-	// stamp is the version of the source last loaded (or that failed);
-	// pending a changed version seen by one poll, loaded if the next poll
-	// sees it unchanged.
-	stamp, pending stamp
+	gate gate
+	// raw is the list last loaded, before the policy: a new allowlist is
+	// applied to it.
+	raw *blocklist.List
+	*policy
 	// lastErr keeps a failing source from being logged at every poll (it
 	// is logged again on Reload).
 	lastErr string
@@ -166,20 +174,25 @@ func NewReloader(cfg ReloaderConfig, srv *Server) (*Reloader, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Reloader{cfg: cfg, srv: srv, log: log, now: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	pol, err := newPolicy(cfg.Policy, cfg.Allowlist, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Reloader{cfg: cfg, srv: srv, log: log, policy: pol, now: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Start loads the source into the server (an error if it does not load:
 // there is no old list to keep yet) and starts watching it.
 func (r *Reloader) Start() error {
-	r.stamp, _ = r.cfg.Source.stamp() // before the load: a change during it is seen
+	r.gate.stamp, _ = r.cfg.Source.stamp() // before the load: a change during it is seen
 	l, err := r.cfg.Source.Load()
 	if err != nil {
 		return err
 	}
-	r.srv.Reload(NewTable(l.Entries))
-	r.log.Info("dnsbl list loaded", zap.String("source", r.cfg.Source.Path()), zap.Int("entries", r.srv.Table().Len()),
-		zap.Int("spammer_attempts", l.Stats.Spammer), zap.Int("bad_lines", l.Stats.Bad))
+	r.raw = l
+	l = r.publish()
+	r.log.Info("dnsbl list loaded", append([]zap.Field{zap.String("source", r.cfg.Source.Path()), zap.Int("entries", r.srv.Table().Len()),
+		zap.Int("spammer_attempts", l.Stats.Spammer), zap.Int("bad_lines", l.Stats.Bad)}, r.fields(l)...)...)
 	r.warnBad(l.Stats.Stats)
 	r.started = true
 	go r.run()
@@ -247,32 +260,40 @@ func (r *Reloader) reload(why string) {
 		r.lastErr = err.Error()
 		r.log.Error("dnsbl reload failed, keeping the list", zap.String("source", src.Path()), zap.String("trigger", why), zap.Error(err))
 	}
+	if r.check(why) {
+		// The new allowlist applies to the list held; a source change
+		// seen below publishes again.
+		l := r.publish()
+		r.log.Info("dnsbl list filtered again", append([]zap.Field{zap.String("trigger", why), zap.Int("entries", r.srv.Table().Len())}, r.fields(l)...)...)
+	}
 	st, err := src.stamp()
 	if err != nil {
 		failed(err)
 		return
 	}
-	if why == triggerPoll {
-		if st.same(r.stamp) {
-			return // unchanged (or still the version that failed)
-		}
-		if !st.same(r.pending) {
-			r.pending = st
-			return
-		}
+	if !r.gate.due(st, why == triggerPoll) {
+		return
 	}
 	nl, err := src.Load()
+	r.gate.stamp = st
 	if err != nil {
-		r.stamp = st
 		failed(err)
 		return
 	}
-	r.stamp, r.lastErr = st, ""
+	r.lastErr = ""
 	r.loaded.Add(1)
-	r.srv.Reload(NewTable(nl.Entries))
-	r.log.Info("dnsbl reloaded", zap.String("trigger", why), zap.String("source", src.Path()), zap.Int("entries", r.srv.Table().Len()),
-		zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad))
+	r.raw = nl
+	l := r.publish()
+	r.log.Info("dnsbl reloaded", append([]zap.Field{zap.String("trigger", why), zap.String("source", src.Path()), zap.Int("entries", r.srv.Table().Len()),
+		zap.Int("spammer_attempts", nl.Stats.Spammer), zap.Int("bad_lines", nl.Stats.Bad)}, r.fields(l)...)...)
 	r.warnBad(nl.Stats.Stats)
+}
+
+// publish swaps the server's table for the list held under the policy.
+func (r *Reloader) publish() *blocklist.List {
+	l := r.apply(r.raw)
+	r.srv.Reload(NewTable(l.Entries))
+	return l
 }
 
 func (r *Reloader) warnBad(st record.Stats) {

@@ -57,8 +57,18 @@ loop:
 		log.Warn("dnsbl shutdown", zap.Error(err))
 	}
 	loaded, failed := rl.Stats()
-	log.Info("dnsbl stopped", zap.Inline(srv.Stats()), zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed))
+	f = []zap.Field{zap.Inline(srv.Stats()), zap.Uint64("reloads", loaded), zap.Uint64("reloads_failed", failed)}
+	if p, ok := rl.(allowlisting); ok {
+		kept, al, af := p.AllowlistStats()
+		f = append(f, zap.Uint64("allowlisted", kept), zap.Uint64("allowlist_reloads", al), zap.Uint64("allowlist_reloads_failed", af))
+	}
+	log.Info("dnsbl stopped", f...)
 	return serveErr
+}
+
+// allowlisting is a feed that applies an allowlist (Reloader, Watcher).
+type allowlisting interface {
+	AllowlistStats() (kept, loaded, failed uint64)
 }
 
 // MarshalLogObject writes the counts as log fields (the connections open
@@ -69,7 +79,7 @@ func (st Stats) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		n    uint64
 	}{{"queries", st.Queries}, {"answers", st.Answers}, {"listed", st.Listed}, {"nxdomain", st.NXDomain}, {"nodata", st.NoData},
 		{"refused", st.Refused}, {"notimp", st.NotImp}, {"formerr", st.FormErr}, {"badvers", st.BadVers},
-		{"rate_limited", st.RateLimited}, {"malformed", st.Malformed}, {"ignored", st.Ignored}, {"write_errors", st.WriteErrors},
+		{"rate_limited", st.RateLimited}, {"malformed", st.Malformed}, {"ignored", st.Ignored}, {"expired", st.Expired}, {"write_errors", st.WriteErrors},
 		{"tcp_accepted", st.TCPAccepted}, {"tcp_refused_per_source", st.TCPRefusedSource}, {"tcp_refused_total", st.TCPRefusedTotal}} {
 		enc.AddUint64(f.name, f.n)
 	}

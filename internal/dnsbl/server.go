@@ -50,6 +50,9 @@ type Config struct {
 	// Reloader's and a Watcher's lists both pass (the HTTP feed follows
 	// it). The table New starts with does not go through it.
 	OnReload func(*Table)
+	// Expire is how long an entry is answered after its LastSeen, judged
+	// at each query (0: for ever).
+	Expire time.Duration
 }
 
 // Defaults.
@@ -96,6 +99,7 @@ type Stats struct {
 	WriteErrors uint64
 	Malformed   uint64 // messages that did not parse (FORMERR when the header did)
 	Ignored     uint64 // messages dropped unanswered: responses, not one question, records in the answer or authority section
+	Expired     uint64 // queries for an address whose listing had expired (NXDOMAIN, or a wider prefix's answer)
 
 	TCPConns         uint64 // TCP connections open now
 	TCPAccepted      uint64 // TCP connections served
@@ -105,7 +109,7 @@ type Stats struct {
 
 type counters struct {
 	queries, answers, listed, nxdomain, nodata, refused, notimp, formerr, badvers, ratelimited, writeErrors atomic.Uint64
-	malformed, ignored                                                                                      atomic.Uint64
+	malformed, ignored, expired                                                                             atomic.Uint64
 	tcpConns                                                                                                atomic.Int64
 	tcpAccepted, tcpRefusedSource, tcpRefusedTotal                                                          atomic.Uint64
 }
@@ -179,6 +183,9 @@ func New(cfg Config, t *Table) (*Server, error) {
 	if cfg.TCPMaxQueries == 0 {
 		cfg.TCPMaxQueries = d.TCPMaxQueries
 	}
+	if cfg.Expire < 0 {
+		return nil, errors.New("dnsbl: expiry must not be negative (0: never)")
+	}
 	if cfg.MaxTCPConns < 0 || cfg.MaxTCPConnsPerSource < 0 || cfg.TCPIdleTimeout < 0 || cfg.TCPMaxQueries < 0 {
 		return nil, errors.New("dnsbl: TCP connection limits, idle timeout and query budget must not be negative")
 	}
@@ -217,7 +224,7 @@ func (s *Server) Stats() Stats {
 	c := &s.st
 	return Stats{Queries: c.queries.Load(), Answers: c.answers.Load(), Listed: c.listed.Load(), NXDomain: c.nxdomain.Load(),
 		NoData: c.nodata.Load(), Refused: c.refused.Load(), NotImp: c.notimp.Load(), FormErr: c.formerr.Load(), BadVers: c.badvers.Load(),
-		RateLimited: c.ratelimited.Load(), WriteErrors: c.writeErrors.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		RateLimited: c.ratelimited.Load(), WriteErrors: c.writeErrors.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(), Expired: c.expired.Load(),
 		TCPConns: uint64(max(c.tcpConns.Load(), 0)), TCPAccepted: c.tcpAccepted.Load(),
 		TCPRefusedSource: c.tcpRefusedSource.Load(), TCPRefusedTotal: c.tcpRefusedTotal.Load()}
 }
@@ -383,7 +390,10 @@ func (s *Server) Answer(req *dns.Msg) *dns.Msg {
 		m.Ns = append(m.Ns, s.soa(t, s.cfg.NegTTL))
 		return rcode(dns.RcodeNameError)
 	}
-	a, ok := t.Lookup(ip)
+	a, ok, expired := t.LookupAt(ip, s.now(), s.cfg.Expire)
+	if expired {
+		s.st.expired.Add(1)
+	}
 	if !ok {
 		m.Ns = append(m.Ns, s.soa(t, s.cfg.NegTTL))
 		return rcode(dns.RcodeNameError)

@@ -16,6 +16,9 @@ import (
 type Answer struct {
 	A   netip.Addr
 	TXT string
+	// LastSeen is the entry's last attempt, from which it expires (zero:
+	// never).
+	LastSeen time.Time
 }
 
 // Table is an immutable set of listed prefixes with their answers, looked
@@ -66,7 +69,7 @@ func NewTable(entries []blocklist.Entry) *Table {
 			continue
 		}
 		before := len(t.m)
-		add(p, Answer{A: blocklist.ListedA, TXT: blocklist.Reason(e)})
+		add(p, Answer{A: blocklist.ListedA, TXT: blocklist.Reason(e), LastSeen: e.LastSeen})
 		if len(t.m) == before {
 			skip(i)
 			continue
@@ -98,8 +101,17 @@ func (t *Table) Entries() []blocklist.Entry {
 
 // Lookup returns the answer of the longest listed prefix holding ip.
 func (t *Table) Lookup(ip netip.Addr) (Answer, bool) {
+	a, ok, _ := t.LookupAt(ip, time.Time{}, 0)
+	return a, ok
+}
+
+// LookupAt returns the answer of the longest listed prefix holding ip that
+// has not expired at now (blocklist.Expired: an entry is gone from
+// LastSeen+expire on; expire 0: none expires). expired reports that a
+// prefix held ip but had expired.
+func (t *Table) LookupAt(ip netip.Addr, now time.Time, expire time.Duration) (a Answer, ok, expired bool) {
 	if t == nil || !ip.Is6() {
-		return Answer{}, false
+		return Answer{}, false, false
 	}
 	ip = ip.WithZone("")
 	for _, bits := range t.lens {
@@ -108,10 +120,14 @@ func (t *Table) Lookup(ip netip.Addr) (Answer, bool) {
 			continue
 		}
 		if a, ok := t.m[p]; ok {
-			return a, true
+			if blocklist.Expired(a.LastSeen, now, expire) {
+				expired = true
+				continue // a wider prefix may still be listed
+			}
+			return a, true, expired
 		}
 	}
-	return Answer{}, false
+	return Answer{}, false, expired
 }
 
 // ParseNibbles parses the 32 reversed, dot-separated hex nibbles of an

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/fleet"
 )
 
@@ -24,6 +25,11 @@ type WatcherConfig struct {
 	Wait time.Duration
 	// Log gets the loads, the reconnections and the failures (nil: none).
 	Log *zap.Logger
+	// Policy and Allowlist apply to the shared list as a Reloader's do;
+	// the allowlist file is checked every AllowInterval (0: on Reload only).
+	Policy        blocklist.Policy
+	Allowlist     string
+	AllowInterval time.Duration
 }
 
 // The watcher's bounds.
@@ -73,6 +79,7 @@ type Watcher struct {
 	once    sync.Once
 
 	loaded, failed, resumed, malformed atomic.Uint64
+	*policy
 }
 
 // NewWatcher returns a watcher of the shared list for srv; Start loads it.
@@ -87,8 +94,12 @@ func NewWatcher(cfg WatcherConfig, srv *Server) (*Watcher, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	pol, err := newPolicy(cfg.Policy, cfg.Allowlist, log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Watcher{cfg: cfg, srv: srv, log: log, now: time.Now, ctx: ctx, cancel: cancel, reload: make(chan struct{}, 1), expire: make(chan struct{}, 1),
+	return &Watcher{cfg: cfg, srv: srv, log: log, policy: pol, now: time.Now, ctx: ctx, cancel: cancel, reload: make(chan struct{}, 1), expire: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -192,6 +203,12 @@ func (w *Watcher) run(reconnected chan nats.Status) {
 		defer t.Stop()
 		sweep = t.C
 	}
+	var allowTick <-chan time.Time
+	if w.cfg.Allowlist != "" && w.cfg.AllowInterval > 0 {
+		t := time.NewTicker(w.cfg.AllowInterval)
+		defer t.Stop()
+		allowTick = t.C
+	}
 	for {
 		var updates <-chan jetstream.KeyValueEntry
 		if w.kw != nil {
@@ -216,7 +233,12 @@ func (w *Watcher) run(reconnected chan nats.Status) {
 		case <-w.retry.C:
 			w.resume()
 		case <-w.reload:
+			w.check(triggerDemand)
 			w.full()
+		case <-allowTick:
+			if w.check(triggerPoll) {
+				w.publish("filtered again")
+			}
 		case <-sweep:
 			w.sweep()
 		case <-w.expire:
@@ -315,13 +337,13 @@ func (w *Watcher) sweep() {
 // publish swaps the server's table for the view's list.
 func (w *Watcher) publish(why string) {
 	w.view.Expire(w.now(), w.ttl)
-	l := w.view.List()
+	l := w.apply(w.view.List())
 	w.srv.Reload(NewTable(l.Entries))
 	w.loaded.Add(1)
 	lvl := w.log.Debug
 	if why != "update" && why != "expired" {
 		lvl = w.log.Info
 	}
-	lvl("dnsbl list "+why, zap.String("bucket", fleet.ListBucket), zap.Int("entries", w.srv.Table().Len()),
-		zap.Uint64("revision", w.view.Revision()), zap.Int("spammer_attempts", l.Stats.Spammer), zap.Uint64("malformed", w.view.Malformed))
+	lvl("dnsbl list "+why, append([]zap.Field{zap.String("bucket", fleet.ListBucket), zap.Int("entries", w.srv.Table().Len()),
+		zap.Uint64("revision", w.view.Revision()), zap.Int("spammer_attempts", l.Stats.Spammer), zap.Uint64("malformed", w.view.Malformed)}, w.fields(l)...)...)
 }

@@ -205,7 +205,7 @@ func (f *Feed) Update(entries []blocklist.Entry) bool {
 }
 
 // entryFields is the number of fields sameEntry compares.
-const entryFields = 10
+const entryFields = 13
 
 // sameEntry reports whether a and b are the same in every field, and so
 // encode the same (times compared as values, location included: the
@@ -215,6 +215,7 @@ func sameEntry(a, b blocklist.Entry) bool {
 	return a.Prefix == b.Prefix && a.FirstSeen == b.FirstSeen && a.LastSeen == b.LastSeen && a.Attempts == b.Attempts &&
 		a.Addresses == b.Addresses && slices.Equal(a.IPv4, b.IPv4) && a.MaxScore == b.MaxScore &&
 		slices.Equal(a.Evidence, b.Evidence) && slices.Equal(a.Sensors, b.Sensors) && a.FirstListed == b.FirstListed &&
+		a.Relisted == b.Relisted && a.ListedSince == b.ListedSince && a.WidenedFrom == b.WidenedFrom &&
 		(a.IPv4 == nil) == (b.IPv4 == nil) && (a.Evidence == nil) == (b.Evidence == nil) && (a.Sensors == nil) == (b.Sensors == nil)
 }
 

@@ -408,6 +408,9 @@ func TestSameEntry(t *testing.T) {
 		"evidence":     func(e *blocklist.Entry) { e.Evidence = []string{"stack"} },
 		"sensors":      func(e *blocklist.Entry) { e.Sensors = []string{"s1"} },
 		"first listed": func(e *blocklist.Entry) { e.FirstListed = e.FirstSeen },
+		"relisted":     func(e *blocklist.Entry) { e.Relisted = 2 },
+		"listed since": func(e *blocklist.Entry) { e.ListedSince = e.LastSeen },
+		"widened from": func(e *blocklist.Entry) { e.WidenedFrom = 3 },
 	} {
 		b := a
 		change(&b)

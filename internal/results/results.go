@@ -90,10 +90,13 @@ func ScanDir(dir, name string, scanFile func(io.Reader) (record.Stats, error)) (
 // NAT port shared by unrelated clients, not a site.
 var teredo = netip.MustParsePrefix("2001::/32")
 
+// Teredo reports whether ip is a Teredo address (2001::/32).
+func Teredo(ip netip.Addr) bool { return teredo.Contains(ip) }
+
 // HostPrefix returns the /bits prefix of an IPv6 source for grouping by
 // site (report, blocklist): a Teredo address is its own prefix.
 func HostPrefix(ip netip.Addr, bits int) netip.Prefix {
-	if teredo.Contains(ip) {
+	if Teredo(ip) {
 		bits = 128
 	}
 	return Prefix(ip, bits)
