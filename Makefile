@@ -59,7 +59,7 @@ bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one g
 	  /usr/bin/time -f "mxsensor fingerprint: %e s elapsed, %U s user, %M KB max RSS" $(BIN) fingerprint --pcap $$tmp/mix.pcap --json >/dev/null; \
 	done
 
-assoc-table: ## measure association accuracy on generated scenarios: issue 5's rows, the scenario families (dev and held-out seeds, naive beside full), the ablation (tables of docs/association.md; ~12 min)
+assoc-table: ## measure association accuracy on generated scenarios: issue 5's rows, the scenario families (dev and held-out seeds, naive beside full), the ablation (tables of docs/association.md; ~18 min)
 	tools/assoc-table.sh
 
 assoc-dev: build ## the engine-tuning loop: dev seeds of the dense families, one line per scenario (scenarios kept in /tmp/assoc-dev)
