@@ -38,9 +38,16 @@ func (g *gate) due(st stamp, poll bool) bool {
 // source: a file that fails to load keeps the old allowlist, counted and
 // logged.
 type policy struct {
-	pol  blocklist.Policy // Allow and Now unused: the allowlist is the file's, expiry the server's
+	pol  blocklist.Policy // Allow and Now unused: the allowlist is the file's, Now the clock's
 	path string           // the allowlist file ("": none)
 	log  *zap.Logger
+	// clock judges expiry at each publication: an entry expired by then
+	// leaves the table, and with it the HTTP feed; the server still judges
+	// each query, for the entries that expire between publications.
+	clock func() time.Time
+	// next is when the first entry published expires (zero: none), when
+	// the list is due to be published again (expiring).
+	next time.Time
 
 	// The feed loop's state.
 	gate    gate
@@ -59,7 +66,7 @@ func newPolicy(pol blocklist.Policy, path string, log *zap.Logger) (*policy, err
 	if err := pol.Validate(); err != nil {
 		return nil, err
 	}
-	p := &policy{pol: pol, path: path, log: log}
+	p := &policy{pol: pol, path: path, log: log, clock: time.Now}
 	if path == "" {
 		return p, nil
 	}
@@ -106,14 +113,28 @@ func (p *policy) check(why string) bool {
 func (p *policy) apply(l *blocklist.List) *blocklist.List {
 	pol := p.pol
 	pol.Allow = p.allow
+	if pol.Expire > 0 {
+		pol.Now = p.clock()
+	}
 	out, err := l.Apply(pol)
 	if err != nil { // cannot happen: validated in newPolicy
 		p.log.Error("dnsbl policy not applied", zap.Error(err))
 		return l
 	}
 	p.kept.Store(uint64(out.Stats.Allowlisted))
+	p.next = time.Time{}
+	if pol.Expire > 0 {
+		for _, e := range out.Entries {
+			if t := e.LastSeen.Add(pol.Expire); !e.LastSeen.IsZero() && (p.next.IsZero() || t.Before(p.next)) {
+				p.next = t
+			}
+		}
+	}
 	return out
 }
+
+// expiring reports whether an entry published last has expired since.
+func (p *policy) expiring() bool { return !p.next.IsZero() && !p.clock().Before(p.next) }
 
 // fields are the policy's counts of l for the log.
 func (p *policy) fields(l *blocklist.List) []zap.Field {

@@ -265,6 +265,9 @@ func (r *Reloader) reload(why string) {
 		// seen below publishes again.
 		l := r.publish()
 		r.log.Info("dnsbl list filtered again", append([]zap.Field{zap.String("trigger", why), zap.Int("entries", r.srv.Table().Len())}, r.fields(l)...)...)
+	} else if r.raw != nil && r.expiring() {
+		l := r.publish()
+		r.log.Info("dnsbl expired entries left the list", append([]zap.Field{zap.String("trigger", why), zap.Int("entries", r.srv.Table().Len())}, r.fields(l)...)...)
 	}
 	st, err := src.stamp()
 	if err != nil {

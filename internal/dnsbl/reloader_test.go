@@ -1,13 +1,17 @@
 package dnsbl
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -185,5 +189,51 @@ func TestReloaderStartFails(t *testing.T) {
 		if _, err := NewReloader(ReloaderConfig{Source: src}, srv); err == nil {
 			t.Errorf("%+v: accepted", src)
 		}
+	}
+}
+
+// TestReloaderDropsExpired: an entry that expires between two loads of an
+// unchanged source leaves the table (and so the HTTP feed, OnReload) at
+// the next poll, not only the answers.
+func TestReloaderDropsExpired(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	for i, last := range []time.Time{t0, t0.Add(time.Hour)} {
+		j, err := json.Marshal(blocklist.Entry{Prefix: netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/64", i+1)), FirstSeen: t0, LastSeen: last, Attempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(append(j, '\n'))
+	}
+	path := filepath.Join(t.TempDir(), "list.jsonl")
+	replaceFile(t, path, b.String())
+	var published []int
+	srv, err := New(Config{Zone: "bl6.test", OnReload: func(tb *Table) { published = append(published, tb.Len()) }}, NewTable(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := NewReloader(ReloaderConfig{Source: Source{List: path}, Log: zap.NewNop(),
+		Policy: blocklist.Policy{WidenTo: 48, Expire: 2 * time.Hour}}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(2*time.Hour - time.Second)
+	rl.clock = func() time.Time { return now }
+	if err := rl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rl.Stop() })
+	for _, step := range []struct {
+		at   time.Time
+		want int
+	}{{now, 2}, {t0.Add(2 * time.Hour), 1}, {t0.Add(3*time.Hour - time.Second), 1}, {t0.Add(3 * time.Hour), 0}} {
+		now = step.at
+		rl.reload(triggerPoll)
+		if got := srv.Table().Len(); got != step.want {
+			t.Errorf("at %s: %d entries, want %d", now.Sub(t0), got, step.want)
+		}
+	}
+	if want := []int{2, 1, 0}; !slices.Equal(published, want) {
+		t.Errorf("tables published %v, want %v", published, want)
 	}
 }

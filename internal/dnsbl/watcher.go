@@ -197,9 +197,14 @@ func (w *Watcher) run(reconnected chan nats.Status) {
 	w.retry = time.NewTimer(time.Hour)
 	w.retry.Stop()
 	var sweep <-chan time.Time
-	if w.ttl > 0 {
-		// Expired entries leave the table within a tenth of the TTL.
-		t := time.NewTicker(min(max(w.ttl/10, time.Second), time.Minute))
+	if w.ttl > 0 || w.pol.Expire > 0 {
+		// Expired entries leave the table within a tenth of the TTL, and
+		// within a minute of their expiry.
+		every := time.Minute
+		if w.ttl > 0 {
+			every = min(max(w.ttl/10, time.Second), time.Minute)
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		sweep = t.C
 	}
@@ -329,7 +334,7 @@ func (w *Watcher) scheduleRetry(err error) {
 }
 
 func (w *Watcher) sweep() {
-	if n := w.view.Expire(w.now(), w.ttl); n > 0 {
+	if n := w.view.Expire(w.now(), w.ttl); n > 0 || w.expiring() {
 		w.publish("expired")
 	}
 }
