@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
@@ -163,5 +166,55 @@ func TestWatcherNoBucket(t *testing.T) {
 	if err := w.Start(); err == nil {
 		w.Stop()
 		t.Fatal("started without a bucket")
+	}
+}
+
+// TestWatcherFeedsOnReload: under the sensor network the tables the
+// watcher swaps in pass through Config.OnReload, where the HTTP feed
+// follows them: a prefix put in the shared bucket reaches it.
+func TestWatcherFeedsOnReload(t *testing.T) {
+	n := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kv, err := fleet.EnsureList(ctx, fleettest.Connect(t, "writer", n.URL()), fleet.ListConfig{Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putEntry(ctx, t, kv, "2001:db8:a::/64", "s1")
+	var mu sync.Mutex
+	var fed []netip.Prefix
+	srv, err := New(Config{Zone: "bl.test", OnReload: func(tb *Table) {
+		mu.Lock()
+		defer mu.Unlock()
+		fed = fed[:0]
+		for _, e := range tb.Entries() {
+			fed = append(fed, e.Prefix)
+		}
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWatcher(WatcherConfig{Conn: fleet.ConnConfig{URLs: []string{n.URL()}, Name: "dnsbl"}, Log: zap.NewNop()}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	putEntry(ctx, t, kv, "2001:db8:b::/64", "s2")
+	want := []netip.Prefix{netip.MustParsePrefix("2001:db8:a::/64"), netip.MustParsePrefix("2001:db8:b::/64")}
+	for {
+		mu.Lock()
+		got := slices.Clone(fed)
+		mu.Unlock()
+		slices.SortFunc(got, netip.Prefix.Compare)
+		if slices.Equal(got, want) {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("fed %v, want %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
