@@ -282,6 +282,11 @@ func TestBlocklistPolicy(t *testing.T) {
 		t.Errorf("widened with 2001:db8:6::/48 allowlisted: %s (%v)", out, err)
 	}
 	wantFields(t, logged(t, errs, "blocklist built"), map[string]any{"entries": 1, "allowlisted": 1, "widened": 1, "widened_from": 2})
+	// The file says what the policy did too.
+	out, _, err = runCLI(t, "blocklist", "--in", dir, "--format", "rbldnsd", "--expire", "0", "--allowlist", allow, "--widen-at", "2")
+	if want := "# policy: 0 entries expired, 1 kept out by the allowlist, 1 wider prefixes listed for 2 prefixes\n"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("rbldnsd header: want %q in\n%s (%v)", want, out, err)
+	}
 
 	os.WriteFile(allow, []byte("2001:db8:6::/48\nour mail servers\n"), 0o644)
 	for args, want := range map[string]string{

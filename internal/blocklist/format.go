@@ -108,6 +108,10 @@ func writeHeader(w *bufio.Writer, l *List, usage string, now time.Time) {
 		l.Options.PrefixLen, strconv.FormatFloat(l.Options.MinScore, 'g', -1, 64), fmtBound(l.Options.Window.Since), fmtBound(l.Options.Window.Until))
 	fmt.Fprintf(w, "# %d entries from %d spammer attempts; %d lines read, %d bad lines skipped, %d outside the window, %d spammer attempts under the score, %d not listable\n",
 		len(l.Entries), st.Spammer, st.Lines, st.Bad, st.Filtered, st.BelowScore, st.Ignored)
+	if st.Expired+st.Allowlisted+st.Widened > 0 {
+		fmt.Fprintf(w, "# policy: %d entries expired, %d kept out by the allowlist, %d wider prefixes listed for %d prefixes\n",
+			st.Expired, st.Allowlisted, st.Widened, st.WidenedFrom)
+	}
 }
 
 // writeRbldnsd writes the ip6trie data: a comment header, the default
