@@ -2,6 +2,7 @@ package associate
 
 import (
 	"math"
+	"net/netip"
 	"sort"
 )
 
@@ -19,7 +20,8 @@ type Features struct {
 	// could score, capped at MaxLead (MaxLead when there is none).
 	Lead float64
 	// Crowd counts the IPv4 attempts held within CrowdWindow of the IPv6
-	// attempt with its OS class, TCP option layout and window scale.
+	// attempt with its OS class, TCP option layout and window scale, from
+	// other addresses than the pair's.
 	Crowd int
 	// Near counts those of them within NearWindow: a wave of look-alikes
 	// starting together, where one of them falls at the right gap.
@@ -28,14 +30,19 @@ type Features struct {
 	// minute; a repeat sender's is 4 or more).
 	Recent   float64
 	Identity bool
-	// Rival is the pair's sum minus that of the best other IPv6 attempt
-	// of the batch that could take the same IPv4 attempt, capped at
+	// Rival is the pair's sum minus that of the best IPv6 attempt of
+	// another /64 in the batch that could take the same IPv4 attempt, capped at
 	// MaxLead (MaxLead when there is none).
 	Rival float64
 	// Cands counts the IPv4 candidates of the IPv6 attempt that could score.
 	Cands int
-	// Busy counts the IPv4 address's attempts within the history's hour.
-	Busy int
+	// Busy is the IPv4 address's count of attempts and Sent the /64's
+	// count of IPv6 attempts, both halved every 10 minutes: one host
+	// sending on both families keeps them alike, while an address that
+	// sends far more than the /64 is busy with other business (an
+	// IPv4-heavy sender, a NAT), and its attempts fall at the right gap
+	// of somebody else's by chance.
+	Busy, Sent float64
 	// Habit is the part of Family's embedded sum from an IPv4 read from
 	// the low 32 bits (a numbering habit, which another host's address can
 	// follow too), weighed apart from the forms a protocol defines.
@@ -59,7 +66,7 @@ const NumFeatures = numFamilies + 10
 // Vector is f as the model reads it: 1 (the bias), the family sums (the
 // embedded one without Habit), the lead, log(1 + crowd), log(1 + near),
 // log(1 + recent), 1 for identity evidence, the rival's lead,
-// log(1 + cands), log(1 + busy), and Habit.
+// log(1 + cands), log(1 + busy) - log(1 + sent), and Habit.
 func (f Features) Vector() [NumFeatures]float64 {
 	var x [NumFeatures]float64
 	x[0] = 1
@@ -73,7 +80,7 @@ func (f Features) Vector() [NumFeatures]float64 {
 	}
 	x[numFamilies+6] = f.Rival
 	x[numFamilies+7] = math.Log1p(float64(f.Cands))
-	x[numFamilies+8] = math.Log1p(float64(f.Busy))
+	x[numFamilies+8] = math.Log1p(f.Busy) - math.Log1p(f.Sent)
 	x[1+fEmbedded] -= f.Habit
 	x[numFamilies+9] = f.Habit
 	return x
@@ -144,8 +151,10 @@ var Uncalibrated = func() Calibration {
 	return c
 }()
 
-// crowd counts Features.Crowd and Features.Near for v6.
-func (e *Engine) crowd(v6 *entry) (crowd, near int) {
+// crowd counts Features.Crowd and Features.Near for v6 paired with an
+// IPv4 attempt from src: the look-alikes are other addresses' attempts (a
+// host retrying fast is not its own look-alike).
+func (e *Engine) crowd(v6 *entry, src netip.Addr) (crowd, near int) {
 	f6 := &v6.f
 	lo := sort.Search(len(e.v4f), func(i int) bool { return e.v4f[i].t0 >= f6.t0-CrowdWindow })
 	// A flood of new sources puts far more attempts in the window than any
@@ -153,7 +162,7 @@ func (e *Engine) crowd(v6 *entry) (crowd, near int) {
 	hi := min(len(e.v4f), lo+maxCrowdScan)
 	for i := lo; i < hi && e.v4f[i].t0 <= f6.t0+CrowdWindow; i++ {
 		f4 := &e.v4f[i]
-		if f4.os == f6.os && f4.wscale == f6.wscale && f4.layoutHash == f6.layoutHash {
+		if f4.os == f6.os && f4.wscale == f6.wscale && f4.layoutHash == f6.layoutHash && f4.src != src {
 			crowd++
 			if d := f4.t0 - f6.t0; d >= -NearWindow && d <= NearWindow {
 				near++

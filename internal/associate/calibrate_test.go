@@ -66,7 +66,7 @@ func TestDefaultCalibrationSane(t *testing.T) {
 // it. Two IPv6 attempts of one stack fall before one IPv4 attempt, one at
 // the round trip's gap and one slower: the pair chosen leads the other
 // IPv6 attempt (Rival) by the order evidence between them; the IPv4
-// address sent once before is counted (Busy); a low-32 embedding of the
+// address sent once 10 minutes before is counted half (Busy); a low-32 embedding of the
 // IPv4 address is a habit (Habit), not a protocol's form.
 func TestDecisionFeatures(t *testing.T) {
 	as := []attempt.Attempt{
@@ -93,8 +93,8 @@ func TestDecisionFeatures(t *testing.T) {
 	if f.Cands != 1 {
 		t.Errorf("Cands %d, want 1", f.Cands)
 	}
-	if f.Busy != 2 {
-		t.Errorf("Busy %d, want 2 (the address sent twice)", f.Busy)
+	if math.Abs(f.Busy-1.5) > 0.01 || f.Sent != 0 {
+		t.Errorf("Busy %.2f, Sent %.2f: want 1.5 (the address sent twice, once 10 minutes before) and 0", f.Busy, f.Sent)
 	}
 	if f.Habit <= 0 || f.Habit >= 4+4*identityConfidence {
 		t.Errorf("Habit %.2f: the low-32 embedding is a habit", f.Habit)

@@ -723,7 +723,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		switch {
 		case !ok:
 			r = rival{best: p.v6, sum: [2]float64{p.sum, math.Inf(-1)}}
-		case p.v6 != r.best && p.sum > r.sum[1]:
+		case p.v6.p64 != r.best.p64 && p.sum > r.sum[1]:
 			r.sum[1] = p.sum
 		}
 		rivals[p.v4] = r
@@ -757,15 +757,16 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			return
 		}
 		f := Features{Family: rec.fam, Lead: min(MaxLead, p.sum-other), Identity: rec.identity}
-		f.Crowd, f.Near = e.crowd(p.v6)
+		f.Crowd, f.Near = e.crowd(p.v6, p.v4.f.src)
 		r := rivals[p.v4]
 		f.Rival = min(MaxLead, p.sum-r.sum[0])
-		if r.best == p.v6 {
+		if r.best.p64 == p.v6.p64 {
 			f.Rival = min(MaxLead, p.sum-r.sum[1])
 		}
 		f.Cands = cands[p.v6]
+		// Both counts decayed alike, to the IPv6 attempt's time.
 		if h, ok := e.hist.v4[p.v4.f.src]; ok {
-			f.Busy = int(h.count)
+			f.Busy = decay(h.sent, time.Duration(p.v6.f.t0-h.last))
 		}
 		for _, w := range rec.buf[:rec.n] {
 			if w.v == vEmbedded {
@@ -775,6 +776,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if !e.off[fHistory] {
 			f.Recent = e.prefixOf(p.v6).recent
 		}
+		f.Sent = e.prefixOf(p.v6).sent
 		if s := e.cal.Score(f); s < e.cfg.Threshold {
 			if e.cfg.Observe != nil {
 				e.cfg.Observe(&Association{V6: p.v6.attempt(&e.out6), V4Addr: p.v4.f.src, Score: s, Features: f})
@@ -900,7 +902,9 @@ func (e *Engine) eliminate(pairs []pair, ambiguous map[*entry]netip.Addr, chosen
 }
 
 // rival is an IPv4 attempt's best IPv6 attempt in a batch, its sum, and
-// the best sum of another IPv6 attempt.
+// the best sum of an IPv6 attempt of another /64: a host retrying fast
+// competes with itself for its IPv4 attempt, which says nothing against
+// the pair.
 type rival struct {
 	best *entry
 	sum  [2]float64

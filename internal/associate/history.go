@@ -92,9 +92,10 @@ func decayRecent(x float64, dt time.Duration) float64 {
 
 // v4History is what the engine remembers of one IPv4 address.
 type v4History struct {
-	last    int64  // Unix ns of the latest attempt seen
-	stack   uint64 // hash of the SYN's option layout, wscale and TTL class
-	count   int32  // attempts seen within historyTTL of each other
+	last    int64   // Unix ns of the latest attempt seen
+	sent    float64 // decayed count of attempts (as prefixHistory.attempts)
+	stack   uint64  // hash of the SYN's option layout, wscale and TTL class
+	count   int32   // attempts seen within historyTTL of each other
 	port    uint16
 	nat     bool // several stacks or unrelated ports seen: a NAT or a shared address
 	windows bool
@@ -148,10 +149,11 @@ func (h *history) seeV4(a *attempt.Attempt) {
 	st := stackHash(a)
 	v, ok := h.v4[a.Src]
 	if !ok || since(a.FirstSeen, v.last) > historyTTL {
-		h.v4[a.Src] = v4History{last: a.FirstSeen.UnixNano(), port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
+		h.v4[a.Src] = v4History{last: a.FirstSeen.UnixNano(), sent: 1, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
 		return
 	}
 	v.count++
+	v.sent = decay(v.sent, since(a.FirstSeen, v.last)) + 1
 	d := int(a.SrcPort) - int(v.port)
 	if d < 0 {
 		d = -d

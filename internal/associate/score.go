@@ -118,6 +118,7 @@ type prefixSnap struct {
 	// associations need identity evidence.
 	repeat bool
 	recent float64 // prefixHistory.recent, decayed to the attempt
+	sent   float64 // prefixHistory.attempts, decayed to the attempt
 }
 
 // prefixOf returns v6's snapshot, taken again if the history changed.
@@ -140,6 +141,7 @@ func (e *Engine) snapPrefix(v6 *entry) *prefixSnap {
 	asc := decay(p.associated, dt)
 	s.ok, s.ipv4, s.changing, s.heavy = true, p.ipv4.addr(), p.last4 != 0 && p.changes >= 2, att >= 8 && asc < 0.15*att
 	s.recent = decayRecent(p.recent, dt)
+	s.sent = att
 	s.repeat = s.recent >= repeatRecent
 	if p.agree >= agreeing {
 		s.agreed = p.prop4.addr()
