@@ -2,6 +2,7 @@ package associate
 
 import (
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -101,5 +102,37 @@ func TestDecisionFeatures(t *testing.T) {
 	}
 	if x := f.Vector(); x[1+fEmbedded] != 0 {
 		t.Errorf("the model's embedded input %.2f: the habit is weighed apart", x[1+fEmbedded])
+	}
+}
+
+// TestFastRetrierNotItsOwnRival: one dual-stack host retrying every 50 ms
+// competes with itself for its IPv4 attempts; that is no evidence of
+// another host, so every IPv6 attempt gets its IPv4 address (the attempt
+// or the address alone), none is refused by the calibrated score.
+func TestFastRetrierNotItsOwnRival(t *testing.T) {
+	var as []attempt.Attempt
+	for i := range 60 {
+		at := time.Duration(i) * 50 * time.Millisecond
+		as = append(as,
+			mk("fd79::2", uint16(20000+2*i), at, 1, "Linux", linux(0xa0), 64),
+			mk("10.79.0.2", uint16(20001+2*i), at+500*time.Microsecond, 1, "Linux", linux(0xb4), 64))
+	}
+	for i := range as {
+		as[i].HasTS = false // a per-connection clock offset: no clock evidence
+	}
+	cfg := DefaultConfig()
+	n := 0
+	e := New(cfg, nil, func(a *Association) {
+		n++
+		if a.V4Addr != netip.MustParseAddr("10.79.0.2") {
+			t.Errorf("%v: %v %q", a.V6.SrcPort, a.V4Addr, a.Evidence)
+		}
+	})
+	for i := range as {
+		e.Add(&as[i])
+	}
+	e.Flush()
+	if n != 60 {
+		t.Errorf("%d decisions, want 60", n)
 	}
 }
