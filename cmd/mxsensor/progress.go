@@ -36,12 +36,19 @@ func addQuietFlag(cmd *cobra.Command) {
 // process as it would have without a bar. The returned func stops
 // watching.
 func stopOnInterrupt(bar *progress.Bar) (release func()) {
-	if bar == nil {
+	var watch []os.Signal
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		// An ignored signal (a background job's SIGINT) stays ignored.
+		if !signal.Ignored(sig) {
+			watch = append(watch, sig)
+		}
+	}
+	if bar == nil || len(watch) == 0 {
 		return func() {}
 	}
 	sigs := make(chan os.Signal, 1)
 	done := make(chan struct{})
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, watch...)
 	go func() {
 		select {
 		case sig := <-sigs:
