@@ -52,6 +52,7 @@ type analyzeConfig struct {
 	PTRTable        string        `mapstructure:"ptr-table"`
 	CPUProfile      string        `mapstructure:"cpuprofile"`
 	NoReport        bool          `mapstructure:"no-report"`
+	Quiet           bool          `mapstructure:"quiet"`
 	storeOptions    `mapstructure:",squash"`
 	publishOptions  `mapstructure:",squash"`
 	PublishTimeout  time.Duration `mapstructure:"publish-timeout"`
@@ -103,7 +104,8 @@ func newAnalyzeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(g, cmd.ErrOrStderr())
+			bar := newProgress(cmd, g, c.Quiet, false, "analyze", c.Pcap)
+			log, err := newLogger(g, bar.Writer(cmd.ErrOrStderr()))
 			if err != nil {
 				return err
 			}
@@ -161,15 +163,17 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				return rw.Close()
 			}
-			progress := offline.NewProgress(offline.ProgressConfig{Task: "analyze", W: cmd.ErrOrStderr(), Log: log,
-				Console: g.LogFormat != "json", Files: pcaps})
 			var sink offline.Sink = pl
 			if pub != nil && c.PublishSyns {
 				sink = offline.SinkFunc(func(ev *synevent.Event) error {
 					return errors.Join(pl.Write(ev), pub.Write(ev))
 				})
 			}
-			if err := offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Progress: progress, Log: log}, sink); err != nil {
+			bar.Start()
+			defer bar.Stop() // also on an error or Ctrl-C: the bar's line ends
+			err = offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Read: bar.Counter(), Log: log}, sink)
+			bar.Stop()
+			if err != nil {
 				closeOutputs()
 				return err
 			}
@@ -187,7 +191,6 @@ func newAnalyzeCmd() *cobra.Command {
 					return err
 				}
 			}
-			progress.Done()
 			log.Info("analysis done", zap.Stringer("mode", c.Mode.Mode), zap.Inline(pl.Stats()))
 			if c.NoReport {
 				return nil
@@ -219,6 +222,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
+	addQuietFlag(cmd)
 	addStoreFlags(cmd, "")
 	addPublishFlags(cmd)
 	f.Duration("publish-timeout", 5*time.Minute, "with --publish: how long to wait at the end for the servers to acknowledge every record (else exit non-zero)")

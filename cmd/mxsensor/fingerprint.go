@@ -15,6 +15,7 @@ type fingerprintConfig struct {
 	P0fDB            string   `mapstructure:"p0f-db"`
 	NoBuiltin        bool     `mapstructure:"no-builtin"`
 	JSON             bool     `mapstructure:"json"`
+	Quiet            bool     `mapstructure:"quiet"`
 	dataplaneOptions `mapstructure:",squash"`
 }
 
@@ -35,7 +36,8 @@ exists) followed by mxsensor's built-in signatures for current stacks.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(g, cmd.ErrOrStderr())
+			bar := newProgress(cmd, g, c.Quiet, true, "fingerprint", c.Pcap)
+			log, err := newLogger(g, bar.Writer(cmd.ErrOrStderr()))
 			if err != nil {
 				return err
 			}
@@ -53,7 +55,10 @@ exists) followed by mxsensor's built-in signatures for current stacks.`,
 				return err
 			}
 			lines := fingerprint.NewLineWriter(cmd.OutOrStdout(), db, c.JSON)
-			return offline.Feed(cmd.Context(), offline.Config{Captures: files, Dataplane: dp, Log: log}, lines)
+			bar.Start()
+			defer bar.Stop()
+			defer stopOnInterrupt(bar)()
+			return offline.Feed(cmd.Context(), offline.Config{Captures: files, Dataplane: dp, Read: bar.Counter(), Log: log}, lines)
 		},
 	}
 	f := cmd.Flags()
@@ -61,6 +66,7 @@ exists) followed by mxsensor's built-in signatures for current stacks.`,
 	f.String("p0f-db", fingerprint.StockPath, "p0f v3 database file")
 	f.Bool("no-builtin", false, "do not add mxsensor's built-in signatures")
 	f.Bool("json", false, "print JSON lines (keys ts, src, sport, dst, dport, label, os_class, generic, fuzzy, dist, raw_sig)")
+	addQuietFlag(cmd)
 	addDataplaneFlags(cmd, false)
 	return cmd
 }

@@ -15,6 +15,7 @@ type readConfig struct {
 	Events           string `mapstructure:"events"`
 	Counters         bool   `mapstructure:"counters"`
 	Strict           bool   `mapstructure:"strict"`
+	Quiet            bool   `mapstructure:"quiet"`
 	dataplaneOptions `mapstructure:",squash"`
 }
 
@@ -32,7 +33,8 @@ recorded them. A summary of frames and counters goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(g, cmd.ErrOrStderr())
+			bar := newProgress(cmd, g, c.Quiet, c.Events == "-", "read", files)
+			log, err := newLogger(g, bar.Writer(cmd.ErrOrStderr()))
 			if err != nil {
 				return err
 			}
@@ -48,7 +50,12 @@ recorded them. A summary of frames and counters goes to stderr.`,
 				}
 			}
 			defer out.Close()
-			total, truncated, err := capture.ReadFiles(files, dp, log, out.Write)
+			bar.Start()
+			defer bar.Stop()
+			release := stopOnInterrupt(bar)
+			total, truncated, err := capture.ReadFiles(files, dp, bar.Counter(), log, out.Write)
+			release()
+			bar.Stop() // before the summary
 			if err != nil {
 				return err
 			}
@@ -65,6 +72,7 @@ recorded them. A summary of frames and counters goes to stderr.`,
 	f.String("events", "-", `write events to this file ("-" = stdout)`)
 	f.Bool("counters", true, "print the data plane counters the captures would have produced")
 	f.Bool("strict", false, "exit with an error when a capture is truncated")
+	addQuietFlag(cmd)
 	addDataplaneFlags(cmd, false)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,17 @@ import (
 // pcap of Ethernet frames (IPv4 and IPv6 SYNs alternately), through the
 // container, the link layer and the hand-written IP/TCP parser.
 func BenchmarkEventReader(b *testing.B) {
+	benchEventReader(b, func(r io.Reader) io.Reader { return r })
+}
+
+// BenchmarkEventReaderCounted is BenchmarkEventReader with the bytes read
+// counted for a progress bar, as OpenCounting does.
+func BenchmarkEventReaderCounted(b *testing.B) {
+	var n atomic.Int64
+	benchEventReader(b, func(r io.Reader) io.Reader { return countingReader{r: r, n: &n} })
+}
+
+func benchEventReader(b *testing.B, wrap func(io.Reader) io.Reader) {
 	const frames = 10000
 	recs := make([]record, frames)
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -29,7 +41,7 @@ func BenchmarkEventReader(b *testing.B) {
 	capBytes := pcapgoContainer(true).build(b, layers.LinkTypeEthernet, recs)
 	dp := dataplane.DefaultConfig()
 	open := func() *EventReader {
-		r, err := NewReader(bytes.NewReader(capBytes))
+		r, err := NewReader(wrap(bytes.NewReader(capBytes)))
 		if err != nil {
 			b.Fatal(err)
 		}

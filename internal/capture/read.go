@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -16,10 +17,12 @@ import (
 // with cfg would have recorded them (see EventReader), handing each SYN
 // event to emit. It logs what it read of each file and warns of a capture
 // cut short, whose whole frames are kept; it returns the data plane's
-// counters over every file and the number of captures cut short.
-func ReadFiles(paths []string, cfg dataplane.Config, log *zap.Logger, emit func(*synevent.Event) error) (total dataplane.Counters, truncated int, err error) {
+// counters over every file and the number of captures cut short. The bytes
+// read of the files are added to read (nil: not counted) for a progress
+// bar.
+func ReadFiles(paths []string, cfg dataplane.Config, read *atomic.Int64, log *zap.Logger, emit func(*synevent.Event) error) (total dataplane.Counters, truncated int, err error) {
 	for _, path := range paths {
-		cut, err := readCapture(path, cfg, log, emit, &total)
+		cut, err := readCapture(path, cfg, read, log, emit, &total)
 		if err != nil {
 			return total, truncated, err
 		}
@@ -30,8 +33,8 @@ func ReadFiles(paths []string, cfg dataplane.Config, log *zap.Logger, emit func(
 	return total, truncated, nil
 }
 
-func readCapture(path string, cfg dataplane.Config, log *zap.Logger, emit func(*synevent.Event) error, total *dataplane.Counters) (cut bool, err error) {
-	r, err := Open(path)
+func readCapture(path string, cfg dataplane.Config, read *atomic.Int64, log *zap.Logger, emit func(*synevent.Event) error, total *dataplane.Counters) (cut bool, err error) {
+	r, err := OpenCounting(path, read)
 	if err != nil {
 		return false, err
 	}

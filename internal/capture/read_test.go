@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -35,7 +36,8 @@ func TestReadFiles(t *testing.T) {
 	os.WriteFile(cut, gzipBytes(t, data[:len(data)-30]), 0o644)
 	core, logs := observer.New(zap.InfoLevel)
 	var n int
-	total, truncated, err := ReadFiles([]string{sample, cut}, dataplane.DefaultConfig(), zap.New(core),
+	var read atomic.Int64
+	total, truncated, err := ReadFiles([]string{sample, cut}, dataplane.DefaultConfig(), &read, zap.New(core),
 		func(*synevent.Event) error { n++; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -43,14 +45,18 @@ func TestReadFiles(t *testing.T) {
 	if n != 24 || truncated != 1 || total[dataplane.CntSynMatched] != 24 || total[dataplane.CntPackets] != 29 {
 		t.Errorf("%d events, %d truncated, counters %v", n, truncated, total.Map())
 	}
-	read := logs.FilterMessage("capture read").All()
-	if len(read) != 2 || read[1].ContextMap()["frames"] != uint64(14) || read[1].ContextMap()["syn_events"] != uint64(12) {
-		t.Errorf("capture read logs %v", read)
+	// The bytes counted are the files' (gzip: compressed) sizes.
+	if st, err := os.Stat(cut); err != nil || read.Load() != int64(len(data))+st.Size() {
+		t.Errorf("%d bytes counted, want %d + the gzip file's size", read.Load(), len(data))
+	}
+	reads := logs.FilterMessage("capture read").All()
+	if len(reads) != 2 || reads[1].ContextMap()["frames"] != uint64(14) || reads[1].ContextMap()["syn_events"] != uint64(12) {
+		t.Errorf("capture read logs %v", reads)
 	}
 	if w := logs.FilterMessageSnippet("cut short").All(); len(w) != 1 || w[0].ContextMap()["file"] != cut {
 		t.Errorf("warnings %v", w)
 	}
-	if _, _, err := ReadFiles([]string{filepath.Join(t.TempDir(), "none.pcap")}, dataplane.DefaultConfig(), zap.NewNop(),
+	if _, _, err := ReadFiles([]string{filepath.Join(t.TempDir(), "none.pcap")}, dataplane.DefaultConfig(), nil, zap.NewNop(),
 		func(*synevent.Event) error { return nil }); err == nil {
 		t.Error("missing capture accepted")
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,11 +80,22 @@ type Reader struct {
 
 // Open opens the capture file at path. The caller must Close the Reader.
 func Open(path string) (*Reader, error) {
+	return OpenCounting(path, nil)
+}
+
+// OpenCounting is Open that adds to read the bytes read from the file
+// (compressed bytes, for gzip: what is known up front), for a progress
+// bar; read may be nil.
+func OpenCounting(path string, read *atomic.Int64) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	r, err := newReader(f)
+	var in io.Reader = f
+	if read != nil {
+		in = countingReader{r: f, n: read}
+	}
+	r, err := newReader(in)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s: %w", path, err)
@@ -92,18 +104,17 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// Offset is how far into the file (compressed bytes, for gzip) the reader
-// has read, buffering included; -1 when the Reader was not made by Open.
-// For progress reports.
-func (r *Reader) Offset() int64 {
-	if r.file == nil {
-		return -1
-	}
-	off, err := r.file.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return -1
-	}
-	return off
+// countingReader counts the bytes read through it. The buffered reader
+// above it reads in blocks, so the add is per block, not per packet.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Magic numbers at the start of the supported formats, as they appear in

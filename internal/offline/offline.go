@@ -1,7 +1,7 @@
 // Package offline is the offline front end of analyze: it feeds the SYNs
 // of capture files, or those a store kept, in order to a sink (the
-// measurement pipeline, or fingerprint's line writer), and shows how far
-// it is.
+// measurement pipeline, or fingerprint's line writer), and counts the
+// bytes it read for a progress bar.
 package offline
 
 import (
@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -41,8 +41,9 @@ type Config struct {
 	// Store is a store whose kept SYN events are read after the captures
 	// ("" = none).
 	Store string
-	// Progress shows how far the captures are read; nil shows nothing.
-	Progress *Progress
+	// Read counts the bytes read of the captures, for a progress bar;
+	// nil counts nothing.
+	Read *atomic.Int64
 	// Log takes the warnings (a capture cut short, stored events that do
 	// not parse); nil discards them.
 	Log *zap.Logger
@@ -62,8 +63,8 @@ func Dataplane(ports []uint16) (dataplane.Config, error) {
 	return dp, nil
 }
 
-// checkEvery is how many SYNs go by between two looks at the context (and
-// the progress): often enough for Ctrl-C, rarely enough to cost nothing.
+// checkEvery is how many SYNs go by between two looks at the context:
+// often enough for Ctrl-C, rarely enough to cost nothing.
 const checkEvery = 8192
 
 // Feed writes the SYNs of cfg's captures, then of its store, to sink. A
@@ -90,29 +91,21 @@ func interrupted(path string, n int) error {
 }
 
 func feedCapture(ctx context.Context, cfg Config, path string, sink Sink) error {
-	r, err := capture.Open(path)
+	r, err := capture.OpenCounting(path, cfg.Read)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	var size int64
-	if st, err := os.Stat(path); err == nil {
-		size = st.Size()
-	}
-	pr := cfg.Progress
 	er := capture.NewEventReader(r, cfg.Dataplane)
 	for n := 0; ; n++ {
 		ev, err := er.Next()
 		if errors.Is(err, io.EOF) {
-			pr.FileDone(size, n)
 			return nil
 		}
 		// A cut-off file or one whose next block claims more than a limit:
 		// what came before is kept, the rest of this file is lost.
 		if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
-			pr.Done()
 			cfg.Log.Warn("capture cut short: the SYNs before were kept, the rest of the file is lost", zap.String("file", path), zap.Error(err))
-			pr.FileDone(size, n)
 			return nil
 		}
 		if err != nil {
@@ -125,7 +118,6 @@ func feedCapture(ctx context.Context, cfg Config, path string, sink Sink) error 
 			if ctx.Err() != nil {
 				return interrupted(path, n)
 			}
-			pr.Update(path, r.Offset(), n)
 		}
 	}
 }
