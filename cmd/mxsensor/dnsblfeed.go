@@ -19,6 +19,8 @@ const (
 	dnsblFeedStateFile = "dnsbl-feed.json"
 	// dnsblFeedShutdownWait bounds the wait for the requests in flight.
 	dnsblFeedShutdownWait = 5 * time.Second
+	// dnsblFeedRetry is how often a state write that failed is retried.
+	dnsblFeedRetry = 5 * time.Second
 )
 
 // httpState returns the HTTP feed's state file: --http-state, or beside
@@ -96,10 +98,20 @@ func (d *dnsblFeed) start(ctx context.Context) (context.Context, error) {
 	d.srv = srv
 	ctx, cancel := context.WithCancelCause(ctx)
 	go func() {
-		select {
-		case err := <-srv.Err():
-			cancel(fmt.Errorf("--http: %w", err))
-		case <-ctx.Done():
+		// A revision held back by a failed state write (a full disk) is
+		// tried again until it is written.
+		retry := time.NewTicker(dnsblFeedRetry)
+		defer retry.Stop()
+		for {
+			select {
+			case err := <-srv.Err():
+				cancel(fmt.Errorf("--http: %w", err))
+				return
+			case <-retry.C:
+				d.feed.Retry()
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	d.log.Info("dnsbl list feed serving", zap.String("url", "http://"+srv.Addr().String()+listfeed.Path),

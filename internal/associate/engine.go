@@ -866,6 +866,9 @@ func (e *Engine) decideFull(batch, later []*entry) {
 // remaining candidate is considered if it was within the margin of its
 // best and is now the margin ahead of the next remaining one.
 func (e *Engine) eliminate(pairs []pair, ambiguous map[*entry]netip.Addr, chosen map[*entry]*pair, top map[*entry][2]float64, consider func(*pair, float64)) {
+	if len(ambiguous) == 0 {
+		return
+	}
 	type left struct {
 		first, second *pair
 	}

@@ -1,7 +1,6 @@
 package dnsbl
 
 import (
-	"context"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/blocklist"
 	"github.com/mxsensor/mxsensor/internal/fleet"
-	"github.com/mxsensor/mxsensor/internal/fleet/fleettest"
 )
 
 // TestDNSBLExpiryAtAnswer: an entry is answered until LastSeen+expire,
@@ -120,13 +118,7 @@ func TestReloaderAllowlist(t *testing.T) {
 // TestWatcherAllowlist: the fleet's list is served without the allowlisted
 // prefixes, and a changed allowlist applies on Reload (SIGHUP).
 func TestWatcherAllowlist(t *testing.T) {
-	n := fleettest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	kv, err := fleet.EnsureList(ctx, fleettest.Connect(t, "writer", n.URL()), fleet.ListConfig{Expire: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, kv, ctx := sharedList(t)
 	putEntry(ctx, t, kv, "2001:db8:a::/64", "s1")
 	putEntry(ctx, t, kv, "2001:db8:b::/64", "s1")
 	allow := filepath.Join(t.TempDir(), "allow.txt")

@@ -173,13 +173,7 @@ func TestWatcherNoBucket(t *testing.T) {
 // watcher swaps in pass through Config.OnReload, where the HTTP feed
 // follows them: a prefix put in the shared bucket reaches it.
 func TestWatcherFeedsOnReload(t *testing.T) {
-	n := fleettest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	kv, err := fleet.EnsureList(ctx, fleettest.Connect(t, "writer", n.URL()), fleet.ListConfig{Expire: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, kv, ctx := sharedList(t)
 	putEntry(ctx, t, kv, "2001:db8:a::/64", "s1")
 	var mu sync.Mutex
 	var fed []netip.Prefix
@@ -217,4 +211,19 @@ func TestWatcherFeedsOnReload(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// sharedList starts a NATS server with the fleet's list bucket (entries
+// expiring after an hour), and returns it, the bucket and a context
+// bounding the test to a minute.
+func sharedList(t *testing.T) (*fleettest.Node, jetstream.KeyValue, context.Context) {
+	t.Helper()
+	n := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	kv, err := fleet.EnsureList(ctx, fleettest.Connect(t, "writer", n.URL()), fleet.ListConfig{Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, kv, ctx
 }

@@ -91,7 +91,11 @@ type Feed struct {
 
 	update sync.Mutex // one Update at a time
 	cur    atomic.Pointer[snapshot]
-	st     counters
+	// pending is the list of an Update whose state write failed (nil:
+	// none), for Retry: the source may not change again for a long time.
+	pending []blocklist.Entry
+	failing bool // the last state write failed
+	st      counters
 }
 
 // New returns a feed that starts from the state file, if there is one (a
@@ -150,6 +154,25 @@ func (f *Feed) Revision() uint64 { return f.cur.Load().revision }
 func (f *Feed) Update(entries []blocklist.Entry) bool {
 	f.update.Lock()
 	defer f.update.Unlock()
+	return f.updateLocked(entries)
+}
+
+// Retry makes the list of the last Update whose state write failed the
+// current one, if it still is the last list given; it reports whether the
+// revision changed. dnsbl calls it every few seconds, so that a revision
+// held back by a full disk is served once the disk has room, without
+// waiting for the list to change again.
+func (f *Feed) Retry() bool {
+	f.update.Lock()
+	defer f.update.Unlock()
+	if f.pending == nil {
+		return false
+	}
+	return f.updateLocked(f.pending)
+}
+
+func (f *Feed) updateLocked(entries []blocklist.Entry) bool {
+	f.pending = nil
 	old := f.cur.Load()
 	next := &snapshot{entries: make(map[netip.Prefix]json.RawMessage, len(entries)),
 		src: make(map[netip.Prefix]blocklist.Entry, len(entries))}
@@ -194,9 +217,16 @@ func (f *Feed) Update(entries []blocklist.Entry) bool {
 	if f.cfg.State != "" {
 		if err := writeState(f.cfg.State, next); err != nil {
 			f.st.stateErrors.Add(1)
-			f.log.Error("listfeed: cannot write the state; keeping the revision", zap.Uint64("revision", old.revision), zap.Error(err))
+			if !f.failing { // once a streak: Retry runs every few seconds
+				f.log.Error("listfeed: cannot write the state; keeping the revision, retrying", zap.Uint64("revision", old.revision), zap.Error(err))
+			}
+			f.failing, f.pending = true, entries
 			return false
 		}
+	}
+	if f.failing {
+		f.failing = false
+		f.log.Info("listfeed: state written again", zap.Uint64("revision", next.revision))
 	}
 	f.cur.Store(next)
 	f.st.revisions.Add(1)

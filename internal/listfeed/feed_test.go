@@ -302,7 +302,11 @@ func TestFeedState(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if !f.Update([]blocklist.Entry{entry("2001:db8:b::/64", 1)}) || f.Revision() != 2 {
+	// The list held back is served at the next Retry, without a new one.
+	if !f.Retry() || f.Revision() != 2 || f.Retry() {
+		t.Fatalf("retried after the disk had room: revision %d", f.Revision())
+	}
+	if f.Update([]blocklist.Entry{entry("2001:db8:b::/64", 1)}) || f.Revision() != 2 {
 		t.Fatalf("state writable again: revision %d", f.Revision())
 	}
 	checkDelta(t, delta(t, f, 1), 2, 1, []string{"2001:db8:b::/64:1"}, []string{"2001:db8:a::/64"})
