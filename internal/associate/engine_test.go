@@ -13,7 +13,7 @@ import (
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 func mk(src string, sport uint16, at time.Duration, syns int, osClass string, opts []byte, ttl uint8) attempt.Attempt {
-	a := attempt.Attempt{Src: netip.MustParseAddr(src), SrcPort: sport, FirstSeen: t0.Add(at), SYNs: syns, OSClass: osClass}
+	a := attempt.Attempt{Src: netip.MustParseAddr(src), SrcPort: sport, FirstSeen: t0.Add(at), SYNs: syns, Fingerprint: attempt.Fingerprint{OSClass: osClass}}
 	a.Family = 4
 	if a.Src.Is6() {
 		a.Family = 6
@@ -22,7 +22,6 @@ func mk(src string, sport uint16, at time.Duration, syns int, osClass string, op
 	if syns == 3 {
 		a.LastSeen = a.FirstSeen.Add(1500 * time.Millisecond)
 	}
-	a.First.Src = a.Src
 	a.First.TTL = ttl
 	a.First.OptLen = uint8(copy(a.First.Options[:], opts))
 	a.HasTS = strings.Contains(string(opts), "\x08\x0a")

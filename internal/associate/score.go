@@ -156,7 +156,8 @@ func (en *entry) attempt(dst *attempt.Attempt) *attempt.Attempt {
 	f := &en.f
 	*dst = attempt.Attempt{Family: int(en.family), Src: f.src, SrcPort: f.port,
 		FirstSeen: time.Unix(0, f.t0), LastSeen: time.Unix(0, f.t1), SYNs: int(f.syns),
-		TSFirst: f.tsFirst, TSLast: en.tsLast, HasTS: f.hasTS, OSClass: en.osClass}
+		TSFirst: f.tsFirst, TSLast: en.tsLast, HasTS: f.hasTS}
+	dst.OSClass = en.osClass
 	if f.intervals {
 		dst.Intervals[0], dst.NIntervals = time.Duration(f.mean), 1
 	}

@@ -87,7 +87,7 @@ func randomStream(seed uint64, n int) ([]attempt.Attempt, fakeNames) {
 	}
 	var as []attempt.Attempt
 	add := func(h host, src netip.Addr, at time.Duration) {
-		a := attempt.Attempt{Src: src, Family: 4, SrcPort: uint16(30000 + r.IntN(200)), FirstSeen: t0.Add(at), OSClass: h.os}
+		a := attempt.Attempt{Src: src, Family: 4, SrcPort: uint16(30000 + r.IntN(200)), FirstSeen: t0.Add(at), Fingerprint: attempt.Fingerprint{OSClass: h.os}}
 		if src.Is6() {
 			a.Family = 6
 		}
@@ -555,14 +555,14 @@ func TestCraftedFloodBounded(t *testing.T) {
 	opts := []byte{2, 4, 5, 0xb4, 4, 2, 8, 10, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0, 1, 3, 3, 7}
 	const n = 40000 // 4 s: one near window
 	for i := range n {
-		a := attempt.Attempt{Family: 4, SrcPort: uint16(i), SYNs: 1, HasTS: true, TSFirst: 0x12345678, TSLast: 0x12345678, OSClass: "Linux"}
+		a := attempt.Attempt{Family: 4, SrcPort: uint16(i), SYNs: 1, HasTS: true, TSFirst: 0x12345678, TSLast: 0x12345678, Fingerprint: attempt.Fingerprint{OSClass: "Linux"}}
 		a.Src = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
 		if i%2 == 1 {
 			a.Family = 6
 			a.Src = netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 5: byte(i >> 16), 6: byte(i >> 8), 7: byte(i), 15: 1})
 		}
 		a.First.OptLen = uint8(copy(a.First.Options[:], opts))
-		a.First.TTL, a.First.Window = 64, 64240
+		a.First.TTL = 64
 		a.FirstSeen = t0.Add(time.Duration(i) * 100 * time.Microsecond)
 		a.LastSeen = a.FirstSeen
 		e.Add(&a)

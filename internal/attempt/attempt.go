@@ -43,6 +43,8 @@
 package attempt
 
 import (
+	"cmp"
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"time"
@@ -53,13 +55,15 @@ import (
 // MaxIntervals is how many inter-SYN gaps an Attempt records.
 const MaxIntervals = 8
 
-// Attempt is one connect() attempt: the SYNs one client socket sent.
+// Attempt is one connect() attempt: the SYNs one client socket sent. The
+// Grouper builds it only to emit it; what it holds meanwhile is smaller
+// (see state).
 type Attempt struct {
 	Family           int // 4 or 6
 	Src, Dst         netip.Addr
 	SrcPort, DstPort uint16
 
-	FirstSeen, LastSeen time.Time // times of the earliest and latest SYN
+	FirstSeen, LastSeen time.Time // times of the earliest and latest SYN (UTC)
 	SYNs                int       // SYNs in the attempt, retransmissions included
 
 	// Intervals holds the gaps between consecutive SYNs (in time order), the
@@ -68,15 +72,31 @@ type Attempt struct {
 	Intervals  [MaxIntervals]time.Duration
 	NIntervals int
 
-	ISN   uint32         // sequence number of the earliest SYN
-	First synevent.Event // copy of the earliest SYN, for fingerprinting
+	ISN   uint32 // sequence number of the earliest SYN
+	First SYN    // what the association reads of the earliest SYN
 
 	// TSval of the TCP timestamp option of the earliest and latest SYN;
 	// HasTS reports that both carried one.
 	TSFirst, TSLast uint32
 	HasTS           bool
 
-	// Filled by Config.Enrich (fingerprint and address packages), if set.
+	// Filled by Config.Enrich from the earliest SYN, if set.
+	Fingerprint
+}
+
+// SYN is what is kept of an attempt's earliest SYN once it is
+// fingerprinted: its TTL and TCP options.
+type SYN struct {
+	TTL     uint8
+	OptLen  uint8
+	Options [40]byte
+}
+
+// TCPOptions returns the option bytes in use.
+func (s *SYN) TCPOptions() []byte { return s.Options[:min(int(s.OptLen), len(s.Options))] }
+
+// Fingerprint is what Config.Enrich makes of the earliest SYN.
+type Fingerprint struct {
 	Label, OSClass string
 	Dist           int
 	RawSig         string
@@ -89,9 +109,10 @@ func (a *Attempt) Duration() time.Duration { return a.LastSeen.Sub(a.FirstSeen) 
 // Retransmissions is SYNs - 1.
 func (a *Attempt) Retransmissions() int { return a.SYNs - 1 }
 
-// Enricher fills the fingerprint fields of an attempt. It is called once per
-// attempt, just before it is emitted.
-type Enricher func(*Attempt)
+// Enricher fingerprints an attempt's earliest SYN: it is called when an
+// attempt starts, and again if an earlier SYN arrives out of order. The
+// grouper keeps fp, not the SYN.
+type Enricher func(first *synevent.Event, fp *Fingerprint)
 
 // Config configures a Grouper.
 type Config struct {
@@ -108,14 +129,15 @@ type Config struct {
 	// SplitOnNewISN starts a new attempt when a SYN's ISN differs from the
 	// attempt's ISN.
 	SplitOnNewISN bool
-	// Enrich, if set, is called on each attempt before it is emitted.
+	// Enrich, if set, fingerprints each attempt's earliest SYN.
 	Enrich Enricher
 }
 
 // BytesPerHeld is the most heap one held attempt costs (its state, its
-// map entry and its heap slots; TestBytesPerHeld measures it): what a
-// memory budget divided by it gives as MaxLive.
-const BytesPerHeld = 960
+// map entry and its heap slots, which TestBytesPerHeld measures, plus a
+// raw signature string from Enrich): what a memory budget divided by it
+// gives as MaxLive.
+const BytesPerHeld = 512
 
 // DefaultConfig returns Window 25 s, MaxSkew 2 s, MaxLive 262144,
 // SplitOnNewISN true.
@@ -134,24 +156,70 @@ type Stats struct {
 	ISNSplits       uint64 // attempts closed because a SYN brought a new ISN
 }
 
+// key is a socket: addresses as integers (no pointer for the collector
+// to scan in the map), ordered as netip.Addr.Compare orders them.
 type key struct {
-	src, dst     netip.Addr
-	sport, dport uint16
+	srcHi, srcLo, dstHi, dstLo uint64
+	sport, dport               uint16
+	src6, dst6                 bool // family of each address
 }
 
-// state is an attempt being built.
+func keyOf(ev *synevent.Event) key {
+	k := key{sport: ev.SrcPort, dport: ev.DstPort}
+	k.srcHi, k.srcLo, k.src6 = addrBits(ev.Src)
+	k.dstHi, k.dstLo, k.dst6 = addrBits(ev.Dst)
+	return k
+}
+
+func addrBits(a netip.Addr) (hi, lo uint64, is6 bool) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), !a.Is4()
+}
+
+func bitsAddr(hi, lo uint64, is6 bool) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	if !is6 {
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return netip.AddrFrom16(b)
+}
+
+// cmpAddr orders two addresses of a key as netip.Addr.Compare does: IPv4
+// first, then by value.
+func cmpAddr(ahi, alo uint64, a6 bool, bhi, blo uint64, b6 bool) int {
+	if a6 != b6 {
+		if !a6 {
+			return -1
+		}
+		return 1
+	}
+	if ahi != bhi {
+		return cmp.Compare(ahi, bhi)
+	}
+	return cmp.Compare(alo, blo)
+}
+
+// state is an attempt being built: about a third of an Attempt. Times are
+// Unix ns; the Attempt is built from it when it is emitted.
 type state struct {
-	a           Attempt
 	k           key
-	first, last int64                   // unix ns of earliest and latest SYN
+	first, last int64                   // earliest and latest SYN
 	times       [MaxIntervals + 1]int64 // the earliest SYN times, sorted
-	ntimes      int
+	arrival     uint64                  // creation order, last tie-break
+	fp          Fingerprint
+	syns        uint32
+	isn         uint32
+	tsFirst     uint32
+	tsLast      uint32
+	hExp        int32 // index in the expiry heap
+	hFirst      int32 // index in the open-by-order heap
+	hPend       int32 // index in the pending heap
+	ntimes      uint8
 	tsFirstOK   bool
 	tsLastOK    bool
-	arrival     uint64 // creation order, last tie-break
-	hExp        int    // index in the expiry heap
-	hFirst      int    // index in the open-by-order heap
-	hPend       int    // index in the pending heap
+	syn         SYN
 }
 
 // Grouper groups SYN events into attempts.
@@ -165,6 +233,7 @@ type Grouper struct {
 	byFirst heap // open attempts by emission order
 	pend    heap // closed attempts awaiting release, by emission order
 	free    []*state
+	out     Attempt // the attempt being emitted
 	maxSeen int64
 	wm      int64 // watermark
 	started bool
@@ -183,9 +252,9 @@ func New(cfg Config, emit func(*Attempt)) *Grouper {
 	}
 	g := &Grouper{cfg: cfg, window: int64(cfg.Window), skew: int64(cfg.MaxSkew), emit: emit,
 		open: make(map[key]*state), wm: math.MinInt64}
-	g.exp = heap{less: lessExp, idx: func(s *state) *int { return &s.hExp }}
-	g.byFirst = heap{less: lessOrder, idx: func(s *state) *int { return &s.hFirst }}
-	g.pend = heap{less: lessOrder, idx: func(s *state) *int { return &s.hPend }}
+	g.exp = heap{less: lessExp, idx: func(s *state) *int32 { return &s.hExp }}
+	g.byFirst = heap{less: lessOrder, idx: func(s *state) *int32 { return &s.hFirst }}
+	g.pend = heap{less: lessOrder, idx: func(s *state) *int32 { return &s.hPend }}
 	return g
 }
 
@@ -211,10 +280,10 @@ func (g *Grouper) Add(ev *synevent.Event) {
 			g.stats.Late++
 		}
 	}
-	k := key{src: ev.Src, dst: ev.Dst, sport: ev.SrcPort, dport: ev.DstPort}
+	k := keyOf(ev)
 	if s, ok := g.open[k]; ok {
 		inWindow := t >= s.first-g.window && t <= s.last+g.window
-		sameISN := !g.cfg.SplitOnNewISN || ev.Seq == s.a.ISN
+		sameISN := !g.cfg.SplitOnNewISN || ev.Seq == s.isn
 		switch {
 		case inWindow && sameISN:
 			g.join(s, ev, t)
@@ -291,15 +360,21 @@ func (g *Grouper) newState(k key, ev *synevent.Event, t int64) *state {
 	g.arrival++
 	s.k, s.first, s.last, s.arrival = k, t, t, g.arrival
 	s.times[0], s.ntimes = t, 1
-	s.a.Family = ev.Family()
-	s.a.Src, s.a.Dst, s.a.SrcPort, s.a.DstPort = ev.Src, ev.Dst, ev.SrcPort, ev.DstPort
-	s.a.FirstSeen, s.a.LastSeen = ev.Time, ev.Time
-	s.a.SYNs = 1
-	s.a.ISN = ev.Seq
-	s.a.First = *ev
+	s.syns = 1
 	ts, ok := TSval(ev.TCPOptions())
-	s.a.TSFirst, s.a.TSLast, s.tsFirstOK, s.tsLastOK = ts, ts, ok, ok
+	s.tsFirst, s.tsLast, s.tsFirstOK, s.tsLastOK = ts, ts, ok, ok
+	g.first(s, ev)
 	return s
+}
+
+// first takes what is kept of an attempt's earliest SYN.
+func (g *Grouper) first(s *state, ev *synevent.Event) {
+	s.isn = ev.Seq
+	s.syn.TTL, s.syn.OptLen = ev.TTL, min(ev.OptLen, uint8(len(ev.Options)))
+	s.syn.Options = ev.Options
+	if g.cfg.Enrich != nil {
+		g.cfg.Enrich(ev, &s.fp)
+	}
 }
 
 func (g *Grouper) openState(s *state) {
@@ -311,9 +386,9 @@ func (g *Grouper) openState(s *state) {
 // join adds a SYN to an open attempt without allocating.
 func (g *Grouper) join(s *state, ev *synevent.Event, t int64) {
 	g.stats.Retransmissions++
-	s.a.SYNs++
+	s.syns++
 	// Keep the earliest MaxIntervals+1 times, sorted.
-	i := s.ntimes
+	i := int(s.ntimes)
 	if i == len(s.times) {
 		if t < s.times[i-1] {
 			i--
@@ -332,18 +407,15 @@ func (g *Grouper) join(s *state, ev *synevent.Event, t int64) {
 	}
 	if t > s.last {
 		s.last = t
-		s.a.LastSeen = ev.Time
 		ts, ok := TSval(ev.TCPOptions())
-		s.a.TSLast, s.tsLastOK = ts, ok
+		s.tsLast, s.tsLastOK = ts, ok
 		g.exp.fix(s)
 	}
 	if t < s.first {
 		s.first = t
-		s.a.FirstSeen = ev.Time
-		s.a.First = *ev
-		s.a.ISN = ev.Seq
 		ts, ok := TSval(ev.TCPOptions())
-		s.a.TSFirst, s.tsFirstOK = ts, ok
+		s.tsFirst, s.tsFirstOK = ts, ok
+		g.first(s, ev)
 		g.byFirst.fix(s)
 		g.exp.fix(s)
 	}
@@ -400,28 +472,28 @@ func (g *Grouper) enforceMax() {
 	}
 }
 
-// release finishes, enriches and emits an attempt, then recycles its state.
+// release builds and emits an attempt, then recycles its state.
 func (g *Grouper) release(s *state) {
-	s.a.NIntervals = 0
-	for i := 1; i < s.ntimes && i <= MaxIntervals; i++ {
-		s.a.Intervals[i-1] = time.Duration(s.times[i] - s.times[i-1])
-		s.a.NIntervals++
+	a := &g.out
+	*a = Attempt{Family: 4, SrcPort: s.k.sport, DstPort: s.k.dport,
+		Src: bitsAddr(s.k.srcHi, s.k.srcLo, s.k.src6), Dst: bitsAddr(s.k.dstHi, s.k.dstLo, s.k.dst6),
+		FirstSeen: time.Unix(0, s.first).UTC(), LastSeen: time.Unix(0, s.last).UTC(), SYNs: int(s.syns),
+		ISN: s.isn, First: s.syn, HasTS: s.tsFirstOK && s.tsLastOK, Fingerprint: s.fp}
+	if s.k.src6 {
+		a.Family = 6
 	}
-	for i := s.a.NIntervals; i < MaxIntervals; i++ {
-		s.a.Intervals[i] = 0
+	for i := 1; i < int(s.ntimes) && i <= MaxIntervals; i++ {
+		a.Intervals[i-1] = time.Duration(s.times[i] - s.times[i-1])
+		a.NIntervals++
 	}
-	s.a.HasTS = s.tsFirstOK && s.tsLastOK
-	if !s.a.HasTS {
-		s.a.TSFirst, s.a.TSLast = 0, 0
-	}
-	if g.cfg.Enrich != nil {
-		g.cfg.Enrich(&s.a)
+	if a.HasTS {
+		a.TSFirst, a.TSLast = s.tsFirst, s.tsLast
 	}
 	g.stats.Attempts++
 	if g.emit != nil {
-		g.emit(&s.a)
+		g.emit(a)
 	}
-	s.a = Attempt{}
+	*s = state{}
 	g.free = append(g.free, s)
 }
 
@@ -457,20 +529,20 @@ func lessOrder(a, b *state) bool {
 	if a.first != b.first {
 		return a.first < b.first
 	}
-	if c := a.k.src.Compare(b.k.src); c != 0 {
+	if c := cmpAddr(a.k.srcHi, a.k.srcLo, a.k.src6, b.k.srcHi, b.k.srcLo, b.k.src6); c != 0 {
 		return c < 0
 	}
 	if a.k.sport != b.k.sport {
 		return a.k.sport < b.k.sport
 	}
-	if c := a.k.dst.Compare(b.k.dst); c != 0 {
+	if c := cmpAddr(a.k.dstHi, a.k.dstLo, a.k.dst6, b.k.dstHi, b.k.dstLo, b.k.dst6); c != 0 {
 		return c < 0
 	}
 	if a.k.dport != b.k.dport {
 		return a.k.dport < b.k.dport
 	}
-	if a.a.ISN != b.a.ISN {
-		return a.a.ISN < b.a.ISN
+	if a.isn != b.isn {
+		return a.isn < b.isn
 	}
 	return a.arrival < b.arrival
 }
@@ -487,15 +559,15 @@ func lessExp(a, b *state) bool {
 type heap struct {
 	items []*state
 	less  func(a, b *state) bool
-	idx   func(*state) *int
+	idx   func(*state) *int32
 }
 
 func (h *heap) len() int { return len(h.items) }
 
 func (h *heap) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	*h.idx(h.items[i]) = i
-	*h.idx(h.items[j]) = j
+	*h.idx(h.items[i]) = int32(i)
+	*h.idx(h.items[j]) = int32(j)
 }
 
 func (h *heap) up(j int) {
@@ -531,7 +603,7 @@ func (h *heap) down(i int) bool {
 }
 
 func (h *heap) push(s *state) {
-	*h.idx(s) = len(h.items)
+	*h.idx(s) = int32(len(h.items))
 	h.items = append(h.items, s)
 	h.up(len(h.items) - 1)
 }
@@ -543,7 +615,7 @@ func (h *heap) pop() *state {
 }
 
 func (h *heap) remove(s *state) {
-	i := *h.idx(s)
+	i := int(*h.idx(s))
 	n := len(h.items) - 1
 	if i != n {
 		h.swap(i, n)
@@ -557,7 +629,7 @@ func (h *heap) remove(s *state) {
 }
 
 func (h *heap) fix(s *state) {
-	i := *h.idx(s)
+	i := int(*h.idx(s))
 	if !h.down(i) {
 		h.up(i)
 	}

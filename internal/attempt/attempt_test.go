@@ -127,8 +127,8 @@ func TestWindowsTripleSYN(t *testing.T) {
 		!a.FirstSeen.Equal(t0) || a.Duration() != 1500*time.Millisecond || a.Retransmissions() != 2 {
 		t.Fatalf("%+v", a)
 	}
-	if a.First.Seq != 1234 || !a.First.Time.Equal(t0) {
-		t.Fatalf("First %+v", a.First)
+	if a.ISN != 1234 || a.First.TTL != 57 || a.First.OptLen != 10 {
+		t.Fatalf("ISN %d, first SYN %+v", a.ISN, a.First)
 	}
 }
 
@@ -188,8 +188,7 @@ func TestOutOfOrderWithinSkew(t *testing.T) {
 		t.Fatalf("order: %v then %v", x.SrcPort, y.SrcPort)
 	}
 	if x.SYNs != 2 || !x.FirstSeen.Equal(t0.Add(10*time.Second)) || !x.LastSeen.Equal(t0.Add(11*time.Second)) ||
-		x.NIntervals != 1 || x.Intervals[0] != time.Second || x.TSFirst != 111 || x.TSLast != 222 ||
-		!x.First.Time.Equal(t0.Add(10*time.Second)) {
+		x.NIntervals != 1 || x.Intervals[0] != time.Second || x.TSFirst != 111 || x.TSLast != 222 {
 		t.Fatalf("%+v", x)
 	}
 }
@@ -309,11 +308,24 @@ func TestAdvance(t *testing.T) {
 func TestEnricher(t *testing.T) {
 	cfg := DefaultConfig()
 	calls := 0
-	cfg.Enrich = func(a *Attempt) { calls++; a.Label = "s:unix:Linux:x"; a.OSClass = "unix"; a.Dist = 7 }
+	cfg.Enrich = func(ev *synevent.Event, fp *Fingerprint) {
+		calls++
+		fp.Label, fp.OSClass, fp.Dist = "s:unix:Linux:x", "unix", int(ev.TTL)
+	}
 	g, c := newG(cfg)
 	feed(g, ev("192.0.2.1", 1, 1, 0, 0), ev("192.0.2.1", 1, 1, time.Second, 0))
 	g.Flush()
-	if calls != 1 || c.got[0].Label != "s:unix:Linux:x" || c.got[0].Dist != 7 {
+	if calls != 1 || c.got[0].Label != "s:unix:Linux:x" || c.got[0].Dist != 57 {
+		t.Fatalf("%d %+v", calls, c.got)
+	}
+	// An earlier SYN arriving out of order is the one fingerprinted.
+	calls = 0
+	g, c = newG(cfg)
+	early := ev("192.0.2.1", 1, 1, 0, 0)
+	early.TTL, early.Options[0] = 50, 3
+	feed(g, ev("192.0.2.1", 1, 1, time.Second, 0), early)
+	g.Flush()
+	if a := c.got[0]; calls != 2 || a.Dist != 50 || a.First.TTL != 50 || a.First.Options[0] != 3 || a.SYNs != 2 {
 		t.Fatalf("%d %+v", calls, c.got)
 	}
 }

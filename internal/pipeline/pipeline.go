@@ -128,15 +128,17 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist, sinks ...Result
 	return p, nil
 }
 
-func (p *Pipeline) enrich(a *attempt.Attempt) {
+// enrich fingerprints an attempt's earliest SYN, when the attempt starts:
+// the grouper keeps the result, not the SYN.
+func (p *Pipeline) enrich(ev *synevent.Event, fp *attempt.Fingerprint) {
 	if p.db != nil {
-		r := p.db.Match(&a.First)
-		a.Label, a.OSClass, a.Dist = r.Label, r.Class, r.Dist
-		a.RawSig = r.RawSig()
+		r := p.db.Match(ev)
+		fp.Label, fp.OSClass, fp.Dist = r.Label, r.Class, r.Dist
+		fp.RawSig = r.RawSig()
 	}
-	if a.Family == 6 {
-		addr.ClassifyInto(a.Src, &p.info)
-		a.AddrKind = p.info.Kind.String()
+	if !ev.Src.Is4() {
+		addr.ClassifyInto(ev.Src, &p.info)
+		fp.AddrKind = p.info.Kind.String()
 	}
 }
 
