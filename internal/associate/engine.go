@@ -99,7 +99,7 @@ type Config struct {
 // address, a /64 and its link to an IPv4): what a memory budget divided
 // by them gives as MaxHeld and MaxHistory. TestBytesPerHeld measures both.
 const (
-	BytesPerHeld    = 1400
+	BytesPerHeld    = 1100
 	BytesPerHistory = 400
 )
 
@@ -146,19 +146,24 @@ type entry struct {
 	family  uint8
 	tsLast  uint32
 	osClass string
-	info    addr.Info // IPv6 only
-	names   known     // what Config.Names knows of the source
-	stack   stackFeatures
-	used    bool // IPv4: claimed by an association (full mode)
+	names   known // what Config.Names knows of the source
+	used    bool  // IPv4: claimed by an association (full mode)
 	// IPv6: being decided (not a later attempt for laterCandidates)
 	deciding bool
 	seq      uint64 // order of Add
 	// IPv4: its clock buckets in the index.
 	clock  [len(tsRates)]clockKey
 	nclock uint8
-	// IPv6: its /64 (p64) and that /64's history (prefixOf).
-	p64    uint64
-	prefix prefixSnap
+	// IPv6: its /64 (p64), and what only IPv6 attempts have.
+	p64 uint64
+	*v6Part
+}
+
+// v6Part is what the engine keeps of an IPv6 attempt only: nil on an IPv4
+// one, whose entry is the smaller for it.
+type v6Part struct {
+	info   addr.Info
+	prefix prefixSnap // the /64's history (prefixOf)
 }
 
 // Engine associates attempts streamed in FirstSeen order.
@@ -175,6 +180,7 @@ type Engine struct {
 	v4base, v6base []*entry
 	v4fbase        []feat
 	free           []*entry
+	free6          []*v6Part
 	last           time.Time
 	hist           *history
 	// rec notes the verdicts of the pair explained (explain), sumRec
@@ -275,7 +281,7 @@ func (e *Engine) Blocklisted(a *attempt.Attempt) bool {
 // Add takes the next attempt (attempts must come in FirstSeen order, as
 // attempt.Grouper emits them).
 func (e *Engine) Add(a *attempt.Attempt) {
-	en := e.alloc()
+	en := e.alloc(a.Family)
 	e.seq++
 	en.seq = e.seq
 	e.fill(en, a)
@@ -307,14 +313,15 @@ func (e *Engine) Add(a *attempt.Attempt) {
 // fill extracts what the engine keeps of an attempt into en.
 func (e *Engine) fill(en *entry, a *attempt.Attempt) {
 	en.family, en.tsLast, en.osClass = uint8(a.Family), a.TSLast, a.OSClass
-	en.stack.fill(a)
+	var st stackFeatures
+	st.fill(a)
 	if e.cfg.Names != nil && e.cfg.Mode == ModeFull {
 		en.names = lookupNames(e.cfg.Names, a.Src)
 	}
 	if a.Family == 6 {
 		addr.ClassifyInto(a.Src, &en.info)
 	}
-	e.fillFeat(en, a)
+	e.fillFeat(en, a, &st)
 }
 
 // Advance decides the IPv6 attempts that no attempt still to come can
@@ -369,17 +376,42 @@ func (e *Engine) Flush() {
 // Pending is the number of attempts held.
 func (e *Engine) Pending() int { return len(e.v4) + len(e.v6) }
 
-func (e *Engine) alloc() *entry {
+// HistoryRecords is how many records the history holds (/64s and IPv4
+// addresses, each at most Config.MaxHistory).
+func (e *Engine) HistoryRecords() int { return len(e.hist.v6) + len(e.hist.v4) }
+
+// ForgetHistory empties the history. It is for measurement: the benchmarks
+// tell the heap the history holds from the heap the attempts hold.
+func (e *Engine) ForgetHistory() { e.hist = newHistory(e.hist.max) }
+
+func (e *Engine) alloc(family int) *entry {
+	var en *entry
 	if n := len(e.free); n > 0 {
-		en := e.free[n-1]
+		en = e.free[n-1]
 		e.free = e.free[:n-1]
-		*en = entry{info: addr.Info{Embedded: en.info.Embedded[:0]}}
-		return en
+		*en = entry{}
+	} else {
+		en = &entry{}
 	}
-	return &entry{}
+	if family == 6 {
+		if n := len(e.free6); n > 0 {
+			en.v6Part = e.free6[n-1]
+			e.free6 = e.free6[:n-1]
+			*en.v6Part = v6Part{info: addr.Info{Embedded: en.info.Embedded[:0]}}
+		} else {
+			en.v6Part = &v6Part{}
+		}
+	}
+	return en
 }
 
-func (e *Engine) release(en *entry) { e.free = append(e.free, en) }
+func (e *Engine) release(en *entry) {
+	if en.v6Part != nil {
+		e.free6 = append(e.free6, en.v6Part)
+		en.v6Part = nil
+	}
+	e.free = append(e.free, en)
+}
 
 type pair struct {
 	v6, v4 *entry

@@ -396,10 +396,10 @@ func (f *stackFeatures) layoutBytes() []byte { return f.layout[:f.nlayout] }
 // stackRules compare the two SYNs' TCP/IP stacks, one trait each.
 func stackRules(f6, f4 *feat, v6, v4 *entry, rec *record) float64 {
 	if rec == nil { // the candidate scan: weights only
-		return stackOS(f6, f4, v6, v4).w + stackLayout(f6, f4, v6, v4).w + stackWscale(f6, f4).w +
+		return stackOS(f6, f4, v6, v4).w + stackLayout(f6, f4).w + stackWscale(f6, f4).w +
 			stackMSS(f6, f4).w + stackHops(f6, f4).w + stackTS(f6, f4).w
 	}
-	return rec.note(stackOS(f6, f4, v6, v4)) + rec.note(stackLayout(f6, f4, v6, v4)) +
+	return rec.note(stackOS(f6, f4, v6, v4)) + rec.note(stackLayout(f6, f4)) +
 		rec.note(stackWscale(f6, f4)) + rec.note(stackMSS(f6, f4)) + rec.note(stackHops(f6, f4)) +
 		rec.note(stackTS(f6, f4))
 }
@@ -417,12 +417,13 @@ func stackOS(f6, f4 *feat, v6, v4 *entry) weighed {
 	return pick(same, weighed{1, vSameOS}, weighed{-5, vDifferentOS})
 }
 
-// stackLayout compares the TCP option layouts: by interned ID, or by the
-// bytes when the intern table was full.
-func stackLayout(f6, f4 *feat, v6, v4 *entry) weighed {
+// stackLayout compares the TCP option layouts: by interned ID, or by their
+// 64-bit hashes past the intern table (a flood of crafted layouts; the
+// engine keeps no layout's bytes).
+func stackLayout(f6, f4 *feat) weighed {
 	same := f6.layout == f4.layout
 	if f6.layout == 0 || f4.layout == 0 {
-		same = f6.layoutHash == f4.layoutHash && string(v6.stack.layoutBytes()) == string(v4.stack.layoutBytes())
+		same = f6.layoutHash == f4.layoutHash
 	}
 	return pick(same, weighed{1.5, vSameOptions}, weighed{-4, vDifferentOptions})
 }

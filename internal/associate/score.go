@@ -77,15 +77,15 @@ func (e *Engine) internOS(c string) uint8 {
 	return id
 }
 
-// fillFeat extracts an attempt's features; en.stack, en.info and en.names must
-// be filled already.
-func (e *Engine) fillFeat(en *entry, a *attempt.Attempt) {
+// fillFeat extracts an attempt's features from a and its stack st; en.info
+// and en.names must be filled already.
+func (e *Engine) fillFeat(en *entry, a *attempt.Attempt, st *stackFeatures) {
 	f := &en.f
 	*f = feat{
 		t0: a.FirstSeen.UnixNano(), t1: a.LastSeen.UnixNano(), mean: int64(meanInterval(a)),
-		layoutHash: en.stack.layoutHash, tsFirst: a.TSFirst, mss: en.stack.mss, asn: en.names.asn,
-		wscale: en.stack.wscale, ittl: en.stack.ittl, hops: en.stack.hops, syns: int32(a.SYNs), port: a.SrcPort,
-		src: a.Src, layout: e.internLayout(&en.stack), os: e.internOS(a.OSClass), hasTS: a.HasTS, intervals: a.NIntervals > 0, ptr: en.names.ptr != "",
+		layoutHash: st.layoutHash, tsFirst: a.TSFirst, mss: st.mss, asn: en.names.asn,
+		wscale: st.wscale, ittl: st.ittl, hops: st.hops, syns: int32(a.SYNs), port: a.SrcPort,
+		src: a.Src, layout: e.internLayout(st), os: e.internOS(a.OSClass), hasTS: a.HasTS, intervals: a.NIntervals > 0, ptr: en.names.ptr != "",
 	}
 	if r, ok := tsRate(a); ok {
 		f.rate = r

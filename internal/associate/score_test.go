@@ -156,7 +156,7 @@ func randomStream(seed uint64, n int) ([]attempt.Attempt, fakeNames) {
 
 // entryOf makes an entry of a as Engine.Add does.
 func entryOf(e *Engine, a *attempt.Attempt) *entry {
-	en := &entry{}
+	en := e.alloc(a.Family)
 	e.fill(en, a)
 	return en
 }
