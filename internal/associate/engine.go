@@ -99,7 +99,7 @@ type Config struct {
 // address, a /64 and its link to an IPv4): what a memory budget divided
 // by them gives as MaxHeld and MaxHistory. TestBytesPerHeld measures both.
 const (
-	BytesPerHeld    = 1100
+	BytesPerHeld    = 1200
 	BytesPerHistory = 400
 )
 
