@@ -797,7 +797,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		f.Cands = cands[p.v6]
 		// Both counts decayed alike, to the IPv6 attempt's time.
-		if h, ok := e.hist.v4[p.v4.f.src]; ok {
+		if h, ok := e.hist.v4[toAddr4(p.v4.f.src)]; ok {
 			f.Busy = decay(h.sent, time.Duration(p.v6.f.t0-h.last))
 		}
 		for _, w := range rec.buf[:rec.n] {

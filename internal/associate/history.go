@@ -103,7 +103,7 @@ type v4History struct {
 
 type history struct {
 	v6 map[uint64]prefixHistory // by p64
-	v4 map[netip.Addr]v4History
+	v4 map[addr4]v4History // uint32 keys: the pair scans look it up
 	// gen changes whenever the /64 records change: the engine's snapshots
 	// of them (prefixSnap) taken at another gen are looked up again.
 	gen uint64
@@ -116,7 +116,7 @@ func newHistory(max int) *history {
 	if max <= 0 {
 		max = DefaultMaxHistory
 	}
-	return &history{max: max, v6: map[uint64]prefixHistory{}, v4: map[netip.Addr]v4History{}, byIPv4: map[netip.Addr][]uint64{}}
+	return &history{max: max, v6: map[uint64]prefixHistory{}, v4: map[addr4]v4History{}, byIPv4: map[netip.Addr][]uint64{}}
 }
 
 // since is t - last as a duration.
@@ -146,10 +146,10 @@ func (h *history) seeV4(a *attempt.Attempt) {
 			clear(h.v4)
 		}
 	}
-	st := stackHash(a)
-	v, ok := h.v4[a.Src]
+	st, k := stackHash(a), toAddr4(a.Src)
+	v, ok := h.v4[k]
 	if !ok || since(a.FirstSeen, v.last) > historyTTL {
-		h.v4[a.Src] = v4History{last: a.FirstSeen.UnixNano(), sent: 1, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
+		h.v4[k] = v4History{last: a.FirstSeen.UnixNano(), sent: 1, port: a.SrcPort, stack: st, windows: a.OSClass == "Windows", count: 1}
 		return
 	}
 	v.count++
@@ -162,13 +162,13 @@ func (h *history) seeV4(a *attempt.Attempt) {
 		v.nat = true
 	}
 	v.last, v.port, v.stack = a.FirstSeen.UnixNano(), a.SrcPort, st
-	h.v4[a.Src] = v
+	h.v4[k] = v
 }
 
 // natState says whether an IPv4 address has shown NAT, and whether it has
 // been seen often enough (without NAT) to be taken for a single host.
 func (h *history) natState(ip netip.Addr) (nat, single bool) {
-	v, ok := h.v4[ip]
+	v, ok := h.v4[toAddr4(ip)]
 	if !ok {
 		return false, false
 	}

@@ -376,7 +376,7 @@ func (e *Engine) keyed(v6 *entry, f4 *feat, v4 *entry) bool {
 	}
 	return !e.off[fHistory] && e.historyRule(v6, f4).keyed() ||
 		!e.off[fClock] && clockApplies(f6, f4) && clockOne(f6, f4).keyed() ||
-		!e.off[fPTR] && ptrRule(v6, v4).keyed()
+		!e.off[fPTR] && ptrApplies(f6, f4) && ptrRule(v6, v4).keyed() // f4 first: v4 is not in cache
 }
 
 // explain records the verdicts of a pair, named, in the engine's scratch
