@@ -150,6 +150,8 @@ type entry struct {
 	used    bool  // IPv4: claimed by an association (full mode)
 	// IPv6: being decided (not a later attempt for laterCandidates)
 	deciding bool
+	// IPv6: in its index's list of its /64 (prefixOf relies on it).
+	p64Indexed bool
 	seq      uint64 // order of Add
 	// IPv4: its clock buckets in the index.
 	clock  [len(tsRates)]clockKey
@@ -884,7 +886,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			as.Evidence = []string{ambiguousUnassociated}
 		}
 		as.Spammer = as.V4Blocklisted
-		e.hist.recordV6(as.V6, as.V4Addr, identity, close[v6])
+		e.recordV6(as.V6, as.V4Addr, identity, close[v6])
 		if e.cfg.Observe != nil && as.V4Addr.IsValid() {
 			e.cfg.Observe(&as)
 		}

@@ -104,9 +104,11 @@ type v4History struct {
 type history struct {
 	v6 map[uint64]prefixHistory // by p64
 	v4 map[addr4]v4History // uint32 keys: the pair scans look it up
-	// gen changes whenever the /64 records change: the engine's snapshots
-	// of them (prefixSnap) taken at another gen are looked up again.
-	gen uint64
+	// gen changes whenever a /64 record changes, purges whenever records
+	// are dropped: the engine's snapshots of them (prefixSnap) taken at
+	// another purges are looked up again, and so are those taken at
+	// another gen unless the engine invalidates them one by one.
+	gen, purges uint64
 	max int // records per map
 	// byIPv4 lists the /64s (p64) whose last associated IPv4 is the key.
 	byIPv4 map[netip.Addr][]uint64
@@ -254,6 +256,7 @@ func (h *history) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, cl
 			clear(h.v6)
 			clear(h.byIPv4)
 		}
+		h.purges++
 	}
 	h.gen++
 	k := p64(v6.Src)

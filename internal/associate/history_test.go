@@ -91,3 +91,44 @@ func TestEmbeddedEvidence(t *testing.T) {
 		t.Errorf("evidence from a random interface ID: %+v", ws)
 	}
 }
+
+// TestPrefixSnapshotsFresh: the /64 snapshot prefixOf returns, which the
+// engine invalidates one /64 at a time, always equals a fresh one, at every
+// pair scored and after every attempt, with a small history (purges) too.
+func TestPrefixSnapshotsFresh(t *testing.T) {
+	for _, maxHistory := range []int{0, 40} {
+		cfg := DefaultConfig()
+		cfg.MaxHistory = maxHistory
+		as, _ := randomStream(11, 20000)
+		e := New(cfg, nil, func(*Association) {})
+		checked, stale := 0, 0
+		check := func(v6 *entry) {
+			if v6.prefix.gen == 0 {
+				return // never taken, or invalidated: taken afresh when read
+			}
+			cached := *e.prefixOf(v6)
+			fresh := *e.snapPrefix(v6)
+			cached.gen, cached.purges, fresh.gen, fresh.purges = 0, 0, 0, 0
+			checked++
+			if cached != fresh {
+				stale++
+				if stale <= 3 {
+					t.Errorf("max history %d: %v: cached %+v, fresh %+v", maxHistory, v6.f.src, cached, fresh)
+				}
+			}
+		}
+		e.check = func(v6, _ *entry, _ float64) { check(v6) }
+		e.afterAdd = func() {
+			for _, v6 := range e.v6 {
+				check(v6)
+			}
+		}
+		for i := range as {
+			e.Add(&as[i])
+		}
+		e.Flush()
+		if checked < 1000 || stale > 0 {
+			t.Errorf("max history %d: %d of %d snapshots stale", maxHistory, stale, checked)
+		}
+	}
+}

@@ -166,8 +166,10 @@ func (ix *index) add(en *entry) {
 			ix.unindexed++
 		}
 	})
-	if en.family == 6 && !appendCapped(ix.byP64, en.p64, en) {
-		ix.unindexed++
+	if en.family == 6 {
+		if en.p64Indexed = appendCapped(ix.byP64, en.p64, en); !en.p64Indexed {
+			ix.unindexed++
+		}
 	}
 	if en.names.ptr != "" && !appendCapped(ix.byName, en.names.ptr, en) {
 		ix.unindexed++
@@ -236,6 +238,7 @@ func (ix *index) remove(en *entry) {
 		}
 	})
 	if en.family == 6 {
+		en.p64Indexed = false
 		if l := drop(ix.byP64[en.p64], en); len(l) > 0 {
 			ix.byP64[en.p64] = l
 		} else {

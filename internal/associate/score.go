@@ -108,8 +108,8 @@ func p64(ip netip.Addr) uint64 {
 // sees it, looked up once per change of the history (history.gen): the
 // pair scans read it for every candidate.
 type prefixSnap struct {
-	gen      uint64 // history.gen it was taken at, +1 (0: never taken)
-	ok       bool
+	gen, purges uint64 // history.gen (+1: 0 is never taken) and purges it was taken at
+	ok          bool
 	ipv4     netip.Addr // the identity-backed IPv4 (prefixHistory.ipv4)
 	agreed   netip.Addr // the IPv4 best in agreeing decisions in a row
 	changing bool       // the associated IPv4 keeps changing
@@ -121,17 +121,28 @@ type prefixSnap struct {
 	sent   float64 // prefixHistory.attempts, decayed to the attempt
 }
 
-// prefixOf returns v6's snapshot, taken again if the history changed.
+// prefixOf returns v6's snapshot, taken again if its /64's record may
+// have changed: an attempt indexed by its /64 has its snapshot invalidated
+// when that record changes (recordV6), others whenever any does.
 func (e *Engine) prefixOf(v6 *entry) *prefixSnap {
-	if s := &v6.prefix; s.gen == e.hist.gen+1 {
+	if s := &v6.prefix; s.gen != 0 && s.purges == e.hist.purges && (v6.p64Indexed || s.gen == e.hist.gen+1) {
 		return s
 	}
 	return e.snapPrefix(v6)
 }
 
+// recordV6 records the decision for an IPv6 attempt in the history, and
+// invalidates the snapshots of the /64's record.
+func (e *Engine) recordV6(v6 *attempt.Attempt, v4 netip.Addr, identity bool, close []netip.Addr) {
+	e.hist.recordV6(v6, v4, identity, close)
+	for _, en := range e.ix6.byP64[p64(v6.Src)] {
+		en.prefix.gen = 0
+	}
+}
+
 func (e *Engine) snapPrefix(v6 *entry) *prefixSnap {
 	s := &v6.prefix
-	*s = prefixSnap{gen: e.hist.gen + 1}
+	*s = prefixSnap{gen: e.hist.gen + 1, purges: e.hist.purges}
 	p, ok := e.hist.v6[v6.p64]
 	dt := time.Duration(v6.f.t0 - p.last)
 	if !ok || dt > historyTTL {
