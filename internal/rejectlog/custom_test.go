@@ -73,6 +73,7 @@ var customNearMisses = []string{
 	smRelay + "451 4.7.1 Rejected: IP in Spamhaus blacklist, see: https://check.spamhaus.org/listed/?searchterm=192.0.2.7",
 	smRelay + "550 5.7.1 Rejected: IP in Spamhaus blacklist, see: https://check.spamhaus.org/listed/?searchterm=198.51.100.9",
 	smRcpt + "550 5.1.1 <nobody@example.org>... User unknown",
+	"Nov 26 10:00:00 mx1 sendmail[2345]: ruleset=check_relay, arg1=bulk.example.net, arg2=IPv6:2001:db8::7, relay=bulk.example.net [IPv6:2001:db8::7], reject=550 5.7.1 Rejected: IPv6:2001:db8::9 blocked by the SpamCop RBL",
 	smRelay + "550 5.7.1 Rejected: example.net listed at rhs.example.org",
 	// Exim.
 	eximHead + "Sender verify failed",

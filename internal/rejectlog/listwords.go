@@ -183,6 +183,9 @@ func otherAddress(text string, ip netip.Addr) bool {
 		}
 		tok := strings.TrimRight(text[i:j], ".:")
 		inName := (i > 0 && isNameByte(text[i-1])) || (j < len(text) && isNameByte(text[j]))
+		if i >= 3 && strings.EqualFold(text[i-3:i], "IPv") && strings.HasPrefix(tok, "6:") {
+			tok, inName = tok[2:], false // Sendmail's "IPv6:" tag
+		}
 		if a, ok := parseIP(tok); ok && !inName && !a.IsLoopback() && a != ip {
 			return true
 		}
