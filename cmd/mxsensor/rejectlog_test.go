@@ -177,3 +177,20 @@ func TestRejectPatternErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeRejectPattern: analyze reads the reject log with the
+// operator's patterns too.
+func TestAnalyzeRejectPattern(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logPath, []byte(customLog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, err := runCLI(t, "analyze", "--pcap", "../../testdata/syns.pcap", "--reject-log", logPath, "--tz", "UTC",
+		"--out", filepath.Join(dir, "out"), "--p0f-db", "", "--no-report", "--log-format", "json", "--db", "",
+		"--reject-pattern", `haraka\[\d+\]: \[dnsbl\] (?P<ip>\S+) listed on (?P<zone>.+)$`)
+	if err != nil {
+		t.Fatal(err, errs)
+	}
+	wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"rejections": 4, "pattern_rejections": 1, "addresses": 4})
+}
