@@ -47,6 +47,8 @@ var customCases = []customCase{
 		"192.0.2.7", "UCEPROTECT", ZoneKindName, MTAExim},
 	{"exim no list named", eximHead + "Message rejected because your IP is in an RBL",
 		"192.0.2.7", "", "", MTAExim},
+	{"exim address listed in zone", eximHead + "[192.0.2.7] is listed in bl.spamcop.net",
+		"192.0.2.7", "bl.spamcop.net", "", MTAExim},
 	{"exim listed in zone with answer", eximHead + "JunkMail rejected - listed in b.barracudacentral.org (127.0.0.2)",
 		"192.0.2.7", "b.barracudacentral.org", "", MTAExim},
 	// rspamd.
@@ -84,6 +86,8 @@ var customNearMisses = []string{
 	eximHead + "example.net is listed at dbl.spamhaus.org",
 	eximHead + "example.net is listed at rhs.example.org",
 	eximHead + "Sender domain found in dbl.spamhaus.org",
+	eximHead + "example.net is listed in black.example.org",
+	smRelay + "550 5.7.1 Rejected: bulk.example.net listed in rhs.example.org",
 	eximHead + "198.51.100.9 found in zen.spamhaus.org",
 	"2026-11-26 10:00:00 H=(bulk.example.net) [192.0.2.7] F=<spammer@example.net> rejected after DATA: Your message scored 20.5 spam points",
 	"2026-11-26 10:00:00 H=(bulk.example.net) [192.0.2.7] Warning: listed in zen.spamhaus.org",
@@ -133,7 +137,8 @@ func TestParseCustomNearMisses(t *testing.T) {
 }
 
 func TestRspamdReason(t *testing.T) {
-	r, ok, _ := testParser().Parse(customCases[9].line)
+	line := rspamdFile + rspamdResult("192.0.2.7", "reject", "BAYES_SPAM(5.10){99.99%;},RBL_SPAMHAUS_XBL(4.00){7.2.0.192.zen.spamhaus.org:127.0.0.4;}")
+	r, ok, _ := testParser().Parse(line)
 	if !ok || r.Reason != "7.2.0.192.zen.spamhaus.org:127.0.0.4" {
 		t.Errorf("reason %q, ok %v", r.Reason, ok)
 	}

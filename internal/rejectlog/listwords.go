@@ -32,6 +32,9 @@ func listWording(lower string) bool {
 			return false
 		}
 	}
+	if nameListed(lower) {
+		return false
+	}
 	for _, ph := range listPhrases {
 		for i := 0; ; {
 			j := strings.Index(lower[i:], ph)
@@ -48,6 +51,34 @@ func listWording(lower string) bool {
 		for _, lw := range listWords {
 			if w == lw {
 				return true
+			}
+		}
+	}
+	return false
+}
+
+// nameListed reports whether what the text says is listed is a name
+// ("example.net is listed in ..."): a domain, not the client's address.
+func nameListed(lower string) bool {
+	for _, verb := range []string{" listed ", " found "} {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], verb)
+			if j < 0 {
+				break
+			}
+			before := strings.Fields(lower[:i+j])
+			i += j + len(verb)
+			for len(before) > 0 && (before[len(before)-1] == "is" || before[len(before)-1] == "was" || before[len(before)-1] == "been" || before[len(before)-1] == "are") {
+				before = before[:len(before)-1]
+			}
+			if len(before) == 0 {
+				continue
+			}
+			subject := strings.Trim(before[len(before)-1], "[]()<>\"',:;")
+			if strings.Contains(subject, ".") {
+				if _, ok := parseTaggedIP(subject); !ok {
+					return true
+				}
 			}
 		}
 	}
