@@ -98,6 +98,8 @@ var customNearMisses = []string{
 	rspamdFile + rspamdResult("192.0.2.7", "add header", "RBL_SPAMHAUS_XBL(4.00){7.2.0.192.zen.spamhaus.org;}"),
 	rspamdFile + rspamdResult("192.0.2.7", "reject", "RBL_SPAMHAUS_BLOCKED_OPENRESOLVER(0.00){7.2.0.192.zen.spamhaus.org;},BAYES_SPAM(5.10){99.99%;}"),
 	rspamdFile + rspamdResult("192.0.2.7", "reject", "RBL_SENDERSCORE_REPUT_9(-1.00){},RWL_MAILSPIKE_GOOD(-0.10){},BAYES_SPAM(5.10){}"),
+	// Queries that failed, as $symbols writes them (no score to go by).
+	rspamdSyslog + rspamdResult("192.0.2.7", "reject", "BAYES_SPAM,RBL_SEM_FAIL,RBL_VIRUSFREE_UNKNOWN_FAIL,RECEIVED_SPAMHAUS_XBL"),
 	// A sender's message id that adds an ip: field must not be believed.
 	rspamdFile + strings.Replace(rspamdResult("192.0.2.7", "reject", "RBL_SPAMCOP(2.00){}"), "ABC@", "x>, ip: 198.51.100.9, <y@", 1),
 	rspamdFile + strings.Replace(rspamdResult("192.0.2.7", "reject", "RBL_SPAMCOP(2.00){}"), "ip: 192.0.2.7, ", "", 1),

@@ -186,9 +186,10 @@ func rspamdRBLSymbol(s string) (name, opts string, found bool) {
 // rblSymbol reports whether an rspamd symbol is one of the rbl module's
 // checks of the connecting address: RBL_* (RBL_SPAMHAUS_XBL,
 // RBL_MAILSPIKE_BAD, RBL_SENDERSCORE_REPUT_0, ...), but not the
-// *_BLOCKED* symbols of a list that refused to answer. RECEIVED_* (the
+// *_BLOCKED* symbols of a list that refused to answer nor the *_FAIL ones
+// of a query that failed (RBL_SEM_FAIL). RECEIVED_* (the
 // addresses in Received headers), RWL_* and RCVD_IN_DNSWL_* (whitelists)
 // and the URI lists (URIBL_*, DBL_*, SURBL_*) are other prefixes.
 func rblSymbol(s string) bool {
-	return strings.HasPrefix(s, "RBL_") && len(s) > len("RBL_") && !strings.Contains(s, "_BLOCKED")
+	return strings.HasPrefix(s, "RBL_") && len(s) > len("RBL_") && !strings.Contains(s, "_BLOCKED") && !strings.HasSuffix(s, "_FAIL")
 }
