@@ -100,8 +100,13 @@ func TestRejectlogRealRspamd(t *testing.T) {
 	}
 	cmd := exec.Command(rspamd, args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	outFile, err := os.Create(filepath.Join(dir, "rspamd.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	cmd.Stdout, cmd.Stderr = outFile, outFile
+	out := func() string { b, _ := os.ReadFile(outFile.Name()); return string(b) }
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -132,11 +137,11 @@ func TestRejectlogRealRspamd(t *testing.T) {
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("rspamd exited: %v\n%s", err, out.String())
+			t.Fatalf("rspamd exited: %v\n%s", err, out())
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("rspamd not listening on %s after 90 s\n%s", addr, out.String())
+			t.Fatalf("rspamd not listening on %s after 90 s\n%s", addr, out())
 		}
 	}
 
