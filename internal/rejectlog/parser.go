@@ -40,9 +40,9 @@ type Options struct {
 }
 
 // Counters count what a [Parser] has seen. Lines equals Matched +
-// NotMatching + Garbage, Pattern is part of Matched, and Garbage is the sum of the five garbage kinds.
-// DamagedFiles counts files, not lines: the readers feeding the parser
-// report them with [Parser.CountDamaged].
+// NotMatching + Garbage, Pattern is part of Matched, and Garbage is the sum
+// of the five garbage kinds. DamagedFiles counts files, not lines: the
+// readers feeding the parser report them with [Parser.CountDamaged].
 type Counters struct {
 	Lines       uint64 `json:"lines"`        // lines handed to Parse
 	Matched     uint64 `json:"matched"`      // DNSBL rejections returned
