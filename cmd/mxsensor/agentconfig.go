@@ -26,6 +26,7 @@ type runConfig struct {
 	FlushInterval        time.Duration   `mapstructure:"flush-interval"`
 	Out                  string          `mapstructure:"out"`
 	RejectLog            []string        `mapstructure:"reject-log"`
+	RejectPattern        []string        `mapstructure:"reject-pattern"`
 	AssocMode            assocMode       `mapstructure:"assoc-mode"`
 	P0fDB                string          `mapstructure:"p0f-db"`
 	TZ                   string          `mapstructure:"tz"`
@@ -54,6 +55,9 @@ func (c *runConfig) Validate() error {
 		return err
 	}
 	if _, err := heldMemory(c.HeldMemory); err != nil {
+		return err
+	}
+	if _, err := rejectPatterns(c.RejectPattern); err != nil {
 		return err
 	}
 	if len(c.Publish) > 0 && c.DB == "" {
@@ -95,7 +99,7 @@ func (c *runConfig) enrich() enrich.Config {
 // has no flag for is the pipeline's default.
 func (c *runConfig) pipeline() pipelineOptions {
 	a := associate.DefaultConfig()
-	return pipelineOptions{Mode: c.AssocMode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: 24 * time.Hour,
+	return pipelineOptions{Mode: c.AssocMode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, RejectPattern: c.RejectPattern, P0fDB: c.P0fDB, SpamWindow: 24 * time.Hour,
 		Window: c.Window, Horizon: c.Horizon, MinScore: a.Threshold, Margin: a.Margin,
 		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
 }
@@ -128,7 +132,7 @@ func (c *runConfig) agent(cmd *cobra.Command, log *zap.Logger) (agent.Config, er
 			return cfg, err
 		}
 		cfg.Pipeline, cfg.Fingerprints, cfg.Names = m.cfg, m.db, m.names
-		cfg.RejectLog = agent.RejectLogConfig{Paths: c.RejectLog, Location: m.loc, Window: m.window}
+		cfg.RejectLog = agent.RejectLogConfig{Paths: c.RejectLog, Location: m.loc, Window: m.window, Patterns: m.patterns}
 	}
 	if cfg.Enrich.Out = c.EnrichOut; cfg.Enrich.Out != "" {
 		cfg.Enrich.Config = c.enrich()

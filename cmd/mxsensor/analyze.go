@@ -36,6 +36,7 @@ type analyzeConfig struct {
 	Pcap            []string      `mapstructure:"pcap"`
 	FromDB          string        `mapstructure:"from-db"`
 	RejectLog       []string      `mapstructure:"reject-log"`
+	RejectPattern   []string      `mapstructure:"reject-pattern"`
 	Out             string        `mapstructure:"out"`
 	Mode            assocMode     `mapstructure:"mode"`
 	HeldMemory      config.Size   `mapstructure:"held-memory"`
@@ -63,6 +64,9 @@ func (c *analyzeConfig) Validate() error {
 	if _, err := heldMemory(c.HeldMemory); err != nil {
 		return err
 	}
+	if _, err := rejectPatterns(c.RejectPattern); err != nil {
+		return err
+	}
 	if err := c.publishOptions.Validate(); err != nil {
 		return err
 	}
@@ -74,7 +78,7 @@ func (c *analyzeConfig) Validate() error {
 
 // pipeline are the measurement's settings.
 func (c *analyzeConfig) pipeline() pipelineOptions {
-	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
+	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, RejectPattern: c.RejectPattern, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
 		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: c.Margin, DisableEvidence: c.DisableEvidence,
 		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
 }
@@ -85,6 +89,7 @@ type pipelineOptions struct {
 	Mode                        associate.Mode
 	TZ                          string
 	RejectLog                   []string
+	RejectPattern               []string
 	P0fDB                       string
 	SpamWindow, Window, Horizon time.Duration
 	MinScore, Margin            float64
@@ -206,6 +211,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), in time order")
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
+	addRejectPatternFlag(cmd)
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
 	config.TextVar(f, "mode", assocMode{associate.ModeFull}, "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
 	addHeldMemoryFlag(cmd)
@@ -327,11 +333,12 @@ func awaitPublished(ctx context.Context, c analyzeConfig, pub *publish.Publisher
 // measurement are the settings of the measurement shared by analyze and
 // run.
 type measurement struct {
-	cfg    pipeline.Config // Attempt, Associate, HeldMemory
-	db     *fingerprint.DB
-	names  enrich.StaticNames
-	loc    *time.Location // of reject-log timestamps without a zone
-	window time.Duration  // spam window
+	cfg      pipeline.Config // Attempt, Associate, HeldMemory
+	db       *fingerprint.DB
+	names    enrich.StaticNames
+	loc      *time.Location // of reject-log timestamps without a zone
+	window   time.Duration  // spam window
+	patterns []*rejectlog.Pattern
 }
 
 // readMeasurement reads the flags of the measurement shared by analyze and
@@ -347,6 +354,9 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	}
 	// Known spammers: the DNSBL rejections of the production MTA.
 	m.window = o.SpamWindow
+	if m.patterns, err = rejectPatterns(o.RejectPattern); err != nil {
+		return m, err
+	}
 	if m.db, err = fingerprint.LoadDB(fingerprint.DBConfig{Path: o.P0fDB, Required: cmd.Flags().Changed("p0f-db"), Builtin: true}, log); err != nil {
 		return m, err
 	}
@@ -385,7 +395,7 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
+		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc, Patterns: m.patterns}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
 			set.Add(r)
 			if st != nil {
 				// The store keeps the rejections too.

@@ -7,15 +7,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mxsensor/mxsensor/internal/evaluate"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
 )
 
 // evalConfig is eval's section.
 type evalConfig struct {
-	Truth        string   `mapstructure:"truth"`
-	Associations string   `mapstructure:"associations"`
-	List         string   `mapstructure:"list"`
-	RejectLogs   []string `mapstructure:"reject-log"`
-	JSON         bool     `mapstructure:"json"`
+	Truth         string   `mapstructure:"truth"`
+	Associations  string   `mapstructure:"associations"`
+	List          string   `mapstructure:"list"`
+	RejectLogs    []string `mapstructure:"reject-log"`
+	RejectPattern []string `mapstructure:"reject-pattern"`
+	JSON          bool     `mapstructure:"json"`
+}
+
+// Validate compiles the patterns.
+func (c *evalConfig) Validate() error {
+	_, err := rejectPatterns(c.RejectPattern)
+	return err
 }
 
 func newEvalCmd() *cobra.Command {
@@ -34,7 +42,11 @@ func newEvalCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if c.List != "" {
-				r, err := evaluate.ScoreListFiles(truth, c.List, c.RejectLogs)
+				pats, err := rejectPatterns(c.RejectPattern)
+				if err != nil {
+					return err
+				}
+				r, err := evaluate.ScoreListFiles(truth, c.List, c.RejectLogs, rejectlog.Options{Patterns: pats})
 				if err != nil {
 					return err
 				}
@@ -57,6 +69,7 @@ func newEvalCmd() *cobra.Command {
 	cmd.Flags().String("associations", "", "associations.jsonl from mxsensor analyze or run")
 	cmd.Flags().String("list", "", "or: an IPv6 blocklist (mxsensor blocklist --format plain or json): precision, recall and F1 of its prefixes against the spammer hosts' IPv6 sources")
 	cmd.Flags().StringSlice("reject-log", nil, "with --list: count as positives only the spammer hosts whose IPv4 one of these reject logs lists (what the sensors of those domains can know)")
+	addRejectPatternFlag(cmd)
 	cmd.Flags().Bool("json", false, "print the scores as JSON")
 	return cmd
 }

@@ -18,20 +18,50 @@ import (
 
 // rejectlogConfig is rejectlog's section.
 type rejectlogConfig struct {
-	TZ     string `mapstructure:"tz"`
-	Follow string `mapstructure:"follow"`
-	Out    string `mapstructure:"out"`
-	State  string `mapstructure:"state"`
+	TZ            string   `mapstructure:"tz"`
+	Follow        string   `mapstructure:"follow"`
+	Out           string   `mapstructure:"out"`
+	State         string   `mapstructure:"state"`
+	RejectPattern []string `mapstructure:"reject-pattern"`
+}
+
+// Validate compiles the patterns.
+func (c *rejectlogConfig) Validate() error {
+	_, err := rejectPatterns(c.RejectPattern)
+	return err
+}
+
+// addRejectPatternFlag adds --reject-pattern to a command that reads
+// reject logs. A pattern may hold commas: the flag is not split at them.
+func addRejectPatternFlag(cmd *cobra.Command) {
+	cmd.Flags().StringArray("reject-pattern", nil, "your own DNSBL rejection lines: a Go regular expression matched against each line no built-in parser knows, "+
+		"with the group (?P<ip>...) and optionally (?P<zone>...) and (?P<ts>...) (repeatable; see docs/rejectlog.md)")
+}
+
+// rejectPatterns compiles --reject-pattern; the error names each pattern
+// that is wrong.
+func rejectPatterns(srcs []string) ([]*rejectlog.Pattern, error) {
+	ps, err := rejectlog.CompilePatterns(srcs)
+	if err != nil {
+		return nil, fmt.Errorf("--reject-pattern: %w", err)
+	}
+	return ps, nil
 }
 
 func newRejectlogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejectlog FILE|DIR...",
-		Short: "Extract DNSBL rejections from Postfix, postscreen, Exim and Sendmail logs as JSON lines",
+		Short: "Extract DNSBL rejections from Postfix, postscreen, Exim, Sendmail and rspamd logs as JSON lines",
 		Long: `Reads MTA logs (plain or gzip; a directory means every rotation set in it,
 oldest generation first) and prints one JSON line per DNSBL rejection with
-the keys ts, ip, zone and mta (plus rank and reason when present). A summary
-of lines read, matched and skipped goes to stderr.
+the keys ts, ip, zone and mta (plus zone_kind, rank and reason when
+present). zone_kind says the zone is not a DNS zone but what the line names:
+a list's name (name), a URL's host (url) or an rspamd symbol (symbol). A
+summary of lines read, matched (pattern_rejections: by --reject-pattern) and
+skipped goes to stderr.
+
+--reject-pattern adds your own forms of rejection lines, tried after the
+built-in ones (see docs/rejectlog.md).
 
 With --follow FILE it keeps following a live log across rotation (rename
 and copytruncate). With --out and --state it delivers every rejection
@@ -53,7 +83,11 @@ exactly once to --out, also across crashes and restarts.`,
 					return fmt.Errorf("--tz: %w", err)
 				}
 			}
-			opts := rejectlog.Options{Location: loc}
+			pats, err := rejectPatterns(c.RejectPattern)
+			if err != nil {
+				return err
+			}
+			opts := rejectlog.Options{Location: loc, Patterns: pats}
 			parent := cmd.Context()
 			if parent == nil {
 				parent = context.Background()
@@ -82,6 +116,7 @@ exactly once to --out, also across crashes and restarts.`,
 	f.String("follow", "", "follow this live log file across rotation until interrupted")
 	f.String("out", "", "with --follow: append rejections to this file (exactly once, with --state)")
 	f.String("state", "", "with --follow --out: state file holding the read position and output length")
+	addRejectPatternFlag(cmd)
 	return cmd
 }
 

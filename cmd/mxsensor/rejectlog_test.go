@@ -112,3 +112,85 @@ func TestRejectlogFollow(t *testing.T) {
 		t.Errorf("output after restart:\n%s", b)
 	}
 }
+
+// customLog holds one line of each operator-worded form, rspamd's result,
+// a line only an operator's pattern knows and a sender-verify failure.
+const customLog = `Nov 26 10:00:00 mx1 sm-mta[2345]: 5AQA0a1b002345: ruleset=check_rcpt, arg1=<user@example.org>, relay=bulk.example.net [192.0.2.7], reject=550 5.7.1 <user@example.org>... Rejected: IP in Spamhaus blacklist, see: https://check.spamhaus.org/listed/?searchterm=192.0.2.7
+2026-11-26 10:00:01 1vAbCd-000Ab1-Xy H=(bulk.example.net) [198.51.100.20] F=<spammer@example.net> rejected RCPT <user@example.org>: rejected found in dnsbl zen.spamhaus.org
+2026-11-26 10:00:02 H=(bulk.example.net) [198.51.100.21] F=<spammer@example.net> rejected RCPT <user@example.org>: Sender verify failed
+Nov 26 10:00:03 mx1 rspamd[1234]: <4c1a2b>; task; rspamd_task_write_log: id: <a@b>, ip: 2001:db8::7, from: <s@x>, (default: T (reject): [16.00/15.00] [RBL_SPAMCOP(2.00){},RECEIVED_SPAMHAUS_XBL(1.00){}]), len: 100, time: 10.0ms, dns req: 3
+Nov 26 10:00:04 mx1 haraka[99]: [dnsbl] 203.0.113.9 listed on Spamhaus ZEN
+`
+
+func TestRejectlogCustomForms(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logPath, []byte(customLog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A pattern with a comma, from the file: a YAML list keeps it whole.
+	cfg := writeConfig(t, "rejectlog:\n  reject-pattern:\n    - 'haraka\\[\\d{1,9}\\]: \\[dnsbl\\] (?P<ip>\\S+) listed on (?P<zone>.+)$'\n")
+	for _, args := range [][]string{
+		{"--config", cfg},
+		{"--reject-pattern", `haraka\[\d{1,9}\]: \[dnsbl\] (?P<ip>\S+) listed on (?P<zone>.+)$`},
+	} {
+		out, errs, err := runCLI(t, append([]string{"rejectlog", "--tz", "UTC", "--log-format", "json", logPath}, args...)...)
+		if err != nil {
+			t.Fatal(err, errs)
+		}
+		want := []string{
+			`{"ts":"2026-11-26T10:00:00Z","ip":"192.0.2.7","zone":"Spamhaus","zone_kind":"name","mta":"sendmail","reason":`,
+			`{"ts":"2026-11-26T10:00:01Z","ip":"198.51.100.20","zone":"zen.spamhaus.org","mta":"exim","reason":"rejected found in dnsbl zen.spamhaus.org"}`,
+			`{"ts":"2026-11-26T10:00:03Z","ip":"2001:db8::7","zone":"RBL_SPAMCOP","zone_kind":"symbol","mta":"rspamd"}`,
+			`{"ts":"2026-11-26T10:00:04Z","ip":"203.0.113.9","zone":"Spamhaus ZEN","zone_kind":"name","mta":"pattern"}`,
+		}
+		got := strings.Split(strings.TrimSpace(out), "\n")
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d rejections, want %d:\n%s", args, len(got), len(want), out)
+		}
+		for i := range want {
+			if !strings.HasPrefix(got[i], want[i]) {
+				t.Errorf("%v: line %d\n got %s\nwant %s", args, i+1, got[i], want[i])
+			}
+		}
+		wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"lines": 5, "rejections": 4, "pattern_rejections": 1, "other_lines": 1})
+	}
+}
+
+// TestRejectPatternErrors: a pattern that does not compile or has no ip
+// group stops every command that reads reject logs at start, naming it.
+func TestRejectPatternErrors(t *testing.T) {
+	for _, cmd := range []string{"rejectlog", "analyze", "run", "eval"} {
+		for _, c := range []struct{ pattern, want string }{
+			{`blocked (?P<ip>\S+`, `reject pattern "blocked (?P<ip>\\S+": error parsing regexp`},
+			{`blocked (\S+) by (?P<zone>\S+)`, `reject pattern "blocked (\\S+) by (?P<zone>\\S+)": no group named ip`},
+		} {
+			_, _, err := runCLI(t, cmd, "--reject-pattern", c.pattern)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s --reject-pattern %q: error %v, want one with %q", cmd, c.pattern, err, c.want)
+			}
+			cfg := writeConfig(t, cmd+":\n  reject-pattern: ['"+c.pattern+"']\n")
+			_, _, err = runCLI(t, cmd, "--config", cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s reject-pattern in the file %q: error %v, want one with %q", cmd, c.pattern, err, c.want)
+			}
+		}
+	}
+}
+
+// TestAnalyzeRejectPattern: analyze reads the reject log with the
+// operator's patterns too.
+func TestAnalyzeRejectPattern(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logPath, []byte(customLog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, err := runCLI(t, "analyze", "--pcap", "../../testdata/syns.pcap", "--reject-log", logPath, "--tz", "UTC",
+		"--out", filepath.Join(dir, "out"), "--p0f-db", "", "--no-report", "--log-format", "json", "--db", "",
+		"--reject-pattern", `haraka\[\d+\]: \[dnsbl\] (?P<ip>\S+) listed on (?P<zone>.+)$`)
+	if err != nil {
+		t.Fatal(err, errs)
+	}
+	wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"rejections": 4, "pattern_rejections": 1, "addresses": 4})
+}

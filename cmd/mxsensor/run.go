@@ -80,6 +80,7 @@ must be mounted).`,
 	f.Duration("flush-interval", 200*time.Millisecond, "longest time an event waits in an output buffer")
 	f.String("out", "", "also run the measurement live: write DIR/attempts.jsonl and DIR/associations.jsonl as `mxsensor analyze` does")
 	f.StringSlice("reject-log", nil, "the production MTA's DNSBL reject log(s) (files or directories): read at start, then followed")
+	addRejectPatternFlag(cmd)
 	config.TextVar(f, "assoc-mode", assocMode{associate.ModeFull}, "with --out: association rule, full or naive")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
 	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")

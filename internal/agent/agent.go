@@ -18,6 +18,7 @@ import (
 	"github.com/mxsensor/mxsensor/internal/metrics"
 	"github.com/mxsensor/mxsensor/internal/pipeline"
 	"github.com/mxsensor/mxsensor/internal/publish"
+	"github.com/mxsensor/mxsensor/internal/rejectlog"
 	"github.com/mxsensor/mxsensor/internal/sensor"
 	"github.com/mxsensor/mxsensor/internal/store"
 )
@@ -70,6 +71,8 @@ type RejectLogConfig struct {
 	// Window: an IPv4 address is a spammer when rejected within it of its
 	// attempt.
 	Window time.Duration
+	// Patterns are the operator's patterns (--reject-pattern).
+	Patterns []*rejectlog.Pattern
 }
 
 // EnrichConfig is the background enrichment of every new source.

@@ -550,7 +550,7 @@ func (r *rejectLogsPart) Start() (err error) {
 	}
 	var followers []*rejectlog.Follower
 	for _, path := range live {
-		fcfg := rejectlog.FollowerConfig{Path: path, Options: rejectlog.Options{Location: loc}, Log: r.log.Named("rejectlog"),
+		fcfg := rejectlog.FollowerConfig{Path: path, Options: rejectlog.Options{Location: loc, Patterns: r.cfg.Patterns}, Log: r.log.Named("rejectlog"),
 			Handle: r.handler(path, st)}
 		if st != nil {
 			fcfg.Positions = st
@@ -562,7 +562,7 @@ func (r *rejectLogsPart) Start() (err error) {
 		}
 		followers = append(followers, f)
 	}
-	total, err := rejectlog.ScanArgs(context.Background(), r.cfg.Paths, rejectlog.Options{Location: loc},
+	total, err := rejectlog.ScanArgs(context.Background(), r.cfg.Paths, rejectlog.Options{Location: loc, Patterns: r.cfg.Patterns},
 		rejectlog.WarnDamaged(r.log),
 		func(rj rejectlog.Rejection) error {
 			r.set.Add(rj)

@@ -92,13 +92,13 @@ func ScoreList(t *Truth, l *blocklist.List, rejected map[netip.Addr]bool) ListRe
 // ScoreListFiles reads a truth.jsonl and a list (plain or JSON lines, as
 // `mxsensor blocklist` writes them) and scores the list; with reject logs
 // (files or directories, as analyze's --reject-log), against the hosts
-// they reject only.
-func ScoreListFiles(truthPath, listPath string, rejectLogs []string) (ListResult, error) {
+// they reject only, read with opts (the operator's patterns).
+func ScoreListFiles(truthPath, listPath string, rejectLogs []string, opts rejectlog.Options) (ListResult, error) {
 	var rejected map[netip.Addr]bool
 	if len(rejectLogs) > 0 {
 		rejected = map[netip.Addr]bool{}
 		// Only the addresses count: the year of a timestamp does not.
-		_, err := rejectlog.ScanArgs(context.Background(), rejectLogs, rejectlog.Options{}, nil,
+		_, err := rejectlog.ScanArgs(context.Background(), rejectLogs, opts, nil,
 			func(rj rejectlog.Rejection) error {
 				rejected[rj.IP] = true
 				return nil

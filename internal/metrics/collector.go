@@ -370,27 +370,29 @@ func (c *enrichCollector) Collect(ch chan<- prometheus.Metric) {
 
 // rejectLogCollector reads the reject-log parsers' counts.
 type rejectLogCollector struct {
-	fn                                  func() rejectlog.Counters
-	lines, rejections, garbage, damaged *prometheus.Desc
+	fn                                            func() rejectlog.Counters
+	lines, rejections, patterns, garbage, damaged *prometheus.Desc
 }
 
 func newRejectLogCollector(fn func() rejectlog.Counters) *rejectLogCollector {
 	return &rejectLogCollector{fn: fn,
 		lines:      desc("rejectlog", "lines_total", "Reject-log lines read."),
 		rejections: desc("rejectlog", "rejections_total", "DNSBL rejections found in the reject logs."),
+		patterns:   desc("rejectlog", "pattern_rejections_total", "Of rejections_total, those the operator's --reject-pattern patterns found (no built-in parser knew the line)."),
 		garbage:    desc("rejectlog", "garbage_lines_total", "Reject-log lines skipped as garbage, by kind: too_long, invalid_utf8, control_chars, bad_timestamp, nul_run.", "kind"),
 		damaged:    desc("rejectlog", "damaged_files_total", "Compressed reject-log files cut short or corrupt, read up to the damage."),
 	}
 }
 
 func (c *rejectLogCollector) Describe(ch chan<- *prometheus.Desc) {
-	describeAll(ch, c.lines, c.rejections, c.garbage, c.damaged)
+	describeAll(ch, c.lines, c.rejections, c.patterns, c.garbage, c.damaged)
 }
 
 func (c *rejectLogCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.fn()
 	ch <- counter(c.lines, s.Lines)
 	ch <- counter(c.rejections, s.Matched)
+	ch <- counter(c.patterns, s.Pattern)
 	ch <- counter(c.garbage, s.TooLong, "too_long")
 	ch <- counter(c.garbage, s.InvalidUTF8, "invalid_utf8")
 	ch <- counter(c.garbage, s.ControlChars, "control_chars")

@@ -291,7 +291,7 @@ func TestMetricsOptionalSources(t *testing.T) {
 		Enricher: fakeEnricher{Queries: 10, TCPQueries: 1, Answers: 8, Timeouts: 2, NXDomain: 5, ServFail: 1,
 			Submitted: 6, Dropped: 2, Completed: 4, CacheHits: 3, CacheMisses: 4, QueueLength: 1},
 		RejectLog: func() rejectlog.Counters {
-			return rejectlog.Counters{Lines: 10, Matched: 4, NotMatching: 3, Garbage: 3, TooLong: 1, BadTimestamp: 2}
+			return rejectlog.Counters{Lines: 10, Matched: 4, Pattern: 1, NotMatching: 3, Garbage: 3, TooLong: 1, BadTimestamp: 2}
 		},
 		Store: fakeStore{},
 	}
@@ -322,6 +322,7 @@ func TestMetricsOptionalSources(t *testing.T) {
 		{"mxsensor_enrich_queue_length", "", "", 1},
 		{"mxsensor_rejectlog_lines_total", "", "", 10},
 		{"mxsensor_rejectlog_rejections_total", "", "", 4},
+		{"mxsensor_rejectlog_pattern_rejections_total", "", "", 1},
 		{"mxsensor_rejectlog_garbage_lines_total", "kind", "bad_timestamp", 2},
 		{"mxsensor_store_batches_total", "", "", 3},
 		{"mxsensor_store_rows_total", "", "", 300},

@@ -15,6 +15,19 @@ const (
 	MTAPostfixPostscreen = "postfix-postscreen"
 	MTAExim              = "exim"
 	MTASendmail          = "sendmail"
+	MTARspamd            = "rspamd"
+	// MTAPattern marks a rejection found by an operator's pattern
+	// (--reject-pattern), not by a built-in parser.
+	MTAPattern = "pattern"
+)
+
+// What [Rejection.Zone] holds when it is not a DNS zone the MTA queried
+// ([Rejection.ZoneKind]): operators' own messages name the list in their
+// own words.
+const (
+	ZoneKindName   = "name"   // a list's name as the message writes it ("Spamhaus")
+	ZoneKindURL    = "url"    // the host of the URL the message points to
+	ZoneKindSymbol = "symbol" // the rspamd symbol that fired (RBL_SPAMHAUS_XBL)
 )
 
 // Rejection is one DNSBL rejection found in a production MTA's log: a line
@@ -26,8 +39,13 @@ type Rejection struct {
 	// IPv4-mapped IPv6 addresses are unmapped to IPv4.
 	IP netip.Addr
 	// Zone is the DNSBL zone, lower-case, without a trailing dot. It is
-	// empty for postscreen's "DNSBL rank" line, which names no list.
+	// empty for postscreen's "DNSBL rank" line, which names no list, and
+	// for an operator's message that names none. When ZoneKind is set it
+	// is not a DNS zone but what the line names instead.
 	Zone string
+	// ZoneKind is empty when Zone is a DNS zone (or empty), else one of
+	// the ZoneKind constants.
+	ZoneKind string
 	// MTA is one of the MTA constants.
 	MTA string
 	// Rank is postscreen's combined DNSBL score; zero for other lines.
@@ -43,9 +61,10 @@ type Rejection struct {
 }
 
 // AppendJSON appends r as one JSON line (with its newline). The keys are
-// ts (RFC 3339 with nanoseconds, in UTC), ip, zone and mta, followed by
-// rank when it is not zero or the line is postscreen's rank line, and
-// reason when it is not empty. Raw is not written.
+// ts (RFC 3339 with nanoseconds, in UTC), ip, zone, zone_kind when it is
+// not empty, and mta, followed by rank when it is not zero or the line is
+// postscreen's rank line, and reason when it is not empty. Raw is not
+// written.
 func (r *Rejection) AppendJSON(b []byte) []byte {
 	b = append(b, `{"ts":`...)
 	b = AppendTime(b, r.Time)
@@ -53,6 +72,10 @@ func (r *Rejection) AppendJSON(b []byte) []byte {
 	b = appendAddr(b, r.IP)
 	b = append(b, `,"zone":`...)
 	b = AppendString(b, r.Zone)
+	if r.ZoneKind != "" {
+		b = append(b, `,"zone_kind":`...)
+		b = AppendString(b, r.ZoneKind)
+	}
 	b = append(b, `,"mta":`...)
 	b = AppendString(b, r.MTA)
 	if r.Rank != 0 || (r.MTA == MTAPostfixPostscreen && r.Zone == "") {
@@ -78,6 +101,7 @@ func (r *Rejection) UnmarshalJSON(data []byte) error {
 		TS     string `json:"ts"`
 		IP     string `json:"ip"`
 		Zone   string `json:"zone"`
+		Kind   string `json:"zone_kind"`
 		MTA    string `json:"mta"`
 		Rank   int    `json:"rank"`
 		Reason string `json:"reason"`
@@ -100,7 +124,7 @@ func (r *Rejection) UnmarshalJSON(data []byte) error {
 		}
 		out.IP = ip
 	}
-	out.Zone, out.MTA, out.Rank, out.Reason = aux.Zone, aux.MTA, aux.Rank, aux.Reason
+	out.Zone, out.ZoneKind, out.MTA, out.Rank, out.Reason = aux.Zone, aux.Kind, aux.MTA, aux.Rank, aux.Reason
 	*r = out
 	return nil
 }

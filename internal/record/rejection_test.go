@@ -32,6 +32,11 @@ func TestRejectionAppendJSON(t *testing.T) {
 				Reason: "see \"https://x.example/?a=1&b=<2>\"\\ \t\x01 \u2028 \xff"},
 			`{"ts":"2026-11-26T10:00:00.123456Z","ip":"192.0.2.7","zone":"bl.spamcop.net","mta":"exim","reason":"see \"https://x.example/?a=1&b=<2>\"\\ \t\u0001 \u2028 \ufffd"}`,
 		},
+		{
+			// A zone that is a name from an operator's message is marked.
+			Rejection{Time: ts, IP: netip.MustParseAddr("192.0.2.7"), Zone: "RBL_SPAMHAUS_XBL", ZoneKind: ZoneKindSymbol, MTA: MTARspamd},
+			`{"ts":"2026-11-26T10:00:00.123456Z","ip":"192.0.2.7","zone":"RBL_SPAMHAUS_XBL","zone_kind":"symbol","mta":"rspamd"}`,
+		},
 	}
 	for _, tc := range cases {
 		got := string(tc.r.AppendJSON(nil))
@@ -48,5 +53,17 @@ func TestRejectionAppendJSON(t *testing.T) {
 		if err != nil || json.Unmarshal(m, &a) != nil || json.Unmarshal([]byte(tc.want), &b) != nil || !reflect.DeepEqual(a, b) {
 			t.Errorf("json.Marshal = %s, %v", m, err)
 		}
+	}
+}
+
+func TestRejectionJSONRoundTrip(t *testing.T) {
+	in := Rejection{Time: time.Date(2026, 11, 26, 10, 0, 0, 5, time.UTC), IP: netip.MustParseAddr("2001:db8::7"),
+		Zone: "Spamhaus", ZoneKind: ZoneKindName, MTA: MTASendmail, Reason: "see https://x.example/"}
+	var out Rejection
+	if err := json.Unmarshal(in.AppendJSON(nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out != in {
+		t.Errorf("got %+v, want %+v", out, in)
 	}
 }

@@ -53,3 +53,46 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseCustom: one op is one line of the operators' own forms
+// and rspamd's results, or a near miss of them.
+func BenchmarkParseCustom(b *testing.B) {
+	var lines []string
+	for _, tc := range customCases {
+		lines = append(lines, tc.line)
+	}
+	lines = append(lines, customNearMisses...)
+	p := testParser()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.Parse(lines[i%len(lines)])
+	}
+}
+
+// BenchmarkParsePatterns: BenchmarkParse's lines with four operator's
+// patterns that match none of them, the cost they add to every line no
+// built-in parser knows.
+func BenchmarkParsePatterns(b *testing.B) {
+	lines := []string{
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: connect from unknown[192.0.2.8]",
+		"Nov 26 10:00:01 mx1 postfix/smtpd[123]: disconnect from unknown[192.0.2.8] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+		"Nov 26 10:00:02 mx1 postfix/qmgr[77]: 4Xyz123: removed",
+		"Nov 26 10:00:02 mx1 postfix/cleanup[78]: 4Xyz123: message-id=<20261126095959.ABC@bulk.example.net>",
+	}
+	pats, err := CompilePatterns([]string{
+		`haraka\[\d+\]: \[dnsbl\] (?P<ip>\S+) listed on (?P<zone>.+)$`,
+		`^(?P<ts>\S+) smtp-gw: blocked \[(?P<ip>[^]]+)\] by (?P<zone>\S+)$`,
+		`rspamd_task_write_log: .*, ip: (?P<ip>[^,]+), .*\(default: T \(reject\): \[[^]]*\] \[.*\b(?P<zone>MY_DNSBL)\b`,
+		`(?i)client (?P<ip>[0-9a-f.:]+) is on (?P<zone>\S+)`,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewParser(Options{Location: testParser().loc, Now: testParser().now, Patterns: pats})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, ok, _ := p.Parse(lines[i%len(lines)]); ok {
+			b.Fatal("a pattern matched")
+		}
+	}
+}

@@ -6,8 +6,14 @@
 // A [Parser] turns one log line into a [Rejection]. It knows the lines that
 // Postfix smtpd (reject_rbl_client), Postfix postscreen (the "DNSBL rank"
 // line and its NOQUEUE reject), Exim (dnslists ACL rejections in the main
-// log or through syslog) and Sendmail FEATURE(dnsbl) write when a client is
-// refused because its address is on a DNS block list. Every other line is
+// log or through syslog, in Exim's wording or an ACL's own message) and
+// Sendmail FEATURE(dnsbl) (its wording or a message set per list) write
+// when a client is refused because its address is on a DNS block list, and
+// rspamd's result line for a message it rejected with an RBL symbol on the
+// client's address. An operator's own message or rspamd names the list in
+// its own words: [Rejection.ZoneKind] then says what the zone is (a name, a
+// URL's host, a symbol). The operator's [Pattern]s ([Options.Patterns]) are
+// tried on the lines no built-in form matches. Every other line is
 // counted and skipped: rejections for other reasons, warnings, lines whose
 // client address is not a literal address, truncated lines, and
 // domain-based (RHSBL) listings, which say nothing about the client address.

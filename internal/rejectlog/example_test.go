@@ -34,5 +34,5 @@ func ExampleParser_Parse() {
 	// {"ts":"2026-11-26T10:00:01Z","ip":"2001:db8::7","zone":"","mta":"postfix-postscreen","rank":3}
 	// not a DNSBL rejection
 	// garbage: garbage log line: no valid timestamp
-	// {Lines:4 Matched:2 NotMatching:1 Garbage:1 TooLong:0 InvalidUTF8:0 ControlChars:0 BadTimestamp:1 NULRuns:0 DamagedFiles:0}
+	// {Lines:4 Matched:2 Pattern:0 NotMatching:1 Garbage:1 TooLong:0 InvalidUTF8:0 ControlChars:0 BadTimestamp:1 NULRuns:0 DamagedFiles:0}
 }

@@ -17,37 +17,10 @@ import (
 // be the client's and <x> must not be a domain (a domain listing is not a
 // listing of the client).
 func matchExim(msg string) (Rejection, bool) {
-	if strings.HasPrefix(msg, "[") {
-		end := strings.IndexByte(msg, ']')
-		if end > 0 && allDigits(msg[1:end]) && strings.HasPrefix(msg[end+1:], " ") {
-			msg = msg[end+2:]
-		}
-	}
-	if !strings.HasPrefix(msg, "H=") {
-		id, after, ok := strings.Cut(msg, " ")
-		if !ok || !validEximID(id) {
-			return Rejection{}, false
-		}
-		msg = after
-	}
-	rest, ok := strings.CutPrefix(msg, "H=")
+	ip, text, ok := eximRejected(msg)
 	if !ok {
 		return Rejection{}, false
 	}
-	ip, rest, ok := eximHost(rest)
-	if !ok {
-		return Rejection{}, false
-	}
-	i := strings.Index(rest, " rejected ")
-	if i < 0 {
-		return Rejection{}, false
-	}
-	j := strings.Index(rest[i:], ": ")
-	if j < 0 {
-		return Rejection{}, false
-	}
-	text := rest[i+j+2:]
-
 	var zone, tail string
 	if k := strings.Index(text, " is in a black list at "); k >= 0 {
 		listed, ok := parseIP(lastToken(text[:k]))
@@ -79,6 +52,67 @@ func matchExim(msg string) (Rejection, bool) {
 		return Rejection{}, false
 	}
 	return Rejection{IP: ip, Zone: zone, MTA: MTAExim, Reason: reason}, true
+}
+
+// eximRejected reads an Exim rejection line up to its message text: the
+// optional "[pid] " and message id, H= with the client's address, and the
+// text after "rejected <what>: ".
+func eximRejected(msg string) (netip.Addr, string, bool) {
+	if strings.HasPrefix(msg, "[") {
+		end := strings.IndexByte(msg, ']')
+		if end > 0 && allDigits(msg[1:end]) && strings.HasPrefix(msg[end+1:], " ") {
+			msg = msg[end+2:]
+		}
+	}
+	if !strings.HasPrefix(msg, "H=") {
+		id, after, ok := strings.Cut(msg, " ")
+		if !ok || !validEximID(id) {
+			return netip.Addr{}, "", false
+		}
+		msg = after
+	}
+	rest, ok := strings.CutPrefix(msg, "H=")
+	if !ok {
+		return netip.Addr{}, "", false
+	}
+	ip, rest, ok := eximHost(rest)
+	if !ok {
+		return netip.Addr{}, "", false
+	}
+	i := strings.Index(rest, " rejected ")
+	if i < 0 {
+		return netip.Addr{}, "", false
+	}
+	j := strings.Index(rest[i:], ": ")
+	if j < 0 {
+		return netip.Addr{}, "", false
+	}
+	return ip, rest[i+j+2:], true
+}
+
+// matchEximCustom matches an Exim rejection whose ACL set a message of its
+// own for a dnslists condition:
+//
+//	H=(helo) [192.0.2.7] F=<a@b> rejected RCPT <c@d>: rejected found in dnsbl zen.spamhaus.org
+//	H=(helo) [192.0.2.7] F=<a@b> rejected RCPT <c@d>: Your IP is blacklisted at Spamhaus, see https://check.spamhaus.org/
+//
+// The address is H='s. The text must say the client is on a DNS list
+// ("found in", "listed in/at/on/by", "blacklist", "blocklist", "RBL",
+// "DNSBL"), must not be about a domain, a sender or recipient address or a
+// local list, and every other address it holds must be the client's. The
+// zone is what the text names (see namedList). Lines in Exim's own wording
+// are left to matchExim.
+func matchEximCustom(msg string) (Rejection, bool) {
+	ip, text, ok := eximRejected(msg)
+	if !ok || strings.Contains(text, " is in a black list at ") || strings.Contains(text, " is listed at ") {
+		return Rejection{}, false
+	}
+	lower := asciiLower(text)
+	if !listWording(lower) || otherAddress(text, ip) {
+		return Rejection{}, false
+	}
+	zone, kind := namedList(text, lower)
+	return Rejection{IP: ip, Zone: zone, ZoneKind: kind, MTA: MTAExim, Reason: strings.TrimSpace(text)}, true
 }
 
 // eximHost parses the value of H=: an optional verified host name, an

@@ -15,14 +15,25 @@ func checkRejection(t *testing.T, line string, r Rejection) {
 		t.Fatalf("%q: bad IP %v", line, r.IP)
 	}
 	switch r.MTA {
-	case MTAPostfixSMTPD, MTAPostfixPostscreen, MTAExim, MTASendmail:
+	case MTAPostfixSMTPD, MTAPostfixPostscreen, MTAExim, MTASendmail, MTARspamd, MTAPattern:
 	default:
 		t.Fatalf("%q: bad MTA %q", line, r.MTA)
 	}
-	if r.Zone == "" && r.MTA != MTAPostfixPostscreen {
+	// Only postscreen's rank line and operators' own messages (whose
+	// text is the reason) may name no list.
+	if r.Zone == "" && r.MTA != MTAPostfixPostscreen && r.MTA != MTAPattern && r.Reason == "" {
 		t.Fatalf("%q: no zone", line)
 	}
-	if r.Zone != "" {
+	switch r.ZoneKind {
+	case "":
+	case ZoneKindName, ZoneKindURL, ZoneKindSymbol:
+		if r.Zone == "" || len(r.Zone) > 253 || !utf8.ValidString(r.Zone) {
+			t.Fatalf("%q: bad %s zone %q", line, r.ZoneKind, r.Zone)
+		}
+	default:
+		t.Fatalf("%q: bad zone kind %q", line, r.ZoneKind)
+	}
+	if r.Zone != "" && r.ZoneKind == "" {
 		z, rest, ok := readZone(r.Zone)
 		if !ok || z != r.Zone || rest != "" || strings.HasSuffix(r.Zone, ".") {
 			t.Fatalf("%q: bad zone %q", line, r.Zone)
@@ -40,10 +51,21 @@ func FuzzParse(f *testing.F) {
 	for _, l := range nearMisses {
 		f.Add(l)
 	}
+	for _, tc := range customCases {
+		f.Add(tc.line)
+	}
+	for _, l := range customNearMisses {
+		f.Add(l)
+	}
+	f.Add("1795687200.5 smtp-gw: blocked [2001:db8::7] by zen.spamhaus.org")
 	f.Add("")
 	f.Add("Nov 26 10:00:00 mx1 postfix/postscreen[1]: DNSBL rank -2 for [::1]:0")
+	pats, err := CompilePatterns([]string{`^(?P<ts>\S+) smtp-gw: blocked \[(?P<ip>[^]]+)\] by (?P<zone>\S+)$`, `gw: (?P<ip>\S+) in (?P<zone>\S+)`})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, line string) {
-		p := testParser()
+		p := NewParser(Options{Location: time.UTC, Now: func() time.Time { return refNow }, Patterns: pats})
 		r, ok, err := p.Parse(line)
 		if ok && err != nil {
 			t.Fatalf("both a match and an error")
@@ -58,7 +80,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		c := p.Counters()
-		if c.Lines != 1 || c.Matched+c.NotMatching+c.Garbage != 1 {
+		if c.Lines != 1 || c.Matched+c.NotMatching+c.Garbage != 1 || c.Pattern > c.Matched {
 			t.Fatalf("counters %+v", c)
 		}
 	})
@@ -67,8 +89,14 @@ func FuzzParse(f *testing.F) {
 // FuzzMatchers runs each message matcher directly, without the timestamp
 // and syslog header in front, so that the fuzzer spends its effort on them.
 func FuzzMatchers(f *testing.F) {
+	lines := []string{}
 	for _, tc := range matchCases {
-		line := tc.line
+		lines = append(lines, tc.line)
+	}
+	for _, tc := range customCases {
+		lines = append(lines, tc.line)
+	}
+	for _, line := range lines {
 		if i := strings.Index(line, "]: "); i >= 0 && !strings.HasPrefix(line, "20") {
 			line = line[i+3:]
 		} else if len(line) > 20 {
@@ -82,7 +110,10 @@ func FuzzMatchers(f *testing.F) {
 			func(s string) (Rejection, bool) { return matchPostfixReject(s, true) },
 			matchPostscreenRank,
 			matchExim,
+			matchEximCustom,
 			matchSendmail,
+			matchSendmailList,
+			matchRspamd,
 			matchSyslog,
 		} {
 			if r, ok := m(msg); ok {

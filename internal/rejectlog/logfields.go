@@ -10,6 +10,7 @@ import (
 func (c Counters) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddUint64("lines", c.Lines)
 	enc.AddUint64("rejections", c.Matched)
+	enc.AddUint64("pattern_rejections", c.Pattern)
 	enc.AddUint64("other_lines", c.NotMatching)
 	enc.AddUint64("garbage", c.Garbage)
 	enc.AddUint64("too_long", c.TooLong)

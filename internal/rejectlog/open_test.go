@@ -269,10 +269,10 @@ func jsonLogger(buf *bytes.Buffer) *zap.Logger {
 // agent and `mxsensor rejectlog` and `analyze` log it alike.
 func TestLogSummaryFields(t *testing.T) {
 	var buf bytes.Buffer
-	c := Counters{Lines: 1, Matched: 2, NotMatching: 3, Garbage: 4, TooLong: 5, InvalidUTF8: 6, ControlChars: 7,
+	c := Counters{Lines: 1, Matched: 2, Pattern: 1, NotMatching: 3, Garbage: 4, TooLong: 5, InvalidUTF8: 6, ControlChars: 7,
 		BadTimestamp: 8, NULRuns: 9, DamagedFiles: 10}
 	LogSummary(jsonLogger(&buf), c, zap.Int("addresses", 11))
-	want := `{"level":"info","msg":"reject logs read","lines":1,"rejections":2,"other_lines":3,"garbage":4,"too_long":5,` +
+	want := `{"level":"info","msg":"reject logs read","lines":1,"rejections":2,"pattern_rejections":1,"other_lines":3,"garbage":4,"too_long":5,` +
 		`"invalid_utf8":6,"control_chars":7,"bad_timestamp":8,"nul_runs":9,"damaged_files":10,"addresses":11}` + "\n"
 	if buf.String() != want {
 		t.Errorf("got  %s\nwant %s", buf.String(), want)

@@ -34,15 +34,19 @@ type Options struct {
 	// Now returns the reference time for year inference. Nil means
 	// time.Now.
 	Now func() time.Time
+	// Patterns are the operator's patterns, tried on the lines the
+	// built-in parsers do not match (see CompilePatterns).
+	Patterns []*Pattern
 }
 
 // Counters count what a [Parser] has seen. Lines equals Matched +
-// NotMatching + Garbage, and Garbage is the sum of the five garbage kinds.
-// DamagedFiles counts files, not lines: the readers feeding the parser
-// report them with [Parser.CountDamaged].
+// NotMatching + Garbage, Pattern is part of Matched, and Garbage is the sum
+// of the five garbage kinds. DamagedFiles counts files, not lines: the
+// readers feeding the parser report them with [Parser.CountDamaged].
 type Counters struct {
 	Lines       uint64 `json:"lines"`        // lines handed to Parse
 	Matched     uint64 `json:"matched"`      // DNSBL rejections returned
+	Pattern     uint64 `json:"pattern"`      // of Matched, those the operator's patterns found
 	NotMatching uint64 `json:"not_matching"` // well-formed lines that are not DNSBL rejections
 	Garbage     uint64 `json:"garbage"`      // lines skipped as garbage, all kinds
 
@@ -59,6 +63,7 @@ type Counters struct {
 func (c *Counters) Add(o Counters) {
 	c.Lines += o.Lines
 	c.Matched += o.Matched
+	c.Pattern += o.Pattern
 	c.NotMatching += o.NotMatching
 	c.Garbage += o.Garbage
 	c.TooLong += o.TooLong
@@ -71,7 +76,7 @@ func (c *Counters) Add(o Counters) {
 
 // Sub returns c minus o (the counts since o was taken).
 func (c Counters) Sub(o Counters) Counters {
-	return Counters{Lines: c.Lines - o.Lines, Matched: c.Matched - o.Matched, NotMatching: c.NotMatching - o.NotMatching,
+	return Counters{Lines: c.Lines - o.Lines, Matched: c.Matched - o.Matched, Pattern: c.Pattern - o.Pattern, NotMatching: c.NotMatching - o.NotMatching,
 		Garbage: c.Garbage - o.Garbage, TooLong: c.TooLong - o.TooLong, InvalidUTF8: c.InvalidUTF8 - o.InvalidUTF8,
 		ControlChars: c.ControlChars - o.ControlChars, BadTimestamp: c.BadTimestamp - o.BadTimestamp, NULRuns: c.NULRuns - o.NULRuns,
 		DamagedFiles: c.DamagedFiles - o.DamagedFiles}
@@ -89,12 +94,14 @@ type Parser struct {
 	zoneOff int // cache for fixed-offset zones
 	zoneLoc *time.Location
 
+	patterns []*Pattern
+
 	c Counters
 }
 
 // NewParser returns a parser configured by opts.
 func NewParser(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, now: opts.Now}
+	p := &Parser{loc: opts.Location, now: opts.Now, patterns: opts.Patterns}
 	if p.loc == nil {
 		p.loc = time.Local
 	}
@@ -120,7 +127,11 @@ func (p *Parser) Latest() time.Time { return p.last }
 // and a nil error when it is a well-formed line of another kind; false and
 // an error wrapping [ErrGarbage] when the line is a run of NUL bytes (as
 // the readers deliver one), over-long, not UTF-8, holds a control
-// character other than tab, or does not start with a valid timestamp.
+// character other than tab, or does not start with a valid timestamp (and
+// no operator's pattern with a ts group matches it).
+//
+// The operator's patterns ([Options.Patterns]) are tried, in order, on the
+// lines no built-in parser matches.
 //
 // Lines are expected in log order. The year of a classic timestamp is the
 // one that places it at or after the latest time seen so far (up to a week
@@ -138,6 +149,10 @@ func (p *Parser) Parse(line string) (Rejection, bool, error) {
 	}
 	t, rest, kind := p.parseTimestamp(line)
 	if kind == tsNone {
+		// A pattern with a ts group reads its own timestamp.
+		if r, ok := p.matchPatterns(line, time.Time{}); ok {
+			return p.matchedPattern(r, line), true, nil
+		}
 		p.garbage(ErrBadTimestamp)
 		return Rejection{}, false, ErrBadTimestamp
 	}
@@ -146,14 +161,19 @@ func (p *Parser) Parse(line string) (Rejection, bool, error) {
 		ok bool
 	)
 	if kind == tsExim {
-		// Exim's main log; a syslog daemon configured to write this
-		// timestamp format is tried next.
-		r, ok = matchExim(rest)
+		// Exim's main log or rspamd's log file; a syslog daemon
+		// configured to write this timestamp format is tried next.
+		if r, ok = matchEximLine(rest); !ok {
+			r, ok = matchRspamd(rest)
+		}
 	}
 	if !ok {
 		r, ok = matchSyslog(rest)
 	}
 	if !ok {
+		if r, ok = p.matchPatterns(line, t); ok {
+			return p.matchedPattern(r, line), true, nil
+		}
 		p.c.NotMatching++
 		return Rejection{}, false, nil
 	}
@@ -161,6 +181,31 @@ func (p *Parser) Parse(line string) (Rejection, bool, error) {
 	r.Time = t
 	r.Raw = line
 	return r, true, nil
+}
+
+// matchedPattern counts a rejection an operator's pattern found.
+func (p *Parser) matchedPattern(r Rejection, line string) Rejection {
+	p.c.Matched++
+	p.c.Pattern++
+	r.Raw = line
+	return r
+}
+
+// matchEximLine matches Exim's own wording, then an ACL's message.
+func matchEximLine(msg string) (Rejection, bool) {
+	if r, ok := matchExim(msg); ok {
+		return r, true
+	}
+	return matchEximCustom(msg)
+}
+
+// matchSendmailLine matches FEATURE(dnsbl)'s own wording, then a message
+// set per list.
+func matchSendmailLine(msg string) (Rejection, bool) {
+	if r, ok := matchSendmail(msg); ok {
+		return r, true
+	}
+	return matchSendmailList(msg)
 }
 
 func (p *Parser) garbage(err error) {
@@ -252,11 +297,13 @@ func matchSyslog(rest string) (Rejection, bool) {
 	}
 	switch {
 	case program == "sendmail" || program == "sm-mta":
-		return matchSendmail(msg)
+		return matchSendmailLine(msg)
 	case strings.HasPrefix(program, "exim"):
 		// Exim's syslog lines repeat its own timestamp unless
 		// syslog_timestamp is false.
-		return matchExim(skipEximTimestamp(msg))
+		return matchEximLine(skipEximTimestamp(msg))
+	case program == "rspamd":
+		return matchRspamd(msg)
 	}
 	return Rejection{}, false
 }

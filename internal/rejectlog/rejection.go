@@ -12,4 +12,13 @@ const (
 	MTAPostfixPostscreen = record.MTAPostfixPostscreen
 	MTAExim              = record.MTAExim
 	MTASendmail          = record.MTASendmail
+	MTARspamd            = record.MTARspamd
+	MTAPattern           = record.MTAPattern
+)
+
+// Kinds of [Rejection.Zone] that is not a DNS zone.
+const (
+	ZoneKindName   = record.ZoneKindName
+	ZoneKindURL    = record.ZoneKindURL
+	ZoneKindSymbol = record.ZoneKindSymbol
 )
