@@ -18,24 +18,26 @@ import (
 	"github.com/mxsensor/mxsensor/internal/netlab"
 )
 
-// LiveConfig is the live run: every program in turn attached (native mode)
-// to the receiving end of a veth pair, and Frames copies of one frame sent
-// into it at Rate frames per second, Rounds times per program and frame.
+// LiveConfig is the live run: the sensor's program and pass-only each
+// attached (native mode) to the receiving end of its own veth pair, and
+// Frames copies of one frame sent into each pair at Rate frames per second
+// in all, alternately, a burst at a time, so that whatever else the machine
+// does hits both alike; Rounds times per frame.
 type LiveConfig struct {
 	Frames int // frames per program, frame and round
-	Rate   int // frames per second
-	Rounds int // the median over rounds is kept
+	Rate   int // frames per second, both pairs together
+	Rounds int // the round of the median ratio is kept
 }
 
-// DefaultLiveConfig takes about 8 s for two programs and three frames.
-func DefaultLiveConfig() LiveConfig { return LiveConfig{Frames: 20000, Rate: 100000, Rounds: 7} }
+// DefaultLiveConfig takes about 10 s for three frames.
+func DefaultLiveConfig() LiveConfig { return LiveConfig{Frames: 20000, Rate: 100000, Rounds: 9} }
 
 // LiveResult is one program on one frame in the live run.
 type LiveResult struct {
 	Program, Frame string
-	// Runs is how many times the kernel ran the program in the median
-	// round; NsPerRun is that round's run time per run, from the kernel's
-	// own statistics (BPF_ENABLE_STATS: run_time_ns / run_cnt).
+	// Runs is how many times the kernel ran the program in the round kept;
+	// NsPerRun is that round's run time per run, from the kernel's own
+	// statistics (BPF_ENABLE_STATS: run_time_ns / run_cnt).
 	Runs     uint64
 	NsPerRun float64
 }
@@ -52,7 +54,7 @@ const (
 const liveBurst = 32
 
 // MeasureLive runs the sensor's program and the pass-only baseline on the
-// non-target frames over a veth pair in throw-away namespaces, and returns
+// non-target frames over veth pairs in throw-away namespaces, and returns
 // the kernel's own run time per run of each: no system call and no copy of
 // the frame is inside the figure, unlike BPF_PROG_TEST_RUN's. The timing
 // itself (two sched_clock reads per run) is inside both programs' figures
@@ -61,20 +63,17 @@ func MeasureLive(ctx context.Context, s *Set, frames []Frame, cfg LiveConfig) (r
 	if cfg.Frames < 1 || cfg.Rate < 1 || cfg.Rounds < 1 {
 		return nil, fmt.Errorf("live run: frames, rate and rounds must be positive (%+v)", cfg)
 	}
-	var progs []Program
+	var progs [2]Program
 	for _, p := range s.Programs {
-		if p.Name == liveOurs || p.Name == liveBase {
-			progs = append(progs, p)
+		switch p.Name {
+		case liveOurs:
+			progs[0] = p
+		case liveBase:
+			progs[1] = p
 		}
 	}
-	if len(progs) != 2 {
+	if progs[0].Prog == nil || progs[1].Prog == nil {
 		return nil, errors.New("live run: the set lacks the sensor's program or pass-only")
-	}
-	var targets []Frame
-	for _, f := range frames {
-		if !f.SYN {
-			targets = append(targets, f)
-		}
 	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
@@ -95,85 +94,92 @@ func MeasureLive(ctx context.Context, s *Set, frames []Frame, cfg LiveConfig) (r
 	if err != nil {
 		return nil, err
 	}
-	// The receiver's MAC is not the frames' destination: once the program
-	// has passed them, the kernel drops them at once (PACKET_OTHERHOST).
-	veth, err := lab.Link(rx, tx, netlab.LinkConfig{AName: "eth0", BName: "eth0",
-		AMAC: net.HardwareAddr{0x02, 0x58, 0x44, 0x50, 0, 1}, BMAC: net.HardwareAddr{0x02, 0x58, 0x44, 0x50, 0, 2}})
-	if err != nil {
-		return nil, err
+	var fds [2]int
+	for i, p := range progs {
+		// The receiver's MAC is not the frames' destination: once the
+		// program has passed them, the kernel drops them at once
+		// (PACKET_OTHERHOST).
+		veth, err := lab.Link(rx, tx, netlab.LinkConfig{
+			AMAC: net.HardwareAddr{0x02, 0x58, 0x44, 0x50, byte(i), 1}, BMAC: net.HardwareAddr{0x02, 0x58, 0x44, 0x50, byte(i), 2}})
+		if err != nil {
+			return nil, err
+		}
+		var l link.Link
+		if err := rx.Do(func() (err error) {
+			l, err = link.AttachXDP(link.XDPOptions{Program: p.Prog, Interface: veth.AIndex, Flags: link.XDPDriverMode})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("attaching %s: %w", p.Name, err)
+		}
+		defer func() { err = errors.Join(err, l.Close()) }()
+		fds[i] = -1
+		if err := tx.Do(func() (err error) { fds[i], err = sendSocket(veth.BIndex); return err }); err != nil {
+			return nil, err
+		}
+		defer unix.Close(fds[i])
 	}
-	fd := -1
-	if err := tx.Do(func() (err error) { fd, err = sendSocket(veth.BIndex); return err }); err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
 
-	type key struct{ p, f int }
-	rounds := map[key][]LiveResult{}
-	for range cfg.Rounds {
-		for fi, f := range targets {
-			for pi, p := range progs {
-				r, err := liveRound(ctx, rx, veth.AIndex, fd, p, f, cfg)
-				if err != nil {
-					return nil, fmt.Errorf("live run of %s on %s: %w", p.Name, f.Name, err)
-				}
-				rounds[key{pi, fi}] = append(rounds[key{pi, fi}], r)
+	for _, f := range frames {
+		if f.SYN {
+			continue
+		}
+		var rounds [][2]LiveResult
+		for range cfg.Rounds {
+			r, err := liveRound(ctx, progs, fds, f, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("live run on %s: %w", f.Name, err)
 			}
+			rounds = append(rounds, r)
 		}
-	}
-	for pi := range progs {
-		for fi := range targets {
-			rs := rounds[key{pi, fi}]
-			sort.Slice(rs, func(i, j int) bool { return rs[i].NsPerRun < rs[j].NsPerRun })
-			res = append(res, rs[len(rs)/2])
-		}
+		sort.Slice(rounds, func(i, j int) bool {
+			return rounds[i][0].NsPerRun*rounds[j][1].NsPerRun < rounds[j][0].NsPerRun*rounds[i][1].NsPerRun
+		})
+		res = append(res, rounds[len(rounds)/2][:]...)
 	}
 	return res, nil
 }
 
-// liveRound attaches p to the receiver, sends cfg.Frames copies of f and
-// returns p's run time per run over them.
-func liveRound(ctx context.Context, rx *netlab.Host, ifindex, fd int, p Program, f Frame, cfg LiveConfig) (r LiveResult, err error) {
-	var l link.Link
-	if err := rx.Do(func() (err error) {
-		l, err = link.AttachXDP(link.XDPOptions{Program: p.Prog, Interface: ifindex, Flags: link.XDPDriverMode})
-		return err
-	}); err != nil {
-		return r, fmt.Errorf("attaching: %w", err)
+// liveRound sends cfg.Frames copies of f to each program and returns their
+// run time per run over them.
+func liveRound(ctx context.Context, progs [2]Program, fds [2]int, f Frame, cfg LiveConfig) (r [2]LiveResult, err error) {
+	var before [2]*ebpf.ProgramStats
+	for i, p := range progs {
+		if before[i], err = p.Prog.Stats(); err != nil {
+			return r, fmt.Errorf("reading the statistics of %s: %w", p.Name, err)
+		}
 	}
-	defer func() { err = errors.Join(err, l.Close()) }()
-	before, err := p.Prog.Stats()
-	if err != nil {
-		return r, fmt.Errorf("reading the program's statistics: %w", err)
-	}
-	if err := sendPaced(ctx, fd, f.Data, cfg.Frames, cfg.Rate); err != nil {
+	if err := sendPaced(ctx, fds, f.Data, cfg.Frames, cfg.Rate); err != nil {
 		return r, err
 	}
-	// The last frames may still be in the receiver's queue: wait until the
-	// program has seen them all (a few stray frames, IPv6 router
+	// The last frames may still be in the receivers' queues: wait until the
+	// programs have seen them all (a few stray frames, IPv6 router
 	// solicitations, may come on top).
-	want := before.RunCount + uint64(cfg.Frames)
 	deadline := time.Now().Add(2 * time.Second)
-	for {
-		after, err := p.Prog.Stats()
-		if err != nil {
-			return r, fmt.Errorf("reading the program's statistics: %w", err)
+	for i, p := range progs {
+		for {
+			after, err := p.Prog.Stats()
+			if err != nil {
+				return r, fmt.Errorf("reading the statistics of %s: %w", p.Name, err)
+			}
+			runs := after.RunCount - before[i].RunCount
+			if runs >= uint64(cfg.Frames) {
+				ns := float64((after.Runtime - before[i].Runtime).Nanoseconds()) / float64(runs)
+				r[i] = LiveResult{Program: p.Name, Frame: f.Name, Runs: runs, NsPerRun: ns}
+				break
+			}
+			if time.Now().After(deadline) {
+				return r, fmt.Errorf("%s ran %d times for %d frames sent", p.Name, runs, cfg.Frames)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if after.RunCount >= want {
-			runs := after.RunCount - before.RunCount
-			ns := float64((after.Runtime - before.Runtime).Nanoseconds()) / float64(runs)
-			return LiveResult{Program: p.Name, Frame: f.Name, Runs: runs, NsPerRun: ns}, nil
-		}
-		if time.Now().After(deadline) {
-			return r, fmt.Errorf("the program ran %d times for %d frames sent", after.RunCount-before.RunCount, cfg.Frames)
-		}
-		time.Sleep(time.Millisecond)
 	}
+	return r, nil
 }
 
-// sendPaced sends n copies of frame on fd, liveBurst at a time, holding to
-// rate frames per second. A burst the device refuses (ENOBUFS) is sent again.
-func sendPaced(ctx context.Context, fd int, frame []byte, n, rate int) error {
+// sendPaced sends n copies of frame on each of fds, liveBurst at a time and
+// the sockets in turn, holding to rate frames per second in all. A burst
+// the device refuses (ENOBUFS) is sent again.
+func sendPaced(ctx context.Context, fds [2]int, frame []byte, n, rate int) error {
 	var iov [liveBurst]unix.Iovec
 	var msgs [liveBurst]unix.Mmsghdr
 	for i := range msgs {
@@ -182,20 +188,27 @@ func sendPaced(ctx context.Context, fd int, frame []byte, n, rate int) error {
 		msgs[i].Hdr.Iov, msgs[i].Hdr.Iovlen = &iov[i], 1
 	}
 	start := time.Now()
-	for sent := 0; sent < n; {
-		burst := min(liveBurst, n-sent)
-		k, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(burst), 0, 0, 0)
-		if errno != 0 && errno != unix.ENOBUFS && errno != unix.EAGAIN && errno != unix.EINTR {
-			return fmt.Errorf("sendmmsg: %w", errno)
-		}
-		if errno == 0 {
-			sent += int(k)
+	var sent [2]int
+	for sent[0] < n || sent[1] < n {
+		for i, fd := range fds {
+			burst := min(liveBurst, n-sent[i])
+			if burst == 0 {
+				continue
+			}
+			k, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(burst), 0, 0, 0)
+			switch errno {
+			case 0:
+				sent[i] += int(k)
+			case unix.ENOBUFS, unix.EAGAIN, unix.EINTR:
+			default:
+				return fmt.Errorf("sendmmsg: %w", errno)
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		// The time the frames sent so far are due at the rate.
-		if wait := time.Until(start.Add(time.Duration(sent) * time.Second / time.Duration(rate))); wait > 0 {
+		if wait := time.Until(start.Add(time.Duration(sent[0]+sent[1]) * time.Second / time.Duration(rate))); wait > 0 {
 			time.Sleep(wait)
 		}
 	}
