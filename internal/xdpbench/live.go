@@ -48,10 +48,10 @@ const (
 	liveBase = "pass-only"
 )
 
-// liveBurst is the number of frames handed to the kernel per sendmmsg call:
+// LiveBurst is the number of frames handed to the kernel per sendmmsg call:
 // the receiving veth's NAPI poll then runs the program over a batch, as on a
 // busy link, and the sender's system calls do not flush the TLB per frame.
-const liveBurst = 32
+const LiveBurst = 32
 
 // MeasureLive runs the sensor's program and the pass-only baseline on the
 // non-target frames over veth pairs in throw-away namespaces, and returns
@@ -176,12 +176,12 @@ func liveRound(ctx context.Context, progs [2]Program, fds [2]int, f Frame, cfg L
 	return r, nil
 }
 
-// sendPaced sends n copies of frame on each of fds, liveBurst at a time and
+// sendPaced sends n copies of frame on each of fds, LiveBurst at a time and
 // the sockets in turn, holding to rate frames per second in all. A burst
 // the device refuses (ENOBUFS) is sent again.
 func sendPaced(ctx context.Context, fds [2]int, frame []byte, n, rate int) error {
-	var iov [liveBurst]unix.Iovec
-	var msgs [liveBurst]unix.Mmsghdr
+	var iov [LiveBurst]unix.Iovec
+	var msgs [LiveBurst]unix.Mmsghdr
 	for i := range msgs {
 		iov[i].Base = &frame[0]
 		iov[i].SetLen(len(frame))
@@ -191,7 +191,7 @@ func sendPaced(ctx context.Context, fds [2]int, frame []byte, n, rate int) error
 	var sent [2]int
 	for sent[0] < n || sent[1] < n {
 		for i, fd := range fds {
-			burst := min(liveBurst, n-sent[i])
+			burst := min(LiveBurst, n-sent[i])
 			if burst == 0 {
 				continue
 			}
