@@ -40,7 +40,7 @@ var steps = []step{
 	{"pipeline", "pipeline", 4 * time.Minute, pipelineStep},
 	{"offline", "analyze vs p0f -r", 6 * time.Minute, offlineStep},
 	{"newsources", "a flood of new sources", 4 * time.Minute, newSourcesStep},
-	{"flood", "live flood", 3 * time.Minute, floodStep},
+	{"flood", "live flood", 5 * time.Minute, floodStep},
 	{"fleet", "fleet publish and ingest", 5 * time.Minute, fleetStep},
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -225,12 +226,14 @@ type floodCase struct {
 	MachineCPUS      float64           `json:"machine_cpu_s"`
 	AgentCPUS        float64           `json:"agent_cpu_s"`
 	RSTsPerCPUSecond float64           `json:"rsts_per_cpu_second"`
+	AgentMaxRSSBytes uint64            `json:"agent_max_rss_bytes"`
 	Counters         map[string]uint64 `json:"counters"`
 }
 
 // floodRows: for XDP native and generic, whether every matched SYN left a
 // ring record or was counted as lost, and RSTs per CPU-second of the whole
-// machine beside the kernel path's; the agent's CPU for information.
+// machine beside the kernel path's; the agent's CPU for information; and
+// the store case's rows (storeRows).
 func floodRows(f floodReport) ([]row, error) {
 	const bench = "live flood"
 	cases := map[string]floodCase{}
@@ -269,6 +272,12 @@ func floodRows(f floodReport) ([]row, error) {
 		out = append(out, row{Bench: bench, Figure: "agent CPU, " + name,
 			Result: fmt.Sprintf("%.2f s (%s)", c.AgentCPUS, perSYN), Baseline: "–", Ratio: "–", Bar: "–"})
 	}
+	if c, ok := cases["store"]; ok && c.Counters != nil {
+		out = append(out, storeRows(c)...)
+	} else {
+		absent = append(absent, "store")
+		out = append(out, failedRow(bench, "XDP native, --out and --db", errors.New("no store case in floodbench's output")))
+	}
 	if !haveKernel {
 		absent = append(absent, "kernel")
 	}
@@ -276,6 +285,26 @@ func floodRows(f floodReport) ([]row, error) {
 		return out, fmt.Errorf("floodbench reported no %s case", strings.Join(absent, ", "))
 	}
 	return out, nil
+}
+
+// storeRows: the flood through the agent's whole pipeline and its store
+// (floodbench's store case): every matched SYN recorded or counted as lost,
+// the agent's CPU per SYN it recorded, and its peak memory.
+func storeRows(c floodCase) []row {
+	const bench, name = "live flood", "XDP native, --out and --db"
+	rec, lost, matched := c.Counters["records"], c.Counters["records_lost"], c.Counters["syn_matched"]
+	perSYN := "–"
+	if rec > 0 {
+		perSYN = fmt.Sprintf("%.2f µs", c.AgentCPUS*1e6/float64(rec))
+	}
+	return []row{
+		{Bench: bench, Figure: "SYNs recorded + lost, " + name,
+			Result:   fmt.Sprintf("%s + %s of %s", group(rec), group(lost), group(matched)),
+			Baseline: "–", Ratio: "–", Bar: "= syn_matched", Met: metIf(matched > 0 && rec+lost == matched)},
+		{Bench: bench, Figure: "agent CPU per SYN recorded, " + name, Result: perSYN, Baseline: "–", Ratio: "–", Bar: "–"},
+		{Bench: bench, Figure: "agent max RSS, " + name, Result: fmt.Sprintf("%.0f MB", float64(c.AgentMaxRSSBytes)/1e6),
+			Baseline: "–", Ratio: "–", Bar: "–"},
+	}
 }
 
 // markdown renders the summary table.

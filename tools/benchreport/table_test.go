@@ -113,24 +113,44 @@ func floodCaseOf(name string, perCPU float64, rec, lost, matched uint64) floodCa
 }
 
 func TestFloodRows(t *testing.T) {
+	store := floodCaseOf("store", 5e4, 457_824, 542_176, 1e6)
+	store.AgentCPUS, store.AgentMaxRSSBytes = 4.42, 336_200_000
 	rows, err := floodRows(floodReport{Cases: []floodCase{
 		floodCaseOf("native", 289855, 2e6, 0, 2e6),
 		floodCaseOf("generic", 179695, 1_999_000, 1000, 2e6), // as many as the kernel: not more
 		floodCaseOf("kernel", 179695, 0, 0, 0),
+		store,
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for prefix, want := range map[string]met{
-		"SYNs recorded + lost, XDP native":  barMet,
-		"SYNs recorded + lost, XDP generic": barMet,
-		"RSTs per CPU-second, XDP native":   barMet,
-		"RSTs per CPU-second, XDP generic":  barMissed,
-		"agent CPU, XDP native":             noBar,
+		"SYNs recorded + lost, XDP native":            barMet, // the first match: the plain case
+		"SYNs recorded + lost, XDP generic":           barMet,
+		"RSTs per CPU-second, XDP native":             barMet,
+		"RSTs per CPU-second, XDP generic":            barMissed,
+		"agent CPU, XDP native":                       noBar,
+		"SYNs recorded + lost, XDP native, --out":     barMet,
+		"agent CPU per SYN recorded, XDP native, --o": noBar,
+		"agent max RSS, XDP native, --out and --db":   noBar,
 	} {
 		if got := metOf(t, rows, prefix); got != want {
 			t.Errorf("%s: met %v, want %v", prefix, got, want)
 		}
+	}
+	for _, r := range rows {
+		switch {
+		case strings.HasPrefix(r.Figure, "agent CPU per SYN recorded") && r.Result != "9.65 µs",
+			strings.HasPrefix(r.Figure, "agent max RSS") && r.Result != "336 MB":
+			t.Errorf("%s: %q", r.Figure, r.Result)
+		}
+	}
+
+	// Without the store case: its line says so, and an error.
+	rows, err = floodRows(floodReport{Cases: []floodCase{floodCaseOf("native", 3e5, 1, 0, 1),
+		floodCaseOf("generic", 3e5, 1, 0, 1), floodCaseOf("kernel", 2e5, 0, 0, 0)}})
+	if err == nil || !strings.Contains(err.Error(), "store") || !strings.HasPrefix(rows[len(rows)-1].Result, "failed:") {
+		t.Errorf("no store case: err %v, rows %+v", err, rows)
 	}
 
 	// A SYN neither recorded nor counted as lost misses the bar.
