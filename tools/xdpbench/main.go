@@ -109,7 +109,7 @@ func liveTable(cfg xdpbench.LiveConfig, rows []xdpbench.LiveRow) string {
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %.1f ns | %.1f ns | %+.1f ns | %.2f | <= %.1f | %s |\n", r.Frame, r.Ours, r.Baseline,
-			r.ExtraNs, r.Ratio, r.Bar, map[bool]string{true: "yes", false: "**no**"}[r.Met])
+			r.ExtraNs, r.Ratio, r.Bar, metCell(r.Met))
 	}
 	return b.String()
 }
@@ -148,9 +148,16 @@ func barTable(rows []xdpbench.Row) string {
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, row := range rows {
 		fmt.Fprintf(&b, "| %s | %.1f ns | %s: %.1f ns | %.2f | <= %.1f | %s |\n", row.Frame, row.Ours, row.BaselineName,
-			row.Baseline, row.Ratio, row.Bar, map[bool]string{true: "yes", false: "**no**"}[row.Met])
+			row.Baseline, row.Ratio, row.Bar, metCell(row.Met))
 	}
 	return b.String()
+}
+
+func metCell(met bool) string {
+	if met {
+		return "yes"
+	}
+	return "**no**"
 }
 
 func verdict(v uint32) string {
