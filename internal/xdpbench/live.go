@@ -189,8 +189,12 @@ func sendPaced(ctx context.Context, fds [2]int, frame []byte, n, rate int) error
 	}
 	start := time.Now()
 	var sent [2]int
-	for sent[0] < n || sent[1] < n {
-		for i, fd := range fds {
+	for turn := 0; sent[0] < n || sent[1] < n; turn++ {
+		// The first burst after a pause finds the shared paths (veth, the
+		// XDP dispatcher) coldest: each pair goes first in turn.
+		for j := range fds {
+			i := (j + turn) % len(fds)
+			fd := fds[i]
 			burst := min(LiveBurst, n-sent[i])
 			if burst == 0 {
 				continue
