@@ -248,7 +248,11 @@ int mxsensor_xdp(struct xdp_md *ctx)
 	struct mxs_counters *cnt = bpf_map_lookup_elem(&counters, &cpu);
 	if (!cnt)
 		return XDP_PASS; /* unreachable: the map has a slot per possible CPU */
-	cnt->c[MXS_CNT_PACKETS]++;
+	/*
+	 * MXS_CNT_PACKETS is not bumped here: every packet bumps exactly one
+	 * outcome counter, and the agent sums those (dataplane.ReadCounters).
+	 * One read-modify-write less on every packet.
+	 */
 
 	/* L2: Ethernet and up to two VLAN tags. */
 	struct ethhdr *eth = data;
@@ -271,10 +275,15 @@ int mxsensor_xdp(struct xdp_md *ctx)
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		OUT(MXS_CNT_PASS_VLAN_DEPTH);
 
-	__u8 family, ttl, tos, ip_flags = 0, ext_count = 0;
-	__u16 ip_id = 0, ip_hdr_len, ip_opt_len;
-	__u32 flow = 0, l3_payload; /* bytes after the L3 header(s), per the IP length field */
-	__u32 saddr4 = 0, daddr4 = 0;
+	/*
+	 * L3 and L4: only what finds the TCP header and decides "a SYN to a
+	 * wanted port". What the record keeps of the IP header is read after
+	 * that, so that the path of a packet the sensor does not want (most of
+	 * them) loads and keeps no more than it needs.
+	 */
+	__u8 family, ext_count = 0;
+	__u16 ip_hdr_len;
+	__u32 l3_payload; /* bytes after the L3 header(s), per the IP length field */
 	void *l4;
 
 	if (proto == bpf_htons(ETH_P_IP)) {
@@ -291,39 +300,24 @@ int mxsensor_xdp(struct xdp_md *ctx)
 		__u32 tot = bpf_ntohs(ip->tot_len);
 		if (tot < ihl || (void *)ip + tot > data_end)
 			MALFORMED(MXS_CNT_ANOM_BAD_IP_LEN);
-		__u16 frag = bpf_ntohs(ip->frag);
-		if (frag & 0x3fff) /* MF or a fragment offset */
+		if (ip->frag & bpf_htons(0x3fff)) /* MF or a fragment offset */
 			OUT(MXS_CNT_PASS_FRAGMENT);
 		if (ip->proto != IPPROTO_TCP)
 			OUT(MXS_CNT_PASS_NOT_TCP);
 		family = 4;
-		ttl = ip->ttl;
-		tos = ip->tos;
-		ip_id = bpf_ntohs(ip->id);
-		if (frag & 0x4000)
-			ip_flags |= MXS_IPF_DF;
-		if (frag & 0x8000)
-			ip_flags |= MXS_IPF_RESERVED;
 		ip_hdr_len = ihl;
-		ip_opt_len = ihl - 20;
 		l3_payload = tot - ihl;
-		saddr4 = ip->saddr;
-		daddr4 = ip->daddr;
 		l4 = (void *)ip + ihl;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ip6hdr *ip6 = data + l3off;
 		if ((void *)(ip6 + 1) > data_end)
 			MALFORMED(MXS_CNT_ANOM_TRUNC_IP);
-		__u32 vtcfl = bpf_ntohl(ip6->vtcfl);
-		if ((vtcfl >> 28) != 6)
+		if ((*(__u8 *)ip6 >> 4) != 6)
 			MALFORMED(MXS_CNT_ANOM_BAD_VERSION);
 		__u32 plen = bpf_ntohs(ip6->plen);
 		if ((void *)(ip6 + 1) + plen > data_end)
 			MALFORMED(MXS_CNT_ANOM_BAD_IP_LEN);
 		family = 6;
-		ttl = ip6->hlim;
-		tos = (vtcfl >> 20) & 0xff;
-		flow = vtcfl & 0xfffff;
 		__u8 nh = ip6->nexthdr;
 		__u32 ext = 0; /* bytes of extension headers */
 		void *pos = ip6 + 1;
@@ -355,7 +349,6 @@ int mxsensor_xdp(struct xdp_md *ctx)
 			OUT(MXS_CNT_PASS_NOT_TCP);
 		ext &= 0x3fff; /* bounded for the verifier: 4 * 2048 at most */
 		ip_hdr_len = sizeof(*ip6) + ext;
-		ip_opt_len = ext;
 		l3_payload = plen - ext;
 		l4 = (void *)ip6 + sizeof(*ip6) + ext;
 	} else {
@@ -376,16 +369,39 @@ int mxsensor_xdp(struct xdp_md *ctx)
 	if ((flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN)
 		OUT(MXS_CNT_PASS_NOT_SYN);
 
-	/* Addresses, read before the reply overwrites the packet. */
+	/* A SYN to a wanted port: what the record keeps of the IP header, and
+	 * the addresses, read before the reply overwrites the packet. */
+	__u8 ttl, tos, ip_flags = 0;
+	__u16 ip_id = 0, ip_opt_len;
+	__u32 flow = 0, saddr4 = 0, daddr4 = 0;
 	/* 8-byte aligned: bad_source6 reads them as two u64 (stack access must be aligned). */
 	__u8 src[16] __attribute__((aligned(8))) = {}, dst[16] __attribute__((aligned(8))) = {};
 	if (family == 4) {
+		struct ip4hdr *ip = data + l3off;
+		if ((void *)(ip + 1) > data_end)
+			return XDP_PASS; /* unreachable: checked above */
+		ttl = ip->ttl;
+		tos = ip->tos;
+		ip_id = bpf_ntohs(ip->id);
+		__u16 frag = bpf_ntohs(ip->frag);
+		if (frag & 0x4000)
+			ip_flags |= MXS_IPF_DF;
+		if (frag & 0x8000)
+			ip_flags |= MXS_IPF_RESERVED;
+		ip_opt_len = ip_hdr_len - sizeof(*ip);
+		saddr4 = ip->saddr;
+		daddr4 = ip->daddr;
 		__builtin_memcpy(src, &saddr4, 4);
 		__builtin_memcpy(dst, &daddr4, 4);
 	} else {
 		struct ip6hdr *ip6 = data + l3off;
 		if ((void *)(ip6 + 1) > data_end)
 			return XDP_PASS; /* unreachable: checked above */
+		__u32 vtcfl = bpf_ntohl(ip6->vtcfl);
+		ttl = ip6->hlim;
+		tos = (vtcfl >> 20) & 0xff;
+		flow = vtcfl & 0xfffff;
+		ip_opt_len = ip_hdr_len - sizeof(*ip6);
 		__builtin_memcpy(src, ip6->saddr, 16);
 		__builtin_memcpy(dst, ip6->daddr, 16);
 	}

@@ -37,10 +37,11 @@ enum mxs_mode {
 
 /*
  * Counters, one slot each in a CPU's mxs_counters (the counters map holds one
- * per possible CPU). Every packet the program sees increments MXS_CNT_PACKETS
- * and exactly one "outcome" counter: RST_SENT, RATE_LIMITED, OBSERVED,
- * DROPPED or one of the PASS_* reasons. Anomaly counters say why a
- * PASS_MALFORMED packet was malformed.
+ * per possible CPU). Every packet the program sees increments exactly one
+ * "outcome" counter: RST_SENT, RATE_LIMITED, OBSERVED, DROPPED or one of the
+ * PASS_* reasons. The program leaves MXS_CNT_PACKETS at 0: the agent fills it
+ * in as the sum of the outcomes. Anomaly counters say why a PASS_MALFORMED
+ * packet was malformed.
  */
 enum mxs_counter {
 	MXS_CNT_PACKETS = 0,

@@ -77,7 +77,9 @@ func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // ReadCounters sums the counters of m, one slot per possible CPU, returning
 // the total and the per-CPU values. m is the program's counters map: an array
-// indexed by CPU, or the per-CPU array that sensors before it pinned.
+// indexed by CPU, whose packets counter is the sum of the outcomes (the
+// program does not bump it), or the per-CPU array that sensors before it
+// pinned, which has its own.
 func ReadCounters(m *ebpf.Map) (Counters, []Counters, error) {
 	var per []Counters
 	switch m.Type() {
@@ -89,6 +91,7 @@ func ReadCounters(m *ebpf.Map) (Counters, []Counters, error) {
 				return Counters{}, nil, fmt.Errorf("reading counters of CPU %d: %w", cpu, err)
 			}
 			per[cpu] = Counters(v.C)
+			per[cpu].fillPackets()
 		}
 	case ebpf.PerCPUArray:
 		if err := m.Lookup(uint32(0), &per); err != nil {

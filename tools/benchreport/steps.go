@@ -40,7 +40,7 @@ var steps = []step{
 	{"pipeline", "pipeline", 4 * time.Minute, pipelineStep},
 	{"offline", "analyze vs p0f -r", 6 * time.Minute, offlineStep},
 	{"newsources", "a flood of new sources", 4 * time.Minute, newSourcesStep},
-	{"flood", "live flood", 3 * time.Minute, floodStep},
+	{"flood", "live flood", 5 * time.Minute, floodStep},
 	{"fleet", "fleet publish and ingest", 5 * time.Minute, fleetStep},
 }
 
@@ -119,6 +119,8 @@ type xdpReport struct {
 	Results       []xdpbench.Result
 	Rows          []xdpbench.Row
 	FrameTable    string
+	LiveRows      []xdpbench.LiveRow
+	LiveTable     string
 }
 
 func xdpStep(ctx context.Context, cfg config) outcome {
@@ -133,10 +135,13 @@ func xdpStep(ctx context.Context, cfg config) outcome {
 	if len(rep.Rows) == 0 {
 		return outcome{err: errors.New("xdpbench -json reported no rows")}
 	}
-	fmt.Fprint(os.Stderr, rep.FrameTable)
-	return outcome{rows: xdpRows(rep.Rows), section: fmt.Sprintf("### The XDP program on each frame\n\n"+
+	if len(rep.LiveRows) == 0 {
+		return outcome{rows: xdpRows(rep.Rows), err: errors.New("xdpbench -json reported no live run")}
+	}
+	fmt.Fprint(os.Stderr, rep.FrameTable, rep.LiveTable)
+	return outcome{rows: append(xdpRows(rep.Rows), xdpLiveRows(rep.LiveRows)...), section: fmt.Sprintf("### The XDP program on each frame\n\n"+
 		"`tools/xdpbench`: `BPF_PROG_TEST_RUN` on a fresh copy of the frame for every run; the median of %d\n"+
-		"batches of %s runs.\n\n%s", rep.Batches, group(uint64(rep.Runs)), rep.FrameTable)}
+		"batches of %s runs.\n\n%s\n#### Live, on veth pairs\n\n%s", rep.Batches, group(uint64(rep.Runs)), rep.FrameTable, rep.LiveTable)}
 }
 
 // goBench runs one Go benchmark, its output echoed, and returns its result.

@@ -55,8 +55,8 @@ func TestPipelineRows(t *testing.T) {
 		rateMet, bytesOK met
 	}{
 		{65526, 1709, barMissed, barMissed},
-		{1e6, 256, barMet, barMet},
-		{999999, 257, barMissed, barMissed},
+		{1e6, 400, barMet, barMet},
+		{999999, 401, barMissed, barMissed},
 		{2.5e6, 100, barMet, barMet},
 	} {
 		rows, err := pipelineRows(benchResult{Metrics: map[string]float64{"SYNs/s": tc.rate, "B/live-attempt": tc.bytes, "live-attempts": 1230}})
@@ -71,7 +71,7 @@ func TestPipelineRows(t *testing.T) {
 		}
 	}
 	rows, _ := pipelineRows(benchResult{Metrics: map[string]float64{"SYNs/s": 65526, "B/live-attempt": 1709}})
-	if rows[0].Short != "15.3× short" || rows[1].Short != "6.7× over" {
+	if rows[0].Short != "15.3× short" || rows[1].Short != "4.3× over" || rows[1].Bar != "≤ 400 B" {
 		t.Errorf("shortfalls %q, %q", rows[0].Short, rows[1].Short)
 	}
 	if _, err := pipelineRows(benchResult{Metrics: map[string]float64{"SYNs/s": 65526}}); err == nil {
@@ -85,14 +85,18 @@ func TestOfflineRows(t *testing.T) {
 		p0f, analyze time.Duration
 		want         met
 	}{
-		{2 * s, 1 * s, barMet},
-		{2 * s, 2 * s, barMissed}, // as fast is not faster
-		{2 * s, 3 * s, barMissed},
-		{0, 1 * s, barMissed}, // no baseline
+		{10 * s, 1 * s, barMet},
+		{10 * s, 2 * s, barMet}, // 0.2: at the bar
+		{10 * s, 2100 * time.Millisecond, barMissed},
+		{2 * s, 1 * s, barMissed}, // faster, not five times
+		{0, 1 * s, barMissed},     // no baseline
 	} {
 		rows := offlineRows(offline{Capture: "c", P0f: timing{Wall: tc.p0f}, Analyze: timing{Wall: tc.analyze}})
 		if got := metOf(t, rows, "wall time"); got != tc.want {
 			t.Errorf("p0f %v, analyze %v: met %v, want %v", tc.p0f, tc.analyze, got, tc.want)
+		}
+		if rows[0].Bar != "≤ 0.2" {
+			t.Errorf("bar %q, want ≤ 0.2", rows[0].Bar)
 		}
 		if got := metOf(t, rows, "user CPU"); got != noBar {
 			t.Errorf("user CPU has a bar")
@@ -109,24 +113,44 @@ func floodCaseOf(name string, perCPU float64, rec, lost, matched uint64) floodCa
 }
 
 func TestFloodRows(t *testing.T) {
+	store := floodCaseOf("store", 5e4, 457_824, 542_176, 1e6)
+	store.AgentCPUS, store.AgentMaxRSSBytes = 4.42, 336_200_000
 	rows, err := floodRows(floodReport{Cases: []floodCase{
 		floodCaseOf("native", 289855, 2e6, 0, 2e6),
 		floodCaseOf("generic", 179695, 1_999_000, 1000, 2e6), // as many as the kernel: not more
 		floodCaseOf("kernel", 179695, 0, 0, 0),
+		store,
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for prefix, want := range map[string]met{
-		"SYNs recorded + lost, XDP native":  barMet,
-		"SYNs recorded + lost, XDP generic": barMet,
-		"RSTs per CPU-second, XDP native":   barMet,
-		"RSTs per CPU-second, XDP generic":  barMissed,
-		"agent CPU, XDP native":             noBar,
+		"SYNs recorded + lost, XDP native":            barMet, // the first match: the plain case
+		"SYNs recorded + lost, XDP generic":           barMet,
+		"RSTs per CPU-second, XDP native":             barMet,
+		"RSTs per CPU-second, XDP generic":            barMissed,
+		"agent CPU, XDP native":                       noBar,
+		"SYNs recorded + lost, XDP native, --out":     barMet,
+		"agent CPU per SYN recorded, XDP native, --o": noBar,
+		"agent max RSS, XDP native, --out and --db":   noBar,
 	} {
 		if got := metOf(t, rows, prefix); got != want {
 			t.Errorf("%s: met %v, want %v", prefix, got, want)
 		}
+	}
+	for _, r := range rows {
+		switch {
+		case strings.HasPrefix(r.Figure, "agent CPU per SYN recorded") && r.Result != "9.65 µs",
+			strings.HasPrefix(r.Figure, "agent max RSS") && r.Result != "336 MB":
+			t.Errorf("%s: %q", r.Figure, r.Result)
+		}
+	}
+
+	// Without the store case: its line says so, and an error.
+	rows, err = floodRows(floodReport{Cases: []floodCase{floodCaseOf("native", 3e5, 1, 0, 1),
+		floodCaseOf("generic", 3e5, 1, 0, 1), floodCaseOf("kernel", 2e5, 0, 0, 0)}})
+	if err == nil || !strings.Contains(err.Error(), "store") || !strings.HasPrefix(rows[len(rows)-1].Result, "failed:") {
+		t.Errorf("no store case: err %v, rows %+v", err, rows)
 	}
 
 	// A SYN neither recorded nor counted as lost misses the bar.
@@ -152,6 +176,17 @@ func TestXDPRows(t *testing.T) {
 		{Frame: "non-target", Ours: 85.6, Baseline: 51, BaselineName: "pass-only", Ratio: 1.68, Bar: 1.3, Met: false},
 	})
 	if rows[0].Met != barMet || rows[1].Met != barMissed || rows[1].Ratio != "1.68" || rows[1].Bar != "≤ 1.3" {
+		t.Errorf("%+v", rows)
+	}
+}
+
+func TestXDPLiveRows(t *testing.T) {
+	rows := xdpLiveRows([]xdpbench.LiveRow{
+		{Row: xdpbench.Row{Frame: "arp", Ours: 33.5, Baseline: 31, BaselineName: "pass-only", Ratio: 1.08, Bar: 1.3, Met: true}, ExtraNs: 2.5},
+		{Row: xdpbench.Row{Frame: "non-target", Ours: 45, Baseline: 30, BaselineName: "pass-only", Ratio: 1.5, Bar: 1.3}, ExtraNs: 15},
+	})
+	if len(rows) != 2 || rows[0].Met != barMet || rows[1].Met != barMissed || rows[0].Result != "33.5 ns (+2.5 ns)" ||
+		rows[1].Figure != "ns per packet, live veth, non-target" || rows[1].Bar != "≤ 1.3" || rows[1].Baseline != "pass-only: 30.0 ns" {
 		t.Errorf("%+v", rows)
 	}
 }

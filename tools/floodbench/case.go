@@ -26,7 +26,19 @@ const (
 	caseNative  = "native"
 	caseGeneric = "generic"
 	caseKernel  = "kernel"
+	// caseStore is native mode with the whole pipeline behind the ring:
+	// grouping, fingerprints, association, the JSONL files (--out) and the
+	// SQLite store (--db).
+	caseStore = "store"
 )
+
+// xdpMode is the --xdp-mode of a case's agent.
+func xdpMode(kind string) string {
+	if kind == caseStore {
+		return caseNative
+	}
+	return kind
+}
 
 var (
 	sensAddr = netip.MustParseAddr("10.88.0.1")
@@ -50,6 +62,7 @@ type result struct {
 	rsts       uint64        // frames the generator's veth end received
 	machineCPU time.Duration // all CPUs, user+nice+system+irq+softirq
 	agentCPU   time.Duration
+	agentRSS   uint64            // the agent's peak resident memory (VmHWM), bytes
 	counters   map[string]uint64 // nil for the kernel path
 }
 
@@ -100,10 +113,15 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 		if err := os.Mkdir(pinDir, 0o700); err != nil {
 			return nil, err
 		}
-		ready := filepath.Join(filepath.Dir(filepath.Dir(pinDir)), "ready-"+kind)
-		cmd := sens.Exec(ctx, bin, "run", "--ready-file", ready, "--iface", "eth0", "--xdp-mode", kind,
+		work := filepath.Dir(filepath.Dir(pinDir)) // the run's temporary directory, outside the bpffs
+		ready := filepath.Join(work, "ready-"+kind)
+		args := []string{"run", "--ready-file", ready, "--iface", "eth0", "--xdp-mode", xdpMode(kind),
 			"--pin-dir", pinDir, "--events", "", "--db", "", "--metrics-listen", "", "--rst-rate", "0",
-			"--local-addr", sensAddr.String(), "--log-level", "warn")
+			"--local-addr", sensAddr.String(), "--log-level", "warn"}
+		if kind == caseStore {
+			args = append(args, "--out", filepath.Join(work, "out-"+kind), "--db", filepath.Join(work, kind+".db"))
+		}
+		cmd := sens.Exec(ctx, bin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -180,7 +198,7 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 	}
 	var st0 map[string]uint64
 	if agentPID != 0 {
-		if st0, err = agentStats(ctx, sens, bin, pinDir, kind); err != nil {
+		if st0, err = agentStats(ctx, sens, bin, pinDir, xdpMode(kind)); err != nil {
 			return nil, err
 		}
 	}
@@ -193,12 +211,22 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 		return nil, err
 	}
 	time.Sleep(cfg.drain)
+	if kind == caseStore {
+		// The pipeline may still work through what the ring held: its CPU
+		// counts only once it is idle.
+		if err := settle(ctx, agentPID, cfg.settle); err != nil {
+			return nil, err
+		}
+	}
 	cpu1, err := machineCPU()
 	if err != nil {
 		return nil, err
 	}
 	if agentPID != 0 {
 		if agent1, err = processCPU(agentPID); err != nil {
+			return nil, err
+		}
+		if res.agentRSS, err = peakRSS(agentPID); err != nil {
 			return nil, err
 		}
 	}
@@ -220,7 +248,7 @@ func runCase(ctx context.Context, cfg config, kind, bin, pinDir string) (res *re
 	res.rsts = gen1.RxPackets - gen0.RxPackets
 
 	if agentPID != 0 {
-		st1, err := agentStats(ctx, sens, bin, pinDir, kind)
+		st1, err := agentStats(ctx, sens, bin, pinDir, xdpMode(kind))
 		if err != nil {
 			return nil, err
 		}

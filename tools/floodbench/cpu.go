@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -62,4 +63,53 @@ func processCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
 	return ticks(u + s), nil
+}
+
+// peakRSS is the peak resident set size of pid (VmHWM in /proc/PID/status),
+// in bytes.
+func peakRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status: VmHWM %q: %w", pid, v, err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+}
+
+// settle waits until pid has used no CPU for a tick's worth of 200 ms, or
+// until at most max has passed (then it reports how busy it still was).
+func settle(ctx context.Context, pid int, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	last, err := processCPU(pid)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		now, err := processCPU(pid)
+		if err != nil {
+			return err
+		}
+		if now-last < ticks(1) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the agent still busy %v after the flood (%v of CPU in the last 200 ms)", max, now-last)
+		}
+		last = now
+	}
 }

@@ -32,6 +32,7 @@ type jsonCase struct {
 	MachineCPUS        float64           `json:"machine_cpu_s"`
 	GeneratorCPUS      float64           `json:"generator_cpu_s"`
 	AgentCPUS          float64           `json:"agent_cpu_s"`
+	AgentMaxRSSBytes   uint64            `json:"agent_max_rss_bytes,omitempty"`
 	RSTsPerCPUSecond   float64           `json:"rsts_per_cpu_second"`
 	Counters           map[string]uint64 `json:"counters,omitempty"`
 }
@@ -46,7 +47,7 @@ func writeJSON(w io.Writer, cfg config, cases []string, rs map[string]*result) e
 			Case: c, Sent: r.sent, ElapsedS: r.elapsed.Seconds(),
 			SensorRx: r.sensRx, SensorRxDropped: r.sensDrop, GeneratorTxDropped: r.genDrop, ReturnDropped: r.retDrop,
 			RSTs: r.rsts, MachineCPUS: r.machineCPU.Seconds(), GeneratorCPUS: r.genCPU.Seconds(),
-			AgentCPUS: r.agentCPU.Seconds(), RSTsPerCPUSecond: perCPUSecond(r.rsts, r.machineCPU),
+			AgentCPUS: r.agentCPU.Seconds(), AgentMaxRSSBytes: r.agentRSS, RSTsPerCPUSecond: perCPUSecond(r.rsts, r.machineCPU),
 			Counters: r.counters,
 		})
 	}

@@ -3,9 +3,15 @@
 // Command floodbench floods the sensor with live SYNs over a veth pair and
 // compares its XDP answer (native and generic mode) with the kernel's own
 // RST for a closed port: RSTs per CPU-second of the whole machine, and
-// whether every SYN was recorded or counted as lost (issue 9). Needs root.
+// whether every SYN was recorded or counted as lost (issues 9 and 19).
+// Needs root.
 //
-//	go run ./tools/floodbench [-frames 2000000] [-duration 10s] [-cases native,generic,kernel] [-json]
+//	go run ./tools/floodbench [-frames 2000000] [-duration 10s] [-cases native,generic,kernel,store] [-json]
+//
+// The store case is native mode with the agent's whole pipeline on
+// (--out DIR --db FILE): grouping, fingerprints, association, the JSONL
+// files and the SQLite store; its CPU is taken once the agent is idle again,
+// and its peak memory (VmHWM) is reported.
 //
 // Each case gets fresh namespaces: a generator (gen) and a sensor (sens)
 // joined by one veth pair. The generator sends prebuilt IPv4 SYNs from many
@@ -40,9 +46,10 @@ func main() {
 	flag.Uint64Var(&cfg.frames, "frames", 2_000_000, "most SYN frames to send per case")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "longest flood per case")
 	flag.IntVar(&cfg.sources, "sources", 65000, "distinct client address/port pairs cycled through (at most 65000)")
-	flag.StringVar(&cfg.cases, "cases", "native,generic,kernel", "cases to run, comma-separated: native, generic, kernel")
+	flag.StringVar(&cfg.cases, "cases", "native,generic,kernel,store", "cases to run, comma-separated: native, generic, kernel, store (native with --out and --db)")
 	flag.StringVar(&cfg.bin, "bin", "", "mxsensor binary to use (default: build ./cmd/mxsensor into a temporary directory)")
 	flag.DurationVar(&cfg.drain, "drain", 500*time.Millisecond, "wait after the last frame before reading the counters")
+	flag.DurationVar(&cfg.settle, "settle", 60*time.Second, "store case: longest wait, after the drain, for the agent's pipeline to go idle")
 	flag.BoolVar(&cfg.json, "json", false, "print the figures of every case as JSON instead of markdown tables")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -58,6 +65,7 @@ type config struct {
 	cases    string
 	bin      string
 	drain    time.Duration
+	settle   time.Duration
 	json     bool
 }
 
@@ -74,7 +82,7 @@ func run(cfg config) (err error) {
 	var cases []string
 	for _, c := range strings.Split(cfg.cases, ",") {
 		switch c = strings.TrimSpace(c); c {
-		case caseNative, caseGeneric, caseKernel:
+		case caseNative, caseGeneric, caseKernel, caseStore:
 			cases = append(cases, c)
 		case "":
 		default:
