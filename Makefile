@@ -8,10 +8,13 @@ GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bp
 # Debian packages: clang/llvm/libbpf-dev rebuild the BPF object; iproute2 runs
 # commands inside the test namespaces; p0f is the fingerprint oracle; rbldnsd
 # serves the DNSBL zone of the enrichment tests; hping3 floods the live agent;
-# postfix (postmap) and nftables (nft -c) check the blocklist exports.
+# postfix (postmap) and nftables (nft -c) check the blocklist exports;
+# systemd (systemd-analyze) measures the units' exposure and expands their
+# system call filters, and linux-libc-dev has the system call table the
+# hardened-agent test applies them with.
 APT_BUILD := clang llvm libbpf-dev
 # The test hosts of the end-to-end test (e2e/) are part of `make test` too.
-APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping3 nftables
+APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping3 nftables systemd linux-libc-dev
 
 export CGO_ENABLED ?= 0
 
@@ -27,7 +30,7 @@ deps-build: ## install clang, llvm and libbpf-dev from Debian (needs root)
 	@missing=""; for p in $(APT_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, postfix, swaks, dnsmasq-base, hping3, nftables) from Debian (needs root)
+deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, postfix, swaks, dnsmasq-base, hping3, nftables, systemd, linux-libc-dev) from Debian (needs root)
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
@@ -104,6 +107,7 @@ bench: ## benchmarks (issue 9): XDP vs baselines, ring drain, pipeline, analyze 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
 	install -D -m 0644 packaging/mxsensor.service $(DESTDIR)/etc/systemd/system/mxsensor.service
+	install -D -m 0644 packaging/mxsensor-collect.service $(DESTDIR)/etc/systemd/system/mxsensor-collect.service
 	install -D -m 0644 docs/mxsensor.example.yaml $(DESTDIR)/etc/mxsensor/mxsensor.yaml.example
 
 clean: ## remove build output

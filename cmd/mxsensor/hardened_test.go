@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mxsensor/mxsensor/internal/dataplane"
+	"github.com/mxsensor/mxsensor/internal/netlab"
+)
+
+const sensorUnit = "../../packaging/mxsensor.service"
+
+// requireTool finds a program the test runs, failing under CI=true and
+// skipping elsewhere when it is missing.
+func requireTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (Debian package %s) not installed; CI=true: failing instead of skipping", name, pkg)
+		}
+		t.Skipf("%s (Debian package %s) not installed", name, pkg)
+	}
+	return p
+}
+
+// unitService reads the [Service] settings of a unit file, each key's
+// values in order.
+func unitService(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' || l[0] == ';' {
+			continue
+		}
+		if l[0] == '[' {
+			section = l
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			t.Fatalf("%s: not a setting: %q", path, l)
+		}
+		if section == "[Service]" {
+			settings[k] = append(settings[k], v)
+		}
+	}
+	return settings
+}
+
+// The exposure systemd-analyze gives each unit (issue 21): the sensor at
+// most 2.5, the collector, which needs no capability, at most 1.5.
+func TestUnitExposure(t *testing.T) {
+	sa := requireTool(t, "systemd-analyze", "systemd")
+	re := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+	for unit, most := range map[string]float64{"mxsensor.service": 2.5, "mxsensor-collect.service": 1.5} {
+		out, err := exec.Command(sa, "security", "--offline=true", filepath.Join("../../packaging", unit)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemd-analyze security %s: %v\n%s", unit, err, out)
+		}
+		m := re.FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("%s: no exposure level in\n%s", unit, out)
+		}
+		got, err := strconv.ParseFloat(string(m[1]), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: exposure %.1f (at most %.1f)", unit, got, most)
+		if got > most {
+			t.Errorf("%s: exposure %.1f, want at most %.1f\n%s", unit, got, most, out)
+		}
+	}
+}
+
+// expandSyscalls turns SystemCallFilter= items (names and @groups) into
+// system call names, as systemd-analyze lists the groups.
+func expandSyscalls(t *testing.T, sa string, items []string, into map[string]bool) {
+	t.Helper()
+	for _, it := range items {
+		if !strings.HasPrefix(it, "@") {
+			into[it] = true
+			continue
+		}
+		out, err := exec.Command(sa, "syscall-filter", it).Output()
+		if err != nil {
+			t.Fatalf("systemd-analyze syscall-filter %s: %v", it, err)
+		}
+		lines := strings.Split(string(out), "\n")[1:] // the first is the group's name
+		var members []string
+		for _, l := range lines {
+			if l = strings.TrimSpace(l); l != "" && l[0] != '#' {
+				members = append(members, l)
+			}
+		}
+		if len(members) == 0 {
+			t.Fatalf("systemd-analyze syscall-filter %s: empty group", it)
+		}
+		expandSyscalls(t, sa, members, into)
+	}
+}
+
+// The unit's settings the harness applies itself (see sandboxArgs), and those
+// it leaves out, each with why; a setting in neither fails the test, so a
+// new one is either exercised or explained.
+var (
+	unitApplied = []string{"User", "Group", "SupplementaryGroups", "AmbientCapabilities", "CapabilityBoundingSet",
+		"NoNewPrivileges", "UMask", "SystemCallFilter", "SystemCallErrorNumber", "SystemCallArchitectures",
+		"RestrictAddressFamilies", "MemoryDenyWriteExecute", "ProtectSystem", "ReadWritePaths", "StateDirectory",
+		"ProtectKernelTunables", "ProtectProc", "ProcSubset", "PrivateDevices", "DevicePolicy", "ProtectClock",
+		"ProtectKernelLogs", "ProtectHostname", "PrivateMounts", "ExecStart", "ExecStartPre"}
+	unitNotApplied = map[string]string{
+		"Type": "service management", "KillSignal": "the test sends SIGTERM", "TimeoutStopSec": "the test bounds the stop",
+		"Restart": "service management", "RestartSec": "service management", "StateDirectoryMode": "the test makes the directory 0750",
+		"ConfigurationDirectory": "the test passes flags", "LimitMEMLOCK": "BPF memory is charged to the cgroup since Linux 5.11",
+		"ProtectHome":          "the agent opens nothing under /home (the file system is read-only anyway)",
+		"PrivateTmp":           "the test's files are under /tmp (read-only but them)",
+		"ProtectKernelModules": "no module system call is in the filter", "ProtectControlGroups": "read-only with the rest",
+		"RestrictNamespaces": "unshare and setns are outside the filter", "LockPersonality": "personality(2) is outside the filter",
+		"RestrictRealtime": "the agent sets no scheduling policy", "RestrictSUIDSGID": "the agent makes no set-id file",
+		"RemoveIPC": "the agent makes no SysV IPC object",
+	}
+)
+
+// sandboxArgs are unitsandbox's and setpriv's arguments applying the unit's
+// restrictions, with the test's state and pin directories in place of the
+// unit's.
+func sandboxArgs(t *testing.T, unit map[string][]string, state, pins string) (sandbox, setpriv []string) {
+	t.Helper()
+	for k := range unit {
+		if !slices.Contains(unitApplied, k) && unitNotApplied[k] == "" {
+			t.Errorf("the unit sets %s, which the test neither applies nor explains", k)
+		}
+	}
+	one := func(k string) string {
+		if len(unit[k]) != 1 {
+			t.Fatalf("the unit sets %s %d times, want once", k, len(unit[k]))
+		}
+		return unit[k][0]
+	}
+	want := map[string]string{"NoNewPrivileges": "yes", "SystemCallArchitectures": "native", "MemoryDenyWriteExecute": "yes",
+		"ProtectSystem": "strict", "ProtectKernelTunables": "yes", "ProtectProc": "invisible", "ProcSubset": "pid",
+		"PrivateDevices": "yes", "ProtectHostname": "yes", "SystemCallErrorNumber": "EPERM"}
+	for k, v := range want {
+		if got := one(k); got != v {
+			t.Fatalf("the unit sets %s=%s; the test applies %s=%s", k, got, k, v)
+		}
+	}
+	if rw := one("ReadWritePaths"); rw != "/sys/fs/bpf/mxsensor" {
+		t.Fatalf("ReadWritePaths=%s: the test knows the pin directory only", rw)
+	}
+	sa := requireTool(t, "systemd-analyze", "systemd")
+	calls := map[string]bool{}
+	for _, v := range unit["SystemCallFilter"] {
+		if strings.HasPrefix(v, "~") {
+			t.Fatalf("SystemCallFilter=%s: the test applies allow-lists only", v)
+		}
+		expandSyscalls(t, sa, strings.Fields(v), calls)
+	}
+	var families []string
+	for _, f := range strings.Fields(one("RestrictAddressFamilies")) {
+		families = append(families, strings.ToLower(strings.TrimPrefix(f, "AF_")))
+	}
+	sandbox = []string{"-syscalls", strings.Join(slices.Sorted(maps.Keys(calls)), ","), "-errno", "1",
+		"-families", strings.Join(families, ","), "-umask", one("UMask"), "-mdwe", "-read-only",
+		"-rw", state + "," + pins, "-proc-invisible", "-private-devices", "-private-uts"}
+
+	ambient, bounding := capList(t, one("AmbientCapabilities")), capList(t, one("CapabilityBoundingSet"))
+	setpriv = []string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all," + ambient,
+		"--ambient-caps=-all," + ambient, "--bounding-set=-all," + bounding, "--no-new-privs"}
+	return sandbox, setpriv
+}
+
+// capList turns "CAP_BPF CAP_NET_ADMIN" into setpriv's "+bpf,+net_admin".
+func capList(t *testing.T, v string) string {
+	var out []string
+	for _, c := range strings.Fields(v) {
+		if !strings.HasPrefix(c, "CAP_") {
+			t.Fatalf("capability %q", c)
+		}
+		out = append(out, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	return strings.Join(out, ",")
+}
+
+// buildStatic builds a package of this module without cgo, as `make build`
+// does (a cgo build could not drop capabilities on every thread).
+func buildStatic(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(filepath.Clean(pkg)))
+	if pkg == "." {
+		bin = filepath.Join(filepath.Dir(bin), "mxsensor")
+	}
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// statusFields reads some fields of a /proc status file.
+func statusFields(path string, keys ...string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && slices.Contains(keys, k) {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m, nil
+}
+
+// TestRunHardened starts the agent under the sensor unit's restrictions,
+// applied by the test as systemd would (systemd is not PID 1 in CI): the
+// unit's user-to-be (nobody), capabilities, no_new_privs, umask, seccomp
+// allow-list of system calls and socket families, no writable executable
+// memory, a read-only file system but the state and pin directories, a
+// private /dev, /proc and host name. The agent must attach, drop its
+// capabilities on every thread (CapEff 0), keep its pins 0700/0600 and its
+// files 0640, refuse connections and record them, and detach cleanly at
+// SIGTERM.
+func TestRunHardened(t *testing.T) {
+	netlab.RequireRoot(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("tools/unitsandbox knows the x86-64 system call table only")
+	}
+	setprivBin := requireTool(t, "setpriv", "util-linux")
+	if _, err := os.Stat("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the system call table (Debian package linux-libc-dev) is missing; CI=true: failing instead of skipping")
+		}
+		t.Skip("the system call table (Debian package linux-libc-dev) is missing")
+	}
+	unit := unitService(t, sensorUnit)
+	bin := buildStatic(t, ".")
+	sandboxBin := buildStatic(t, "../../tools/unitsandbox")
+	for _, b := range []string{bin, sandboxBin} {
+		for d := filepath.Dir(b); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const nobody = 65534
+	s4, c4 := netip.MustParseAddr("10.82.0.1"), netip.MustParseAddr("10.82.0.2")
+	sensorHost, client := sensorLab(t, "mxhard", s4, netip.Addr{}, c4, netip.Addr{})
+	pins := mountBPFFS(t)
+	state := t.TempDir()
+	for _, d := range []string{pins, state} {
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the unit's ExecStartPre and StateDirectoryMode make them.
+	if err := os.Chmod(pins, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	sbArgs, spArgs := sandboxArgs(t, unit, state, pins)
+	ready := filepath.Join(state, "ready")
+	args := append(append(append(sbArgs, "--", setprivBin), spArgs...),
+		bin, "run", "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins,
+		"--events", filepath.Join(state, "events.jsonl"), "--db", filepath.Join(state, "mxsensor.db"),
+		"--out", filepath.Join(state, "out"), "--no-report", "--ready-file", ready,
+		"--metrics-listen", "127.0.0.1:9725", "--log-format", "json")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := sensorHost.Exec(ctx, sandboxBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if b, err := os.ReadFile(ready); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+				t.Fatalf("ready file %q: %v", b, err)
+			}
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the hardened agent exited: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 20s\n%s", stderr.String())
+		}
+	}
+
+	// Capabilities are per thread: every thread of the agent must have
+	// dropped them.
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	for _, task := range tasks {
+		st, err := statusFields(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()),
+			"CapEff", "CapPrm", "CapAmb", "CapInh", "NoNewPrivs", "Seccomp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"CapEff", "CapPrm", "CapAmb", "CapInh"} {
+			if st[k] != "0000000000000000" {
+				t.Errorf("thread %s: %s %s, want 0", task.Name(), k, st[k])
+			}
+		}
+		if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
+			t.Errorf("thread %s: NoNewPrivs %s, Seccomp %s: the restrictions did not apply", task.Name(), st["NoNewPrivs"], st["Seccomp"])
+		}
+	}
+	// The pins: the directory 0700, each object 0600.
+	pinDir := filepath.Join(pins, "eth0")
+	checkMode(t, pinDir, fs.ModeDir|0o700)
+	pinned, err := os.ReadDir(pinDir)
+	if err != nil || len(pinned) < 3 {
+		t.Fatalf("pins: %v %v", pinned, err)
+	}
+	for _, p := range pinned {
+		checkMode(t, filepath.Join(pinDir, p.Name()), 0o600)
+	}
+
+	err = client.Do(func() error {
+		for i := range 3 {
+			d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: c4.AsSlice(), Port: 42200 + i}}
+			conn, err := d.Dial("tcp", netip.AddrPortFrom(s4, 25).String())
+			if err == nil {
+				conn.Close()
+				return errors.New("the sensor accepted a connection")
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit on SIGTERM\n%s", stderr.String())
+	}
+	// Detached without capabilities: no program on the interface, no pins.
+	err = sensorHost.Do(func() error {
+		attached, id, err := dataplane.XDPAttached("eth0")
+		if err == nil && attached {
+			err = fmt.Errorf("XDP program %d still attached after exit", id)
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(pinDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("pin directory left behind: %v", err)
+	}
+	for _, want := range []string{"dropped CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON", "detached XDP program"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	ev, err := os.ReadFile(filepath.Join(state, "events.jsonl"))
+	if err != nil || strings.Count(string(ev), "\n") != 3 {
+		t.Errorf("events: %v\n%s", err, ev)
+	}
+	for _, f := range []string{"events.jsonl", "mxsensor.db", "out/attempts.jsonl", "out/associations.jsonl"} {
+		checkMode(t, filepath.Join(state, f), 0o640)
+	}
+}
+
+func checkMode(t *testing.T, path string, want fs.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if got := fi.Mode() & (fs.ModeDir | fs.ModePerm); got != want {
+		t.Errorf("%s: mode %v, want %v", path, got, want)
+	}
+}
+
+// TestRunUmask: whatever the caller's umask, the agent's store and outputs
+// are not world-readable (0640). A start that fails at the sensor (no such
+// interface) has created them already.
+func TestRunUmask(t *testing.T) {
+	bin := buildStatic(t, ".")
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", `umask 0; exec "$@"`, "sh", bin, "run", "--iface", "mxs-none0",
+		"--db", filepath.Join(dir, "m.db"), "--events", filepath.Join(dir, "ev.jsonl"), "--out", filepath.Join(dir, "out"),
+		"--metrics-listen", "")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("run on a missing interface succeeded:\n%s", out)
+	}
+	for _, f := range []string{"m.db", "ev.jsonl", "out/attempts.jsonl"} {
+		checkMode(t, filepath.Join(dir, f), 0o640)
+	}
+	checkMode(t, filepath.Join(dir, "out"), fs.ModeDir|0o750)
+}
