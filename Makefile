@@ -18,7 +18,7 @@ APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping
 
 export CGO_ENABLED ?= 0
 
-.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table assoc-dev fleet-table fleet-sim install clean demo lab-fleet e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz fuzz-long bench-fingerprint assoc-table assoc-dev fleet-table fleet-sim install clean demo lab-fleet e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -51,6 +51,14 @@ test: deps-test check-generate test-unit ## everything CI runs: regenerate-and-d
 
 fuzz: ## coverage-guided fuzzing of the kernel program against the Go reference (FUZZTIME, default 60s)
 	$(GO) test -run XXX -fuzz FuzzDifferential -fuzztime $(or $(FUZZTIME),60s) ./internal/dataplane/
+
+# FUZZ_STATE keeps the run's seed and the batches done: an interrupted or
+# timed-out run resumes where it stopped; a finished one starts anew.
+fuzz-long: ## the kernel program against the Go reference on FRAMES (10 M) generated and mutated frames, at most FUZZTIME (30m) a go, resumable (FUZZ_STATE, default bin/fuzz-long.json; needs root)
+	@mkdir -p bin
+	MXS_FUZZ_LONG_FRAMES=$(or $(FRAMES),10000000) MXS_FUZZ_LONG_TIME=$(or $(FUZZTIME),30m) \
+	MXS_FUZZ_LONG_STATE=$(abspath $(or $(FUZZ_STATE),bin/fuzz-long.json)) \
+	$(GO) test -count=1 -v -timeout 0 -run 'TestDifferentialLong$$' ./internal/dataplane/
 
 bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one generated capture (N SYNs, default 300000)
 	@command -v p0f >/dev/null || $(MAKE) deps-test
