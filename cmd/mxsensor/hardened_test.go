@@ -141,8 +141,9 @@ var (
 		"ProtectHome":          "the agent opens nothing under /home (the file system is read-only anyway)",
 		"PrivateTmp":           "the test's files are under /tmp (read-only but them)",
 		"ProtectKernelModules": "no module system call is in the filter", "ProtectControlGroups": "read-only with the rest",
-		"RestrictNamespaces": "unshare and setns are outside the filter", "LockPersonality": "personality(2) is outside the filter",
-		"RestrictRealtime": "the agent sets no scheduling policy", "RestrictSUIDSGID": "the agent makes no set-id file",
+		"RestrictNamespaces": "the agent makes no namespace (systemd checks the flags of unshare, clone and setns)",
+		"LockPersonality":    "the agent never calls personality(2)",
+		"RestrictRealtime":   "the agent sets no scheduling policy", "RestrictSUIDSGID": "the agent makes no set-id file",
 		"RemoveIPC": "the agent makes no SysV IPC object",
 	}
 )
