@@ -241,6 +241,123 @@ func statusFields(path string, keys ...string) (map[string]string, error) {
 	return m, nil
 }
 
+// confined is `mxsensor run` started as nobody in a sensor lab under a
+// command that confines it (setpriv, unitsandbox), with state and pin
+// directories made as the unit's StateDirectory and ExecStartPre make them.
+type confined struct {
+	t              *testing.T
+	sensor, client *netlab.Host
+	s4, c4         netip.Addr
+	state, pins    string
+	cmd            *exec.Cmd
+	stderr         bytes.Buffer
+	done           chan error
+	pid            int
+}
+
+// startConfined starts bin under wrap(state, pins) in a new lab named lab
+// (sensor s4, client c4) and waits until it is attached.
+func startConfined(t *testing.T, lab string, s4, c4 netip.Addr, bin string, wrap func(state, pins string) []string) *confined {
+	t.Helper()
+	c := &confined{t: t, s4: s4, c4: c4, done: make(chan error, 1)}
+	c.sensor, c.client = sensorLab(t, lab, s4, netip.Addr{}, c4, netip.Addr{})
+	c.pins, c.state = mountBPFFS(t), t.TempDir()
+	const nobody = 65534
+	for d, mode := range map[string]os.FileMode{c.pins: 0o700, c.state: 0o750} {
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := append(wrap(c.state, c.pins), bin, "run", "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", c.pins,
+		"--events", filepath.Join(c.state, "events.jsonl"), "--db", filepath.Join(c.state, "mxsensor.db"),
+		"--out", filepath.Join(c.state, "out"), "--no-report", "--ready-file", filepath.Join(c.state, "ready"),
+		"--metrics-listen", "127.0.0.1:9725", "--log-format", "json")
+	// Every program run must be reachable by nobody.
+	for _, p := range []string{args[0], bin} {
+		for d := filepath.Dir(p); d != os.TempDir() && d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	c.cmd = c.sensor.Exec(ctx, args[0], args[1:]...)
+	c.cmd.Stderr = &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	ready := filepath.Join(c.state, "ready")
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if b, err := os.ReadFile(ready); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			if c.pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+				t.Fatalf("ready file %q: %v", b, err)
+			}
+			return c
+		}
+		select {
+		case err := <-c.done:
+			t.Fatalf("the confined agent exited: %v\n%s", err, c.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 20s\n%s", c.stderr.String())
+		}
+	}
+}
+
+// refuse connects three times from the client (source ports base to
+// base+2); each must be refused.
+func (c *confined) refuse(base int) {
+	c.t.Helper()
+	err := c.client.Do(func() error {
+		for i := range 3 {
+			d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: c.c4.AsSlice(), Port: base + i}}
+			conn, err := d.Dial("tcp", netip.AddrPortFrom(c.s4, 25).String())
+			if err == nil {
+				conn.Close()
+				return errors.New("the sensor accepted a connection")
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit, with the three events
+// written.
+func (c *confined) stop() {
+	c.t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		if err != nil {
+			c.t.Fatalf("exit: %v\n%s", err, c.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		c.t.Fatalf("no exit on SIGTERM\n%s", c.stderr.String())
+	}
+	ev, err := os.ReadFile(filepath.Join(c.state, "events.jsonl"))
+	if err != nil || strings.Count(string(ev), "\n") != 3 {
+		c.t.Errorf("events: %v\n%s", err, ev)
+	}
+}
+
 // TestRunHardened starts the agent under the sensor unit's restrictions,
 // applied by the test as systemd would (systemd is not PID 1 in CI): the
 // unit's user-to-be (nobody), capabilities, no_new_privs, umask, seccomp
@@ -265,79 +382,20 @@ func TestRunHardened(t *testing.T) {
 	unit := unitService(t, sensorUnit)
 	bin := buildStatic(t, ".")
 	sandboxBin := buildStatic(t, "../../tools/unitsandbox")
-	for _, b := range []string{bin, sandboxBin} {
-		for d := filepath.Dir(b); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	const nobody = 65534
-	s4, c4 := netip.MustParseAddr("10.82.0.1"), netip.MustParseAddr("10.82.0.2")
-	sensorHost, client := sensorLab(t, "mxhard", s4, netip.Addr{}, c4, netip.Addr{})
-	pins := mountBPFFS(t)
-	state := t.TempDir()
-	for _, d := range []string{pins, state} {
-		if err := os.Chown(d, nobody, nobody); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// As the unit's ExecStartPre and StateDirectoryMode make them.
-	if err := os.Chmod(pins, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(state, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	sbArgs, spArgs := sandboxArgs(t, unit, state, pins)
-	ready := filepath.Join(state, "ready")
-	args := append(append(append(sbArgs, "--", setprivBin), spArgs...),
-		bin, "run", "--iface", "eth0", "--xdp-mode", "generic", "--pin-dir", pins,
-		"--events", filepath.Join(state, "events.jsonl"), "--db", filepath.Join(state, "mxsensor.db"),
-		"--out", filepath.Join(state, "out"), "--no-report", "--ready-file", ready,
-		"--metrics-listen", "127.0.0.1:9725", "--log-format", "json")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := sensorHost.Exec(ctx, sandboxBin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	var pid int
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if b, err := os.ReadFile(ready); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
-				t.Fatalf("ready file %q: %v", b, err)
-			}
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("the hardened agent exited: %v\n%s", err, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 20s\n%s", stderr.String())
-		}
-	}
+	a := startConfined(t, "mxhard", netip.MustParseAddr("10.82.0.1"), netip.MustParseAddr("10.82.0.2"), bin,
+		func(state, pins string) []string {
+			sbArgs, spArgs := sandboxArgs(t, unit, state, pins)
+			return append(append(append([]string{sandboxBin}, sbArgs...), "--", setprivBin), spArgs...)
+		})
 
 	// Capabilities are per thread: every thread of the agent must have
 	// dropped them.
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", a.pid))
 	if err != nil || len(tasks) == 0 {
-		t.Fatalf("threads of %d: %v", pid, err)
+		t.Fatalf("threads of %d: %v", a.pid, err)
 	}
 	for _, task := range tasks {
-		st, err := statusFields(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()),
+		st, err := statusFields(fmt.Sprintf("/proc/%d/task/%s/status", a.pid, task.Name()),
 			"CapEff", "CapPrm", "CapAmb", "CapInh", "NoNewPrivs", "Seccomp")
 		if err != nil {
 			t.Fatal(err)
@@ -352,7 +410,7 @@ func TestRunHardened(t *testing.T) {
 		}
 	}
 	// The pins: the directory 0700, each object 0600.
-	pinDir := filepath.Join(pins, "eth0")
+	pinDir := filepath.Join(a.pins, "eth0")
 	checkMode(t, pinDir, fs.ModeDir|0o700)
 	pinned, err := os.ReadDir(pinDir)
 	if err != nil || len(pinned) < 3 {
@@ -362,34 +420,10 @@ func TestRunHardened(t *testing.T) {
 		checkMode(t, filepath.Join(pinDir, p.Name()), 0o600)
 	}
 
-	err = client.Do(func() error {
-		for i := range 3 {
-			d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: c4.AsSlice(), Port: 42200 + i}}
-			conn, err := d.Dial("tcp", netip.AddrPortFrom(s4, 25).String())
-			if err == nil {
-				conn.Close()
-				return errors.New("the sensor accepted a connection")
-			}
-			if !errors.Is(err, syscall.ECONNREFUSED) {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no exit on SIGTERM\n%s", stderr.String())
-	}
+	a.refuse(42200)
+	a.stop()
 	// Detached without capabilities: no program on the interface, no pins.
-	err = sensorHost.Do(func() error {
+	err = a.sensor.Do(func() error {
 		attached, id, err := dataplane.XDPAttached("eth0")
 		if err == nil && attached {
 			err = fmt.Errorf("XDP program %d still attached after exit", id)
@@ -403,16 +437,12 @@ func TestRunHardened(t *testing.T) {
 		t.Errorf("pin directory left behind: %v", err)
 	}
 	for _, want := range []string{"dropped CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON", "detached XDP program"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("the log lacks %q:\n%s", want, stderr.String())
+		if !strings.Contains(a.stderr.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, a.stderr.String())
 		}
 	}
-	ev, err := os.ReadFile(filepath.Join(state, "events.jsonl"))
-	if err != nil || strings.Count(string(ev), "\n") != 3 {
-		t.Errorf("events: %v\n%s", err, ev)
-	}
 	for _, f := range []string{"events.jsonl", "mxsensor.db", "out/attempts.jsonl", "out/associations.jsonl"} {
-		checkMode(t, filepath.Join(state, f), 0o640)
+		checkMode(t, filepath.Join(a.state, f), 0o640)
 	}
 }
 
