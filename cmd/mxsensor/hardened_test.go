@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -421,6 +422,30 @@ func TestRunHardened(t *testing.T) {
 	}
 
 	a.refuse(42200)
+	// Without capabilities the agent still reads its maps: the kernel
+	// counters it serves count the three SYNs.
+	err = a.sensor.Do(func() error {
+		// Dialled on this goroutine, whose thread is in the namespace.
+		conn, err := net.Dial("tcp", "127.0.0.1:9725")
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n"); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(conn)
+		if err != nil {
+			return err
+		}
+		if !regexp.MustCompile(`(?m)^mxsensor_xdp_syns_matched_total 3$`).Match(b) {
+			return fmt.Errorf("metrics without the SYNs matched:\n%s", b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 	a.stop()
 	// Detached without capabilities: no program on the interface, no pins.
 	err = a.sensor.Do(func() error {
