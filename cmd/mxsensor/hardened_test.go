@@ -130,7 +130,7 @@ func expandSyscalls(t *testing.T, sa string, items []string, into map[string]boo
 // it leaves out, each with why; a setting in neither fails the test, so a
 // new one is either exercised or explained.
 var (
-	unitApplied = []string{"User", "Group", "SupplementaryGroups", "AmbientCapabilities", "CapabilityBoundingSet",
+	unitApplied = []string{"User", "Group", "DynamicUser", "SupplementaryGroups", "AmbientCapabilities", "CapabilityBoundingSet",
 		"NoNewPrivileges", "UMask", "SystemCallFilter", "SystemCallErrorNumber", "SystemCallArchitectures",
 		"RestrictAddressFamilies", "MemoryDenyWriteExecute", "ProtectSystem", "ReadWritePaths", "StateDirectory",
 		"ProtectKernelTunables", "ProtectProc", "ProcSubset", "PrivateDevices", "DevicePolicy", "ProtectClock",
@@ -145,14 +145,19 @@ var (
 		"RestrictNamespaces": "the agent makes no namespace (systemd checks the flags of unshare, clone and setns)",
 		"LockPersonality":    "the agent never calls personality(2)",
 		"RestrictRealtime":   "the agent sets no scheduling policy", "RestrictSUIDSGID": "the agent makes no set-id file",
-		"RemoveIPC": "the agent makes no SysV IPC object",
+		"RemoveIPC":    "the agent makes no SysV IPC object",
+		"PrivateUsers": "a user namespace mapping only the service's user: the test runs it as nobody, which owns nothing",
 	}
 )
 
-// sandboxArgs are unitsandbox's and setpriv's arguments applying the unit's
-// restrictions, with the test's state and pin directories in place of the
-// unit's.
-func sandboxArgs(t *testing.T, unit map[string][]string, state, pins string) (sandbox, setpriv []string) {
+// confineAsUnit is the command that runs a program (appended to it) under
+// the unit's restrictions, with the test's state directory (and pin
+// directory, "" for a unit without) in place of the unit's: unitsandbox as
+// root sets up the namespaces and the umask, setpriv becomes nobody with the
+// unit's capabilities and no_new_privs, and unitsandbox again installs the
+// system call filter and refuses writable executable memory, as systemd
+// does once it has changed user.
+func confineAsUnit(t *testing.T, unit map[string][]string, sandboxBin, setprivBin, state, pins string) []string {
 	t.Helper()
 	for k := range unit {
 		if !slices.Contains(unitApplied, k) && unitNotApplied[k] == "" {
@@ -173,41 +178,54 @@ func sandboxArgs(t *testing.T, unit map[string][]string, state, pins string) (sa
 			t.Fatalf("the unit sets %s=%s; the test applies %s=%s", k, got, k, v)
 		}
 	}
-	if rw := one("ReadWritePaths"); rw != "/sys/fs/bpf/mxsensor" {
-		t.Fatalf("ReadWritePaths=%s: the test knows the pin directory only", rw)
-	}
-	sa := requireTool(t, "systemd-analyze", "systemd")
-	calls := map[string]bool{}
-	for _, v := range unit["SystemCallFilter"] {
-		if strings.HasPrefix(v, "~") {
-			t.Fatalf("SystemCallFilter=%s: the test applies allow-lists only", v)
+	rw := state
+	if pins != "" {
+		if p := one("ReadWritePaths"); p != "/sys/fs/bpf/mxsensor" {
+			t.Fatalf("ReadWritePaths=%s: the test knows the pin directory only", p)
 		}
-		expandSyscalls(t, sa, strings.Fields(v), calls)
+		rw += "," + pins
+	} else if len(unit["ReadWritePaths"]) > 0 {
+		t.Fatalf("ReadWritePaths=%v: the test has no directory for it", unit["ReadWritePaths"])
+	}
+	// An allow-list, then what "~" lines take out of it.
+	sa := requireTool(t, "systemd-analyze", "systemd")
+	allowed, refused := map[string]bool{}, map[string]bool{}
+	for _, v := range unit["SystemCallFilter"] {
+		if rest, ok := strings.CutPrefix(v, "~"); ok {
+			expandSyscalls(t, sa, strings.Fields(rest), refused)
+		} else {
+			expandSyscalls(t, sa, strings.Fields(v), allowed)
+		}
+	}
+	if len(allowed) == 0 {
+		t.Fatal("the unit's SystemCallFilter has no allow-list")
+	}
+	for c := range refused {
+		delete(allowed, c)
 	}
 	var families []string
 	for _, f := range strings.Fields(one("RestrictAddressFamilies")) {
 		families = append(families, strings.ToLower(strings.TrimPrefix(f, "AF_")))
 	}
-	sandbox = []string{"-syscalls", strings.Join(slices.Sorted(maps.Keys(calls)), ","), "-errno", "1",
-		"-families", strings.Join(families, ","), "-umask", one("UMask"), "-mdwe", "-read-only",
-		"-rw", state + "," + pins, "-proc-invisible", "-private-devices", "-private-uts"}
-
-	ambient, bounding := capList(t, one("AmbientCapabilities")), capList(t, one("CapabilityBoundingSet"))
-	setpriv = []string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all," + ambient,
-		"--ambient-caps=-all," + ambient, "--bounding-set=-all," + bounding, "--no-new-privs"}
-	return sandbox, setpriv
+	ambient, bounding := "-all"+capList(t, one("AmbientCapabilities")), "-all"+capList(t, one("CapabilityBoundingSet"))
+	return []string{sandboxBin, "-umask", one("UMask"), "-read-only", "-rw", rw, "-proc-invisible", "-private-devices",
+		"-private-uts", "--",
+		setprivBin, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=" + ambient,
+		"--ambient-caps=" + ambient, "--bounding-set=" + bounding, "--no-new-privs",
+		sandboxBin, "-syscalls", strings.Join(slices.Sorted(maps.Keys(allowed)), ","), "-errno", "1",
+		"-families", strings.Join(families, ","), "-mdwe", "--"}
 }
 
-// capList turns "CAP_BPF CAP_NET_ADMIN" into setpriv's "+bpf,+net_admin".
+// capList turns "CAP_BPF CAP_NET_ADMIN" into setpriv's ",+bpf,+net_admin".
 func capList(t *testing.T, v string) string {
-	var out []string
+	var out strings.Builder
 	for _, c := range strings.Fields(v) {
 		if !strings.HasPrefix(c, "CAP_") {
 			t.Fatalf("capability %q", c)
 		}
-		out = append(out, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+		out.WriteString(",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_")))
 	}
-	return strings.Join(out, ",")
+	return out.String()
 }
 
 // buildStatic builds a package of this module without cgo, as `make build`
@@ -240,6 +258,35 @@ func statusFields(path string, keys ...string) (map[string]string, error) {
 		}
 	}
 	return m, nil
+}
+
+// reachable opens the temporary directories above each path to nobody.
+func reachable(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		for d := filepath.Dir(p); d != os.TempDir() && d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// sandboxTools builds mxsensor and tools/unitsandbox and finds setpriv,
+// skipping (failing under CI=true) where the sandbox cannot work.
+func sandboxTools(t *testing.T) (bin, sandboxBin, setprivBin string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("tools/unitsandbox knows the x86-64 system call table only")
+	}
+	setprivBin = requireTool(t, "setpriv", "util-linux")
+	if _, err := os.Stat("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the system call table (Debian package linux-libc-dev) is missing; CI=true: failing instead of skipping")
+		}
+		t.Skip("the system call table (Debian package linux-libc-dev) is missing")
+	}
+	return buildStatic(t, "."), buildStatic(t, "../../tools/unitsandbox"), setprivBin
 }
 
 // confined is `mxsensor run` started as nobody in a sensor lab under a
@@ -276,14 +323,7 @@ func startConfined(t *testing.T, lab string, s4, c4 netip.Addr, bin string, wrap
 		"--events", filepath.Join(c.state, "events.jsonl"), "--db", filepath.Join(c.state, "mxsensor.db"),
 		"--out", filepath.Join(c.state, "out"), "--no-report", "--ready-file", filepath.Join(c.state, "ready"),
 		"--metrics-listen", "127.0.0.1:9725", "--log-format", "json")
-	// Every program run must be reachable by nobody.
-	for _, p := range []string{args[0], bin} {
-		for d := filepath.Dir(p); d != os.TempDir() && d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	reachable(t, args[0], bin)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	c.cmd = c.sensor.Exec(ctx, args[0], args[1:]...)
@@ -370,24 +410,10 @@ func (c *confined) stop() {
 // SIGTERM.
 func TestRunHardened(t *testing.T) {
 	netlab.RequireRoot(t)
-	if runtime.GOARCH != "amd64" {
-		t.Skip("tools/unitsandbox knows the x86-64 system call table only")
-	}
-	setprivBin := requireTool(t, "setpriv", "util-linux")
-	if _, err := os.Stat("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the system call table (Debian package linux-libc-dev) is missing; CI=true: failing instead of skipping")
-		}
-		t.Skip("the system call table (Debian package linux-libc-dev) is missing")
-	}
 	unit := unitService(t, sensorUnit)
-	bin := buildStatic(t, ".")
-	sandboxBin := buildStatic(t, "../../tools/unitsandbox")
+	bin, sandboxBin, setprivBin := sandboxTools(t)
 	a := startConfined(t, "mxhard", netip.MustParseAddr("10.82.0.1"), netip.MustParseAddr("10.82.0.2"), bin,
-		func(state, pins string) []string {
-			sbArgs, spArgs := sandboxArgs(t, unit, state, pins)
-			return append(append(append([]string{sandboxBin}, sbArgs...), "--", setprivBin), spArgs...)
-		})
+		func(state, pins string) []string { return confineAsUnit(t, unit, sandboxBin, setprivBin, state, pins) })
 
 	// Capabilities are per thread: every thread of the agent must have
 	// dropped them.
@@ -469,6 +495,72 @@ func TestRunHardened(t *testing.T) {
 	for _, f := range []string{"events.jsonl", "mxsensor.db", "out/attempts.jsonl", "out/associations.jsonl"} {
 		checkMode(t, filepath.Join(a.state, f), 0o640)
 	}
+}
+
+// TestCollectHardened starts the collector under its unit's restrictions,
+// as TestRunHardened does the agent: without any capability, it must run
+// its embedded NATS server, create its store 0640 and stop on its own.
+func TestCollectHardened(t *testing.T) {
+	netlab.RequireRoot(t)
+	unit := unitService(t, "../../packaging/mxsensor-collect.service")
+	bin, sandboxBin, setprivBin := sandboxTools(t)
+	state := t.TempDir()
+	if err := os.Chown(state, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	var ports []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, l.Addr().String())
+		l.Close()
+	}
+	args := append(confineAsUnit(t, unit, sandboxBin, setprivBin, state, ""),
+		bin, "collect", "--db", filepath.Join(state, "fleet.db"), "--embedded-nats", ports[0],
+		"--nats-store", filepath.Join(state, "nats"), "--exit-idle", "2s", "--metrics-listen", ports[1], "--log-format", "json")
+	reachable(t, bin, sandboxBin)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The process keeps its id through the execs: read the collector's
+	// capabilities once it is the collector.
+	var st map[string]string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "mxsensor" {
+			continue
+		}
+		if st, err = statusFields(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid), "CapEff", "CapPrm", "CapBnd", "Seccomp"); err == nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("collect under its unit: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"CapEff", "CapPrm", "CapBnd"} {
+		if st[k] != "0000000000000000" {
+			t.Errorf("%s %q, want 0 (status %v)", k, st[k], st)
+		}
+	}
+	if st["Seccomp"] != "2" {
+		t.Errorf("Seccomp %q: the filter did not apply", st["Seccomp"])
+	}
+	for _, want := range []string{"embedded NATS server started", "collector stopped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, out.String())
+		}
+	}
+	checkMode(t, filepath.Join(state, "fleet.db"), 0o640)
 }
 
 func checkMode(t *testing.T, path string, want fs.FileMode) {

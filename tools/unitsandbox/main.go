@@ -4,12 +4,14 @@
 // except the given paths, a private /dev, a /proc showing only processes
 // (and only one's own), a private host name, a umask, no writable
 // executable memory and a seccomp allow-list of system calls and socket
-// families. Then it executes the command (typically setpriv, which drops to
-// the service user and its capabilities).
+// families. Then it executes the command:
 //
-//	unitsandbox -syscalls read,write,... -rw /var/lib/x -umask 0027 -- setpriv ... agent run
+//	unitsandbox -read-only -rw /var/lib/x -umask 0027 -- setpriv ... unitsandbox -syscalls read,write,... -- agent run
 //
-// It must start as root; it knows the x86-64 system call table only.
+// The namespaces need root; the filter, the umask and -mdwe do not (the
+// filter needs no_new_privs then), so a second unitsandbox after setpriv
+// filters only the service, as systemd does. It knows the x86-64 system
+// call table only.
 package main
 
 import (
@@ -121,15 +123,10 @@ func sandbox(o options) error {
 			return err
 		}
 	}
-	flags := unix.CLONE_NEWNS
-	if o.privateUTS {
-		flags |= unix.CLONE_NEWUTS
-	}
-	if err := unix.Unshare(flags); err != nil {
-		return fmt.Errorf("unshare: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("making / private: %w", err)
+	if o.privateDevs || o.procInvis || o.readOnly || o.privateUTS {
+		if err := unshare(o.privateUTS); err != nil {
+			return err
+		}
 	}
 	if o.privateDevs {
 		if err := privateDev(); err != nil {
@@ -162,6 +159,21 @@ func sandbox(o options) error {
 		}
 	}
 	return syscall.Exec(path, o.command, os.Environ())
+}
+
+// unshare makes this thread's mount namespace (and host name) private.
+func unshare(uts bool) error {
+	flags := unix.CLONE_NEWNS
+	if uts {
+		flags |= unix.CLONE_NEWUTS
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making / private: %w", err)
+	}
+	return nil
 }
 
 // privateDev replaces /dev by a tmpfs holding the pseudo devices systemd's
