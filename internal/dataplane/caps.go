@@ -84,21 +84,30 @@ func DropAttachCapabilities(mapsReadable func() error) (bool, error) {
 	}
 	if c.has(unix.CAP_SETPCAP) {
 		for _, cp := range attachCaps {
-			if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(cp), 0); e != 0 {
-				return false, fmt.Errorf("dropping capability %d from the bounding set: %w", cp, e)
+			if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(cp), 0); err != nil {
+				return false, fmt.Errorf("dropping capability %d from the bounding set: %w", cp, err)
 			}
 		}
 	}
 	n := c.without(attachCaps, false)
-	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&n.hdr)), uintptr(unsafe.Pointer(&n.data[0])), 0); e != 0 {
-		if e == unix.ENOTSUP {
-			// AllThreadsSyscall refuses in a cgo build: threads made by C
-			// would keep them.
-			return false, fmt.Errorf("%w: a cgo build cannot drop them on every thread", ErrCapsNeeded)
-		}
-		return false, fmt.Errorf("capset: %w", e)
+	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&n.hdr)), uintptr(unsafe.Pointer(&n.data[0])), 0); err != nil {
+		return false, fmt.Errorf("capset: %w", err)
 	}
 	return true, nil
+}
+
+// allThreads makes a system call on every thread of the process.
+func allThreads(trap, a1, a2, a3 uintptr) error {
+	_, _, e := syscall.AllThreadsSyscall(trap, a1, a2, a3)
+	switch e {
+	case 0:
+		return nil
+	case unix.ENOTSUP:
+		// AllThreadsSyscall refuses in a cgo build: threads made by C
+		// would keep them.
+		return fmt.Errorf("%w: a cgo build cannot drop them on every thread", ErrCapsNeeded)
+	}
+	return e
 }
 
 // probeWithout runs fn on a thread of its own with the attach capabilities
