@@ -55,6 +55,7 @@ fuzz: ## coverage-guided fuzzing of the kernel program against the Go reference 
 # FUZZ_STATE keeps the run's seed and the batches done: an interrupted or
 # timed-out run resumes where it stopped; a finished one starts anew.
 fuzz-long: ## the kernel program against the Go reference on FRAMES (10 M) generated and mutated frames, at most FUZZTIME (30m) a go, resumable (FUZZ_STATE, default bin/fuzz-long.json; needs root)
+	@[ "$$(id -u)" = 0 ] || { echo "make fuzz-long needs root: it loads the XDP program"; exit 1; }
 	@mkdir -p bin
 	MXS_FUZZ_LONG_FRAMES=$(or $(FRAMES),10000000) MXS_FUZZ_LONG_TIME=$(or $(FUZZTIME),30m) \
 	MXS_FUZZ_LONG_STATE=$(abspath $(or $(FUZZ_STATE),bin/fuzz-long.json)) \
