@@ -9,14 +9,17 @@ GENERATED := internal/dataplane/mxsensor_bpfel.go internal/dataplane/mxsensor_bp
 # commands inside the test namespaces; p0f is the fingerprint oracle; rbldnsd
 # serves the DNSBL zone of the enrichment tests; hping3 floods the live agent;
 # postfix (postmap) and nftables (nft -c) check the blocklist exports; rspamd
-# writes the results the reject-log parser reads.
+# writes the results the reject-log parser reads; systemd (systemd-analyze)
+# measures the units' exposure and expands their system call filters, and
+# linux-libc-dev has the system call table the hardened-agent test applies
+# them with.
 APT_BUILD := clang llvm libbpf-dev
 # The test hosts of the end-to-end test (e2e/) are part of `make test` too.
-APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping3 nftables rspamd
+APT_TEST  := iproute2 p0f rbldnsd chromium postfix swaks dnsmasq-base perl hping3 nftables rspamd systemd linux-libc-dev
 
 export CGO_ENABLED ?= 0
 
-.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz bench-fingerprint assoc-table assoc-dev fleet-table fleet-sim install clean demo lab-fleet e2e
+.PHONY: bench help build generate check-generate deps-build deps-test test test-unit fuzz fuzz-long bench-fingerprint assoc-table assoc-dev fleet-table fleet-sim install clean demo lab-fleet e2e
 
 help: ## show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -28,7 +31,7 @@ deps-build: ## install clang, llvm and libbpf-dev from Debian (needs root)
 	@missing=""; for p in $(APT_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, postfix, swaks, dnsmasq-base, hping3, nftables, rspamd) from Debian (needs root)
+deps-test: ## install what the tests run (iproute2, p0f, rbldnsd, chromium, postfix, swaks, dnsmasq-base, hping3, nftables, rspamd, systemd, linux-libc-dev) from Debian (needs root)
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
@@ -49,6 +52,15 @@ test: deps-test check-generate test-unit ## everything CI runs: regenerate-and-d
 
 fuzz: ## coverage-guided fuzzing of the kernel program against the Go reference (FUZZTIME, default 60s)
 	$(GO) test -run XXX -fuzz FuzzDifferential -fuzztime $(or $(FUZZTIME),60s) ./internal/dataplane/
+
+# FUZZ_STATE keeps the run's seed and the batches done: an interrupted or
+# timed-out run resumes where it stopped; a finished one starts anew.
+fuzz-long: ## the kernel program against the Go reference on FRAMES (10 M) generated and mutated frames, at most FUZZTIME (30m) a go, resumable (FUZZ_STATE, default bin/fuzz-long.json; needs root)
+	@[ "$$(id -u)" = 0 ] || { echo "make fuzz-long needs root: it loads the XDP program"; exit 1; }
+	@mkdir -p bin
+	MXS_FUZZ_LONG_FRAMES=$(or $(FRAMES),10000000) MXS_FUZZ_LONG_TIME=$(or $(FUZZTIME),30m) \
+	MXS_FUZZ_LONG_STATE=$(abspath $(or $(FUZZ_STATE),bin/fuzz-long.json)) \
+	$(GO) test -count=1 -v -timeout 0 -run 'TestDifferentialLong$$' ./internal/dataplane/
 
 bench-fingerprint: build ## time `mxsensor fingerprint` beside `p0f -r` on one generated capture (N SYNs, default 300000)
 	@command -v p0f >/dev/null || $(MAKE) deps-test
@@ -105,6 +117,7 @@ bench: ## benchmarks (issue 9): XDP vs baselines, ring drain, pipeline, analyze 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
 	install -D -m 0644 packaging/mxsensor.service $(DESTDIR)/etc/systemd/system/mxsensor.service
+	install -D -m 0644 packaging/mxsensor-collect.service $(DESTDIR)/etc/systemd/system/mxsensor-collect.service
 	install -D -m 0644 docs/mxsensor.example.yaml $(DESTDIR)/etc/mxsensor/mxsensor.yaml.example
 
 clean: ## remove build output

@@ -47,6 +47,7 @@ type runConfig struct {
 	liveDataplaneOptions `mapstructure:",squash"`
 	MetricsListen        config.HostPort `mapstructure:"metrics-listen"`
 	publishOptions       `mapstructure:",squash"`
+	KeepCaps             bool `mapstructure:"keep-caps"`
 }
 
 // Validate checks what the agent would refuse at start, but the interface.
@@ -78,6 +79,7 @@ func (c *runConfig) sensor() (sensor.Config, error) {
 	cfg.ReadyFile = c.ReadyFile
 	cfg.FlushInterval = c.FlushInterval
 	cfg.DegradedHold = c.DegradedHold
+	cfg.DropCaps = !c.KeepCaps
 	var err error
 	cfg.Dataplane, err = c.liveDataplaneOptions.config()
 	return cfg, err

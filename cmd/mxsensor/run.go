@@ -16,6 +16,10 @@ import (
 	"github.com/mxsensor/mxsensor/internal/metrics"
 )
 
+// agentUmask is the least umask the agent runs with (the unit's UMask=):
+// its files are at most 0640, its directories 0750.
+const agentUmask = 0o027
+
 func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --iface IF",
@@ -25,7 +29,8 @@ generic), pins its maps and link under --pin-dir/IF, and writes one JSON line
 per SYN to --events until SIGINT or SIGTERM, then detaches.
 
 Needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (and CAP_SYS_ADMIN only if bpffs
-must be mounted).`,
+must be mounted), and drops the three once the program is attached and
+pinned (--keep-caps keeps them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var c runConfig
@@ -38,6 +43,9 @@ must be mounted).`,
 				return err
 			}
 			defer log.Sync() //nolint:errcheck
+			// The store, the outputs and the pins hold addresses of
+			// senders: never world-readable, whatever the caller's umask.
+			syscall.Umask(syscall.Umask(agentUmask) | agentUmask)
 			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
@@ -107,5 +115,6 @@ must be mounted).`,
 	config.HostPortVar(f, "metrics-listen", metrics.DefaultListen,
 		`serve Prometheus metrics on /metrics and a health check on /healthz at this address ("" = off; keep it on loopback unless the network is trusted)`)
 	addPublishFlags(cmd)
+	f.Bool("keep-caps", false, "keep CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON once the program is attached (by default they are dropped then: nothing later needs them)")
 	return cmd
 }

@@ -155,6 +155,11 @@ func (a *Attachment) Detach() error {
 	return nil
 }
 
+// DetachNeedsCaps reports whether Detach needs CAP_NET_ADMIN: a netlink
+// attachment is removed by netlink; a bpf_link goes when its pin is
+// unlinked and its last descriptor closed, which needs no capability.
+func (a *Attachment) DetachNeedsCaps() bool { return a.link == nil }
+
 // XDPAttached reports whether an XDP program is attached to ifname, and its id.
 func XDPAttached(ifname string) (bool, uint32, error) {
 	nl, err := netlink.LinkByName(ifname)

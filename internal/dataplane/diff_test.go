@@ -28,6 +28,9 @@ type differ struct {
 	want  Counters // what the reference says the counters must have become
 	start Counters
 	n     int
+	// aborted counts the frames the kernel answered XDP_ABORTED (each also a
+	// disagreement).
+	aborted int
 }
 
 func newDiffer(t testing.TB, cfg Config) *differ {
@@ -77,6 +80,7 @@ func (d *differ) check(frame []byte) bool {
 	}
 	got := Verdict(ret)
 	if got == XDPAborted {
+		d.aborted++
 		t.Errorf("XDP_ABORTED for frame % x", frame)
 		return false
 	}
@@ -214,6 +218,18 @@ func randomFrame(r *rand.Rand) []byte {
 	return f
 }
 
+// diffFrame is the i-th frame of a run: the seeds first, then one random
+// frame in ten and mutated seeds.
+func diffFrame(r *rand.Rand, seeds [][]byte, i int) []byte {
+	switch {
+	case i < len(seeds):
+		return seeds[i]
+	case r.IntN(10) == 0:
+		return randomFrame(r)
+	}
+	return mutate(r, seeds[r.IntN(len(seeds))])
+}
+
 func diffSeeds() [][]byte {
 	var seeds [][]byte
 	for _, tc := range progCases() {
@@ -261,16 +277,7 @@ func TestDifferential(t *testing.T) {
 		d := newDiffer(t, cfg)
 		failures := 0
 		for i := 0; i < per && failures < 10; i++ {
-			var f []byte
-			switch {
-			case i < len(seeds):
-				f = seeds[i]
-			case r.IntN(10) == 0:
-				f = randomFrame(r)
-			default:
-				f = mutate(r, seeds[r.IntN(len(seeds))])
-			}
-			if !d.check(f) {
+			if !d.check(diffFrame(r, seeds, i)) {
 				failures++
 			}
 		}

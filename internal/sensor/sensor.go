@@ -42,6 +42,11 @@ type Config struct {
 	// (Stats.LostAtStop). It keeps SIGTERM well within a supervisor's
 	// timeout under a flood.
 	StopDrain time.Duration
+	// DropCaps gives up CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, for the
+	// whole process, once the program is attached and pinned: nothing the
+	// running sensor does needs them. Off for sensors that share a process
+	// with others (tests), which could not attach afterwards.
+	DropCaps bool
 	// Prepare, when set, runs once everything that can fail at start has
 	// (the program loaded, the interface found, the program attached and
 	// pinned) and before any event reaches the sinks: the journal replay,
@@ -442,6 +447,9 @@ func (s *Sensor) Start() (err error) {
 		return err
 	}
 	s.onStop(func() error { return ring.Close() })
+	if err := s.dropCaps(objs, att); err != nil {
+		return err
+	}
 	// Nothing has been written yet: a start that failed up to here leaves
 	// no output behind.
 	if s.cfg.Prepare != nil {
@@ -478,6 +486,30 @@ func (s *Sensor) Start() (err error) {
 		defer close(s.done)
 		s.drainErr = s.drain(ctx, ring, false)
 	}()
+	return nil
+}
+
+// dropCaps gives up the capabilities of loading and attaching, if
+// configured to and nothing still needs them (then it says why).
+func (s *Sensor) dropCaps(objs *dataplane.Objects, att *dataplane.Attachment) error {
+	if !s.cfg.DropCaps {
+		return nil
+	}
+	if att.DetachNeedsCaps() {
+		s.log.Warn("keeping CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: the program was attached through netlink (no XDP bpf_link in this kernel), and detaching it needs CAP_NET_ADMIN")
+		return nil
+	}
+	dropped, err := dataplane.DropAttachCapabilities(func() error { _, _, err := objs.ReadCounters(); return err })
+	if errors.Is(err, dataplane.ErrCapsNeeded) {
+		s.log.Warn("keeping CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON", zap.Error(err))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
+	if dropped {
+		s.log.Info("dropped CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON")
+	}
 	return nil
 }
 
