@@ -108,7 +108,7 @@ e2e: ## the whole experiment end to end in throw-away namespaces: DNS, DNSBL, Po
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	$(GO) test -count=1 -v -timeout 10m -run TestE2E ./e2e
 
-bench: ## benchmarks (issue 9): XDP vs baselines, ring drain, pipeline, analyze vs p0f, live flood; prints one table and writes docs/benchmarks.md (needs root)
+bench: ## benchmarks (issues 9 and 19): XDP vs baselines, ring drain, pipeline, analyze vs p0f, live flood; prints one table and writes docs/benchmarks.md (needs root)
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root: it loads XDP programs and builds network namespaces"; exit 1; }
 	@$(MAKE) --no-print-directory build
 	@command -v p0f >/dev/null || $(MAKE) deps-test
