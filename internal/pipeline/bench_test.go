@@ -29,15 +29,31 @@ func (discard) WriteAttempt(*record.Attempt) error         { return nil }
 func (discard) WriteAssociation(*record.Association) error { return nil }
 func (discard) Flush() error                               { return nil }
 
-// scenarioEvents generates a high-density scenario (3000 hosts, density 3,
-// one hour: about 160,000 SYNs) and returns its SYN events.
-func scenarioEvents(b *testing.B) []synevent.Event {
+// scenarioEvents generates a scenario (by default of high density: 3000
+// hosts, density 3, one hour: about 160,000 SYNs; or genscenario's args)
+// and returns its SYN events.
+func scenarioEvents(b testing.TB, args ...string) []synevent.Event {
+	b.Helper()
+	return captureEvents(b, genScenario(b, args...))
+}
+
+// genScenario runs genscenario with args into a temporary directory.
+func genScenario(b testing.TB, args ...string) string {
 	b.Helper()
 	dir := b.TempDir()
-	if out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "9", "-hosts", "3000", "-density", "3",
-		"-duration", "1h", "-out", dir).CombinedOutput(); err != nil {
+	if len(args) == 0 {
+		args = []string{"-seed", "9", "-hosts", "3000", "-density", "3", "-duration", "1h"}
+	}
+	args = append([]string{"run", "../../tools/genscenario", "-out", dir}, args...)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		b.Fatalf("genscenario: %v\n%s", err, out)
 	}
+	return dir
+}
+
+// captureEvents reads the SYN events of a scenario's capture.
+func captureEvents(b testing.TB, dir string) []synevent.Event {
+	b.Helper()
 	r, err := capture.Open(filepath.Join(dir, "syns.pcap"))
 	if err != nil {
 		b.Fatal(err)
