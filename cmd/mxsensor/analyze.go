@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -51,6 +52,7 @@ type analyzeConfig struct {
 	ASNTable        string        `mapstructure:"asn-table"`
 	PTRTable        string        `mapstructure:"ptr-table"`
 	CPUProfile      string        `mapstructure:"cpuprofile"`
+	Shards          int           `mapstructure:"shards"`
 	NoReport        bool          `mapstructure:"no-report"`
 	Quiet           bool          `mapstructure:"quiet"`
 	storeOptions    `mapstructure:",squash"`
@@ -63,6 +65,9 @@ func (c *analyzeConfig) Validate() error {
 	if _, err := heldMemory(c.HeldMemory); err != nil {
 		return err
 	}
+	if c.Shards < 0 {
+		return fmt.Errorf("--shards: %d is negative", c.Shards)
+	}
 	if err := c.publishOptions.Validate(); err != nil {
 		return err
 	}
@@ -74,9 +79,13 @@ func (c *analyzeConfig) Validate() error {
 
 // pipeline are the measurement's settings.
 func (c *analyzeConfig) pipeline() pipelineOptions {
+	shards := c.Shards
+	if shards == 0 {
+		shards = runtime.GOMAXPROCS(0)
+	}
 	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
 		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: c.Margin, DisableEvidence: c.DisableEvidence,
-		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory, Shards: shards}
 }
 
 // pipelineOptions are the settings of the measurement pipeline that
@@ -91,6 +100,9 @@ type pipelineOptions struct {
 	DisableEvidence             []string
 	ASNTable, PTRTable          string
 	HeldMemory                  config.Size
+	// Shards is pipeline.Config.Shards (run leaves it at 0: the live
+	// pipeline groups on its own goroutine).
+	Shards int
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -221,6 +233,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
+	f.Int("shards", 0, "goroutines grouping and fingerprinting the SYNs, split by source address (0: one per core; 1: none apart); the results are the same")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
 	addQuietFlag(cmd)
 	addStoreFlags(cmd, "")
@@ -366,7 +379,7 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	if err != nil {
 		return m, err
 	}
-	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held}
+	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held, Shards: o.Shards}
 	return m, nil
 }
 

@@ -109,3 +109,34 @@ func TestAnalyzeDamagedRejectLog(t *testing.T) {
 	wantFields(t, warn, map[string]any{"level": "warn", "file": filepath.Join(logs, "mail.log.2.gz")})
 	wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"rejections": 5, "addresses": 5, "damaged_files": 1})
 }
+
+// TestAnalyzeShards: grouping on several shards writes the files one
+// grouper writes, byte for byte.
+func TestAnalyzeShards(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "12", "-hosts", "300", "-duration", "15m", "-out", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("genscenario: %v\n%s", err, out)
+	}
+	files := map[string]string{}
+	for _, shards := range []string{"1", "3"} {
+		o := filepath.Join(dir, "shards"+shards)
+		_, errs, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+			"--tz", "UTC", "--out", o, "--p0f-db", "", "--no-report", "--shards", shards)
+		if err != nil {
+			t.Fatalf("analyze --shards %s: %v\n%s", shards, err, errs)
+		}
+		for _, name := range []string{"attempts.jsonl", "associations.jsonl"} {
+			b, err := os.ReadFile(filepath.Join(o, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, ok := files[name]; ok && string(b) != want {
+				t.Errorf("--shards %s: %s differs from --shards 1's", shards, name)
+			} else if len(b) == 0 {
+				t.Errorf("--shards %s: %s is empty", shards, name)
+			}
+			files[name] = string(b)
+		}
+	}
+}

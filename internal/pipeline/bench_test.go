@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -102,9 +103,11 @@ func records(evs []synevent.Event) ([]dataplane.Record, []int64) {
 	return recs, ts
 }
 
-func newBenchPipeline(b *testing.B) *Pipeline {
+func newBenchPipeline(b *testing.B) *Pipeline { return newShardedBenchPipeline(b, 1) }
+
+func newShardedBenchPipeline(b *testing.B, shards int) *Pipeline {
 	b.Helper()
-	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig()},
+	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), Shards: shards},
 		fingerprint.Builtin(), rejectlog.NewSet(24*time.Hour), discard{})
 	if err != nil {
 		b.Fatal(err)
@@ -194,4 +197,34 @@ func BenchmarkPipeline(b *testing.B) {
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(recs) // the records are not the pipeline's: keep them out of the difference
 	runtime.KeepAlive(ts)
+}
+
+// BenchmarkPipelineShards: SYN events per second with grouping and
+// fingerprinting on 1 (the caller's goroutine) and 2 shards; run with
+// -cpu 1,2 for the scaling of the parallel front end.
+func BenchmarkPipelineShards(b *testing.B) {
+	if os.Getenv("MXS_BENCH_PIPELINE") == "" && testing.Short() {
+		b.Skip("generates a scenario")
+	}
+	recs, ts := records(scenarioEvents(b))
+	runtime.GC()
+	for _, shards := range []int{1, 2} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			var ev synevent.Event
+			start := time.Now()
+			for range b.N {
+				p := newShardedBenchPipeline(b, shards)
+				for i := range recs {
+					ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
+					if err := p.Write(&ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := p.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(recs)*b.N)/time.Since(start).Seconds(), "SYNs/s")
+		})
+	}
 }
