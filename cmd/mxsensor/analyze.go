@@ -183,7 +183,7 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			bar.Start()
 			defer bar.Stop() // also on an error or Ctrl-C: the bar's line ends
-			err = offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Read: bar.Counter(), Log: log}, sink)
+			err = offline.Feed(ctx, offline.Config{Captures: pcaps, Merge: true, Dataplane: dp, Store: fromDB, Read: bar.Counter(), Log: log}, sink)
 			bar.Stop()
 			if err != nil {
 				closeOutputs()
@@ -215,7 +215,7 @@ func newAnalyzeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), in time order")
+	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), read at once and merged by time")
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")

@@ -103,6 +103,20 @@ func records(evs []synevent.Event) ([]dataplane.Record, []int64) {
 	return recs, ts
 }
 
+// runRecords writes the records through p, as the agent would decode them
+// into ev, and closes it.
+func runRecords(b *testing.B, p *Pipeline, recs []dataplane.Record, ts []int64, ev *synevent.Event) {
+	for i := range recs {
+		ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
+		if err := p.Write(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func newBenchPipeline(b *testing.B) *Pipeline { return newShardedBenchPipeline(b, 1) }
 
 func newShardedBenchPipeline(b *testing.B, shards int) *Pipeline {
@@ -146,15 +160,7 @@ func BenchmarkPipeline(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		p := newBenchPipeline(b)
-		for i := range recs {
-			ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
-			if err := p.Write(&ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := p.Close(); err != nil {
-			b.Fatal(err)
-		}
+		runRecords(b, p, recs, ts, &ev)
 		st := p.Stats()
 		out += st.Attempts + st.Associated
 	}
@@ -213,16 +219,7 @@ func BenchmarkPipelineShards(b *testing.B) {
 			var ev synevent.Event
 			start := time.Now()
 			for range b.N {
-				p := newShardedBenchPipeline(b, shards)
-				for i := range recs {
-					ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
-					if err := p.Write(&ev); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := p.Close(); err != nil {
-					b.Fatal(err)
-				}
+				runRecords(b, newShardedBenchPipeline(b, shards), recs, ts, &ev)
 			}
 			b.ReportMetric(float64(len(recs)*b.N)/time.Since(start).Seconds(), "SYNs/s")
 		})

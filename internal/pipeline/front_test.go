@@ -30,6 +30,19 @@ func scenarioSet(t *testing.T, dir string) *rejectlog.Set {
 	return set
 }
 
+// writeAll writes evs through p and closes it.
+func writeAll(t *testing.T, p *Pipeline, evs []synevent.Event) {
+	t.Helper()
+	for i := range evs {
+		if err := p.Write(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func shardedConfig(shards int) Config {
 	return Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), Shards: shards}
 }
@@ -47,14 +60,7 @@ func runFiles(t *testing.T, cfg Config, set *rejectlog.Set, evs []synevent.Event
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range evs {
-		if err := p.Write(&evs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, p, evs)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,23 +139,16 @@ func runLive(t *testing.T, cfg Config, set *rejectlog.Set, evs []synevent.Event)
 	return lines
 }
 
-// runRecords runs evs through a pipeline and returns its attempts as
+// attemptsOf runs evs through a pipeline and returns its attempts as
 // lines (sorted: the order may differ), the SYNs they hold, and the stats.
-func runRecords(t *testing.T, cfg Config, evs []synevent.Event) (lines []string, syns int, st Stats) {
+func attemptsOf(t *testing.T, cfg Config, evs []synevent.Event) (lines []string, syns int, st Stats) {
 	t.Helper()
 	var out recorder
 	p, err := New(cfg, fingerprint.Builtin(), nil, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range evs {
-		if err := p.Write(&evs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, p, evs)
 	for _, r := range out.got {
 		if a, ok := r.(record.Attempt); ok {
 			lines = append(lines, recordLine(a))
@@ -169,11 +168,11 @@ func TestShardedLateSYNs(t *testing.T) {
 	for i := 50; i < len(evs); i += 97 {
 		evs[i].Time = evs[i].Time.Add(-30 * time.Second)
 	}
-	want, wantSYNs, wantSt := runRecords(t, shardedConfig(1), evs)
+	want, wantSYNs, wantSt := attemptsOf(t, shardedConfig(1), evs)
 	if wantSt.LateSYNs == 0 {
 		t.Fatal("no late SYN: the test tests nothing")
 	}
-	got, syns, st := runRecords(t, shardedConfig(3), evs)
+	got, syns, st := attemptsOf(t, shardedConfig(3), evs)
 	if !slices.Equal(got, want) || syns != wantSYNs || syns != len(evs) {
 		t.Errorf("3 shards: %d attempts of %d SYNs, want %d of %d (%d SYNs in)", len(got), syns, len(want), wantSYNs, len(evs))
 	}
@@ -243,7 +242,7 @@ func TestShardedLateSYNJoinsAsOne(t *testing.T) {
 		{Time: t0.Add(10 * time.Second), Src: a, Dst: dst, SrcPort: 40000, DstPort: 25, Seq: 1},
 	}
 	for _, n := range []int{1, 2} {
-		lines, _, st := runRecords(t, shardedConfig(n), evs)
+		lines, _, st := attemptsOf(t, shardedConfig(n), evs)
 		if len(lines) != 3 || st.LateSYNs != 1 {
 			t.Errorf("%d shards: %d attempts, %d late SYNs; want 3 and 1", n, len(lines), st.LateSYNs)
 		}
