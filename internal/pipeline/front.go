@@ -30,9 +30,9 @@ import (
 // shard, and keep its order. What may differ: with no late SYN and no bound
 // reached, nothing. A late SYN's attempt may go out at another place than
 // one grouper would emit it; under Attempt.MaxLive (split between the
-// shards, and bounding the merger's queue with them) other attempts are
-// emitted early than one grouper would pick: both are counted as today
-// (LateSYNs, ForcedAttempts).
+// shards, and bounding the merger's queue with them) the attempts emitted
+// early are not always those one grouper would pick: both are counted as
+// before (LateSYNs, ForcedAttempts).
 
 const (
 	// shardBatch is the SYNs a shard gets per round, on average: enough
