@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -52,6 +53,7 @@ type analyzeConfig struct {
 	ASNTable        string        `mapstructure:"asn-table"`
 	PTRTable        string        `mapstructure:"ptr-table"`
 	CPUProfile      string        `mapstructure:"cpuprofile"`
+	Shards          int           `mapstructure:"shards"`
 	NoReport        bool          `mapstructure:"no-report"`
 	Quiet           bool          `mapstructure:"quiet"`
 	storeOptions    `mapstructure:",squash"`
@@ -67,6 +69,9 @@ func (c *analyzeConfig) Validate() error {
 	if _, err := rejectPatterns(c.RejectPattern); err != nil {
 		return err
 	}
+	if c.Shards < 0 {
+		return fmt.Errorf("--shards: %d is negative", c.Shards)
+	}
 	if err := c.publishOptions.Validate(); err != nil {
 		return err
 	}
@@ -78,9 +83,13 @@ func (c *analyzeConfig) Validate() error {
 
 // pipeline are the measurement's settings.
 func (c *analyzeConfig) pipeline() pipelineOptions {
+	shards := c.Shards
+	if shards == 0 {
+		shards = runtime.GOMAXPROCS(0)
+	}
 	return pipelineOptions{Mode: c.Mode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, RejectPattern: c.RejectPattern, P0fDB: c.P0fDB, SpamWindow: c.SpamWindow,
 		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: c.Margin, DisableEvidence: c.DisableEvidence,
-		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
+		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory, Shards: shards}
 }
 
 // pipelineOptions are the settings of the measurement pipeline that
@@ -96,6 +105,9 @@ type pipelineOptions struct {
 	DisableEvidence             []string
 	ASNTable, PTRTable          string
 	HeldMemory                  config.Size
+	// Shards is pipeline.Config.Shards (run leaves it at 0: the live
+	// pipeline groups on its own goroutine).
+	Shards int
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -176,7 +188,7 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			bar.Start()
 			defer bar.Stop() // also on an error or Ctrl-C: the bar's line ends
-			err = offline.Feed(ctx, offline.Config{Captures: pcaps, Dataplane: dp, Store: fromDB, Read: bar.Counter(), Log: log}, sink)
+			err = offline.Feed(ctx, offline.Config{Captures: pcaps, Merge: true, Dataplane: dp, Store: fromDB, Read: bar.Counter(), Log: log}, sink)
 			bar.Stop()
 			if err != nil {
 				closeOutputs()
@@ -208,7 +220,7 @@ func newAnalyzeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), in time order")
+	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), read at once and merged by time")
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
 	addRejectPatternFlag(cmd)
@@ -227,6 +239,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
+	f.Int("shards", 0, "goroutines grouping and fingerprinting the SYNs, split by source address (0: one per core; 1: none apart); the results are the same")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
 	addQuietFlag(cmd)
 	addStoreFlags(cmd, "")
@@ -376,7 +389,7 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	if err != nil {
 		return m, err
 	}
-	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held}
+	m.cfg = pipeline.Config{Attempt: gcfg, Associate: acfg, HeldMemory: held, Shards: o.Shards}
 	return m, nil
 }
 

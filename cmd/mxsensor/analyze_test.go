@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 )
 
@@ -108,4 +111,80 @@ func TestAnalyzeDamagedRejectLog(t *testing.T) {
 	warn := logged(t, errs, "compressed log damaged: the lines before the damage were read, the rest is lost")
 	wantFields(t, warn, map[string]any{"level": "warn", "file": filepath.Join(logs, "mail.log.2.gz")})
 	wantFields(t, logged(t, errs, "reject logs read"), map[string]any{"rejections": 5, "addresses": 5, "damaged_files": 1})
+}
+
+// TestAnalyzeShards: grouping on several shards, and reading a capture
+// split in two, write the files one grouper writes, byte for byte.
+func TestAnalyzeShards(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "12", "-hosts", "300", "-duration", "15m", "-out", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("genscenario: %v\n%s", err, out)
+	}
+	// The capture dealt out into two of the same time span, as two
+	// interfaces would capture it: read at once, merged by time.
+	halves := splitCapture(t, filepath.Join(dir, "syns.pcap"))
+	files := map[string]string{}
+	for _, run := range []struct{ shards, pcap string }{
+		{"1", filepath.Join(dir, "syns.pcap")}, {"3", filepath.Join(dir, "syns.pcap")}, {"2", halves},
+	} {
+		shards := run.shards
+		o := filepath.Join(t.TempDir(), "out")
+		_, errs, err := runCLI(t, "analyze", "--pcap", run.pcap, "--reject-log", filepath.Join(dir, "mail.log"),
+			"--tz", "UTC", "--out", o, "--p0f-db", "", "--no-report", "--shards", shards)
+		if err != nil {
+			t.Fatalf("analyze --shards %s: %v\n%s", shards, err, errs)
+		}
+		for _, name := range []string{"attempts.jsonl", "associations.jsonl"} {
+			b, err := os.ReadFile(filepath.Join(o, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, ok := files[name]; ok && string(b) != want {
+				t.Errorf("--shards %s --pcap %s: %s differs from --shards 1's", shards, run.pcap, name)
+			} else if len(b) == 0 {
+				t.Errorf("--shards %s: %s is empty", shards, name)
+			}
+			files[name] = string(b)
+		}
+	}
+}
+
+// splitCapture deals the frames of a capture out into two files and
+// returns their paths as one --pcap value.
+func splitCapture(t *testing.T, path string) string {
+	t.Helper()
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var paths []string
+	var ws []*capture.RotatingWriter
+	for i := range 2 {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("part%d.pcap", i))
+		w, err := capture.NewRotatingWriter(p, 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths, ws = append(paths, p), append(ws, w)
+	}
+	for i := 0; ; i++ {
+		f, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		// In runs of 7: each file holds stretches the other does not.
+		if err := ws[i/7%2].WriteFrame(f.Time, f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range ws {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return strings.Join(paths, ",")
 }

@@ -35,6 +35,9 @@ type Config struct {
 	// Captures are capture files (pcap or pcapng, gzip allowed), read in
 	// this order.
 	Captures []string
+	// Merge reads the captures at once instead, merged by time (see
+	// feedMerged): analyze, whose grouping wants the SYNs in time order.
+	Merge bool
 	// Dataplane selects the captures' SYNs as the sensor would (its
 	// ports).
 	Dataplane dataplane.Config
@@ -67,7 +70,8 @@ func Dataplane(ports []uint16) (dataplane.Config, error) {
 // often enough for Ctrl-C, rarely enough to cost nothing.
 const checkEvery = 8192
 
-// Feed writes the SYNs of cfg's captures, then of its store, to sink. A
+// Feed writes the SYNs of cfg's captures (in turn, or merged by time),
+// then of its store, to sink. A
 // capture cut short (or whose next block claims more than a limit) is
 // warned about and its SYNs before the cut are kept. When ctx is done Feed
 // stops with an error saying how far it got; what sink was given stays.
@@ -75,9 +79,15 @@ func Feed(ctx context.Context, cfg Config, sink Sink) error {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	for _, path := range cfg.Captures {
-		if err := feedCapture(ctx, cfg, path, sink); err != nil {
+	if cfg.Merge && len(cfg.Captures) > 1 {
+		if err := feedMerged(ctx, cfg, sink); err != nil {
 			return err
+		}
+	} else {
+		for _, path := range cfg.Captures {
+			if err := feedCapture(ctx, cfg, path, sink); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.Store != "" {
@@ -99,17 +109,8 @@ func feedCapture(ctx context.Context, cfg Config, path string, sink Sink) error 
 	er := capture.NewEventReader(r, cfg.Dataplane)
 	for n := 0; ; n++ {
 		ev, err := er.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		// A cut-off file or one whose next block claims more than a limit:
-		// what came before is kept, the rest of this file is lost.
-		if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
-			cfg.Log.Warn("capture cut short: the SYNs before were kept, the rest of the file is lost", zap.String("file", path), zap.Error(err))
-			return nil
-		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return captureEnd(path, err, cfg.Log)
 		}
 		if err := sink.Write(ev); err != nil {
 			return err
@@ -120,6 +121,21 @@ func feedCapture(ctx context.Context, cfg Config, path string, sink Sink) error 
 			}
 		}
 	}
+}
+
+// captureEnd is what an error of a capture's EventReader means: its end
+// (nil), a cut (nil: the file was cut off, or its next block claims more
+// than a limit; what came before is kept, the rest of the file is lost,
+// and a warning says so), or an error that stops the feed.
+func captureEnd(path string, err error, log *zap.Logger) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if errors.Is(err, capture.ErrTruncated) || errors.Is(err, capture.ErrLimit) {
+		log.Warn("capture cut short: the SYNs before were kept, the rest of the file is lost", zap.String("file", path), zap.Error(err))
+		return nil
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // feedStore writes the SYN events the store at path kept to sink.

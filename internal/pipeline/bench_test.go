@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,15 +31,31 @@ func (discard) WriteAttempt(*record.Attempt) error         { return nil }
 func (discard) WriteAssociation(*record.Association) error { return nil }
 func (discard) Flush() error                               { return nil }
 
-// scenarioEvents generates a high-density scenario (3000 hosts, density 3,
-// one hour: about 160,000 SYNs) and returns its SYN events.
-func scenarioEvents(b *testing.B) []synevent.Event {
+// scenarioEvents generates a scenario (by default of high density: 3000
+// hosts, density 3, one hour: about 160,000 SYNs; or genscenario's args)
+// and returns its SYN events.
+func scenarioEvents(b testing.TB, args ...string) []synevent.Event {
+	b.Helper()
+	return captureEvents(b, genScenario(b, args...))
+}
+
+// genScenario runs genscenario with args into a temporary directory.
+func genScenario(b testing.TB, args ...string) string {
 	b.Helper()
 	dir := b.TempDir()
-	if out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "9", "-hosts", "3000", "-density", "3",
-		"-duration", "1h", "-out", dir).CombinedOutput(); err != nil {
+	if len(args) == 0 {
+		args = []string{"-seed", "9", "-hosts", "3000", "-density", "3", "-duration", "1h"}
+	}
+	args = append([]string{"run", "../../tools/genscenario", "-out", dir}, args...)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		b.Fatalf("genscenario: %v\n%s", err, out)
 	}
+	return dir
+}
+
+// captureEvents reads the SYN events of a scenario's capture.
+func captureEvents(b testing.TB, dir string) []synevent.Event {
+	b.Helper()
 	r, err := capture.Open(filepath.Join(dir, "syns.pcap"))
 	if err != nil {
 		b.Fatal(err)
@@ -86,9 +104,25 @@ func records(evs []synevent.Event) ([]dataplane.Record, []int64) {
 	return recs, ts
 }
 
-func newBenchPipeline(b *testing.B) *Pipeline {
+// runRecords writes the records through p, as the agent would decode them
+// into ev, and closes it.
+func runRecords(b *testing.B, p *Pipeline, recs []dataplane.Record, ts []int64, ev *synevent.Event) {
+	for i := range recs {
+		ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
+		if err := p.Write(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func newBenchPipeline(b *testing.B) *Pipeline { return newShardedBenchPipeline(b, 1) }
+
+func newShardedBenchPipeline(b *testing.B, shards int) *Pipeline {
 	b.Helper()
-	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig()},
+	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), Shards: shards},
 		fingerprint.Builtin(), rejectlog.NewSet(24*time.Hour), discard{})
 	if err != nil {
 		b.Fatal(err)
@@ -127,15 +161,7 @@ func BenchmarkPipeline(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		p := newBenchPipeline(b)
-		for i := range recs {
-			ev.FromRecord(&recs[i], time.Unix(0, ts[i]))
-			if err := p.Write(&ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := p.Close(); err != nil {
-			b.Fatal(err)
-		}
+		runRecords(b, p, recs, ts, &ev)
 		st := p.Stats()
 		out += st.Attempts + st.Associated
 	}
@@ -190,4 +216,37 @@ func BenchmarkPipeline(b *testing.B) {
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(recs) // the records are not the pipeline's: keep them out of the difference
 	runtime.KeepAlive(ts)
+}
+
+// BenchmarkPipelineShards: SYN events per second with grouping and
+// fingerprinting on 1 (the caller's goroutine) and 2 shards; run with
+// -cpu 1,2 for the scaling of the parallel front end.
+func BenchmarkPipelineShards(b *testing.B) {
+	if os.Getenv("MXS_BENCH_PIPELINE") == "" && testing.Short() {
+		b.Skip("generates a scenario")
+	}
+	recs, ts := records(scenarioEvents(b))
+	runtime.GC()
+	for _, shards := range []int{1, 2} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			var ev synevent.Event
+			cpu0, start := cpuTime(b), time.Now()
+			for range b.N {
+				runRecords(b, newShardedBenchPipeline(b, shards), recs, ts, &ev)
+			}
+			b.ReportMetric(float64(len(recs)*b.N)/time.Since(start).Seconds(), "SYNs/s")
+			// The CPU all goroutines spent: what sharding costs, and the
+			// figure a loaded machine disturbs least.
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(len(recs)*b.N), "cpu-ns/SYN")
+		})
+	}
+}
+
+// cpuTime is the CPU time the process used so far (user and system).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// together: it sets Attempt.MaxLive, Associate.MaxHeld and
 	// Associate.MaxHistory (see Bounds).
 	HeldMemory int64
+	// Shards, if > 1, groups and fingerprints on that many goroutines, the
+	// SYNs split by source address, the association staying on the
+	// caller's (see front.go): the results are the same, in the same order.
+	// 0 or 1: all on the caller's goroutine. Attempt.MaxLive is shared out.
+	Shards int
 }
 
 // DefaultHeldMemory is the default Config.HeldMemory.
@@ -85,9 +90,16 @@ type counters struct {
 // degraded copies the grouper's and the engine's counts of early
 // decisions into the counters (after every attempt, and on Flush).
 func (p *Pipeline) degraded() {
-	g, e := p.g.Stats(), p.e.Stats()
-	p.stats.forced.Store(g.ForcedEmits)
-	p.stats.late.Store(g.Late)
+	e := p.e.Stats()
+	if p.front != nil {
+		_, forced := p.front.counts()
+		p.stats.forced.Store(forced)
+		p.stats.late.Store(p.front.late)
+	} else {
+		g := p.g.Stats()
+		p.stats.forced.Store(g.ForcedEmits)
+		p.stats.late.Store(g.Late)
+	}
 	p.stats.dropped.Store(e.DroppedIPv4)
 	p.stats.early.Store(e.EarlyIPv6)
 	p.stats.capped.Store(e.CappedScans + e.CappedPairs)
@@ -95,7 +107,8 @@ func (p *Pipeline) degraded() {
 
 // Pipeline turns SYN events into attempts and associations.
 type Pipeline struct {
-	g     *attempt.Grouper
+	g     *attempt.Grouper // unless sharded
+	front *front           // sharded (Config.Shards > 1)
 	e     *associate.Engine
 	db    *fingerprint.DB
 	sinks []ResultSink
@@ -122,23 +135,28 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist, sinks ...Result
 		p.now = time.Now
 	}
 	p.e = associate.New(cfg.Associate, bl, p.onAssociation)
+	if cfg.Shards > 1 {
+		p.front = newFront(cfg.Shards, cfg.Attempt, db, p.onAttempt)
+		return p, nil
+	}
 	ac := cfg.Attempt
-	ac.Enrich = p.enrich
+	ac.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(p.db, &p.info, ev, fp) }
 	p.g = attempt.New(ac, p.onAttempt)
 	return p, nil
 }
 
-// enrich fingerprints an attempt's earliest SYN, when the attempt starts:
-// the grouper keeps the result, not the SYN.
-func (p *Pipeline) enrich(ev *synevent.Event, fp *attempt.Fingerprint) {
-	if p.db != nil {
-		r := p.db.Match(ev)
+// enrich fingerprints an attempt's earliest SYN, when the attempt starts
+// (the grouper keeps the result, not the SYN), and classifies an IPv6
+// source; info is reused.
+func enrich(db *fingerprint.DB, info *addr.Info, ev *synevent.Event, fp *attempt.Fingerprint) {
+	if db != nil {
+		r := db.Match(ev)
 		fp.Label, fp.OSClass, fp.Dist = r.Label, r.Class, r.Dist
 		fp.RawSig = r.RawSig()
 	}
 	if !ev.Src.Is4() {
-		addr.ClassifyInto(ev.Src, &p.info)
-		fp.AddrKind = p.info.Kind.String()
+		addr.ClassifyInto(ev.Src, info)
+		fp.AddrKind = info.Kind.String()
 	}
 }
 
@@ -199,13 +217,23 @@ func (p *Pipeline) failed(err error) {
 // Write implements the agent's sink: one SYN event.
 func (p *Pipeline) Write(ev *synevent.Event) error {
 	p.stats.syns.Add(1)
-	p.g.Add(ev)
+	if p.front != nil {
+		p.front.add(ev)
+	} else {
+		p.g.Add(ev)
+	}
 	return p.err
 }
 
 // Advance closes attempts idle as of now and decides the IPv6 attempts no
 // attempt still to come can pair with (live path).
 func (p *Pipeline) Advance(now time.Time) {
+	if p.front != nil {
+		p.front.advance(now) // waits for the shards
+		p.e.Advance(p.front.frontierTime())
+		p.degraded()
+		return
+	}
 	p.g.Advance(now)
 	p.e.Advance(p.g.Frontier())
 	p.degraded()
@@ -228,14 +256,24 @@ func (p *Pipeline) Flush() error {
 // Close emits everything still open and flushes the sinks (it does not
 // close them).
 func (p *Pipeline) Close() error {
-	p.g.Flush()
+	if p.front != nil {
+		p.front.flush() // waits for the shards, and stops them
+	} else {
+		p.g.Flush()
+	}
 	p.e.Flush()
 	return p.Flush()
 }
 
 // Live is the number of attempts held: open in the grouper or waiting in
 // the association engine (what memory per live attempt is measured against).
-func (p *Pipeline) Live() int { return p.g.Live() + p.e.Pending() }
+func (p *Pipeline) Live() int {
+	if p.front != nil {
+		live, _ := p.front.counts()
+		return live + p.e.Pending()
+	}
+	return p.g.Live() + p.e.Pending()
+}
 
 // Pressure counts the attempts handled early to stay within the held-state
 // bounds (closed early, IPv4 dropped, IPv6 decided early): while it grows,

@@ -45,14 +45,7 @@ func runGolden(t *testing.T, sinks ...ResultSink) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range evs {
-		if err := p.Write(&evs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, p, evs)
 	return p
 }
 
