@@ -239,7 +239,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.String("asn-table", "", "origin AS per prefix (TSV: prefix, asn, name): the asn evidence (full mode)")
 	f.String("ptr-table", "", `reverse names ("address name" lines): the ptr evidence (full mode)`)
 	f.String("cpuprofile", "", "write a Go CPU profile of the analysis to this file")
-	f.Int("shards", 0, "goroutines grouping and fingerprinting the SYNs, split by source address (0: one per core; 1: none apart); the results are the same")
+	f.Int("shards", 1, "goroutines grouping and fingerprinting the SYNs, split by source address (1: none apart; 0: one per core); the results are the same")
 	f.Bool("no-report", false, "do not write DIR/report.{txt,json,html}")
 	addQuietFlag(cmd)
 	addStoreFlags(cmd, "")
