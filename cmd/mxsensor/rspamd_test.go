@@ -73,6 +73,9 @@ func TestRejectlogRealRspamd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bl.txt"), []byte(":127.0.0.2:Listed\n192.0.2.7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(filepath.Join(dir, "bl.txt"), 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 	dns := dnsblStartRbldnsd(t, rbl, dir, "bl.mxsensor.test:ip4set:bl.txt")
 
 	port := dnsblFreePort(t)

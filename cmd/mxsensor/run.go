@@ -45,7 +45,10 @@ pinned (--keep-caps keeps them).`,
 			defer log.Sync() //nolint:errcheck
 			// The store, the outputs and the pins hold addresses of
 			// senders: never world-readable, whatever the caller's umask.
-			syscall.Umask(syscall.Umask(agentUmask) | agentUmask)
+			// Restored on return: tests run the command in their process.
+			old := syscall.Umask(agentUmask)
+			syscall.Umask(old | agentUmask)
+			defer syscall.Umask(old)
 			if prof := c.CPUProfile; prof != "" {
 				stopProfile, err := startCPUProfile(prof)
 				if err != nil {
