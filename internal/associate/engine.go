@@ -152,7 +152,7 @@ type entry struct {
 	deciding bool
 	// IPv6: in its index's list of its /64 (prefixOf relies on it).
 	p64Indexed bool
-	seq      uint64 // order of Add
+	seq        uint64 // order of Add
 	// IPv4: its clock buckets in the index.
 	clock  [len(tsRates)]clockKey
 	nclock uint8
@@ -213,6 +213,9 @@ type Engine struct {
 	// check, in tests, sees every pair's pairSum.
 	check func(v6, v4 *entry, sum float64)
 	// Reused by each decision batch (decideFull, closeCandidates).
+	pairs     []pair
+	ambiguous map[*entry]netip.Addr
+	chosen    map[*entry]*pair
 	top       map[*entry][2]float64
 	cands     map[*entry]int
 	rival     map[*entry]rival
@@ -252,7 +255,7 @@ func New(cfg Config, bl Blocklist, emit func(*Association)) *Engine {
 		cfg.Horizon = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, cal: DefaultCalibration, bl: bl, emit: emit,
-		top: map[*entry][2]float64{}, cands: map[*entry]int{}, rival: map[*entry]rival{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[noted]string{}}
+		ambiguous: map[*entry]netip.Addr{}, chosen: map[*entry]*pair{}, top: map[*entry][2]float64{}, cands: map[*entry]int{}, rival: map[*entry]rival{}, feats: map[*entry]Features{}, closeOut: map[*entry][]netip.Addr{}, closeBest: map[*entry]float64{}, hist: newHistory(cfg.MaxHistory), minSum: math.Inf(-1), osIDs: map[string]uint8{}, layoutIDs: map[string]uint16{}, evStrings: map[noted]string{}}
 	e.ix4, e.ix6 = newIndex(cfg.Horizon), newIndex(cfg.Horizon)
 	for i, f := range Families {
 		e.off[i] = cfg.Disable[f]
@@ -659,7 +662,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	for _, en := range batch {
 		en.deciding = true
 	}
-	var pairs []pair
+	pairs := e.pairs[:0]        // reused: cleared when the batch is done
 	var crowded map[*entry]bool // v6 with more close candidates than kept
 	maxPairs := max(minPairs, pairBudget/len(batch))
 	for _, v6 := range batch {
@@ -701,26 +704,39 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	}
 	// Ambiguity: an attempt whose two best candidates are close is not
 	// decided by the greedy pass below.
-	ambiguous := map[*entry]netip.Addr{} // v6 -> the shared IPv4, or invalid
+	ambiguous := e.ambiguous // v6 -> the shared IPv4, or invalid
+	clear(ambiguous)
 	if e.cfg.Margin > 0 {
-		best := map[*entry][]*pair{}
-		for i := range pairs {
-			best[pairs[i].v6] = append(best[pairs[i].v6], &pairs[i])
-		}
-		for v6, ps := range best {
-			if len(ps) < 2 {
+		// Each attempt's pairs are a run of pairs (appended above).
+		for lo, hi := 0, 0; lo < len(pairs); lo = hi {
+			v6 := pairs[lo].v6
+			for hi = lo + 1; hi < len(pairs) && pairs[hi].v6 == v6; hi++ {
+			}
+			run := pairs[lo:hi]
+			if len(run) < 2 {
 				continue
 			}
-			sort.SliceStable(ps, func(i, j int) bool { return ps[i].sum > ps[j].sum })
-			if ps[0].sum-ps[1].sum >= e.cfg.Margin {
+			// The best (the first of equals) and the runner-up's sum.
+			b, second := 0, math.Inf(-1)
+			for i := 1; i < len(run); i++ {
+				if run[i].sum > run[b].sum {
+					b = i
+				}
+			}
+			for i := range run {
+				if i != b {
+					second = max(second, run[i].sum)
+				}
+			}
+			if run[b].sum-second >= e.cfg.Margin {
 				continue
 			}
-			shared := ps[0].v4.f.src
+			shared := run[b].v4.f.src
 			if crowded[v6] {
 				shared = netip.Addr{}
 			}
-			for _, p := range ps[1:] {
-				if ps[0].sum-p.sum < e.cfg.Margin && p.v4.f.src != shared {
+			for i := range run {
+				if i != b && run[b].sum-run[i].sum < e.cfg.Margin && run[i].v4.f.src != shared {
 					shared = netip.Addr{}
 					break
 				}
@@ -731,7 +747,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	// Global resolution: strongest pairs first; each attempt in at most one
 	// pair. An IPv4 attempt that an undecided later IPv6 attempt explains
 	// better is left for it.
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].sum > pairs[j].sum })
+	slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(b.sum, a.sum) })
 	close := e.closeCandidates(pairs)
 	// Each attempt's two best sums, for Features.Lead.
 	top := e.top
@@ -762,7 +778,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		rivals[p.v4] = r
 	}
-	chosen := map[*entry]*pair{}
+	chosen := e.chosen
+	clear(chosen)
 	feats := e.feats
 	clear(feats)
 	var repeats map[*entry]bool  // repeat senders left unassociated for want of identity evidence
@@ -892,6 +909,8 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		e.emit(&as)
 	}
+	clear(pairs)
+	e.pairs = pairs[:0]
 }
 
 // eliminate decides the ambiguous attempts whose close candidates went to

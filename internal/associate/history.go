@@ -103,13 +103,13 @@ type v4History struct {
 
 type history struct {
 	v6 map[uint64]prefixHistory // by p64
-	v4 map[addr4]v4History // uint32 keys: the pair scans look it up
+	v4 map[addr4]v4History      // uint32 keys: the pair scans look it up
 	// gen changes whenever a /64 record changes, purges whenever records
 	// are dropped: the engine's snapshots of them (prefixSnap) taken at
 	// another purges are looked up again, and so are those taken at
 	// another gen unless the engine invalidates them one by one.
 	gen, purges uint64
-	max int // records per map
+	max         int // records per map
 	// byIPv4 lists the /64s (p64) whose last associated IPv4 is the key.
 	byIPv4 map[netip.Addr][]uint64
 }

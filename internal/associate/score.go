@@ -110,10 +110,10 @@ func p64(ip netip.Addr) uint64 {
 type prefixSnap struct {
 	gen, purges uint64 // history.gen (+1: 0 is never taken) and purges it was taken at
 	ok          bool
-	ipv4     netip.Addr // the identity-backed IPv4 (prefixHistory.ipv4)
-	agreed   netip.Addr // the IPv4 best in agreeing decisions in a row
-	changing bool       // the associated IPv4 keeps changing
-	heavy    bool       // att >= 8 && asc < 0.15*att
+	ipv4        netip.Addr // the identity-backed IPv4 (prefixHistory.ipv4)
+	agreed      netip.Addr // the IPv4 best in agreeing decisions in a row
+	changing    bool       // the associated IPv4 keeps changing
+	heavy       bool       // att >= 8 && asc < 0.15*att
 	// repeat: the /64 is a repeat sender (prefixHistory.recent); its
 	// associations need identity evidence.
 	repeat bool

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/mxsensor/mxsensor/internal/addr"
 	"github.com/mxsensor/mxsensor/internal/attempt"
 	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/synevent"
@@ -70,7 +69,7 @@ type batch struct {
 type shard struct {
 	g    *attempt.Grouper
 	db   *fingerprint.DB
-	info addr.Info
+	sc   scratch
 	skew int64
 	wm   int64  // the watermark the grouper was last advanced to
 	out  *batch // the batch being worked on: its attempts go there
@@ -79,7 +78,7 @@ type shard struct {
 
 func newShard(cfg attempt.Config, db *fingerprint.DB) *shard {
 	s := &shard{db: db, skew: int64(max(cfg.MaxSkew, 0)), wm: math.MinInt64}
-	cfg.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(s.db, &s.info, ev, fp) }
+	cfg.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(s.db, &s.sc, ev, fp) }
 	s.g = attempt.New(cfg, func(a *attempt.Attempt) { s.out.atts = append(s.out.atts, *a) })
 	return s
 }

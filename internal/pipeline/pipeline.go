@@ -115,7 +115,7 @@ type Pipeline struct {
 	err   error // the first sink error: Write, Flush and Close return it
 	live  bool
 	now   func() time.Time
-	info  addr.Info          // reused by enrich
+	sc    scratch            // reused by enrich
 	att   record.Attempt     // reused by onAttempt
 	assoc record.Association // reused by onAssociation
 	stats counters
@@ -140,23 +140,30 @@ func New(cfg Config, db *fingerprint.DB, bl associate.Blocklist, sinks ...Result
 		return p, nil
 	}
 	ac := cfg.Attempt
-	ac.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(p.db, &p.info, ev, fp) }
+	ac.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(p.db, &p.sc, ev, fp) }
 	p.g = attempt.New(ac, p.onAttempt)
 	return p, nil
 }
 
+// scratch is what enrich reuses from one attempt to the next.
+type scratch struct {
+	info addr.Info
+	sig  []byte
+}
+
 // enrich fingerprints an attempt's earliest SYN, when the attempt starts
 // (the grouper keeps the result, not the SYN), and classifies an IPv6
-// source; info is reused.
-func enrich(db *fingerprint.DB, info *addr.Info, ev *synevent.Event, fp *attempt.Fingerprint) {
+// source.
+func enrich(db *fingerprint.DB, sc *scratch, ev *synevent.Event, fp *attempt.Fingerprint) {
 	if db != nil {
 		r := db.Match(ev)
 		fp.Label, fp.OSClass, fp.Dist = r.Label, r.Class, r.Dist
-		fp.RawSig = r.RawSig()
+		sc.sig = r.AppendRawSig(sc.sig[:0])
+		fp.RawSig = string(sc.sig) // one allocation: the string kept
 	}
 	if !ev.Src.Is4() {
-		addr.ClassifyInto(ev.Src, info)
-		fp.AddrKind = info.Kind.String()
+		addr.ClassifyInto(ev.Src, &sc.info)
+		fp.AddrKind = sc.info.Kind.String()
 	}
 }
 
