@@ -69,8 +69,8 @@ func (c *analyzeConfig) Validate() error {
 	if _, err := rejectPatterns(c.RejectPattern); err != nil {
 		return err
 	}
-	if c.Shards < 0 {
-		return fmt.Errorf("--shards: %d is negative", c.Shards)
+	if c.Shards < 0 || c.Shards > maxShards {
+		return fmt.Errorf("--shards %d: want 0 (one per core) to %d", c.Shards, maxShards)
 	}
 	if err := c.publishOptions.Validate(); err != nil {
 		return err
@@ -80,6 +80,10 @@ func (c *analyzeConfig) Validate() error {
 	}
 	return c.storeOptions.Validate()
 }
+
+// maxShards bounds --shards: each shard holds about 200 KiB of buffers
+// and a goroutine, and more than the cores gain nothing.
+const maxShards = 256
 
 // pipeline are the measurement's settings.
 func (c *analyzeConfig) pipeline() pipelineOptions {

@@ -148,6 +148,11 @@ func TestAnalyzeShards(t *testing.T) {
 			files[name] = string(b)
 		}
 	}
+	for _, bad := range []string{"-1", "257"} {
+		if _, _, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--out", t.TempDir(), "--shards", bad); err == nil || !strings.Contains(err.Error(), "--shards "+bad) {
+			t.Errorf("--shards %s: %v", bad, err)
+		}
+	}
 }
 
 // splitCapture deals the frames of a capture out into two files and

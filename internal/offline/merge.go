@@ -70,7 +70,16 @@ func feedMerged(ctx context.Context, cfg Config, sink Sink) error {
 			live = append(live, s)
 		}
 	}
-	for n := 0; len(live) > 0; n++ {
+	// A reader cut short by ctx ends its capture as if it were whole: the
+	// merge must say it was interrupted, not done.
+	stopped := func(n int) error {
+		if ctx.Err() != nil {
+			return interrupted(strings.Join(cfg.Captures, ", "), n)
+		}
+		return nil
+	}
+	n := 0
+	for ; len(live) > 0; n++ {
 		// The earliest next SYN; few captures: a scan beats a heap.
 		k := 0
 		for j := 1; j < len(live); j++ {
@@ -91,10 +100,13 @@ func feedMerged(ctx context.Context, cfg Config, sink Sink) error {
 			return err
 		}
 		if !ok {
+			if err := stopped(n + 1); err != nil { // this SYN was written
+				return err
+			}
 			live = slices.Delete(live, k, k+1) // the order stays: the tie-break
 		}
 	}
-	return nil
+	return stopped(n)
 }
 
 func (s *source) peek() *synevent.Event { return &s.cur.evs[s.i] }

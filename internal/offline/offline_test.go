@@ -95,6 +95,25 @@ func TestFeedStops(t *testing.T) {
 	if n, err := count(t, ctx, Config{Captures: []string{syns}, Dataplane: dp}); err == nil || !strings.Contains(err.Error(), "interrupted after 0 SYNs") || n != 1 {
 		t.Errorf("cancelled: %d SYNs, %v", n, err)
 	}
+	// Several captures merged: cancelled before, or after a few SYNs, the
+	// feed says so, whichever reader saw it first.
+	for range 20 {
+		if _, err := count(t, ctx, Config{Captures: []string{syns, syns, syns}, Dataplane: dp, Merge: true}); err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("merged, cancelled: %v", err)
+		}
+		mid, stop := context.WithCancel(context.Background())
+		n := 0
+		err := Feed(mid, Config{Captures: []string{syns, syns, syns}, Dataplane: dp, Merge: true}, SinkFunc(func(*synevent.Event) error {
+			if n++; n == 5 {
+				stop()
+			}
+			return nil
+		}))
+		stop()
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("merged, cancelled after 5 SYNs: %v", err)
+		}
+	}
 	boom := errors.New("boom")
 	err := Feed(context.Background(), Config{Captures: []string{syns}, Dataplane: dp}, SinkFunc(func(*synevent.Event) error { return boom }))
 	if !errors.Is(err, boom) {

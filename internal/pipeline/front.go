@@ -59,27 +59,34 @@ type batch struct {
 	flush bool  // close and emit every attempt after the items
 
 	atts     []attempt.Attempt
-	frontier int64 // the shard's Frontier, math.MinInt64 before any
-	live     int   // open attempts
-	held     int   // open plus closed awaiting release
-	forced   uint64
+	forced   []bool // atts[i] was emitted early by the shard's grouper (MaxLive)
+	frontier int64  // the shard's Frontier, math.MinInt64 before any
+	live     int    // open attempts
+	held     int    // open plus closed awaiting release
+	nforced  uint64 // the shard's grouper's ForcedEmits
 }
 
 // shard groups and fingerprints the SYNs of its sources.
 type shard struct {
-	g    *attempt.Grouper
-	db   *fingerprint.DB
-	sc   scratch
-	skew int64
-	wm   int64  // the watermark the grouper was last advanced to
-	out  *batch // the batch being worked on: its attempts go there
-	in   chan *batch
+	g       *attempt.Grouper
+	db      *fingerprint.DB
+	sc      scratch
+	skew    int64
+	wm      int64  // the watermark the grouper was last advanced to
+	nforced uint64 // the grouper's ForcedEmits as of the last attempt emitted
+	out     *batch // the batch being worked on: its attempts go there
+	in      chan *batch
 }
 
 func newShard(cfg attempt.Config, db *fingerprint.DB) *shard {
 	s := &shard{db: db, skew: int64(max(cfg.MaxSkew, 0)), wm: math.MinInt64}
 	cfg.Enrich = func(ev *synevent.Event, fp *attempt.Fingerprint) { enrich(s.db, &s.sc, ev, fp) }
-	s.g = attempt.New(cfg, func(a *attempt.Attempt) { s.out.atts = append(s.out.atts, *a) })
+	s.g = attempt.New(cfg, func(a *attempt.Attempt) {
+		// The grouper counts a forced emission just before making it.
+		n := s.g.Stats().ForcedEmits
+		s.out.atts, s.out.forced = append(s.out.atts, *a), append(s.out.forced, n != s.nforced)
+		s.nforced = n
+	})
 	return s
 }
 
@@ -94,7 +101,7 @@ func (s *shard) advance(wm int64) {
 func (s *shard) run(done chan<- *batch) {
 	for b := range s.in {
 		s.out = b
-		b.atts = b.atts[:0]
+		b.atts, b.forced = b.atts[:0], b.forced[:0]
 		for i := range b.items {
 			it := &b.items[i]
 			s.advance(it.wm)
@@ -108,7 +115,7 @@ func (s *shard) run(done chan<- *batch) {
 		if f := s.g.Frontier(); !f.IsZero() {
 			b.frontier = f.UnixNano()
 		}
-		b.live, b.held, b.forced = s.g.Live(), s.g.Held(), s.g.Stats().ForcedEmits
+		b.live, b.held, b.nforced = s.g.Live(), s.g.Held(), s.g.Stats().ForcedEmits
 		s.out = nil
 		done <- b
 	}
@@ -122,8 +129,15 @@ type front struct {
 	emit    func(*attempt.Attempt)
 	maxHeld int // Attempt.MaxLive: bounds the shards' held attempts and the merger's queue together
 
-	shards   []*shard // nil while stopped
-	done     chan *batch
+	shards []*shard // nil while stopped
+	done   chan *batch
+	// Batches back from the shards wait in arrived until merged in the
+	// order they were sent (shard 0 to n-1, round after round; next is the
+	// shard whose batch is merged next): what the merger decides, early
+	// emissions under the bound included, depends on the input only, not
+	// on which shard's goroutine ran first.
+	arrived  [][]*batch
+	next     int
 	cur      []*batch   // being filled, per shard
 	free     [][]*batch // per shard
 	inflight int
@@ -165,6 +179,7 @@ func newFront(n int, cfg attempt.Config, db *fingerprint.DB, emit func(*attempt.
 func (f *front) start() {
 	n := len(f.queues)
 	f.shards, f.cur, f.free = make([]*shard, n), make([]*batch, n), make([][]*batch, n)
+	f.arrived, f.next = make([][]*batch, n), 0
 	f.done = make(chan *batch, n*batchesPerShard) // a shard never waits to hand a batch back
 	for k := range f.shards {
 		s := newShard(f.cfg, f.db)
@@ -188,7 +203,7 @@ func (f *front) stop() {
 		f.merged += f.forced[k]
 		f.forced[k] = 0
 	}
-	f.shards, f.cur, f.free, f.done = nil, nil, nil, nil
+	f.shards, f.cur, f.free, f.done, f.arrived = nil, nil, nil, nil, nil
 }
 
 // shardOf spreads source addresses over the shards.
@@ -261,16 +276,33 @@ func (f *front) barrier() {
 	}
 }
 
-// got takes the attempts of a batch back and emits what the order allows.
+// got takes a batch back, and merges the batches back in the order they
+// were sent.
 func (f *front) got(b *batch) {
 	f.inflight--
+	f.arrived[b.shard] = append(f.arrived[b.shard], b)
+	for len(f.arrived[f.next]) > 0 {
+		b := f.arrived[f.next][0]
+		f.arrived[f.next] = f.arrived[f.next][1:]
+		f.merge(b)
+		f.next = (f.next + 1) % len(f.queues)
+	}
+}
+
+// merge takes the attempts of a batch and emits what the order allows.
+func (f *front) merge(b *batch) {
 	k := b.shard
 	for i := range b.atts {
-		f.queues[k].push(&b.atts[i])
+		f.queues[k].push(&b.atts[i], b.forced[i])
 	}
 	f.queued += len(b.atts)
-	f.frontier[k], f.live[k], f.held[k], f.forced[k] = b.frontier, b.live, b.held, b.forced
+	f.frontier[k], f.live[k], f.held[k], f.forced[k] = b.frontier, b.live, b.held, b.nforced
 	b.items = b.items[:0]
+	if cap(b.atts) > 4*shardBatch {
+		// A gap in time closed a shard's whole held set at once: do not
+		// keep room for it beside the held-attempt bound.
+		b.atts, b.forced = nil, nil
+	}
 	f.free[k] = append(f.free[k], b)
 	f.release(false)
 }
@@ -291,7 +323,9 @@ func (f *front) release(all bool) {
 			if !f.over() {
 				return
 			}
-			f.merged++
+			if !f.queues[k].headForced() { // counted once: by its shard, or here
+				f.merged++
+			}
 		}
 		f.emit(h)
 		f.queues[k].pop()
@@ -372,27 +406,39 @@ func (f *front) counts() (live int, forced uint64) {
 
 // attQueue is a FIFO of attempts (a ring that grows).
 type attQueue struct {
-	buf   []attempt.Attempt
+	buf   []queued
 	first int
 	n     int
 }
 
-func (q *attQueue) push(a *attempt.Attempt) {
+// queued is an attempt back from a shard, and whether its shard emitted it
+// early (counted there already).
+type queued struct {
+	a      attempt.Attempt
+	forced bool
+}
+
+func (q *attQueue) push(a *attempt.Attempt, forced bool) {
 	if q.n == len(q.buf) {
-		buf := make([]attempt.Attempt, max(2*len(q.buf), 64))
+		buf := make([]queued, max(2*len(q.buf), 64))
 		for i := range q.n {
 			buf[i] = q.buf[(q.first+i)%len(q.buf)]
 		}
 		q.buf, q.first = buf, 0
 	}
-	q.buf[(q.first+q.n)%len(q.buf)] = *a
+	q.buf[(q.first+q.n)%len(q.buf)] = queued{a: *a, forced: forced}
 	q.n++
 }
 
-func (q *attQueue) head() *attempt.Attempt { return &q.buf[q.first] }
+func (q *attQueue) head() *attempt.Attempt { return &q.buf[q.first].a }
+
+// headForced says whether the head was emitted early by its shard.
+func (q *attQueue) headForced() bool { return q.buf[q.first].forced }
 
 func (q *attQueue) pop() {
-	q.buf[q.first] = attempt.Attempt{} // its strings go
+	q.buf[q.first] = queued{} // its strings go
 	q.first = (q.first + 1) % len(q.buf)
-	q.n--
+	if q.n--; q.n == 0 && len(q.buf) > 1024 {
+		q.buf, q.first = nil, 0 // the room a gap in time needed, given back
+	}
 }

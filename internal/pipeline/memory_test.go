@@ -8,6 +8,7 @@ import (
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/attempt"
+	"github.com/mxsensor/mxsensor/internal/fingerprint"
 	"github.com/mxsensor/mxsensor/internal/synevent"
 )
 
@@ -17,7 +18,7 @@ import (
 // live heap within HeldMemory; what the bound cost is counted.
 func TestHeldMemoryBound(t *testing.T) {
 	const budget = 8 << 20
-	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), HeldMemory: budget}, nil, nil, discard{})
+	p, err := New(Config{Attempt: attempt.DefaultConfig(), Associate: associate.DefaultConfig(), HeldMemory: budget}, fingerprint.Builtin(), nil, discard{})
 	if err != nil {
 		t.Fatal(err)
 	}
