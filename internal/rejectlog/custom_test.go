@@ -57,6 +57,8 @@ var customCases = []customCase{
 		"192.0.2.7", "RBL_SPAMHAUS_XBL", ZoneKindSymbol, MTARspamd},
 	{"rspamd syslog symbols only", rspamdSyslog + rspamdResult("2001:db8::7", "reject", "RBL_SPAMCOP,RBL_SEM_IPV6,BAYES_SPAM"),
 		"2001:db8::7", "RBL_SPAMCOP", ZoneKindSymbol, MTARspamd},
+	{"rspamd ip bracketed (a log_format of its FAQ)", rspamdFile + strings.Replace(rspamdResult("192.0.2.7", "reject", "RBL_SPAMCOP(2.00){}"), "ip: 192.0.2.7", "ip: [192.0.2.7]", 1),
+		"192.0.2.7", "RBL_SPAMCOP", ZoneKindSymbol, MTARspamd},
 	{"rspamd journald", "2026-11-26T10:00:00+0000 mx1 rspamd[1234]: (rspamd_proxy) <4c1a2b>; proxy; rspamd_task_write_log: " +
 		rspamdResult("192.0.2.7", "reject", "RECEIVED_SPAMHAUS_XBL(3.00){7.2.0.192.xbl.spamhaus.org;},RBL_SENDERSCORE_REPUT_0(4.00){7.2.0.192.score.senderscore.com;},RWL_MAILSPIKE_GOOD(-0.10){}"),
 		"192.0.2.7", "RBL_SENDERSCORE_REPUT_0", ZoneKindSymbol, MTARspamd},
@@ -77,7 +79,17 @@ var customNearMisses = []string{
 	smRcpt + "550 5.1.1 <nobody@example.org>... User unknown",
 	"Nov 26 10:00:00 mx1 sendmail[2345]: ruleset=check_relay, arg1=bulk.example.net, arg2=IPv6:2001:db8::7, relay=bulk.example.net [IPv6:2001:db8::7], reject=550 5.7.1 Rejected: IPv6:2001:db8::9 blocked by the SpamCop RBL",
 	smRelay + "550 5.7.1 Rejected: example.net listed at rhs.example.org",
+	// A recipient (arg1, printed as given) that writes a relay= and a
+	// reject= of its own.
+	`Nov 26 10:00:00 mx1 sm-mta[2345]: 5AQA0a1b002345: ruleset=check_rcpt, arg1=<"x, relay=a [198.51.100.9], reject=550 5.7.1 Rejected: 198.51.100.9 listed at zen.spamhaus.org "@d.org>, relay=bulk.example.net [192.0.2.7], reject=550 5.7.1 <"x@d.org>... Relaying denied`,
+	`Nov 26 10:00:00 mx1 sm-mta[2345]: 5AQA0a1b002345: ruleset=check_rcpt, arg1=<"x, relay=a [198.51.100.9], reject=550 5.7.1 Rejected: IP in Spamhaus blacklist, see: https://check.spamhaus.org/listed/?searchterm=198.51.100.9 "@d.org>, relay=bulk.example.net [192.0.2.7], reject=550 5.7.1 Relaying denied`,
+	smRelay + "550 5.7.1 Access denied: you are blacklisted",
 	// Exim.
+	eximHead + "You are blacklisted",
+	eximHead + "Message rejected by spam filter: blacklisted content",
+	eximHead + "Too many connections, your IP is temporarily blocklisted",
+	"2026-11-26 10:00:00 H=(bulk.example.net) [192.0.2.7] F=<spammer@example.net> rejected after DATA: Message contains blacklisted URL",
+	"2026-11-26 10:00:00 H=(bulk.example.net) [192.0.2.7] F=<spammer@example.net> temporarily rejected RCPT <c@example.org>: DNSBL lookup failed, try later",
 	eximHead + "Sender verify failed",
 	eximHead + "sender verify fail for <spammer@example.net>: Unrouteable address",
 	eximHead + "relay not permitted",
@@ -191,12 +203,16 @@ func TestParsePatterns(t *testing.T) {
 			t.Errorf("%q: %+v %v %v", l, r, ok, err)
 		}
 	}
+	// A ts in year 5138 is no time: the line is counted, not matched.
+	if r, ok, _ := p.Parse("99999999999 smtp-gw: blocked [2001:db8::7] by zen.spamhaus.org"); ok {
+		t.Errorf("a ts of 99999999999: %+v", r)
+	}
 	// Without a timestamp only a pattern with a ts group may match.
 	if _, ok, err := p.Parse("haraka[99]: [dnsbl] 192.0.2.7 listed on X"); ok || err != ErrBadTimestamp {
 		t.Errorf("no timestamp: ok %v err %v", ok, err)
 	}
 	c := p.Counters()
-	if c.Lines != 6 || c.Matched != 3 || c.Pattern != 2 || c.NotMatching != 2 || c.Garbage != 1 {
+	if c.Lines != 7 || c.Matched != 3 || c.Pattern != 2 || c.NotMatching != 2 || c.Garbage != 2 {
 		t.Errorf("counters %+v", c)
 	}
 }
@@ -222,5 +238,9 @@ func TestCompilePatternsErrors(t *testing.T) {
 	}
 	if _, err := CompilePattern(`(?P<ip>\S+)` + strings.Repeat("x", MaxPatternLength)); err == nil {
 		t.Error("over-long pattern accepted")
+	}
+	// Short to write, long to run: refused by its compiled size.
+	if _, err := CompilePattern(`(?P<ip>\S+).{0,1000}MARK.{0,1000}`); err == nil || !strings.Contains(err.Error(), "instructions") {
+		t.Errorf("a 2,000-instruction pattern: %v", err)
 	}
 }

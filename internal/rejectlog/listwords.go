@@ -12,8 +12,12 @@ import (
 
 // listPhrases say that something is on a list; "not found in" and "not
 // listed in" say the opposite and are skipped.
-var listPhrases = []string{"found in ", "listed in ", "listed at ", "listed on ", "listed by ",
-	"blacklist", "blocklist", "black list", "block list"}
+var listPhrases = []string{"found in ", "listed in ", "listed at ", "listed on ", "listed by "}
+
+// weakPhrases say a blacklist, but so do rejections for content, rates and
+// local lists ("you are blacklisted"): they count only when the message
+// also names the list or points to its page (namedList).
+var weakPhrases = []string{"blacklist", "blocklist", "black list", "block list"}
 
 // listWords are words (not parts of words) that name DNS lists.
 var listWords = []string{"dnsbl", "dnsbls", "rbl", "rbls"}
@@ -21,7 +25,8 @@ var listWords = []string{"dnsbl", "dnsbls", "rbl", "rbls"}
 // notAboutClient are words of rejections that concern a domain, a sender
 // or recipient address or a local list, not the client's address on a DNS
 // list (RHSBL and URI lists, access maps, sender verification).
-var notAboutClient = []string{"domain", "sender", "recipient", "helo", "rhsbl", "uribl", "surbl", "dbl.", "local", "@"}
+var notAboutClient = []string{"domain", "sender", "recipient", "helo", "rhsbl", "uribl", "surbl", "dbl.", "local", "@",
+	"content", "url", "too many", "temporar", "fail"}
 
 // listWording reports whether lower (an ASCII-lower-cased message) says
 // that the client is on a DNS list, and nothing says it is about a domain
@@ -52,6 +57,12 @@ func listWording(lower string) bool {
 			if w == lw {
 				return true
 			}
+		}
+	}
+	for _, ph := range weakPhrases {
+		if strings.Contains(lower, ph) {
+			zone, _ := namedList(lower, lower)
+			return zone != ""
 		}
 	}
 	return false

@@ -4,18 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Bounds of operators' patterns: each is tried on every line no built-in
-// parser matched, so their number and size bound the work per line (Go's
-// regexp runs in time linear in the line, and lines are at most
-// MaxLineLength long).
+// parser matched, so their number and compiled size bound the work per
+// line (Go's regexp runs in time linear in the line times the program's
+// size, and lines are at most MaxLineLength long). The program, not the
+// source, is what costs: `.{0,1000}` is 9 bytes and 1,000 instructions.
 const (
 	MaxPatterns      = 32
 	MaxPatternLength = 4096
+	MaxPatternInsts  = 2000
 )
 
 // Pattern is an operator's regular expression for DNSBL rejections the
@@ -38,6 +41,12 @@ func CompilePattern(src string) (*Pattern, error) {
 	re, err := regexp.Compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("reject pattern %q: %w", src, err)
+	}
+	// Compiled as regexp compiles it, to count its instructions.
+	if tree, err := syntax.Parse(src, syntax.Perl); err == nil {
+		if prog, err := syntax.Compile(tree.Simplify()); err == nil && len(prog.Inst) > MaxPatternInsts {
+			return nil, fmt.Errorf("reject pattern %.60q: %d instructions compiled, at most %d (bounded repeats such as .{0,1000} cost one each)", src, len(prog.Inst), MaxPatternInsts)
+		}
 	}
 	p := &Pattern{src: src, re: re, ip: re.SubexpIndex("ip"), zone: re.SubexpIndex("zone"), ts: re.SubexpIndex("ts")}
 	if p.ip < 0 {
@@ -115,6 +124,10 @@ func (p *Parser) matchPatterns(line string, t time.Time) (Rejection, bool) {
 	return Rejection{}, false
 }
 
+// The Unix times a ts group may give: 1990 to 2100 (a later time would
+// hold the parser's clock in the future for the rest of the run).
+const minUnixTS, maxUnixTS = 631152000, 4102444800
+
 // patternTime reads a ts group: a timestamp in a form the parser knows
 // (classic syslog, RFC 3339, Exim's), or Unix seconds with an optional
 // fraction.
@@ -127,7 +140,7 @@ func (p *Parser) patternTime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
+	if err != nil || n < minUnixTS || n > maxUnixTS {
 		return time.Time{}, false
 	}
 	var nsec int64

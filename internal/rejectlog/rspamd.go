@@ -122,7 +122,7 @@ func rspamdIP(body string, end int) (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	return parseIP(v)
+	return parseIP(strings.Trim(v, "[]")) // log_format may write it bracketed
 }
 
 // rspamdRBLSymbol reads the symbols of the result, as $symbols,

@@ -54,6 +54,12 @@ func sendmailRejected(msg string) (netip.Addr, string, bool, bool) {
 	if !strings.HasPrefix(msg, "ruleset=check_") {
 		return netip.Addr{}, "", false, false
 	}
+	// arg1= (the address the client gave) comes first and is printed as
+	// given: a line whose fields appear twice may have been written by the
+	// client, and names no address for sure.
+	if strings.Count(msg, ", reject=") != 1 || strings.Count(msg, ", relay=") > 1 {
+		return netip.Addr{}, "", false, false
+	}
 	head, reply, ok := strings.Cut(msg, ", reject=")
 	if !ok {
 		return netip.Addr{}, "", false, false
