@@ -116,8 +116,11 @@ bench: ## benchmarks (issues 9 and 19): XDP vs baselines, ring drain, pipeline, 
 
 install: build ## install the binary to $(PREFIX)/bin, the systemd unit and an example configuration
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mxsensor
-	install -D -m 0644 packaging/mxsensor.service $(DESTDIR)/etc/systemd/system/mxsensor.service
-	install -D -m 0644 packaging/mxsensor-collect.service $(DESTDIR)/etc/systemd/system/mxsensor-collect.service
+	@# The units name the binary where PREFIX put it.
+	for u in mxsensor mxsensor-collect; do \
+	  sed 's#/usr/local/bin/mxsensor#$(PREFIX)/bin/mxsensor#g' packaging/$$u.service | \
+	    install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/$$u.service || exit 1; \
+	done
 	install -D -m 0644 docs/mxsensor.example.yaml $(DESTDIR)/etc/mxsensor/mxsensor.yaml.example
 
 clean: ## remove build output

@@ -70,7 +70,7 @@ func run(args []string) error {
 	fs.BoolVar(&o.mdwe, "mdwe", false, "refuse writable executable memory (MemoryDenyWriteExecute=)")
 	fs.BoolVar(&o.readOnly, "read-only", false, "the whole file system read-only but the -rw paths (ProtectSystem=strict, ProtectKernelTunables=)")
 	rw := fs.String("rw", "", "comma-separated paths left writable (ReadWritePaths=)")
-	fs.BoolVar(&o.procInvis, "proc-invisible", false, "a /proc of processes only, other users' hidden (ProtectProc=invisible, ProcSubset=pid)")
+	fs.BoolVar(&o.procInvis, "proc-invisible", false, "a /proc with other users' processes hidden (ProtectProc=invisible)")
 	fs.BoolVar(&o.privateDevs, "private-devices", false, "a /dev of the pseudo devices only (PrivateDevices=)")
 	fs.BoolVar(&o.privateUTS, "private-uts", false, "a private host name (ProtectHostname=)")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +134,7 @@ func sandbox(o options) error {
 		}
 	}
 	if o.procInvis {
-		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "hidepid=invisible,subset=pid"); err != nil {
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "hidepid=invisible"); err != nil {
 			return fmt.Errorf("mounting /proc: %w", err)
 		}
 	}
