@@ -10,8 +10,9 @@
 //
 // The store case is native mode with the agent's whole pipeline on
 // (--out DIR --db FILE): grouping, fingerprints, association, the JSONL
-// files and the SQLite store; its CPU is taken once the agent is idle again,
-// and its peak memory (VmHWM) is reported.
+// files and the SQLite store, with --held-memory 16MiB (less than the
+// flood's distinct sources take); its CPU is taken once the agent is idle
+// again, and its peak memory (VmHWM) is reported.
 //
 // Each case gets fresh namespaces: a generator (gen) and a sensor (sens)
 // joined by one veth pair. The generator sends prebuilt IPv4 SYNs from many
