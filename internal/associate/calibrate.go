@@ -30,6 +30,11 @@ type Features struct {
 	// minute; a repeat sender's is 4 or more).
 	Recent   float64
 	Identity bool
+	// Agreed: the only identity evidence is agreement
+	// (history:same-ipv4-best-before), which chance gives a repeat sender
+	// more often than a host's own clock or name does; the model weighs it
+	// apart.
+	Agreed bool
 	// Rival is the pair's sum minus that of the best IPv6 attempt of
 	// another /64 in the batch that could take the same IPv4 attempt, capped at
 	// MaxLead (MaxLead when there is none).
@@ -61,12 +66,13 @@ const (
 )
 
 // NumFeatures is the length of Features.Vector.
-const NumFeatures = numFamilies + 10
+const NumFeatures = numFamilies + 11
 
 // Vector is f as the model reads it: 1 (the bias), the family sums (the
 // embedded one without Habit), the lead, log(1 + crowd), log(1 + near),
 // log(1 + recent), 1 for identity evidence, the rival's lead,
-// log(1 + cands), log(1 + busy) - log(1 + sent), and Habit.
+// log(1 + cands), log(1 + busy) - log(1 + sent), Habit, and 1 for
+// agreement as the only identity evidence (then the identity input is 0).
 func (f Features) Vector() [NumFeatures]float64 {
 	var x [NumFeatures]float64
 	x[0] = 1
@@ -83,6 +89,9 @@ func (f Features) Vector() [NumFeatures]float64 {
 	x[numFamilies+8] = math.Log1p(f.Busy) - math.Log1p(f.Sent)
 	x[1+fEmbedded] -= f.Habit
 	x[numFamilies+9] = f.Habit
+	if f.Agreed {
+		x[numFamilies+5], x[numFamilies+10] = 0, 1
+	}
 	return x
 }
 

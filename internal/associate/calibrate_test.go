@@ -30,7 +30,8 @@ func TestCalibrationMap(t *testing.T) {
 
 // TestDefaultCalibrationSane: the shipped calibration rises with the
 // evidence of each family that has any weight, falls with the crowd of
-// look-alikes, and rises with identity evidence.
+// look-alikes, and rises with identity evidence, less so when that is
+// only agreement.
 func TestDefaultCalibrationSane(t *testing.T) {
 	c := DefaultCalibration
 	var f Features
@@ -53,8 +54,13 @@ func TestDefaultCalibrationSane(t *testing.T) {
 	}
 	g = f
 	g.Identity = true
-	if c.Model(g) <= base {
+	id := c.Model(g)
+	if id <= base {
 		t.Error("identity evidence does not raise the score")
+	}
+	g.Agreed = true
+	if a := c.Model(g); a >= id {
+		t.Errorf("agreement alone counts as much as other identity evidence (%.3f, %.3f)", a, id)
 	}
 	for i := 1; i < len(c.Map); i++ {
 		if c.Map[i].Model < c.Map[i-1].Model || c.Map[i].Right < c.Map[i-1].Right {
@@ -134,5 +140,28 @@ func TestFastRetrierNotItsOwnRival(t *testing.T) {
 	e.Flush()
 	if n != 60 {
 		t.Errorf("%d decisions, want 60", n)
+	}
+}
+
+// TestAgreedOnlyIdentity: a pair whose only identity evidence is agreement
+// is marked Agreed; with any other identity evidence beside it, it is not.
+func TestAgreedOnlyIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		ws               []weighed
+		identity, agreed bool
+	}{
+		{[]weighed{{2, vBestBefore}, {1, vSameOS}}, true, true},
+		{[]weighed{{2, vBestBefore}, {4, vSameClock}}, true, false},
+		{[]weighed{{2, vSameIPv4}}, true, false},
+		{[]weighed{{1, vSameOS}}, false, false},
+	} {
+		r := &record{}
+		for _, w := range tc.ws {
+			r.note(w)
+		}
+		r.finish(false)
+		if r.identity != tc.identity || r.agreed != tc.agreed {
+			t.Errorf("%+v: identity %v agreed %v, want %v %v", tc.ws, r.identity, r.agreed, tc.identity, tc.agreed)
+		}
 	}
 }

@@ -632,6 +632,12 @@ const repeatUnassociated = "history:repeat-sender-without-identity-evidence(unas
 // other and did not share one IPv4 address.
 const ambiguousUnassociated = "ambiguous:close-candidates(unassociated)"
 
+// repeatNoCandidate is the evidence of a repeat sender's IPv6 attempt that
+// no candidate could explain, the /64's history counted against them: it
+// says the attempt was seen as a repeat sender's, as repeatUnassociated
+// does for one whose candidates lacked identity evidence.
+const repeatNoCandidate = "history:repeat-sender-no-candidate(unassociated)"
+
 // identityConfidence is the least confidence of an embedded IPv4 that is
 // identity evidence: the forms a protocol defines (6to4, Teredo, NAT64,
 // ISATAP, mapped). An IPv4 read from the low 32 bits (hex or decimal) is a
@@ -807,7 +813,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			repeats[p.v6] = true
 			return
 		}
-		f := Features{Family: rec.fam, Lead: min(MaxLead, p.sum-other), Identity: rec.identity}
+		f := Features{Family: rec.fam, Lead: min(MaxLead, p.sum-other), Identity: rec.identity, Agreed: rec.agreed}
 		f.Crowd, f.Near = e.crowd(p.v6, p.v4.f.src)
 		r := rivals[p.v4]
 		f.Rival = min(MaxLead, p.sum-r.sum[0])
@@ -901,6 +907,11 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		}
 		if _, amb := ambiguous[v6]; amb && as.Evidence == nil {
 			as.Evidence = []string{ambiguousUnassociated}
+		}
+		if as.Evidence == nil && !e.off[fHistory] {
+			if s := e.prefixOf(v6); s.repeat || s.heavy {
+				as.Evidence = []string{repeatNoCandidate}
+			}
 		}
 		as.Spammer = as.V4Blocklisted
 		e.recordV6(as.V6, as.V4Addr, identity, close[v6])

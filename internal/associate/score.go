@@ -212,6 +212,7 @@ type record struct {
 	sum      float64
 	fam      [numFamilies]float64 // the verdicts summed by family (Features.Family)
 	identity bool                 // a verdict is identity evidence
+	agreed   bool                 // and the only such verdict is agreement (vBestBefore)
 	ev       []noted              // with their names (named)
 }
 
@@ -256,11 +257,16 @@ func (r *record) finish(gated bool) float64 {
 		}
 	}
 	r.sum, r.fam, r.identity = 0, [numFamilies]float64{}, false
+	strong := false
 	for _, w := range ws {
 		r.sum += w.w
 		r.fam[verdicts[w.v].fam] += w.w
-		r.identity = r.identity || w.v.id() != idNone
+		if w.v.id() != idNone {
+			r.identity = true
+			strong = strong || w.v != vBestBefore
+		}
 	}
+	r.agreed = r.identity && !strong
 	if gated {
 		r.sum = math.Inf(-1)
 	}

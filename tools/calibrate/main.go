@@ -121,6 +121,7 @@ func main() {
 		per = append(per, sc)
 	}
 	c.Map = isotonic(made, &c)
+	c.Map = pool(c.Map, made, &c, associate.DefaultConfig().Threshold, bandTop)
 	fmt.Printf("calibration: %+v\n", c)
 	reliability(made, &c)
 	for i, dir := range flag.Args() {
@@ -345,6 +346,69 @@ func isotonic(s []sample, c *associate.Calibration) []associate.MapPoint {
 	out := make([]associate.MapPoint, len(st))
 	for i, b := range st {
 		out[i] = associate.MapPoint{Model: b.sumP / b.n, Right: b.right / b.n}
+	}
+	return out
+}
+
+// bandTop is where the pooled band of the map ends (pool).
+const bandTop = 0.9
+
+// pool flattens the map between the outputs where it reaches lo and hi
+// into one level: the share right of the associations it scores in
+// [lo, hi). In that band the pairs have timing and a common stack and no
+// identity evidence, and the order the model puts them in does not carry
+// from one scenario to another: checked on scenarios not fitted on, the
+// band as one level had a largest bin error per scenario of 0.10 against
+// 0.16 for the isotonic map, and as two levels 0.14 (docs/association.md).
+// The map stays a step at lo and at hi, so the associations made at the
+// threshold lo are the same as before.
+func pool(m []associate.MapPoint, s []sample, c *associate.Calibration, lo, hi float64) []associate.MapPoint {
+	at := func(r float64) (float64, bool) { // the output where m reaches r
+		for i, p := range m {
+			if p.Right >= r {
+				if i == 0 {
+					return p.Model, true
+				}
+				q := m[i-1]
+				return q.Model + (p.Model-q.Model)*(r-q.Right)/(p.Right-q.Right), true
+			}
+		}
+		return 0, false
+	}
+	mlo, okLo := at(lo)
+	mhi, okHi := at(hi)
+	if !okLo || !okHi || mhi <= mlo {
+		return m
+	}
+	n, right := 0, 0
+	for _, x := range s {
+		if p := c.Model(x.f); p > mlo && p <= mhi {
+			n++
+			if x.right {
+				right++
+			}
+		}
+	}
+	if n == 0 {
+		return m
+	}
+	level := float64(right) / float64(n)
+	if level < lo || level > hi {
+		fmt.Fprintf(os.Stderr, "calibrate: the band [%g, %g) is right %.3f of the time, outside it: map not pooled\n", lo, hi, level)
+		return m
+	}
+	var out []associate.MapPoint
+	for _, p := range m {
+		if p.Model < mlo {
+			out = append(out, p)
+		}
+	}
+	out = append(out, associate.MapPoint{Model: mlo, Right: lo}, associate.MapPoint{Model: mlo, Right: level},
+		associate.MapPoint{Model: mhi, Right: level}, associate.MapPoint{Model: mhi, Right: hi})
+	for _, p := range m {
+		if p.Model > mhi {
+			out = append(out, p)
+		}
 	}
 	return out
 }

@@ -46,3 +46,43 @@ func TestFitRecoversWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolBand: pool makes the map one level between where it reaches lo
+// and hi, the share right of the samples it scores there, with steps at
+// both ends, so that what scored below lo still does; a band right less
+// often than lo leaves the map as it was.
+func TestPoolBand(t *testing.T) {
+	c := associate.Calibration{}
+	c.Weights[0], c.Weights[2] = -2, 1 // bias, order: the model is the logistic of order-2
+	m := []associate.MapPoint{{Model: 0.3, Right: 0.2}, {Model: 0.5, Right: 0.4}, {Model: 0.6, Right: 0.6}, {Model: 0.8, Right: 0.8}, {Model: 0.95, Right: 0.95}}
+	sampleAt := func(p float64, right bool) sample {
+		var f associate.Features
+		f.Family[1] = 2 + math.Log(p/(1-p))
+		return sample{f: f, x: f.Vector(), right: right}
+	}
+	var s []sample
+	for i := range 100 { // 100 in the band, 70 of them right
+		s = append(s, sampleAt(0.6+0.001*float64(i), i < 70))
+	}
+	s = append(s, sampleAt(0.4, false), sampleAt(0.99, true)) // outside it
+	got := pool(m, s, &c, 0.5, 0.9)
+	for i, p := range got {
+		if i > 0 && (p.Model < got[i-1].Model || p.Right < got[i-1].Right) {
+			t.Fatalf("map not rising at %d: %+v", i, got)
+		}
+	}
+	c.Map = got
+	for _, tc := range []struct{ model, want float64 }{
+		{0.4, 0.3}, {0.549, 0.498}, {0.551, 0.7}, {0.7, 0.7}, {0.85, 0.7}, {0.9, 0.7}, {0.91, 0.91}, {0.95, 0.95},
+	} {
+		if g := c.Apply(tc.model); math.Abs(g-tc.want) > 1e-9 {
+			t.Errorf("model %v: score %v, want %v (map %+v)", tc.model, g, tc.want, got)
+		}
+	}
+	for i := range s[:100] {
+		s[i].right = i < 40 // the band right 0.4 of the time, under lo
+	}
+	if got := pool(m, s, &associate.Calibration{Weights: c.Weights}, 0.5, 0.9); len(got) != len(m) {
+		t.Errorf("a band under lo was pooled: %+v", got)
+	}
+}
