@@ -633,7 +633,7 @@ func checkAttempts(t *testing.T, path string, ss []sender) {
 //
 // This holds for the relay with smtp_address_preference = ipv4 too, whose
 // native IPv6 attempt follows its IPv4 one: the engine weighs that order as
-// "order:reversed-rst-roundtrip-gap" (+0.5 instead of +3.0), and the
+// "order:reversed-rst-roundtrip-gap" (+1.5 instead of +3.0), and the
 // stack, PTR and ASN evidence still carry the association.
 func checkAssociations(t *testing.T, path string, ss []sender) {
 	t.Helper()

@@ -6,9 +6,9 @@ package associate
 // scenarios (docs/association.md).
 // Weights: bias, the evidence families (Families order), lead,
 // log(1+crowd), log(1+near), log(1+recent), identity, rival,
-// log(1+cands), log(1+busy)-log(1+sent), habit.
+// log(1+cands), log(1+busy)-log(1+sent), habit, agreed.
 var DefaultCalibration = Calibration{
-	Weights: [NumFeatures]float64{-77.0571, 6.8528, 0.9989, 15.4940, 3.4999, 1.2191, 0.0355, 1.1547, 0.0000, 0.0000, 0.0704, -0.2685, -0.5937, -2.2709, 2.8482, 0.0841, 0.4988, -0.6913, 0.1646, 0.6843},
+	Weights: [NumFeatures]float64{-77.057115, 6.852812, 0.998895, 15.494036, 3.499900, 1.219095, 0.035538, 1.154684, 0.000000, 0.000000, 0.070374, -0.268476, -0.593699, -2.270939, 2.848170, 0.084120, 0.498806, -0.691275, 0.164607, 0.684334},
 	// The model's output -> the share right.
 	Map: []MapPoint{
 		{0.524104, 0.412500}, {0.570543, 0.452500}, {0.594980, 0.500000},

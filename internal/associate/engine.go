@@ -214,6 +214,7 @@ type Engine struct {
 	check func(v6, v4 *entry, sum float64)
 	// Reused by each decision batch (decideFull, closeCandidates).
 	pairs     []pair
+	states    []prefixState // decideFull's, reused
 	ambiguous map[*entry]netip.Addr
 	chosen    map[*entry]*pair
 	top       map[*entry][2]float64
@@ -638,6 +639,20 @@ const ambiguousUnassociated = "ambiguous:close-candidates(unassociated)"
 // does for one whose candidates lacked identity evidence.
 const repeatNoCandidate = "history:repeat-sender-no-candidate(unassociated)"
 
+// heavyNoCandidate is the same for an IPv6-heavy /64 that is not sending
+// fast (history:ipv6-heavy-prefix: many attempts, few of them paired).
+const heavyNoCandidate = "history:ipv6-heavy-prefix-no-candidate(unassociated)"
+
+// prefixState is what a decision saw of its /64: a repeat sender, an
+// IPv6-heavy /64, or neither.
+type prefixState uint8
+
+const (
+	stateNone prefixState = iota
+	stateRepeat
+	stateHeavy
+)
+
 // identityConfidence is the least confidence of an embedded IPv4 that is
 // identity evidence: the forms a protocol defines (6to4, Teredo, NAT64,
 // ISATAP, mapped). An IPv4 read from the low 32 bits (hex or decimal) is a
@@ -647,7 +662,8 @@ const repeatNoCandidate = "history:repeat-sender-no-candidate(unassociated)"
 const identityConfidence = 0.8
 
 // farOrder: a pair whose order evidence weighs less than this (the gap is
-// wrong for the stack, or reversed and slow) is a candidate only with
+// wrong for the stack; or reversed and over 400 ms, or for Windows
+// unusual and misfitting its retransmissions) is a candidate only with
 // identity evidence: its timing says it is two hosts, and without
 // evidence that does not depend on timing, a pair of similar stacks with
 // similar retransmissions is more often two hosts of one kind than one
@@ -873,7 +889,22 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		consider(p, other)
 	}
 	e.eliminate(pairs, ambiguous, chosen, top, consider)
+	// The /64 states the decisions saw, before this batch's own attempts
+	// change them: a row's reason must be the decision's.
+	states := e.states[:0]
 	for _, v6 := range batch {
+		var st prefixState
+		if !e.off[fHistory] {
+			if s := e.prefixOf(v6); s.repeat {
+				st = stateRepeat
+			} else if s.heavy {
+				st = stateHeavy
+			}
+		}
+		states = append(states, st)
+	}
+	e.states = states
+	for i, v6 := range batch {
 		as := Association{V6: v6.attempt(&e.out6), AddrKind: v6.info.Kind.String()}
 		identity := false
 		if p := chosen[v6]; p != nil {
@@ -908,9 +939,12 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		if _, amb := ambiguous[v6]; amb && as.Evidence == nil {
 			as.Evidence = []string{ambiguousUnassociated}
 		}
-		if as.Evidence == nil && !e.off[fHistory] {
-			if s := e.prefixOf(v6); s.repeat || s.heavy {
+		if as.Evidence == nil {
+			switch states[i] {
+			case stateRepeat:
 				as.Evidence = []string{repeatNoCandidate}
+			case stateHeavy:
+				as.Evidence = []string{heavyNoCandidate}
 			}
 		}
 		as.Spammer = as.V4Blocklisted

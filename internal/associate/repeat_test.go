@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,49 @@ func TestLow32IsNotIdentity(t *testing.T) {
 	got = collect(DefaultConfig(), l, []attempt.Attempt{sixto4})
 	if len(got) != 1 || got[0].V4Addr != netip.MustParseAddr("192.0.2.9") {
 		t.Errorf("6to4 of a listed address, no IPv4 attempt: %+v", got)
+	}
+}
+
+// TestSlowIPv6OnlyNotRepeat: a /64 sending one IPv6 attempt a minute and
+// never IPv4 becomes IPv6-heavy, not a repeat sender, and its rows say
+// which.
+func TestSlowIPv6OnlyNotRepeat(t *testing.T) {
+	var as []attempt.Attempt
+	for i := range 30 {
+		as = append(as, mk("2001:db8:7::5", uint16(40000+i), time.Duration(i)*time.Minute, 1, "Linux", linux(0xa0), 58))
+	}
+	heavy := 0
+	for i, a := range collect(DefaultConfig(), nil, as) {
+		switch {
+		case slices.Equal(a.Evidence, []string{heavyNoCandidate}):
+			heavy++
+		case len(a.Evidence) != 0:
+			t.Errorf("attempt %d: evidence %q", i, a.Evidence)
+		}
+	}
+	if heavy < 10 {
+		t.Errorf("%d of 30 rows say the /64 is IPv6-heavy", heavy)
+	}
+}
+
+// TestAgreedFeature: a dual-stack host retrying fast is first associated
+// on agreement alone (Features.Agreed), then on the /64's identity-backed
+// IPv4 (not Agreed).
+func TestAgreedFeature(t *testing.T) {
+	agreed, strong := 0, 0
+	for _, a := range collect(DefaultConfig(), nil, repeatSender(true)) {
+		best := slices.ContainsFunc(a.Evidence, func(s string) bool { return strings.HasPrefix(s, "history:same-ipv4-best-before") })
+		same := slices.ContainsFunc(a.Evidence, func(s string) bool { return strings.HasPrefix(s, "history:same-ipv4-as-before") })
+		if a.Features.Agreed != (best && !same) {
+			t.Errorf("Agreed %v with evidence %q", a.Features.Agreed, a.Evidence)
+		}
+		if a.Features.Agreed {
+			agreed++
+		} else if same {
+			strong++
+		}
+	}
+	if agreed == 0 || strong == 0 {
+		t.Errorf("%d associations on agreement alone, %d on the /64's IPv4", agreed, strong)
 	}
 }

@@ -86,3 +86,24 @@ func TestPoolBand(t *testing.T) {
 		t.Errorf("a band under lo was pooled: %+v", got)
 	}
 }
+
+// TestPoolFromStart: a map already at lo or above at its first point is one
+// level from its start, every output below the band's top counted in it.
+func TestPoolFromStart(t *testing.T) {
+	c := associate.Calibration{}
+	c.Weights[0], c.Weights[2] = -2, 1
+	m := []associate.MapPoint{{Model: 0.6, Right: 0.6}, {Model: 0.8, Right: 0.8}, {Model: 0.95, Right: 0.95}}
+	var s []sample
+	for i := range 100 {
+		var f associate.Features
+		p := 0.5 + 0.004*float64(i) // 0.5 to 0.9
+		f.Family[1] = 2 + math.Log(p/(1-p))
+		s = append(s, sample{f: f, x: f.Vector(), right: i < 70})
+	}
+	c.Map = pool(m, s, &c, 0.5, 0.9)
+	for _, model := range []float64{0.52, 0.6, 0.85} {
+		if g := c.Apply(model); math.Abs(g-0.7) > 1e-9 {
+			t.Errorf("model %v: score %v, want the level 0.7 (map %+v)", model, g, c.Map)
+		}
+	}
+}
