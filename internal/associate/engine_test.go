@@ -254,7 +254,7 @@ func TestEliminationResolvesAmbiguity(t *testing.T) {
 		as[i].HasTS = false // no clock to tell the hosts apart
 	}
 	cfg := DefaultConfig()
-	cfg.Calibration = &Uncalibrated
+	cfg.Calibration, cfg.Threshold = &Uncalibrated, 0.5 // the sum's own threshold
 	got := run(t, cfg, nil, as...)
 	if b := got["2001:db8:b::1"]; b.V4 == nil || b.V4.Src.String() != "192.0.2.10" {
 		t.Fatalf("B: %+v, want X (192.0.2.10)", b.V4)

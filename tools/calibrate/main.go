@@ -121,7 +121,7 @@ func main() {
 		per = append(per, sc)
 	}
 	c.Map = isotonic(made, &c)
-	c.Map = pool(c.Map, made, &c, associate.DefaultConfig().Threshold, bandTop)
+	c.Map = pool(c.Map, made, &c, bandBottom, bandTop)
 	fmt.Printf("calibration: %+v\n", c)
 	reliability(made, &c)
 	for i, dir := range flag.Args() {
@@ -190,6 +190,9 @@ func run(dir string, db *fingerprint.DB, log *zap.Logger, cal *associate.Calibra
 	}
 	acfg := associate.DefaultConfig()
 	acfg.Calibration = cal
+	// The map is fitted over the whole range --min-score may take, not
+	// only above the default threshold.
+	acfg.Threshold = bandBottom
 	acfg.Observe = func(a *associate.Association) {
 		known, right := truth.AddrCorrect(a.V6.Src, a.V6.SrcPort, a.V6.FirstSeen, a.V4Addr)
 		switch {
@@ -350,8 +353,13 @@ func isotonic(s []sample, c *associate.Calibration) []associate.MapPoint {
 	return out
 }
 
-// bandTop is where the pooled band of the map ends (pool).
-const bandTop = 0.9
+// bandBottom and bandTop bound the pooled band of the map (pool): the
+// least --min-score that means anything, and the default one
+// (associate.DefaultThreshold).
+const (
+	bandBottom = 0.5
+	bandTop    = associate.DefaultThreshold
+)
 
 // pool flattens the map between the outputs where it reaches lo and hi
 // into one level: the share right of the associations it scores in
