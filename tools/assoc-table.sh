@@ -94,7 +94,7 @@ done | in_parallel gen
 	done
 	echo "$ablation_specs" | while read -r seed mix dens; do
 		d=$(scen "$seed" "$mix" "$dens")
-		echo "$bin $d $(analysis "$d" names)"
+		echo "$bin $d $(analysis "$d" names --min-score 0.5)"
 		for e in $evidence; do echo "$bin $d $(analysis "$d" names --disable-evidence "$e" --min-score 0.5)"; done
 	done
 	for f in $families; do
@@ -156,7 +156,7 @@ echo "$ablation_specs" | while read -r seed mix dens; do
 	d=$(scen "$seed" "$mix" "$dens")
 	for e in none $evidence; do
 		printf '| %s | %s | %s | %s | ' "$seed" "$mix" "$dens" "$e"
-		if [ "$e" = none ]; then row "$(out "$d" names)"; else row "$(out "$d" names --disable-evidence "$e" --min-score 0.5)"; fi
+		if [ "$e" = none ]; then row "$(out "$d" names --min-score 0.5)"; else row "$(out "$d" names --disable-evidence "$e" --min-score 0.5)"; fi
 	done
 done
 echo "assoc-table: $(($(date +%s) - started)) s (scenarios in $work)" >&2

@@ -42,7 +42,7 @@ for spec in "31 default 3 dev" "32 default 3 dev" "33 hard 3 dev" "34 default 5 
 	k=1
 	while [ "$k" -le "$n" ]; do
 		s=$d/s$k
-		"$bin" analyze --pcap "$s/syns.pcap" --reject-log "$s/mail.log" --tz UTC --out "$s/out" --no-report \
+		"$bin" analyze --pcap "$s/syns.pcap" --reject-log "$s/mail.log" --tz UTC --out "$s/out" --no-report --min-score 0.5 \
 			--sensor-id "s$k" --publish "nats://127.0.0.1:$p" --log-level warn
 		"$bin" blocklist --in "$s/out" --format plain --log-level warn >>"$d/union.txt"
 		logs="$logs${logs:+,}$s/mail.log"

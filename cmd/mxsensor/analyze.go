@@ -235,7 +235,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
 	f.Float64("min-score", associate.DefaultThreshold, "least score of an association (full mode); 0.5 adds the pairs of timing and a common stack alone, right about 3 times in 4")
 	f.Float64("margin", 1, "full mode: leave an IPv6 attempt unassociated (or associated with the IPv4 address only, when they share it) if two candidates' evidence is this close; 0 = always take the best")
-	f.StringSlice("disable-evidence", nil, "switch evidence families off (the score is then the evidence sum's, uncalibrated, and --min-score 0.5 its threshold): "+strings.Join(associate.Families, ", "))
+	f.StringSlice("disable-evidence", nil, "switch evidence families off (the score is then the evidence sum's, uncalibrated, and --min-score defaults to 0.5): "+strings.Join(associate.Families, ", "))
 	f.Duration("spam-window", 24*time.Hour, "an IPv4 address is blocklisted when rejected within this time of its attempt")
 	f.String("tz", "", "time zone of reject-log timestamps without one (default: local)")
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "p0f v3 database (our built-in signatures are added)")
@@ -383,6 +383,13 @@ func readMeasurement(cmd *cobra.Command, log *zap.Logger, o pipelineOptions) (me
 	acfg.Disable = map[string]bool{}
 	for _, f := range o.DisableEvidence {
 		acfg.Disable[f] = true
+	}
+	if len(acfg.Disable) > 0 {
+		// With a family off the score is the evidence sum's, uncalibrated
+		// (associate.Uncalibrated): 0.5 is its threshold unless one is given.
+		if f, err := openConfig(cmd); err == nil && !f.Given(cmd.Name(), localFlags(cmd), "min-score") {
+			acfg.Threshold = 0.5
+		}
 	}
 	if m.names, err = enrich.LoadStaticNames(o.ASNTable, o.PTRTable, log); err != nil {
 		return m, err

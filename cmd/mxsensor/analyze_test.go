@@ -13,8 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/evaluate"
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // TestAnalyzeScenario runs the whole offline measurement on a small
@@ -192,4 +194,45 @@ func splitCapture(t *testing.T, path string) string {
 		}
 	}
 	return strings.Join(paths, ",")
+}
+
+// TestAnalyzeDisableEvidenceThreshold: with a family off the score is the
+// evidence sum's, and --min-score defaults to its 0.5: associations score
+// under the calibrated default 0.9 too; one given on the command line
+// holds.
+func TestAnalyzeDisableEvidenceThreshold(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "13", "-hosts", "300", "-duration", "15m", "-out", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("genscenario: %v\n%s", err, out)
+	}
+	lowest := func(extra ...string) (float64, int) {
+		o := filepath.Join(t.TempDir(), "out")
+		args := append([]string{"analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+			"--tz", "UTC", "--out", o, "--p0f-db", "", "--no-report", "--disable-evidence", "ptr"}, extra...)
+		if _, errs, err := runCLI(t, args...); err != nil {
+			t.Fatalf("analyze %v: %v\n%s", extra, err, errs)
+		}
+		low, n := 1.0, 0
+		b, err := os.ReadFile(filepath.Join(o, "associations.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var a record.Association
+			if err := json.Unmarshal([]byte(l), &a); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			if a.Associated() {
+				low, n = min(low, a.Score), n+1
+			}
+		}
+		return low, n
+	}
+	if low, n := lowest(); n == 0 || low >= associate.DefaultThreshold || low < 0.5 {
+		t.Errorf("--disable-evidence alone: %d associations, lowest score %.3f, want some in [0.5, %v)", n, low, associate.DefaultThreshold)
+	}
+	if low, n := lowest("--min-score", "0.9"); n == 0 || low < 0.9 {
+		t.Errorf("--min-score 0.9 given: %d associations, lowest score %.3f", n, low)
+	}
 }

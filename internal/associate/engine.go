@@ -648,6 +648,12 @@ const ambiguousUnassociated = "ambiguous:close-candidates(unassociated)"
 // does for one whose candidates lacked identity evidence.
 const repeatNoCandidate = "history:repeat-sender-no-candidate(unassociated)"
 
+// belowThreshold is the evidence of an attempt whose best association
+// scored s, under the threshold.
+func belowThreshold(s float64) string {
+	return "calibration:score-below-threshold(" + strconv.FormatFloat(s, 'f', 2, 64) + ")"
+}
+
 // heavyNoCandidate is the same for an IPv6-heavy /64 that is not sending
 // fast (history:ipv6-heavy-prefix: many attempts, few of them paired).
 const heavyNoCandidate = "history:ipv6-heavy-prefix-no-candidate(unassociated)"
@@ -925,7 +931,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 		} else if repeats[v6] {
 			as.Evidence = []string{repeatUnassociated}
 		} else if s, ok := below[v6]; ok {
-			as.Evidence = []string{"calibration:score-below-threshold(" + strconv.FormatFloat(s, 'f', 2, 64) + ")"}
+			as.Evidence = []string{belowThreshold(s)}
 		} else if ip, amb := ambiguous[v6]; amb && ip.IsValid() && e.cal.Shared >= e.cfg.Threshold {
 			// Several equally good attempts from one IPv4 address (hosts
 			// behind one NAT): the address is known, the attempt is not.
@@ -937,7 +943,11 @@ func (e *Engine) decideFull(batch, later []*entry) {
 			// No IPv4 attempt, but the address embeds an IPv4 the reject
 			// log knows: associate with the address alone.
 			for _, em := range v6.info.Embedded {
-				if em.Confidence >= identityConfidence && em.Confidence >= e.cfg.Threshold && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
+				if em.Confidence >= identityConfidence && e.bl.Listed(em.IPv4, as.V6.FirstSeen) {
+					if em.Confidence < e.cfg.Threshold { // ISATAP, a local NAT64 prefix
+						as.Evidence = []string{belowThreshold(em.Confidence)}
+						break
+					}
 					as.V4Addr, as.V4Blocklisted, identity = em.IPv4, true, true
 					as.Score = em.Confidence
 					as.Evidence = []string{"embedded:" + em.How + "(address only)"}
