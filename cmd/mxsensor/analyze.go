@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -72,6 +73,9 @@ func (c *analyzeConfig) Validate() error {
 	if c.Shards < 0 || c.Shards > maxShards {
 		return fmt.Errorf("--shards %d: want 0 (one per core) to %d", c.Shards, maxShards)
 	}
+	if err := checkAssociation(c.MinScore, c.Margin, c.DisableEvidence); err != nil {
+		return err
+	}
 	if err := c.publishOptions.Validate(); err != nil {
 		return err
 	}
@@ -79,6 +83,25 @@ func (c *analyzeConfig) Validate() error {
 		return errors.New("--publish-timeout must be > 0")
 	}
 	return c.storeOptions.Validate()
+}
+
+// checkAssociation checks the association's settings: a threshold no score
+// can be on the wrong side of (NaN, or outside [0, 1]) would make every
+// attempt associated or none, and an unknown family would switch the
+// calibration off while switching nothing else.
+func checkAssociation(minScore, margin float64, disable []string) error {
+	if !(minScore >= 0 && minScore <= 1) {
+		return fmt.Errorf("--min-score %v: want a score from 0 to 1", minScore)
+	}
+	if !(margin >= 0) || math.IsInf(margin, 0) {
+		return fmt.Errorf("--margin %v: want a number of 0 or more", margin)
+	}
+	for _, f := range disable {
+		if !slices.Contains(associate.Families, f) {
+			return fmt.Errorf("--disable-evidence %q: not an evidence family (%s)", f, strings.Join(associate.Families, ", "))
+		}
+	}
+	return nil
 }
 
 // maxShards bounds --shards: each shard holds about 200 KiB of buffers

@@ -236,3 +236,22 @@ func TestAnalyzeDisableEvidenceThreshold(t *testing.T) {
 		t.Errorf("--min-score 0.9 given: %d associations, lowest score %.3f", n, low)
 	}
 }
+
+// TestAnalyzeAssociationSettingsChecked: a threshold outside [0, 1] or not a
+// number, a negative margin and an unknown evidence family are refused at
+// start, naming the flag, before any file is read.
+func TestAnalyzeAssociationSettingsChecked(t *testing.T) {
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--min-score", "NaN"}},
+		{[]string{"--min-score", "1.5"}},
+		{[]string{"--min-score", "-0.1"}},
+		{[]string{"--margin", "-1"}},
+		{[]string{"--disable-evidence", "bogus"}},
+	} {
+		args := append([]string{"analyze", "--pcap", "/nonexistent.pcap", "--out", t.TempDir()}, tc.args...)
+		_, _, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), tc.args[0]) {
+			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.args[0])
+		}
+	}
+}

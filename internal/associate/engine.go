@@ -909,7 +909,7 @@ func (e *Engine) decideFull(batch, later []*entry) {
 	states := e.states[:0]
 	for _, v6 := range batch {
 		var st prefixState
-		if !e.off[fHistory] {
+		if !e.off[fHistory] && chosen[v6] == nil { // only an unassociated row can need it
 			if s := e.prefixOf(v6); s.repeat {
 				st = stateRepeat
 			} else if s.heavy {
