@@ -67,11 +67,24 @@ func TestClusterNodeKilledMidStream(t *testing.T) {
 	}
 	t.Logf("%d publishes retried around the kill", retries)
 
+	// The consumer's leader may have been on the killed node: until its
+	// replacement is elected a fetch or an ack meets no responder. The
+	// collector retries those (internal/collector), and so does this reader.
 	seen := make(map[string]int)
+	var transient int
+	retry := func(what string, err error) {
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d messages; %s: %v", len(seen), total, what, err)
+		}
+		transient++
+		t.Logf("%s: %v (retrying)", what, err)
+		time.Sleep(200 * time.Millisecond)
+	}
 	for len(seen) < total {
 		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			retry("fetch", err)
+			continue
 		}
 		for m := range batch.Messages() {
 			var body struct {
@@ -82,16 +95,25 @@ func TestClusterNodeKilledMidStream(t *testing.T) {
 				t.Fatal(err)
 			}
 			seen[fmt.Sprint(body.N)]++
-			if err := m.DoubleAck(ctx); err != nil { // confirmed: the check below reads the acks
-				t.Fatal(err)
+			// Confirmed: the check below reads the acks. A failed ack is
+			// retried, so the message is not delivered again.
+			for {
+				err := m.DoubleAck(ctx)
+				if err == nil {
+					break
+				}
+				retry("ack", err)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			t.Fatal(err)
+			retry("fetch batch", err)
 		}
 		if ctx.Err() != nil {
 			t.Fatalf("read %d of %d messages", len(seen), total)
 		}
+	}
+	if transient > 20 {
+		t.Errorf("%d transient errors while reading: the consumer did not settle", transient)
 	}
 	for k, n := range seen {
 		if n != 1 {
