@@ -42,7 +42,7 @@ func addStoreFlags(cmd *cobra.Command, def string) {
 	config.PositiveDurationVar(f, "db-flush", sd.FlushInterval, "commit the store at least this often: the most a kill -9 loses")
 	f.Duration("db-journal", sd.Journal, "keep this much of the raw SYNs in the store, to replay after a restart (0 = off)")
 	f.Int("db-sample-syns", sd.SampleSYNs, "also keep one SYN event in N for the long term (0 = none, 1 = all)")
-	f.Duration("db-retention", sd.Retention, "delete stored results older than this (0 = keep all)")
+	f.Duration("db-retention", sd.Retention, "delete stored results older than this, counted back from the newest one stored (or now, if earlier) (0 = keep all)")
 }
 
 // config is the store's configuration (the path "" = no store).

@@ -760,12 +760,16 @@ func (s *Store) commit(db *sql.DB, rows []row, obBytes int64) (evicted map[strin
 	return evicted, tx.Commit()
 }
 
-// Expire deletes what is older than the retention.
+// Expire deletes what is older than the retention. Measurements count back
+// from the newest attempt or rejection stored, or from now if that is
+// earlier: an analysis of a capture years old keeps its results (counted
+// from now they would all go at the first tick), and a record dated ahead
+// of the clock cannot make the store delete more than now would. The
+// enrichment cache holds lookups, not measurements: it counts from now.
 func (s *Store) Expire(now time.Time) error {
 	if s.cfg.Retention <= 0 {
 		return nil
 	}
-	cut := now.Add(-s.cfg.Retention).UnixNano()
 	if err := s.commitNow(false); err != nil {
 		return err
 	}
@@ -775,17 +779,41 @@ func (s *Store) Expire(now time.Time) error {
 	if db == nil {
 		return nil
 	}
-	for _, t := range []string{"attempts", "associations"} {
-		if _, err := db.Exec("DELETE FROM "+t+" WHERE first_seen < ?", cut); err != nil {
-			return fmt.Errorf("store: retention: %w", err)
-		}
+	ref := now
+	newest, err := newestMeasurement(db)
+	if err != nil {
+		return fmt.Errorf("store: retention: %w", err)
 	}
-	for _, t := range []string{"syn_events", "rejections", "enrich_cache"} {
-		if _, err := db.Exec("DELETE FROM "+t+" WHERE t < ?", cut); err != nil {
+	if newest > 0 && newest < now.UnixNano() {
+		ref = time.Unix(0, newest)
+	}
+	cut := ref.Add(-s.cfg.Retention).UnixNano()
+	for _, q := range []struct {
+		table, col string
+		cut        int64
+	}{
+		{"attempts", "first_seen", cut}, {"associations", "first_seen", cut},
+		{"syn_events", "t", cut}, {"rejections", "t", cut},
+		{"enrich_cache", "t", now.Add(-s.cfg.Retention).UnixNano()},
+	} {
+		if _, err := db.Exec("DELETE FROM "+q.table+" WHERE "+q.col+" < ?", q.cut); err != nil {
 			return fmt.Errorf("store: retention: %w", err)
 		}
 	}
 	return nil
+}
+
+// newestMeasurement is the time (Unix ns) of the newest attempt or
+// rejection, 0 if there is none.
+func newestMeasurement(db *sql.DB) (int64, error) {
+	var a, r sql.NullInt64
+	if err := db.QueryRow("SELECT MAX(first_seen) FROM attempts").Scan(&a); err != nil {
+		return 0, err
+	}
+	if err := db.QueryRow("SELECT MAX(t) FROM rejections").Scan(&r); err != nil {
+		return 0, err
+	}
+	return max(a.Int64, r.Int64), nil
 }
 
 // Journal returns the journaled SYN events at or after since, in time

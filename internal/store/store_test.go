@@ -161,6 +161,59 @@ func TestJournalAndRetention(t *testing.T) {
 	}
 }
 
+// TestRetentionCountsFromNewest: the retention counts back from the newest
+// measurement, so the results of a capture years old survive the store's
+// first tick; a record dated ahead of the clock deletes no more than now
+// would.
+func TestRetentionCountsFromNewest(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Retention = 24 * time.Hour
+	s, err := Open(filepath.Join(t.TempDir(), "m.db"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := s.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	capture := time.Date(2014, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i, d := range []time.Duration{-48 * time.Hour, -2 * time.Hour, 0} {
+		a := att("192.0.2.2", uint16(1+i), 0)
+		a.FirstSeen, a.LastSeen = capture.Add(d), capture.Add(d)
+		if err := s.WriteAttempt(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	if err := s.Expire(now); err != nil {
+		t.Fatal(err)
+	}
+	// The capture's last day stays; the attempt two days before it goes.
+	if n := count(); n != 2 {
+		t.Errorf("%d attempts after the retention, want 2", n)
+	}
+	// Rows of today and one dated a year ahead: counted from now, not
+	// from the future row, so today's stay and the capture's go.
+	for i, d := range []time.Duration{-time.Hour, 365 * 24 * time.Hour} {
+		a := att("192.0.2.3", uint16(1+i), 0)
+		a.FirstSeen, a.LastSeen = now.Add(d), now.Add(d)
+		if err := s.WriteAttempt(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Expire(now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d attempts after the retention, want today's and the future one", n)
+	}
+}
+
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.db")
 	s, err := Open(path, DefaultConfig())
