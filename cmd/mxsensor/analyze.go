@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -119,6 +120,36 @@ func (c *analyzeConfig) pipeline() pipelineOptions {
 		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory, Shards: shards}
 }
 
+// measurementEnd returns the reference time of the reject logs' classic
+// timestamps for an analysis of cfg's captures or store: when the
+// measurement ended, so that a mail log of a capture years old gets the
+// capture's year. It reads the captures once more, the first time the
+// parser asks (a log with years in its timestamps never does), and falls
+// back to now, with a warning, when they have no frame or cannot be read.
+func measurementEnd(ctx context.Context, cfg offline.Config, log *zap.Logger) func() time.Time {
+	var once sync.Once
+	var ref time.Time
+	return func() time.Time {
+		once.Do(func() {
+			t0 := time.Now()
+			end, ok, err := offline.End(ctx, cfg)
+			switch {
+			case err != nil:
+				ref = time.Now()
+				log.Warn("reject logs: the end of the capture could not be read; yearless timestamps take the latest year not after now", zap.Error(err))
+			case !ok:
+				ref = time.Now()
+				log.Warn("reject logs: the captures hold no frame; yearless timestamps take the latest year not after now")
+			default:
+				ref = end
+				log.Info("reject logs: yearless timestamps take the latest year not after the end of the capture",
+					zap.Time("capture_end", end), zap.Duration("took", time.Since(t0)))
+			}
+		})
+		return ref
+	}
+}
+
 // pipelineOptions are the settings of the measurement pipeline that
 // analyze and run share.
 type pipelineOptions struct {
@@ -135,6 +166,9 @@ type pipelineOptions struct {
 	// Shards is pipeline.Config.Shards (run leaves it at 0: the live
 	// pipeline groups on its own goroutine).
 	Shards int
+	// RejectNow is the reference time of the reject logs' classic
+	// timestamps, which carry no year (nil = now: run's live logs).
+	RejectNow func() time.Time
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -194,7 +228,9 @@ func newAnalyzeCmd() *cobra.Command {
 				defer outbox.Close()
 				defer pub.Stop()
 			}
-			pl, rw, err := buildPipeline(cmd, log, c.pipeline(), out, st, pub)
+			po := c.pipeline()
+			po.RejectNow = measurementEnd(ctx, offline.Config{Captures: pcaps, Store: fromDB}, log)
+			pl, rw, err := buildPipeline(cmd, log, po, out, st, pub)
 			if err != nil {
 				return err
 			}
@@ -442,7 +478,7 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc, Patterns: m.patterns}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
+		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc, Patterns: m.patterns, Now: o.RejectNow}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
 			set.Add(r)
 			if st != nil {
 				// The store keeps the rejections too.

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxsensor/mxsensor/internal/associate"
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/evaluate"
 	"github.com/mxsensor/mxsensor/internal/record"
+	"github.com/mxsensor/mxsensor/internal/store"
 )
 
 // TestAnalyzeScenario runs the whole offline measurement on a small
@@ -253,5 +255,50 @@ func TestAnalyzeAssociationSettingsChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.args[0]) {
 			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.args[0])
 		}
+	}
+}
+
+// TestAnalyzeOldCapture: a capture of 2014 with its classic syslog mail log
+// (no year in the timestamps), analyzed today with --db. The log's lines
+// take the capture's year, so IPv4 spammers are found, and the store keeps
+// every result though the retention (400 days) counts from today.
+func TestAnalyzeOldCapture(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("go", "run", "../../tools/genscenario", "-seed", "14", "-hosts", "300", "-duration", "15m",
+		"-start", "2014-03-01T10:00:00Z", "-out", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("genscenario: %v\n%s", err, out)
+	}
+	o, db := filepath.Join(dir, "out"), filepath.Join(dir, "r.db")
+	_, errs, err := runCLI(t, "analyze", "--pcap", filepath.Join(dir, "syns.pcap"), "--reject-log", filepath.Join(dir, "mail.log"),
+		"--tz", "UTC", "--out", o, "--db", db, "--db-flush", "10ms", "--p0f-db", "", "--no-report", "--log-format", "json")
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s", err, errs)
+	}
+	if end := logged(t, errs, "reject logs: yearless timestamps take the latest year not after the end of the capture"); !strings.HasPrefix(fmt.Sprint(end["capture_end"]), "2014-03-01T10:1") {
+		t.Errorf("capture end %v", end["capture_end"])
+	}
+	sum := logged(t, errs, "analysis done")
+	if sum["spammers"] == 0.0 {
+		t.Errorf("no IPv6 spammer found: %v", sum)
+	}
+	st, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var attempts int
+	var firstRejection int64
+	if err := st.DB().QueryRow("SELECT COUNT(*) FROM attempts").Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DB().QueryRow("SELECT MIN(t) FROM rejections").Scan(&firstRejection); err != nil {
+		t.Fatal(err)
+	}
+	if float64(attempts) != sum["attempts"] {
+		t.Errorf("%d attempts in the store, %v analyzed", attempts, sum["attempts"])
+	}
+	if y := time.Unix(0, firstRejection).UTC().Year(); y != 2014 {
+		t.Errorf("the first rejection is of %d", y)
 	}
 }

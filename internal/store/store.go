@@ -803,6 +803,24 @@ func (s *Store) Expire(now time.Time) error {
 	return nil
 }
 
+// LastSYN is the time of the latest SYN event the store kept (sampled or
+// journaled); ok is false when there is none.
+func (s *Store) LastSYN() (t time.Time, ok bool, err error) {
+	_ = s.commitNow(false) // a failing disk: read what is committed
+	db := s.conn()
+	if db == nil {
+		return t, false, s.OpenError()
+	}
+	var ns sql.NullInt64
+	if err := db.QueryRow("SELECT MAX(m) FROM (SELECT MAX(t) AS m FROM syn_events UNION ALL SELECT MAX(t) FROM journal)").Scan(&ns); err != nil {
+		return t, false, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	if !ns.Valid {
+		return t, false, nil
+	}
+	return time.Unix(0, ns.Int64), true, nil
+}
+
 // newestMeasurement is the time (Unix ns) of the newest attempt or
 // rejection, 0 if there is none.
 func newestMeasurement(db *sql.DB) (int64, error) {
