@@ -28,6 +28,7 @@ type runConfig struct {
 	RejectLog            []string        `mapstructure:"reject-log"`
 	RejectPattern        []string        `mapstructure:"reject-pattern"`
 	AssocMode            assocMode       `mapstructure:"assoc-mode"`
+	MinScore             float64         `mapstructure:"min-score"`
 	P0fDB                string          `mapstructure:"p0f-db"`
 	TZ                   string          `mapstructure:"tz"`
 	EnrichOut            string          `mapstructure:"enrich-out"`
@@ -59,6 +60,9 @@ func (c *runConfig) Validate() error {
 		return err
 	}
 	if _, err := rejectPatterns(c.RejectPattern); err != nil {
+		return err
+	}
+	if err := checkAssociation(c.MinScore, associate.DefaultConfig().Margin, nil); err != nil {
 		return err
 	}
 	if len(c.Publish) > 0 && c.DB == "" {
@@ -102,7 +106,7 @@ func (c *runConfig) enrich() enrich.Config {
 func (c *runConfig) pipeline() pipelineOptions {
 	a := associate.DefaultConfig()
 	return pipelineOptions{Mode: c.AssocMode.Mode, TZ: c.TZ, RejectLog: c.RejectLog, RejectPattern: c.RejectPattern, P0fDB: c.P0fDB, SpamWindow: 24 * time.Hour,
-		Window: c.Window, Horizon: c.Horizon, MinScore: a.Threshold, Margin: a.Margin,
+		Window: c.Window, Horizon: c.Horizon, MinScore: c.MinScore, Margin: a.Margin,
 		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory}
 }
 

@@ -86,6 +86,9 @@ func (c *analyzeConfig) Validate() error {
 	return c.storeOptions.Validate()
 }
 
+// minScoreHelp is --min-score's help, analyze's and run's.
+const minScoreHelp = "least score of an association (full mode); 0.5 adds the pairs of timing and a common stack alone, right about 3 times in 4"
+
 // checkAssociation checks the association's settings: a threshold no score
 // can be on the wrong side of (NaN, or outside [0, 1]) would make every
 // attempt associated or none, and an unknown family would switch the
@@ -292,7 +295,7 @@ func newAnalyzeCmd() *cobra.Command {
 	addHeldMemoryFlag(cmd)
 	f.Duration("window", 25*time.Second, "SYNs of one connect() attempt: same source address and port within this window")
 	f.Duration("horizon", 30*time.Second, "largest time between the IPv6 and IPv4 attempts of one delivery")
-	f.Float64("min-score", associate.DefaultThreshold, "least score of an association (full mode); 0.5 adds the pairs of timing and a common stack alone, right about 3 times in 4")
+	f.Float64("min-score", associate.DefaultThreshold, minScoreHelp)
 	f.Float64("margin", 1, "full mode: leave an IPv6 attempt unassociated (or associated with the IPv4 address only, when they share it) if two candidates' evidence is this close; 0 = always take the best")
 	f.StringSlice("disable-evidence", nil, "switch evidence families off (the score is then the evidence sum's, uncalibrated, and --min-score defaults to 0.5): "+strings.Join(associate.Families, ", "))
 	f.Duration("spam-window", 24*time.Hour, "an IPv4 address is blocklisted when rejected within this time of its attempt")

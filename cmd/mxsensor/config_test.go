@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mxsensor/mxsensor/cmd/mxsensor/internal/config"
+	"github.com/mxsensor/mxsensor/internal/associate"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -269,6 +270,7 @@ func TestConfigPrecedenceTyped(t *testing.T) {
 		{"metrics-listen", "127.0.0.1:9725", ":1", "[::1]:2", ":3", "':1'", "[::1]:2", ":3"},
 		{"local-addr", "[]", "[192.0.2.1]", "[2001:db8::1]", "[192.0.2.2]", "[192.0.2.1]", "2001:db8::1", "192.0.2.2"},
 		{"db-flush", "1s", "2s", "3s", "4s", "2s", "3s", "4s"},
+		{"min-score", "0.9", "0.5", "0.6", "0.7", "0.5", "0.6", "0.7"},
 	} {
 		get := func(rc *runConfig) string {
 			v := config.Values(rc)[c.key]
@@ -292,6 +294,24 @@ func TestConfigPrecedenceTyped(t *testing.T) {
 			t.Errorf("%s: flag %s, want %s", c.key, got, c.flag)
 		}
 		os.Unsetenv(config.EnvName(c.key))
+	}
+}
+
+// run's --min-score is the live measurement's threshold.
+func TestRunMinScore(t *testing.T) {
+	if got := loadRun(t).pipeline().MinScore; got != associate.DefaultThreshold {
+		t.Errorf("default threshold %v, want %v", got, associate.DefaultThreshold)
+	}
+	if got := loadRun(t, "--min-score", "0.5").pipeline().MinScore; got != 0.5 {
+		t.Errorf("--min-score 0.5: threshold %v", got)
+	}
+	c := subcommand(t, "run")
+	if err := c.ParseFlags([]string{"--min-score", "1.5"}); err != nil {
+		t.Fatal(err)
+	}
+	var rc runConfig
+	if _, err := loadConfig(c, &rc); err == nil || !strings.Contains(err.Error(), "--min-score") {
+		t.Errorf("--min-score 1.5 loaded: %v", err)
 	}
 }
 

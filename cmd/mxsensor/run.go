@@ -93,6 +93,7 @@ pinned (--keep-caps keeps them).`,
 	f.StringSlice("reject-log", nil, "the production MTA's DNSBL reject log(s) (files or directories): read at start, then followed")
 	addRejectPatternFlag(cmd)
 	config.TextVar(f, "assoc-mode", assocMode{associate.ModeFull}, "with --out: association rule, full or naive")
+	f.Float64("min-score", associate.DefaultThreshold, "with --out or --db: "+minScoreHelp)
 	f.String("p0f-db", "/etc/p0f/p0f.fp", "with --out: p0f v3 database (our built-in signatures are added)")
 	f.String("tz", "", "with --out: time zone of reject-log timestamps without one")
 	f.String("enrich-out", "", "look up every new source (DNSBL, PTR, origin ASN) in the background and append the answers here as JSON lines")
