@@ -75,12 +75,13 @@ func TestResultText(t *testing.T) {
 	r := Result{IPv6Attempts: 4, Unknown: 1, Associated: 2, AddressOnly: 1, Correct: 1, Pairable: 2, Precision: 0.5, Recall: 1.0 / 3,
 		AddrAssociated: 2, AddrPrecision: 1, AddrRecall: 0.25, HostTP: 1, HostFP: 2, HostFN: 3, HostPrecision: 1.0 / 3, HostRecall: 0.25, HostF1: 2.0 / 7,
 		AddrCorrect: 1, AddrWrongNoIPv4: 1, NoIPv4Wrong: 1, Brier: 0.125, MaxCalibrationError: 0.05, CalibrationBins: 1, CalibrationNoise: 0.0365}
-	r.Reliability = make([]Bin, 10)
+	edges := []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1}
+	r.Reliability = make([]Bin, 12)
 	for i := range r.Reliability {
-		r.Reliability[i] = Bin{Lo: float64(i) / 10, Hi: float64(i+1) / 10}
+		r.Reliability[i] = Bin{Lo: edges[i], Hi: edges[i+1]}
 	}
 	r.Reliability[0] = Bin{Lo: 0, Hi: 0.1, Count: 3, MeanScore: 0.05, Correct: 1.0 / 3}
-	r.Reliability[9] = Bin{Lo: 0.9, Hi: 1, Count: 100, MeanScore: 0.95, Correct: 0.9}
+	r.Reliability[10] = Bin{Lo: 0.95, Hi: 0.99, Count: 100, MeanScore: 0.97, Correct: 0.92}
 	var b strings.Builder
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
@@ -92,17 +93,19 @@ IPv6 spammer hosts: TP 1  FP 2  FN 3  precision 0.3333  recall 0.2500  F1 0.2857
 wrong associations with no IPv4 attempt of the host within 60 s: 1 of 1 (1.0000)
 score reliability (address level): Brier 0.1250  max calibration error 0.0500 over 1 bins with >= 100 associations
   (chance alone: a perfectly calibrated score would show more than 0.0365 one time in ten with these bins)
-  score         count mean score  correct
-  [0.0,0.1)         3     0.0500   0.3333
-  [0.1,0.2)         0          -        -
-  [0.2,0.3)         0          -        -
-  [0.3,0.4)         0          -        -
-  [0.4,0.5)         0          -        -
-  [0.5,0.6)         0          -        -
-  [0.6,0.7)         0          -        -
-  [0.7,0.8)         0          -        -
-  [0.8,0.9)         0          -        -
-  [0.9,1.0]       100     0.9500   0.9000
+  score           count mean score  correct
+  [0.00,0.10)         3     0.0500   0.3333
+  [0.10,0.20)         0          -        -
+  [0.20,0.30)         0          -        -
+  [0.30,0.40)         0          -        -
+  [0.40,0.50)         0          -        -
+  [0.50,0.60)         0          -        -
+  [0.60,0.70)         0          -        -
+  [0.70,0.80)         0          -        -
+  [0.80,0.90)         0          -        -
+  [0.90,0.95)         0          -        -
+  [0.95,0.99)       100     0.9700   0.9200
+  [0.99,1.00]         0          -        -
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/mxsensor/mxsensor/internal/record"
 )
 
 // Reliability binning of the association score: is a score s right about
-// a fraction s of the time?
+// a fraction s of the time? The bins are record.ScoreEdges.
 const (
-	reliabilityBins = 10
+	reliabilityBins = record.NumScoreBins
 	// calibrationMinCount is the smallest bin whose gap between mean score
 	// and fraction correct counts toward MaxCalibrationError: below it the
 	// fraction is too noisy to judge the score by.
@@ -42,9 +44,7 @@ type reliability struct {
 }
 
 func (r *reliability) add(score float64, correct bool) {
-	// Scores are written with 4 decimals; each of them times 10 floors to
-	// its first decimal in float64 (checked for all 10,001).
-	i := min(max(int(math.Floor(score*reliabilityBins)), 0), reliabilityBins-1)
+	i := record.ScoreBin(score)
 	c := 0.0
 	if correct {
 		c = 1
@@ -62,7 +62,7 @@ func (r *reliability) fill(res *Result) {
 	res.Reliability = make([]Bin, reliabilityBins)
 	res.MaxCalibrationError, res.CalibrationBins = 0, 0
 	for i := range res.Reliability {
-		b := Bin{Lo: float64(i) / reliabilityBins, Hi: float64(i+1) / reliabilityBins, Count: r.count[i]}
+		b := Bin{Lo: record.ScoreEdges[i], Hi: record.ScoreEdges[i+1], Count: r.count[i]}
 		if b.Count > 0 {
 			b.MeanScore = r.sum[i] / float64(b.Count)
 			b.Correct = float64(r.correct[i]) / float64(b.Count)
@@ -135,17 +135,17 @@ func (r Result) appendReliability(b []byte) []byte {
 	b = fmt.Appendf(b, "score reliability (address level): Brier %.4f  max calibration error %.4f over %d bins with >= %d associations\n",
 		r.Brier, r.MaxCalibrationError, r.CalibrationBins, calibrationMinCount)
 	b = fmt.Appendf(b, "  (chance alone: a perfectly calibrated score would show more than %.4f one time in ten with these bins)\n", r.CalibrationNoise)
-	b = fmt.Appendf(b, "  %-10s %8s %10s %8s\n", "score", "count", "mean score", "correct")
+	b = fmt.Appendf(b, "  %-12s %8s %10s %8s\n", "score", "count", "mean score", "correct")
 	for i, bin := range r.Reliability {
 		closing := ")"
 		if i == len(r.Reliability)-1 {
 			closing = "]"
 		}
-		name := fmt.Sprintf("[%.1f,%.1f%s", bin.Lo, bin.Hi, closing)
+		name := fmt.Sprintf("[%.2f,%.2f%s", bin.Lo, bin.Hi, closing)
 		if bin.Count == 0 {
-			b = fmt.Appendf(b, "  %-10s %8d %10s %8s\n", name, 0, "-", "-")
+			b = fmt.Appendf(b, "  %-12s %8d %10s %8s\n", name, 0, "-", "-")
 		} else {
-			b = fmt.Appendf(b, "  %-10s %8d %10.4f %8.4f\n", name, bin.Count, bin.MeanScore, bin.Correct)
+			b = fmt.Appendf(b, "  %-12s %8d %10.4f %8.4f\n", name, bin.Count, bin.MeanScore, bin.Correct)
 		}
 	}
 	return b

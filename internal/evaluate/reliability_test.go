@@ -65,10 +65,11 @@ func TestReliability(t *testing.T) {
 		calibBins int
 	}{{
 		name: "bin edges",
-		// 0.3 belongs to [0.3,0.4), 1.0 to the last bin, closed.
-		as:    []scored{{0.05, false}, {0.3, true}, {0.35, false}, {0.95, true}, {1, true}, {0.9, false}},
-		bins:  []bin{{0, 1, 0.05, 0}, {3, 2, 0.325, 0.5}, {9, 3, 0.95, 2.0 / 3}},
-		brier: (0.05*0.05 + 0.7*0.7 + 0.35*0.35 + 0.05*0.05 + 0 + 0.9*0.9) / 6,
+		// 0.3 belongs to [0.3,0.4); above 0.9 the bins are finer: 0.95
+		// and 0.9899 to [0.95,0.99), 0.99 and 1.0 to the last bin, closed.
+		as:    []scored{{0.05, false}, {0.3, true}, {0.35, false}, {0.95, true}, {1, true}, {0.9, false}, {0.99, false}, {0.9899, true}},
+		bins:  []bin{{0, 1, 0.05, 0}, {3, 2, 0.325, 0.5}, {9, 1, 0.9, 0}, {10, 2, (0.95 + 0.9899) / 2, 1}, {11, 2, 0.995, 0.5}},
+		brier: (0.05*0.05 + 0.7*0.7 + 0.35*0.35 + 0.05*0.05 + 0 + 0.9*0.9 + 0.99*0.99 + 0.0101*0.0101) / 8,
 	}, {
 		name: "only bins of 100 or more count toward the calibration error",
 		as: append(append(append(repeat(80, scored{0.85, true}), repeat(20, scored{0.85, false})...),
@@ -87,12 +88,13 @@ func TestReliability(t *testing.T) {
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			r := scoredRun(t, c.as)
-			if len(r.Reliability) != 10 {
+			if len(r.Reliability) != 12 {
 				t.Fatalf("%d bins", len(r.Reliability))
 			}
-			want := make([]Bin, 10)
+			edges := []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1}
+			want := make([]Bin, 12)
 			for i := range want {
-				want[i] = Bin{Lo: float64(i) / 10, Hi: float64(i+1) / 10}
+				want[i] = Bin{Lo: edges[i], Hi: edges[i+1]}
 			}
 			for _, b := range c.bins {
 				want[b.i].Count, want[b.i].MeanScore, want[b.i].Correct = b.count, b.mean, b.correctPct

@@ -166,7 +166,8 @@ type EvidenceMix struct {
 	AddressOnly  int `json:"address_only"`
 	// Families: associations (with an attempt) carrying each family.
 	Families []FamilyCount `json:"families"`
-	// Scores: associations by score, in tenths from 0.5 up.
+	// Scores: associations by score, in the bins of record.ScoreEdges
+	// from 0.5 up (from lower down if a lower --min-score made some).
 	Scores []ScoreBin `json:"scores"`
 }
 
@@ -433,7 +434,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	p48 := map[netip.Prefix]*prefixAgg{}
 	portDist := map[string]*[65536]int{} // OS class -> histogram of distances
 	families := map[string]int{}
-	scores := make([]int, 5)
+	var scores [record.NumScoreBins]int
 	assocN := 0
 	st, err = results.Scan(src, record.AssociationsFile, func(f io.Reader) (record.Stats, error) {
 		return record.ScanAssociations(f, cfg.Window, func(a *record.Association) error {
@@ -470,8 +471,7 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 						families[f]++
 					}
 				}
-				b := int((a.Score - 0.5) * 10)
-				scores[min(max(b, 0), len(scores)-1)]++
+				scores[record.ScoreBin(a.Score)]++
 			} else if a.Associated() {
 				r.Evidence.AddressOnly++
 			}
@@ -612,8 +612,15 @@ func BuildFrom(src results.Source, cfg Config) (*Report, error) {
 	for _, f := range associate.Families {
 		r.Evidence.Families = append(r.Evidence.Families, FamilyCount{Family: f, Count: families[f], Pct: pct(families[f], assocN)})
 	}
-	for i, c := range scores {
-		r.Evidence.Scores = append(r.Evidence.Scores, ScoreBin{From: 0.5 + float64(i)/10, To: 0.6 + float64(i)/10, Count: c})
+	lowest := record.ScoreBin(0.5)
+	for i, c := range scores[:lowest] {
+		if c > 0 {
+			lowest = i
+			break
+		}
+	}
+	for i := lowest; i < len(scores); i++ {
+		r.Evidence.Scores = append(r.Evidence.Scores, ScoreBin{From: record.ScoreEdges[i], To: record.ScoreEdges[i+1], Count: scores[i]})
 	}
 	if cfg.Compare != "" {
 		c, err := compare(src, results.Dir(cfg.Compare), cfg.Window)

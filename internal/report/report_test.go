@@ -188,7 +188,7 @@ func TestTables(t *testing.T) {
 	if r.Evidence.Associations != 7 || r.Evidence.AddressOnly != 1 || ev["order"] != 7 || ev["port"] != 2 || ev["ptr"] != 1 || ev["embedded"] != 0 {
 		t.Errorf("evidence %+v", r.Evidence)
 	}
-	if r.Evidence.Scores[4].Count != 7 {
+	if len(r.Evidence.Scores) != 7 || r.Evidence.Scores[0].From != 0.5 || r.Evidence.Scores[6].From != 0.99 || r.Evidence.Scores[6].Count != 7 {
 		t.Errorf("scores %+v", r.Evidence.Scores)
 	}
 }

@@ -154,7 +154,7 @@ func tables(r *Report) []table {
 	out = append(out, ev)
 	sc := table{name: "scores", title: "Association scores", header: []string{"score", "associations"}}
 	for _, b := range r.Evidence.Scores {
-		sc.rows = append(sc.rows, []string{strconv.FormatFloat(b.From, 'f', 1, 64) + "-" + strconv.FormatFloat(b.To, 'f', 1, 64), itoa(b.Count)})
+		sc.rows = append(sc.rows, []string{strconv.FormatFloat(b.From, 'f', 2, 64) + "-" + strconv.FormatFloat(b.To, 'f', 2, 64), itoa(b.Count)})
 	}
 	out = append(out, sc)
 

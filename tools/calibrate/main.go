@@ -427,15 +427,15 @@ func pool(m []associate.MapPoint, s []sample, c *associate.Calibration, lo, hi f
 	return out
 }
 
-// reliability prints the calibrated scores in bins of 0.1 beside the share
-// of them that were right, and the Brier score.
+// reliability prints the calibrated scores in the score bins (eval's)
+// beside the share of them that were right, and the Brier score.
 func reliability(s []sample, c *associate.Calibration) {
-	var n [10]int
-	var sum, right [10]float64
+	var n [record.NumScoreBins]int
+	var sum, right [record.NumScoreBins]float64
 	brier := 0.0
 	for _, x := range s {
 		p := c.Score(x.f)
-		b := min(9, int(p*10))
+		b := record.ScoreBin(p)
 		n[b]++
 		sum[b] += p
 		y := 0.0
@@ -451,20 +451,21 @@ func reliability(s []sample, c *associate.Calibration) {
 		if n[b] == 0 {
 			continue
 		}
-		fmt.Printf("| %.1f-%.1f | %d | %.3f | %.3f |\n", float64(b)/10, float64(b+1)/10, n[b], sum[b]/float64(n[b]), right[b]/float64(n[b]))
+		fmt.Printf("| %.2f-%.2f | %d | %.3f | %.3f |\n", record.ScoreEdges[b], record.ScoreEdges[b+1], n[b], sum[b]/float64(n[b]), right[b]/float64(n[b]))
 	}
 	fmt.Printf("Brier score %.4f over %d associations\n", brier/float64(len(s)), len(s))
 }
 
 // scenarioLine is one scenario's associations, their share right, and
-// the largest calibration error of its bins of 0.1 with at least 100.
+// the largest calibration error of its score bins (eval's) with at least
+// 100.
 func scenarioLine(dir string, s []sample, c *associate.Calibration) string {
-	var cnt [10]int
-	var sum, right [10]float64
+	var cnt [record.NumScoreBins]int
+	var sum, right [record.NumScoreBins]float64
 	ok := 0
 	for _, x := range s {
 		p := c.Score(x.f)
-		b := min(9, int(p*10))
+		b := record.ScoreBin(p)
 		cnt[b]++
 		sum[b] += p
 		if x.right {
@@ -478,7 +479,7 @@ func scenarioLine(dir string, s []sample, c *associate.Calibration) string {
 			continue
 		}
 		if d := math.Abs(sum[b]-right[b]) / float64(cnt[b]); d > worst {
-			worst, at = d, fmt.Sprintf(" (%.1f-%.1f: %d, score %.3f, right %.3f)", float64(b)/10, float64(b+1)/10, cnt[b], sum[b]/float64(cnt[b]), right[b]/float64(cnt[b]))
+			worst, at = d, fmt.Sprintf(" (%.2f-%.2f: %d, score %.3f, right %.3f)", record.ScoreEdges[b], record.ScoreEdges[b+1], cnt[b], sum[b]/float64(cnt[b]), right[b]/float64(cnt[b]))
 		}
 	}
 	return fmt.Sprintf("%-40s %6d right %.4f  max cal.err %.3f%s", dir, len(s), float64(ok)/float64(max(1, len(s))), worst, at)
