@@ -40,6 +40,7 @@ type analyzeConfig struct {
 	FromDB          string        `mapstructure:"from-db"`
 	RejectLog       []string      `mapstructure:"reject-log"`
 	RejectPattern   []string      `mapstructure:"reject-pattern"`
+	RejectLogEnd    string        `mapstructure:"reject-log-end"`
 	Out             string        `mapstructure:"out"`
 	Mode            assocMode     `mapstructure:"mode"`
 	HeldMemory      config.Size   `mapstructure:"held-memory"`
@@ -70,6 +71,9 @@ func (c *analyzeConfig) Validate() error {
 	}
 	if _, err := rejectPatterns(c.RejectPattern); err != nil {
 		return err
+	}
+	if _, err := results.ParseTime(c.RejectLogEnd); err != nil {
+		return fmt.Errorf("--reject-log-end: %w", err)
 	}
 	if c.Shards < 0 || c.Shards > maxShards {
 		return fmt.Errorf("--shards %d: want 0 (one per core) to %d", c.Shards, maxShards)
@@ -123,34 +127,60 @@ func (c *analyzeConfig) pipeline() pipelineOptions {
 		ASNTable: c.ASNTable, PTRTable: c.PTRTable, HeldMemory: c.HeldMemory, Shards: shards}
 }
 
-// measurementEnd returns the reference time of the reject logs' classic
-// timestamps for an analysis of cfg's captures or store: when the
-// measurement ended, so that a mail log of a capture years old gets the
-// capture's year. It reads the captures once more, the first time the
-// parser asks (a log with years in its timestamps never does), and falls
-// back to now, with a warning, when they have no frame or cannot be read.
-func measurementEnd(ctx context.Context, cfg offline.Config, log *zap.Logger) func() time.Time {
-	var once sync.Once
-	var ref time.Time
-	return func() time.Time {
-		once.Do(func() {
-			t0 := time.Now()
-			end, ok, err := offline.End(ctx, cfg)
-			switch {
-			case err != nil:
-				ref = time.Now()
-				log.Warn("reject logs: the end of the capture could not be read; yearless timestamps take the latest year not after now", zap.Error(err))
-			case !ok:
-				ref = time.Now()
-				log.Warn("reject logs: the captures hold no frame; yearless timestamps take the latest year not after now")
-			default:
-				ref = end
-				log.Info("reject logs: yearless timestamps take the latest year not after the end of the capture",
-					zap.Time("capture_end", end), zap.Duration("took", time.Since(t0)))
-			}
-		})
-		return ref
+// logEnd is when an analysis' measurement ended, for the reject logs'
+// classic timestamps, which carry no year: the log's first line takes the
+// latest year not after it, so that the mail log of a capture taken years
+// ago gets the capture's year. It reads the captures once more, the first
+// time the parser asks (a log with years in its timestamps never does).
+type logEnd struct {
+	given time.Time // --reject-log-end: the captures are not read
+	ctx   context.Context
+	cfg   offline.Config
+	log   *zap.Logger
+	once  sync.Once
+	t     time.Time
+	err   error
+}
+
+func newLogEnd(ctx context.Context, given time.Time, cfg offline.Config, log *zap.Logger) *logEnd {
+	cfg.Log = log
+	return &logEnd{given: given, ctx: ctx, cfg: cfg, log: log}
+}
+
+// end is the measurement's end, or now when it has no frame (a warning
+// says so).
+func (e *logEnd) end() time.Time {
+	e.once.Do(func() {
+		if !e.given.IsZero() {
+			e.t = e.given
+			e.log.Info("reject logs: yearless timestamps take their year from --reject-log-end", zap.Time("reject_log_end", e.given))
+			return
+		}
+		t0 := time.Now()
+		e.log.Info("reject logs: reading the captures to their end for the year of yearless timestamps")
+		end, ok, err := offline.End(e.ctx, e.cfg)
+		switch {
+		case err != nil:
+			e.t, e.err = time.Now(), fmt.Errorf("reading the capture's end for the reject logs' years: %w", err)
+		case !ok:
+			e.t = time.Now()
+			e.log.Warn("reject logs: the captures read hold no frame; yearless timestamps take their year from now (--reject-log-end sets another time)")
+		default:
+			e.t = end
+			e.log.Info("reject logs: yearless timestamps take their year from the end of the capture",
+				zap.Time("capture_end", end), zap.Duration("took", time.Since(t0)))
+		}
+	})
+	return e.t
+}
+
+// failed is the error of reading the end, if it was read and failed: the
+// analysis stops before a rejection dated from a wrong year is stored.
+func (e *logEnd) failed() error {
+	if e == nil {
+		return nil
 	}
+	return e.err
 }
 
 // pipelineOptions are the settings of the measurement pipeline that
@@ -169,9 +199,9 @@ type pipelineOptions struct {
 	// Shards is pipeline.Config.Shards (run leaves it at 0: the live
 	// pipeline groups on its own goroutine).
 	Shards int
-	// RejectNow is the reference time of the reject logs' classic
-	// timestamps, which carry no year (nil = now: run's live logs).
-	RejectNow func() time.Time
+	// LogEnd is when the reject logs end, for their classic timestamps,
+	// which carry no year (nil: now, run's live logs).
+	LogEnd *logEnd
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -232,7 +262,8 @@ func newAnalyzeCmd() *cobra.Command {
 				defer pub.Stop()
 			}
 			po := c.pipeline()
-			po.RejectNow = measurementEnd(ctx, offline.Config{Captures: pcaps, Store: fromDB}, log)
+			given, _ := results.ParseTime(c.RejectLogEnd) // checked by Validate
+			po.LogEnd = newLogEnd(ctx, given, offline.Config{Captures: pcaps, Store: fromDB}, log)
 			pl, rw, err := buildPipeline(cmd, log, po, out, st, pub)
 			if err != nil {
 				return err
@@ -289,6 +320,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), read at once and merged by time")
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
+	f.String("reject-log-end", "", "when the reject logs end, for their yearless (classic syslog) timestamps: the first takes the latest year not more than a week before it (RFC 3339, or a date 2006-01-02 in UTC; default: the capture's last frame)")
 	addRejectPatternFlag(cmd)
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
 	config.TextVar(f, "mode", assocMode{associate.ModeFull}, "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")
@@ -481,7 +513,14 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		total, err := rejectlog.ScanArgs(ctx, logs, rejectlog.Options{Location: m.loc, Patterns: m.patterns, Now: o.RejectNow}, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
+		ropts := rejectlog.Options{Location: m.loc, Patterns: m.patterns}
+		if o.LogEnd != nil {
+			ropts.End = o.LogEnd.end
+		}
+		total, err := rejectlog.ScanArgs(ctx, logs, ropts, rejectlog.WarnDamaged(log), func(r rejectlog.Rejection) error {
+			if err := o.LogEnd.failed(); err != nil {
+				return err
+			}
 			set.Add(r)
 			if st != nil {
 				// The store keeps the rejections too.
@@ -494,6 +533,9 @@ func buildPipeline(cmd *cobra.Command, log *zap.Logger, o pipelineOptions, out s
 			}
 			return nil
 		})
+		if err == nil {
+			err = o.LogEnd.failed()
+		}
 		if err != nil {
 			return nil, nil, err
 		}

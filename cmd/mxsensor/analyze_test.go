@@ -275,7 +275,7 @@ func TestAnalyzeOldCapture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("analyze: %v\n%s", err, errs)
 	}
-	if end := logged(t, errs, "reject logs: yearless timestamps take the latest year not after the end of the capture"); !strings.HasPrefix(fmt.Sprint(end["capture_end"]), "2014-03-01T10:1") {
+	if end := logged(t, errs, "reject logs: yearless timestamps take their year from the end of the capture"); !strings.HasPrefix(fmt.Sprint(end["capture_end"]), "2014-03-01T10:1") {
 		t.Errorf("capture end %v", end["capture_end"])
 	}
 	sum := logged(t, errs, "analysis done")
@@ -300,5 +300,53 @@ func TestAnalyzeOldCapture(t *testing.T) {
 	}
 	if y := time.Unix(0, firstRejection).UTC().Year(); y != 2014 {
 		t.Errorf("the first rejection is of %d", y)
+	}
+}
+
+// TestAnalyzeLogEnd: --reject-log-end dates a yearless reject log without
+// reading the captures; a capture that cannot be read stops the analysis
+// before a rejection dated from the wrong year is stored.
+func TestAnalyzeLogEnd(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	line := "Mar  1 10:00:00 mx1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<x>\n"
+	if err := os.WriteFile(log, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "r.db")
+	_, errs, err := runCLI(t, "analyze", "--pcap", "../../testdata/syns.pcap", "--reject-log", log, "--reject-log-end", "2014-03-02",
+		"--tz", "UTC", "--out", filepath.Join(dir, "out"), "--db", db, "--p0f-db", "", "--no-report", "--log-format", "json")
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s", err, errs)
+	}
+	logged(t, errs, "reject logs: yearless timestamps take their year from --reject-log-end")
+	rejections := func(db string) (n int, first int64) {
+		t.Helper()
+		st, err := store.OpenReadOnly(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.DB().QueryRow("SELECT COUNT(*), COALESCE(MIN(t), 0) FROM rejections").Scan(&n, &first); err != nil {
+			t.Fatal(err)
+		}
+		return n, first
+	}
+	if n, first := rejections(db); n != 1 || time.Unix(0, first).UTC().Year() != 2014 {
+		t.Errorf("%d rejections, the first at %v", n, time.Unix(0, first).UTC())
+	}
+
+	junk := filepath.Join(dir, "junk.pcap")
+	if err := os.WriteFile(junk, []byte("not a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db2 := filepath.Join(dir, "r2.db")
+	_, errs, err = runCLI(t, "analyze", "--pcap", junk, "--reject-log", log, "--tz", "UTC", "--out", filepath.Join(dir, "out2"),
+		"--db", db2, "--p0f-db", "", "--no-report")
+	if err == nil || !strings.Contains(err.Error(), "reading the capture's end") {
+		t.Fatalf("analyze of a junk capture: %v\n%s", err, errs)
+	}
+	if n, _ := rejections(db2); n != 0 {
+		t.Errorf("%d rejections stored from a log dated without its capture", n)
 	}
 }

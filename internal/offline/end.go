@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/capture"
 	"github.com/mxsensor/mxsensor/internal/store"
@@ -17,9 +20,18 @@ import (
 // reject log's classic syslog timestamps from it, so that a capture of
 // 2014 meets its mail log's 2014 lines, not this year's. End reads every
 // capture once (frames only, no SYN is decoded); a capture cut short ends
-// at its last whole frame, as Feed reads it.
+// at its last whole frame, as Feed reads it. A capture that is not a
+// regular file (a pipe) can be read only once, by Feed: End leaves it out,
+// with a warning.
 func End(ctx context.Context, cfg Config) (end time.Time, ok bool, err error) {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
 	for _, path := range cfg.Captures {
+		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+			cfg.Log.Warn("capture not a regular file: left out of the measurement's end, as it can be read only once", zap.String("file", path))
+			continue
+		}
 		t, found, err := captureLast(ctx, path)
 		if err != nil {
 			return end, ok, err

@@ -31,9 +31,15 @@ type Options struct {
 	// Location is the zone of timestamps that carry none: classic syslog
 	// and Exim's main log. Nil means time.Local.
 	Location *time.Location
-	// Now returns the reference time for year inference. Nil means
-	// time.Now.
+	// Now returns the current time: no classic timestamp is taken to lie
+	// more than a week after it. Nil means time.Now.
 	Now func() time.Time
+	// End returns when a log read after the fact ends (analyze: the end of
+	// the capture). The first classic timestamp takes the latest year that
+	// does not put it more than a week after End; the lines after it
+	// follow in log order, bounded by Now only. Nil means Now: a live
+	// log, or one read on the day.
+	End func() time.Time
 	// Patterns are the operator's patterns, tried on the lines the
 	// built-in parsers do not match (see CompilePatterns).
 	Patterns []*Pattern
@@ -89,7 +95,8 @@ func (c Counters) Sub(o Counters) Counters {
 type Parser struct {
 	loc  *time.Location
 	now  func() time.Time
-	last time.Time // latest timestamp seen
+	end  func() time.Time // Options.End, or now
+	last time.Time        // latest timestamp seen
 
 	zoneOff int // cache for fixed-offset zones
 	zoneLoc *time.Location
@@ -101,12 +108,15 @@ type Parser struct {
 
 // NewParser returns a parser configured by opts.
 func NewParser(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, now: opts.Now, patterns: opts.Patterns}
+	p := &Parser{loc: opts.Location, now: opts.Now, end: opts.End, patterns: opts.Patterns}
 	if p.loc == nil {
 		p.loc = time.Local
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.end == nil {
+		p.end = p.now
 	}
 	return p
 }
@@ -136,9 +146,9 @@ func (p *Parser) Latest() time.Time { return p.last }
 // Lines are expected in log order. The year of a classic timestamp is the
 // one that places it at or after the latest time seen so far (up to a week
 // earlier is taken as a line out of order), so a log crossing New Year
-// moves on to the next year; the first classic timestamp, and one that
-// would lie more than a week after Options.Now, gets the latest year that
-// does not.
+// moves on to the next year. The first classic timestamp gets the latest
+// year that does not put it more than a week after Options.End (Now if
+// unset), and so does one that would lie more than a week after Now.
 func (p *Parser) Parse(line string) (Rejection, bool, error) {
 	p.c.Lines++
 	line = strings.TrimSuffix(line, "\n")

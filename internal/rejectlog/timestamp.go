@@ -246,8 +246,10 @@ func (p *Parser) observe(t time.Time) {
 // order, so the year is the one that puts the time at or after the latest
 // time seen, give or take backSlack for lines that arrive slightly out of
 // order: Dec 31 23:59 followed by Jan 1 00:00 moves to the next year. The
-// first timestamp, and any that would land more than futureSlack after the
-// reference time, take the latest year that does not.
+// first timestamp takes the latest year that does not land it more than
+// futureSlack after the log's end (Options.End); a later one that would
+// land more than futureSlack after now, or after the end if that is
+// later, does so too.
 func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Time, bool) {
 	at := func(y int) (time.Time, bool) {
 		if day > daysIn(month, y) {
@@ -255,8 +257,15 @@ func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Ti
 		}
 		return time.Date(y, month, day, hh, mm, ss, nsec, p.loc), true
 	}
-	limit := p.now().Add(futureSlack)
+	end := p.end()
+	limit := end.Add(futureSlack)
 	if !p.last.IsZero() {
+		// A log read after the fact may go on past the capture's end;
+		// only the clock bounds it.
+		bound := limit
+		if now := p.now(); now.After(end) {
+			bound = now.Add(futureSlack)
+		}
 		floor := p.last.Add(-backSlack)
 		ly := p.last.In(p.loc).Year()
 		for y := ly - 1; y <= ly+4; y++ {
@@ -264,14 +273,14 @@ func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Ti
 			if !ok || t.Before(floor) {
 				continue
 			}
-			if !t.After(limit) {
+			if !t.After(bound) {
 				return t, true
 			}
 			break
 		}
 	}
 	// No history, or the history points into the future: take the latest
-	// year that keeps the time within futureSlack of now. Eight years
+	// year that keeps the time within futureSlack of the end. Eight years
 	// always include a leap year.
 	top := limit.In(p.loc).Year()
 	for y := top; y > top-9; y-- {

@@ -94,6 +94,34 @@ func TestYearInferenceIgnoresStrayFutureLine(t *testing.T) {
 	}
 }
 
+// A log read after the fact (analyze): the first line takes its year from
+// the log's end (the capture's), the lines after it follow the log, past
+// that end too, bounded by the clock only.
+func TestYearInferenceFromEnd(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		now, end time.Time
+		lines    []string
+		want     []int
+	}{
+		{"a capture of 2014 read in 2026", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 1, 11, 0, 0, 0, time.UTC),
+			[]string{"Mar  1 08:00:00", "Mar  1 10:30:00", "Mar 20 10:00:00", "Dec 31 23:00:00", "Jan  2 00:00:00"},
+			[]int{2014, 2014, 2014, 2014, 2015}},
+		{"a log going on for weeks after the capture", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
+			[]string{"Nov 19 10:00:00", "Nov 25 10:00:00", "Nov 30 10:00:00", "Dec  1 10:00:00"},
+			[]int{2026, 2026, 2026, 2026}},
+		{"a first line more than a week after the end is last year's", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 1, 11, 0, 0, 0, time.UTC),
+			[]string{"Mar 20 10:00:00"}, []int{2013}},
+	} {
+		p := NewParser(Options{Location: time.UTC, Now: func() time.Time { return c.now }, End: func() time.Time { return c.end }})
+		for i, l := range c.lines {
+			if got := stamp(t, p, l); got.Year() != c.want[i] {
+				t.Errorf("%s: %s: year %d, want %d", c.name, l, got.Year(), c.want[i])
+			}
+		}
+	}
+}
+
 func TestConfiguredZone(t *testing.T) {
 	est := time.FixedZone("EST", -5*3600)
 	p := parserAt(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), est)

@@ -761,11 +761,15 @@ func (s *Store) commit(db *sql.DB, rows []row, obBytes int64) (evicted map[strin
 }
 
 // Expire deletes what is older than the retention. Measurements count back
-// from the newest attempt or rejection stored, or from now if that is
-// earlier: an analysis of a capture years old keeps its results (counted
-// from now they would all go at the first tick), and a record dated ahead
-// of the clock cannot make the store delete more than now would. The
-// enrichment cache holds lookups, not measurements: it counts from now.
+// from the newest attempt stored (the newest rejection if there is no
+// attempt yet), or from now if that is earlier: an analysis of a capture
+// years old keeps its results (counted from now they would all go at the
+// first tick), and a record dated ahead of the clock cannot make the store
+// delete more than now would. Attempts come first because their times are
+// the capture's own; a reject log's yearless lines are dated by inference.
+// In a store that mixes old and new measurements (a collector given an old
+// capture's results) the old ones go. The enrichment cache holds lookups,
+// not measurements: it counts from now.
 func (s *Store) Expire(now time.Time) error {
 	if s.cfg.Retention <= 0 {
 		return nil
@@ -821,17 +825,20 @@ func (s *Store) LastSYN() (t time.Time, ok bool, err error) {
 	return time.Unix(0, ns.Int64), true, nil
 }
 
-// newestMeasurement is the time (Unix ns) of the newest attempt or
-// rejection, 0 if there is none.
+// newestMeasurement is the time (Unix ns) of the newest attempt, or of the
+// newest rejection if there is no attempt; 0 if there is neither.
 func newestMeasurement(db *sql.DB) (int64, error) {
-	var a, r sql.NullInt64
-	if err := db.QueryRow("SELECT MAX(first_seen) FROM attempts").Scan(&a); err != nil {
+	var t sql.NullInt64
+	if err := db.QueryRow("SELECT MAX(first_seen) FROM attempts").Scan(&t); err != nil {
 		return 0, err
 	}
-	if err := db.QueryRow("SELECT MAX(t) FROM rejections").Scan(&r); err != nil {
+	if t.Valid {
+		return t.Int64, nil
+	}
+	if err := db.QueryRow("SELECT MAX(t) FROM rejections").Scan(&t); err != nil {
 		return 0, err
 	}
-	return max(a.Int64, r.Int64), nil
+	return t.Int64, nil
 }
 
 // Journal returns the journaled SYN events at or after since, in time

@@ -197,6 +197,17 @@ func TestRetentionCountsFromNewest(t *testing.T) {
 	if n := count(); n != 2 {
 		t.Errorf("%d attempts after the retention, want 2", n)
 	}
+	// A rejection dated today (a yearless log line given the wrong year)
+	// does not move the reference while there are attempts.
+	if err := s.RecordRejection(netip.MustParseAddr("192.0.2.9"), time.Now(), "zen.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Expire(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d attempts after a rejection of today, want 2", n)
+	}
 	// Rows of today and one dated a year ahead: counted from now, not
 	// from the future row, so today's stay and the capture's go.
 	for i, d := range []time.Duration{-time.Hour, 365 * 24 * time.Hour} {

@@ -184,7 +184,13 @@ func run(dir string, db *fingerprint.DB, log *zap.Logger, cal *associate.Calibra
 	}
 	set := rejectlog.NewSet(24 * time.Hour)
 	ctx := context.Background()
-	if _, err := rejectlog.ScanArgs(ctx, []string{filepath.Join(dir, "mail.log")}, rejectlog.Options{Location: time.UTC}, nil,
+	// The mail log's yearless lines take the capture's year, as analyze
+	// reads them.
+	end, ok, err := offline.End(ctx, offline.Config{Captures: []string{filepath.Join(dir, "syns.pcap")}})
+	if err != nil || !ok {
+		return sc, fmt.Errorf("%s: the capture's end: %v", dir, err)
+	}
+	if _, err := rejectlog.ScanArgs(ctx, []string{filepath.Join(dir, "mail.log")}, rejectlog.Options{Location: time.UTC, End: func() time.Time { return end }}, nil,
 		func(r rejectlog.Rejection) error { set.Add(r); return nil }); err != nil {
 		return sc, err
 	}
