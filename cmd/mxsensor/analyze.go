@@ -320,7 +320,7 @@ func newAnalyzeCmd() *cobra.Command {
 	f.StringSlice("pcap", nil, "capture file(s) of the sensor's SYNs (pcap/pcapng, gzip allowed), read at once and merged by time")
 	f.String("from-db", "", "or: the SYN events a sensor's store kept (run --db-sample-syns 1 keeps them all)")
 	f.StringSlice("reject-log", nil, "the production MTA's log(s) with DNSBL rejections (files or directories)")
-	f.String("reject-log-end", "", "when the reject logs end, for their yearless (classic syslog) timestamps: the first takes the latest year not more than a week before it (RFC 3339, or a date 2006-01-02 in UTC; default: the capture's last frame)")
+	f.String("reject-log-end", "", "when the reject logs end, for their yearless (classic syslog) timestamps: the first such line takes the latest year that puts it at most a week after this time (RFC 3339, or a date 2006-01-02 in UTC; default: the capture's latest frame)")
 	addRejectPatternFlag(cmd)
 	f.String("out", "", "output directory for attempts.jsonl and associations.jsonl")
 	config.TextVar(f, "mode", assocMode{associate.ModeFull}, "association rule: full (evidence scoring) or naive (the NANOG 62 prototype)")

@@ -24,6 +24,10 @@ const (
 	// latest time seen and still be read as an out-of-order line of the
 	// same year rather than as the first line of the next year.
 	backSlack = 7 * 24 * time.Hour
+	// stepSlack is how far a classic timestamp may lie after the latest
+	// time seen and still follow it past the log's end (Options.End): a
+	// log read after the fact that goes on after the capture.
+	stepSlack = 7 * 24 * time.Hour
 )
 
 var monthNames = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
@@ -247,9 +251,12 @@ func (p *Parser) observe(t time.Time) {
 // time seen, give or take backSlack for lines that arrive slightly out of
 // order: Dec 31 23:59 followed by Jan 1 00:00 moves to the next year. The
 // first timestamp takes the latest year that does not land it more than
-// futureSlack after the log's end (Options.End); a later one that would
-// land more than futureSlack after now, or after the end if that is
-// later, does so too.
+// futureSlack after the log's end (Options.End). A later one may land past
+// that only by following the latest time seen within stepSlack, and never
+// more than futureSlack after now: a log that goes on after the capture
+// keeps its year, but a line out of order by more than backSlack, or one
+// stray line months ahead, falls back to the year the end gives and does
+// not drag the lines after it into the next year.
 func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Time, bool) {
 	at := func(y int) (time.Time, bool) {
 		if day > daysIn(month, y) {
@@ -260,12 +267,11 @@ func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Ti
 	end := p.end()
 	limit := end.Add(futureSlack)
 	if !p.last.IsZero() {
-		// A log read after the fact may go on past the capture's end;
-		// only the clock bounds it.
-		bound := limit
+		clock := limit
 		if now := p.now(); now.After(end) {
-			bound = now.Add(futureSlack)
+			clock = now.Add(futureSlack)
 		}
+		step := p.last.Add(stepSlack)
 		floor := p.last.Add(-backSlack)
 		ly := p.last.In(p.loc).Year()
 		for y := ly - 1; y <= ly+4; y++ {
@@ -273,7 +279,7 @@ func (p *Parser) inferYear(month time.Month, day, hh, mm, ss, nsec int) (time.Ti
 			if !ok || t.Before(floor) {
 				continue
 			}
-			if !t.After(bound) {
+			if !t.After(limit) || (!t.After(step) && !t.After(clock)) {
 				return t, true
 			}
 			break

@@ -105,8 +105,19 @@ func TestYearInferenceFromEnd(t *testing.T) {
 		want     []int
 	}{
 		{"a capture of 2014 read in 2026", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 1, 11, 0, 0, 0, time.UTC),
-			[]string{"Mar  1 08:00:00", "Mar  1 10:30:00", "Mar 20 10:00:00", "Dec 31 23:00:00", "Jan  2 00:00:00"},
-			[]int{2014, 2014, 2014, 2014, 2015}},
+			[]string{"Feb 27 08:00:00", "Mar  1 10:30:00", "Mar  7 10:00:00", "Mar 13 10:00:00", "Mar 19 10:00:00"},
+			[]int{2014, 2014, 2014, 2014, 2014}},
+		// cat mail.log mail.log.1: the newest file first.
+		{"a line out of order by weeks", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 2, 0, 0, 0, 0, time.UTC),
+			[]string{"Mar  1 10:00:00", "Feb 10 10:00:00", "Mar  1 10:00:01"},
+			[]int{2014, 2014, 2014}},
+		{"a stray line months ahead", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 1, 0, 0, 0, 0, time.UTC),
+			[]string{"Jan  5 10:00:00", "Nov  1 10:00:00", "Jan  5 10:00:01", "Mar  1 10:00:00"},
+			[]int{2014, 2013, 2014, 2014}},
+		// A gap of more than a week past the end: the year the end gives.
+		{"a jump past the end", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2014, 3, 1, 11, 0, 0, 0, time.UTC),
+			[]string{"Mar  1 10:00:00", "Mar 20 10:00:00"},
+			[]int{2014, 2013}},
 		{"a log going on for weeks after the capture", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
 			[]string{"Nov 19 10:00:00", "Nov 25 10:00:00", "Nov 30 10:00:00", "Dec  1 10:00:00"},
 			[]int{2026, 2026, 2026, 2026}},

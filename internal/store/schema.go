@@ -136,9 +136,6 @@ var migrations = []string{
 	// the rows stored before by backfillV6Net.
 	`ALTER TABLE associations ADD COLUMN v6_net TEXT NOT NULL DEFAULT '';
 	CREATE INDEX associations_pair ON associations (v6_net, v4_src);`,
-	// 5: the retention finds the newest and the oldest rejections by time
-	// (a collector's table holds every sensor's).
-	`CREATE INDEX rejections_t ON rejections (t);`,
 }
 
 // migrationSteps are the steps of a migration SQL cannot take, run in its

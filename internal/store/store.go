@@ -826,7 +826,10 @@ func (s *Store) LastSYN() (t time.Time, ok bool, err error) {
 }
 
 // newestMeasurement is the time (Unix ns) of the newest attempt, or of the
-// newest rejection if there is no attempt; 0 if there is neither.
+// newest rejection if there is no attempt; 0 if there is neither. (The
+// attempts' time is indexed; the rejections are scanned only while there
+// is no attempt, so they need no index of their own, and the schema stays
+// one older builds open.)
 func newestMeasurement(db *sql.DB) (int64, error) {
 	var t sql.NullInt64
 	if err := db.QueryRow("SELECT MAX(first_seen) FROM attempts").Scan(&t); err != nil {
