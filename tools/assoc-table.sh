@@ -117,11 +117,11 @@ echo "$old_specs" | while read -r seed mix dens; do
 done
 
 # family_table SEEDS: one row per family and mix, the mean over SEEDS of
-# each mode's scores (seeds whose run failed are left out of the mean and
-# the count).
+# each mode's scores, and the largest calibration error of one seed (seeds
+# whose run failed are left out of the mean and the count).
 family_table() {
-	echo "| family | mix | seeds | naive addr P | naive addr R | naive host F1 | naive Brier | addr P | addr R | host F1 | Brier | max cal. err | chance p90 |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| family | mix | seeds | naive addr P | naive addr R | naive host F1 | naive Brier | addr P | addr R | host F1 | Brier | max cal. err | worst seed | chance p90 |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for f in $families; do
 		for m in $mixes; do
 			for s in $1; do
@@ -131,10 +131,13 @@ family_table() {
 					echo "$(eval_fields "$n" AddrPrecision AddrRecall HostF1 Brier) $(eval_fields "$e" AddrPrecision AddrRecall HostF1 Brier MaxCalibrationError CalibrationNoise)"
 				fi
 			done | awk -v label="$f | $m" '
-				{ for (i = 1; i <= NF; i++) sum[i] += $i; n++ }
+				{ for (i = 1; i <= NF; i++) sum[i] += $i; if ($9 > worst) worst = $9; n++ }
 				END {
 					printf "| %s | %d |", label, n
-					for (i = 1; i <= 10; i++) if (n) printf " %.4f |", sum[i] / n; else printf " - |"
+					for (i = 1; i <= 10; i++) {
+						if (n) printf " %.4f |", sum[i] / n; else printf " - |"
+						if (i == 9) { if (n) printf " %.4f |", worst; else printf " - |" }
+					}
 					print ""
 				}'
 		done
