@@ -14,19 +14,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mxsensor/mxsensor/internal/rejectlog"
+	"github.com/mxsensor/mxsensor/internal/results"
 )
 
 // rejectlogConfig is rejectlog's section.
 type rejectlogConfig struct {
 	TZ            string   `mapstructure:"tz"`
+	End           string   `mapstructure:"end"`
 	Follow        string   `mapstructure:"follow"`
 	Out           string   `mapstructure:"out"`
 	State         string   `mapstructure:"state"`
 	RejectPattern []string `mapstructure:"reject-pattern"`
 }
 
-// Validate compiles the patterns.
+// Validate compiles the patterns and checks --end.
 func (c *rejectlogConfig) Validate() error {
+	if _, err := results.ParseTime(c.End); err != nil {
+		return fmt.Errorf("--end: %w", err)
+	}
+	if c.End != "" && c.Follow != "" {
+		return errors.New("--end is for logs read after the fact, not --follow")
+	}
 	_, err := rejectPatterns(c.RejectPattern)
 	return err
 }
@@ -88,6 +96,9 @@ exactly once to --out, also across crashes and restarts.`,
 				return err
 			}
 			opts := rejectlog.Options{Location: loc, Patterns: pats}
+			if end, _ := results.ParseTime(c.End); !end.IsZero() { // checked by Validate
+				opts.End = func() time.Time { return end }
+			}
 			parent := cmd.Context()
 			if parent == nil {
 				parent = context.Background()
@@ -113,6 +124,7 @@ exactly once to --out, also across crashes and restarts.`,
 	}
 	f := cmd.Flags()
 	f.String("tz", "", "time zone of timestamps without one (classic syslog, Exim mainlog); default: local")
+	f.String("end", "", "when the logs end, for their yearless (classic syslog) timestamps: the first such line takes the latest year that puts it at most a week after this time (RFC 3339, or a date 2006-01-02 in UTC; default: now)")
 	f.String("follow", "", "follow this live log file across rotation until interrupted")
 	f.String("out", "", "with --follow: append rejections to this file (exactly once, with --state)")
 	f.String("state", "", "with --follow --out: state file holding the read position and output length")

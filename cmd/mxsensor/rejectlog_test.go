@@ -66,6 +66,25 @@ func TestRejectlogCommand(t *testing.T) {
 
 // TestRejectlogFollow: --follow --out picks up lines appended to a live log
 // and, restarted, does not deliver them twice.
+// TestRejectlogEnd: --end dates a yearless log read after the fact; it is
+// refused with --follow and when it is not a time.
+func TestRejectlogEnd(t *testing.T) {
+	// The log crosses New Year: Dec 31 is the end's year, Jan 1 the next.
+	out, errs, err := runCLI(t, "rejectlog", "--tz", "UTC", "--end", "2015-01-01", "../../testdata/rejectlog/mail.log")
+	if err != nil {
+		t.Fatal(err, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 7 || !strings.Contains(lines[0], `"ts":"2014-12-31T`) || !strings.Contains(lines[6], `"ts":"2015-01-01T`) {
+		t.Errorf("with --end 2015-01-01:\n%s", out)
+	}
+	for _, args := range [][]string{{"--end", "soon", "x.log"}, {"--end", "2014-12-01", "--follow", "x.log"}} {
+		if _, _, err := runCLI(t, append([]string{"rejectlog"}, args...)...); err == nil || !strings.Contains(err.Error(), "--end") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
 func TestRejectlogFollow(t *testing.T) {
 	dir := t.TempDir()
 	logPath, outPath := filepath.Join(dir, "mail.log"), filepath.Join(dir, "rejections.jsonl")
