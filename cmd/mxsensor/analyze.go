@@ -128,8 +128,9 @@ func (c *analyzeConfig) pipeline() pipelineOptions {
 }
 
 // logEnd is when an analysis' measurement ended, for the reject logs'
-// classic timestamps, which carry no year: the log's first line takes the
-// latest year not after it, so that the mail log of a capture taken years
+// classic timestamps, which carry no year: the log's first such line takes
+// the latest year that puts it at most a week after it
+// (rejectlog.Options.End), so that the mail log of a capture taken years
 // ago gets the capture's year. It reads the captures once more, the first
 // time the parser asks (a log with years in its timestamps never does).
 type logEnd struct {
@@ -160,6 +161,8 @@ func (e *logEnd) end() time.Time {
 		e.log.Info("reject logs: reading the captures to their end for the year of yearless timestamps")
 		end, ok, err := offline.End(e.ctx, e.cfg)
 		switch {
+		case err != nil && e.ctx.Err() != nil:
+			e.t, e.err = time.Now(), fmt.Errorf("interrupted while reading the capture's end for the reject logs' years: %w", e.ctx.Err())
 		case err != nil:
 			e.t, e.err = time.Now(), fmt.Errorf("reading the capture's end for the reject logs' years: %w", err)
 		case !ok:

@@ -27,8 +27,8 @@
 // main log ("2026-11-26 10:00:00", optionally with a fraction and a
 // "+0100" zone). Classic and Exim timestamps without a zone are read in
 // [Options.Location]. Classic timestamps carry no year: the parser infers it
-// from the latest time it has seen and from a reference time, now unless
-// [Options.Now] says otherwise (analyze gives the capture's end; see
+// from the latest time it has seen and from when the log ends: now, unless
+// [Options.End] says otherwise (analyze gives the capture's end; see
 // [Parser.Parse]).
 //
 // # Reading and following
